@@ -1,0 +1,1 @@
+//! The ZImagefile (YAML) front end.
