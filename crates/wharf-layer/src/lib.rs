@@ -1,0 +1,19 @@
+//! Wharf's layer engine: layer tars for Linux and Windows images.
+//!
+//! This crate knows nothing about registries or Dockerfiles. It
+//! - writes layer blobs in one streaming pass, computing the blob digest and the
+//!   diff_id together ([`LayerBlobWriter`], [`LayerBlob`], [`Compression`]);
+//! - decompresses any layer, recognising gzip/zstd/plain from magic bytes
+//!   ([`decompress`]).
+#![deny(missing_docs)]
+
+pub mod blob;
+pub mod compress;
+pub mod digest;
+pub mod error;
+pub mod pgzip;
+
+pub use blob::{LayerBlob, LayerBlobWriter};
+pub use compress::{decompress, Compression, Format};
+pub use digest::Digest;
+pub use error::{Error, Result};
