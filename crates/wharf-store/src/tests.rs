@@ -1,0 +1,277 @@
+//! Unit tests of the store on a temporary directory.
+
+use super::*;
+use crate::oci::{Descriptor, ImageManifest, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_MANIFEST};
+use std::io::Write;
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("store")).expect("open store");
+    (dir, store)
+}
+
+fn ingest_is_empty(store: &Store) -> bool {
+    std::fs::read_dir(store.root().join("ingest"))
+        .map(|d| d.count() == 0)
+        .unwrap_or(true)
+}
+
+/// Writes a one-layer image and returns its manifest descriptor.
+fn synthetic_image(store: &Store, layer: &[u8], os_version: Option<&str>) -> Descriptor {
+    let layer_blob = store.put_bytes(layer, None).expect("layer");
+    let mut config = serde_json::json!({
+        "architecture": "amd64", "os": if os_version.is_some() { "windows" } else { "linux" },
+        "rootfs": {"type": "layers", "diff_ids": [layer_blob.digest.to_string()]},
+        "config": {}
+    });
+    if let Some(v) = os_version {
+        config["os.version"] = v.into();
+    }
+    let config_bytes = serde_json::to_vec(&config).expect("json");
+    let config_blob = store.put_bytes(&config_bytes, None).expect("config");
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_TYPE_OCI_MANIFEST.into()),
+        artifact_type: None,
+        config: Descriptor::new(MEDIA_TYPE_OCI_CONFIG, config_blob.digest, config_blob.size),
+        layers: vec![Descriptor::new(
+            "application/vnd.oci.image.layer.v1.tar",
+            layer_blob.digest,
+            layer_blob.size,
+        )],
+        subject: None,
+        annotations: None,
+    };
+    let bytes = serde_json::to_vec(&manifest).expect("json");
+    let m = store.put_bytes(&bytes, None).expect("manifest");
+    Descriptor::new(MEDIA_TYPE_OCI_MANIFEST, m.digest, m.size)
+}
+
+#[test]
+fn open_creates_a_valid_oci_layout() {
+    let (_d, store) = store();
+    let layout: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.root().join("oci-layout")).expect("read"))
+            .expect("json");
+    assert_eq!(layout["imageLayoutVersion"], "1.0.0");
+    let index = store.read_index().expect("index");
+    assert_eq!(index.schema_version, 2);
+    assert!(index.manifests.is_empty());
+    // Reopening keeps what is there.
+    let desc = synthetic_image(&store, b"layer", None);
+    store.tag("example.com/a:1", &desc).expect("tag");
+    let again = Store::open(store.root()).expect("reopen");
+    assert_eq!(
+        again.resolve("example.com/a:1").expect("resolve").digest,
+        desc.digest
+    );
+}
+
+#[test]
+fn verified_write_commits_under_its_digest() {
+    let (_d, store) = store();
+    let data = b"hello blob";
+    let digest = sha256_of(data);
+    let mut w = store
+        .blob_writer(Some(Expected {
+            digest: digest.clone(),
+            size: Some(data.len() as u64),
+        }))
+        .expect("writer");
+    w.write_all(&data[..4]).expect("write");
+    w.write_all(&data[4..]).expect("write");
+    let committed = w.commit().expect("commit");
+    assert_eq!(committed.digest, digest);
+    assert_eq!(std::fs::read(store.blob_path(&digest)).expect("read"), data);
+    assert_eq!(store.blob_size(&digest), Some(data.len() as u64));
+    assert!(ingest_is_empty(&store));
+}
+
+#[test]
+fn wrong_digest_stores_nothing() {
+    let (_d, store) = store();
+    let claimed = sha256_of(b"what the registry promised");
+    let mut w = store
+        .blob_writer(Some(Expected {
+            digest: claimed.clone(),
+            size: None,
+        }))
+        .expect("writer");
+    w.write_all(b"something else").expect("write");
+    let err = w.commit().expect_err("must fail");
+    assert!(matches!(err, StoreError::DigestMismatch { .. }), "{err}");
+    assert!(err.to_string().contains(&claimed.to_string()));
+    assert_eq!(store.blob_size(&claimed), None);
+    assert_eq!(store.blob_size(&sha256_of(b"something else")), None);
+    assert!(ingest_is_empty(&store));
+}
+
+#[test]
+fn short_and_long_content_are_refused() {
+    let (_d, store) = store();
+    let data = b"0123456789";
+    let digest = sha256_of(data);
+    let expected = Expected {
+        digest: digest.clone(),
+        size: Some(10),
+    };
+    let mut w = store.blob_writer(Some(expected.clone())).expect("writer");
+    w.write_all(&data[..5]).expect("write");
+    assert!(matches!(
+        w.commit(),
+        Err(StoreError::SizeMismatch { actual: 5, .. })
+    ));
+    let mut w = store.blob_writer(Some(expected)).expect("writer");
+    let err = w.write_all(b"0123456789X").expect_err("too long");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    drop(w);
+    assert_eq!(store.blob_size(&digest), None);
+    assert!(ingest_is_empty(&store));
+}
+
+#[test]
+fn reset_restarts_the_hash() {
+    let (_d, store) = store();
+    let data = b"final content";
+    let mut w = store
+        .blob_writer(Some(Expected {
+            digest: sha256_of(data),
+            size: Some(data.len() as u64),
+        }))
+        .expect("writer");
+    w.write_all(b"garbage from a server that ignored Range")
+        .ok();
+    w.reset().expect("reset");
+    assert_eq!(w.written(), 0);
+    w.write_all(data).expect("write");
+    w.commit().expect("commit after reset");
+}
+
+#[test]
+fn concurrent_writers_of_one_blob_all_succeed() {
+    let (_d, store) = store();
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let digest = sha256_of(&data);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                let c = store.put_bytes(&data, Some(&digest)).expect("put");
+                assert_eq!(c.digest, digest);
+            });
+        }
+    });
+    assert_eq!(std::fs::read(store.blob_path(&digest)).expect("read"), data);
+    assert!(ingest_is_empty(&store));
+}
+
+#[test]
+fn concurrent_tags_are_all_recorded() {
+    let (_d, store) = store();
+    let desc = synthetic_image(&store, b"layer", None);
+    std::thread::scope(|s| {
+        for i in 0..8 {
+            let store = store.clone();
+            let desc = desc.clone();
+            s.spawn(move || {
+                store
+                    .tag(&format!("example.com/img:{i}"), &desc)
+                    .expect("tag")
+            });
+        }
+    });
+    assert_eq!(store.list_images().expect("list").len(), 8);
+}
+
+#[test]
+fn tag_requires_the_blob_and_replaces_previous() {
+    let (_d, store) = store();
+    let missing = Descriptor::new(MEDIA_TYPE_OCI_MANIFEST, sha256_of(b"nope"), 4);
+    assert!(matches!(
+        store.tag("x:1", &missing),
+        Err(StoreError::BlobNotFound { .. })
+    ));
+    let a = synthetic_image(&store, b"a", None);
+    let b = synthetic_image(&store, b"b", None);
+    store.tag("x:1", &a).expect("tag");
+    store.tag("x:1", &b).expect("retag");
+    assert_eq!(store.resolve("x:1").expect("resolve").digest, b.digest);
+    assert_eq!(store.read_index().expect("index").manifests.len(), 1);
+    assert!(store.untag("x:1").expect("untag"));
+    assert!(!store.untag("x:1").expect("untag again"));
+    let err = store.resolve("x:1").expect_err("gone");
+    assert!(err.to_string().contains("x:1"), "{err}");
+}
+
+#[test]
+fn list_and_inspect_show_platform_and_layers() {
+    let (_d, store) = store();
+    let desc = synthetic_image(&store, b"windows layer", Some("10.0.20348.1"));
+    store.tag("example.com/win:ltsc2022", &desc).expect("tag");
+    let images = store.list_images().expect("list");
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0].name, "example.com/win:ltsc2022");
+    assert_eq!(images[0].platforms[0].os, "windows");
+    assert_eq!(
+        images[0].platforms[0].os_version.as_deref(),
+        Some("10.0.20348.1")
+    );
+    let details = store.inspect("example.com/win:ltsc2022").expect("inspect");
+    let m = &details.manifests[0];
+    assert_eq!(m.layers.len(), 1);
+    assert_eq!(m.layers[0].size, b"windows layer".len() as u64);
+    assert!(m.layers[0].present);
+    assert_eq!(images[0].size, desc.size + m.manifest.config.size + 13);
+}
+
+#[test]
+fn gc_removes_only_unreferenced_blobs() {
+    let (_d, store) = store();
+    let kept = synthetic_image(&store, b"kept layer", None);
+    let dropped = synthetic_image(&store, b"dropped layer", None);
+    let stray = store.put_bytes(b"stray", None).expect("stray");
+    store.tag("k:1", &kept).expect("tag");
+    store.tag("d:1", &dropped).expect("tag");
+    store.untag("d:1").expect("untag");
+    let report = store.gc().expect("gc");
+    // dropped: manifest + config + layer; plus the stray blob.
+    assert_eq!(report.removed_blobs, 4);
+    assert_eq!(report.kept_blobs, 3);
+    assert!(store.blob_size(&stray.digest).is_none());
+    assert!(store.blob_size(&dropped.digest).is_none());
+    let details = store.inspect("k:1").expect("still intact");
+    assert!(details.manifests[0].layers[0].present);
+    assert_eq!(store.gc().expect("gc again").removed_blobs, 0);
+}
+
+#[test]
+fn corrupt_index_json_is_reported_with_its_path() {
+    let (_d, store) = store();
+    std::fs::write(store.root().join("index.json"), b"{not json").expect("write");
+    let err = store.list_images().expect_err("corrupt");
+    assert!(err.to_string().contains("index.json"), "{err}");
+}
+
+#[test]
+fn skopeo_reads_the_store_as_an_oci_layout() {
+    if !std::path::Path::new("/usr/bin/skopeo").exists() {
+        panic!("skopeo is required (Debian package skopeo)");
+    }
+    let (_d, store) = store();
+    let desc = synthetic_image(&store, b"layer for skopeo", None);
+    store.tag("example.com/team/app:v1", &desc).expect("tag");
+    let out = std::process::Command::new("skopeo")
+        .arg("inspect")
+        .arg("--raw")
+        .arg(format!(
+            "oci:{}:example.com/team/app:v1",
+            store.root().display()
+        ))
+        .output()
+        .expect("run skopeo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sha256_of(&out.stdout), desc.digest);
+}
