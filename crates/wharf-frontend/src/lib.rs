@@ -10,7 +10,9 @@
 //! - [`dockerignore`] implements Docker's `.dockerignore` matching.
 
 pub mod ast;
+pub mod dockerfile;
 pub mod dockerignore;
+mod duration;
 pub mod error;
 mod suggest;
 pub mod zimagefile;
