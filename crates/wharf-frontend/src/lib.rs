@@ -14,6 +14,7 @@ pub mod dockerfile;
 pub mod dockerignore;
 mod duration;
 pub mod error;
+pub mod expand;
 mod suggest;
 pub mod zimagefile;
 
