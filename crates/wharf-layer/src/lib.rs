@@ -17,3 +17,10 @@ pub use blob::{LayerBlob, LayerBlobWriter};
 pub use compress::{decompress, Compression, Format};
 pub use digest::Digest;
 pub use error::{Error, Result};
+pub mod linux;
+pub mod tarfmt;
+
+#[cfg(target_os = "linux")]
+pub use linux::apply::{apply_layer, apply_layer_file, ApplyOptions, ApplyReport, DevicePolicy};
+pub use linux::writer::{LinuxLayerOptions, LinuxLayerWriter};
+pub use tarfmt::{EntryKind, TarEntry};
