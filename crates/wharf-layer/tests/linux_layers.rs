@@ -101,7 +101,7 @@ fn directory_round_trips_through_gzip_layer() {
     let a = fs::metadata(dst.join("etc/config")).unwrap();
     let b = fs::metadata(dst.join("etc/config.link")).unwrap();
     assert_eq!(a.ino(), b.ino(), "hardlink must be restored as a link");
-    let mut v = vec![0u8; 8];
+    let mut v = [0u8; 8];
     let n = rustix::fs::getxattr(dst.join("etc/config"), "user.wharf", &mut v[..]).unwrap();
     assert_eq!(&v[..n], b"v1");
 }

@@ -214,6 +214,9 @@ impl Applier {
         };
         let Some((leaf, parent)) = comps.split_last() else {
             // The root itself: its metadata belongs to the target, not the layer.
+            if ty != tar::EntryType::Directory {
+                return Err(self.hostile(&raw_name, "only a directory may name the layer root"));
+            }
             return Ok(());
         };
         let leaf_str = leaf.as_slice();
