@@ -1,1 +1,0 @@
-//! The ZImagefile (YAML) front end.
