@@ -74,7 +74,7 @@ fn step<'n>(ctx: &Ctx<'_>, node: &'n Node) -> Result<Step<'n>, FrontendError> {
             return Err(ctx
                 .err(
                     m.key.pos,
-                    format!("`{}` does not apply to a `{}` step", m.name, action.name),
+                    format!("`{}` does not apply to `{}` steps", m.name, action.name),
                 )
                 .with_hint(hint));
         }
