@@ -19,8 +19,10 @@ pub use digest::Digest;
 pub use error::{Error, Result};
 pub mod linux;
 pub mod tarfmt;
+pub mod windows;
 
 #[cfg(target_os = "linux")]
 pub use linux::apply::{apply_layer, apply_layer_file, ApplyOptions, ApplyReport, DevicePolicy};
 pub use linux::writer::{LinuxLayerOptions, LinuxLayerWriter};
 pub use tarfmt::{EntryKind, TarEntry};
+pub use windows::writer::{NoBase, WindowsBase, WindowsLayerOptions, WindowsLayerWriter};

@@ -1,0 +1,309 @@
+//! [`WindowsLayerWriter`]: the one writer of Windows layer tars.
+//!
+//! It enforces the importer's rules (DESIGN.md §3) by construction: `Hives`
+//! and `Files` are written first; a missing ancestor directory is declared
+//! before its first descendant, with the base's metadata when the base has
+//! that directory; every entry carries `fileattr`, `rawsd` and a nine-digit
+//! `creationtime`; hardlink targets get the `Files/` prefix; symlink targets
+//! are Windows paths; an opaque directory becomes one whiteout per child the
+//! base had. Paths given to the writer are container paths relative to `C:\`
+//! with `/` separators (`app/x.exe`); comparisons are case-insensitive.
+
+use super::meta::{Timestamp, WinMeta, FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_REPARSE_POINT};
+use super::names::{fold_case, ntfs_path_problem};
+use crate::error::{Error, Result};
+use crate::linux::WHITEOUT_PREFIX;
+use crate::tarfmt::{EntryKind, TarEntry, TarWriter};
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
+
+/// What the layer below looks like, so the writer can reuse directory metadata
+/// and expand opaque directories. Implemented by [`crate::StageView`].
+pub trait WindowsBase {
+    /// Metadata of directory `path` (container path, case-insensitive) if the base has it.
+    fn dir_meta(&self, path: &str) -> Option<WinMeta>;
+    /// Names of the children of directory `path` in the base.
+    fn children(&self, path: &str) -> Vec<String>;
+}
+
+/// An empty base (a layer on `scratch`, or when the base is unknown).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoBase;
+
+impl WindowsBase for NoBase {
+    fn dir_meta(&self, _path: &str) -> Option<WinMeta> {
+        None
+    }
+    fn children(&self, _path: &str) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Options of a Windows layer.
+#[derive(Clone, Debug, Default)]
+pub struct WindowsLayerOptions {
+    /// Creation and modification time of entries the writer makes up
+    /// (`Hives`, `Files`, ancestors not in the base).
+    pub timestamp: Timestamp,
+    /// The layer is a base layer: whiteouts are refused.
+    pub base_layer: bool,
+}
+
+/// Writes a Windows layer tar to any `Write` (typically a [`crate::LayerBlobWriter`]).
+pub struct WindowsLayerWriter<'b, W: Write> {
+    tar: TarWriter<W>,
+    base: &'b dyn WindowsBase,
+    opts: WindowsLayerOptions,
+    /// Case-folded container paths of directories written (root is "").
+    dirs: HashSet<String>,
+    /// Case-folded path → written path of every regular file, for hardlinks.
+    files: HashMap<String, String>,
+    /// Case-folded paths of every entry, to refuse duplicates.
+    written: HashSet<String>,
+}
+
+impl<'b, W: Write> WindowsLayerWriter<'b, W> {
+    /// Starts a layer on top of `base` and writes the `Hives` and `Files` entries.
+    pub fn new(inner: W, base: &'b dyn WindowsBase, opts: WindowsLayerOptions) -> Result<Self> {
+        let mut w = WindowsLayerWriter {
+            tar: TarWriter::new(inner),
+            base,
+            opts,
+            dirs: HashSet::new(),
+            files: HashMap::new(),
+            written: HashSet::new(),
+        };
+        let meta = WinMeta::default_dir(w.opts.timestamp);
+        w.raw_dir("Hives", &meta)?;
+        w.raw_dir("Files", &base.dir_meta("").unwrap_or(meta))?;
+        w.dirs.insert(String::new());
+        Ok(w)
+    }
+
+    fn check_path(&self, path: &str) -> Result<()> {
+        if path.is_empty() || path.starts_with('/') || path.contains('\\') {
+            return Err(Error::WindowsLayer {
+                path: path.into(),
+                reason: "paths must be relative to C:\\ with '/' separators".into(),
+            });
+        }
+        if path
+            .split('/')
+            .any(|c| c == "." || c == ".." || c.is_empty())
+        {
+            return Err(Error::WindowsLayer {
+                path: path.into(),
+                reason: "paths must be clean (no '.', '..' or empty components)".into(),
+            });
+        }
+        if let Some(p) = ntfs_path_problem(path) {
+            return Err(Error::NtfsName {
+                path: path.into(),
+                reason: p,
+            });
+        }
+        if self.written.contains(&fold_case(path)) {
+            return Err(Error::WindowsLayer {
+                path: path.into(),
+                reason: "written twice (names are case-insensitive on Windows)".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn raw_dir(&mut self, name: &str, meta: &WinMeta) -> Result<()> {
+        let mut m = meta.clone();
+        m.attributes |= FILE_ATTRIBUTE_DIRECTORY;
+        let mut e = TarEntry::new(name, EntryKind::Dir);
+        e.mtime = m.mtime;
+        e.pax = m.pax_records();
+        self.write(e, None)
+    }
+
+    fn write(&mut self, entry: TarEntry, data: Option<&mut dyn Read>) -> Result<()> {
+        let name = entry.path.clone();
+        self.tar
+            .append(&entry, data)
+            .map_err(|e| Error::io("writing Windows layer entry", name, e))
+    }
+
+    /// Declares every missing ancestor of `path`, outermost first.
+    fn ensure_ancestors(&mut self, path: &str) -> Result<()> {
+        let mut prefix = String::new();
+        let comps: Vec<&str> = path.split('/').collect();
+        for c in &comps[..comps.len() - 1] {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(c);
+            let key = fold_case(&prefix);
+            if self.dirs.contains(&key) {
+                continue;
+            }
+            if self.written.contains(&key) {
+                return Err(Error::WindowsLayer {
+                    path: path.into(),
+                    reason: format!("its parent {prefix:?} was written as a non-directory"),
+                });
+            }
+            let meta = self
+                .base
+                .dir_meta(&prefix)
+                .unwrap_or_else(|| WinMeta::default_dir(self.opts.timestamp));
+            self.raw_dir(&format!("Files/{prefix}"), &meta)?;
+            self.dirs.insert(key.clone());
+            self.written.insert(key);
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self, path: &str) -> Result<()> {
+        self.check_path(path)?;
+        self.ensure_ancestors(path)
+    }
+
+    /// Adds directory `path`. Without `meta`, the base's metadata is reused when
+    /// the base has the directory, else defaults.
+    pub fn add_dir(&mut self, path: &str, meta: Option<WinMeta>) -> Result<()> {
+        self.begin(path)?;
+        let meta = meta
+            .or_else(|| self.base.dir_meta(path))
+            .unwrap_or_else(|| WinMeta::default_dir(self.opts.timestamp));
+        self.raw_dir(&format!("Files/{path}"), &meta)?;
+        let key = fold_case(path);
+        self.dirs.insert(key.clone());
+        self.written.insert(key);
+        Ok(())
+    }
+
+    /// Adds a regular file of `size` bytes read from `data`.
+    pub fn add_file(
+        &mut self,
+        path: &str,
+        size: u64,
+        meta: Option<WinMeta>,
+        data: &mut dyn Read,
+    ) -> Result<()> {
+        self.begin(path)?;
+        let mut m = meta.unwrap_or_else(|| WinMeta::default_file(self.opts.timestamp));
+        m.attributes &= !(FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT);
+        if m.attributes == 0 {
+            m.attributes = super::meta::FILE_ATTRIBUTE_ARCHIVE;
+        }
+        let mut e = TarEntry::new(format!("Files/{path}"), EntryKind::File { size });
+        e.mtime = m.mtime;
+        e.pax = m.pax_records();
+        self.write(e, Some(data))?;
+        let key = fold_case(path);
+        self.files.insert(key.clone(), path.to_string());
+        self.written.insert(key);
+        Ok(())
+    }
+
+    /// Adds a symbolic link. `target` is a Windows path (`..\lib\x` or `C:\x`);
+    /// forward slashes are turned into backslashes. `is_dir` makes it a
+    /// directory symlink.
+    pub fn add_symlink(
+        &mut self,
+        path: &str,
+        target: &str,
+        is_dir: bool,
+        meta: Option<WinMeta>,
+    ) -> Result<()> {
+        self.begin(path)?;
+        let mut m = meta.unwrap_or_else(|| {
+            if is_dir {
+                WinMeta::default_dir(self.opts.timestamp)
+            } else {
+                WinMeta::default_file(self.opts.timestamp)
+            }
+        });
+        m.attributes |= FILE_ATTRIBUTE_REPARSE_POINT;
+        if is_dir {
+            m.attributes |= FILE_ATTRIBUTE_DIRECTORY;
+        }
+        let mut e = TarEntry::new(
+            format!("Files/{path}"),
+            EntryKind::Symlink {
+                target: target.replace('/', "\\"),
+            },
+        );
+        e.mode = 0o777;
+        e.mtime = m.mtime;
+        e.pax = m.pax_records();
+        self.write(e, None)?;
+        self.written.insert(fold_case(path));
+        Ok(())
+    }
+
+    /// Adds a hardlink to a file written earlier in this layer.
+    pub fn add_hardlink(&mut self, path: &str, target: &str, meta: Option<WinMeta>) -> Result<()> {
+        let Some(actual) = self.files.get(&fold_case(target)).cloned() else {
+            return Err(Error::WindowsLayer {
+                path: path.into(),
+                reason: format!(
+                    "hardlink target {target:?} is not a file written earlier in this layer"
+                ),
+            });
+        };
+        self.begin(path)?;
+        let m = meta.unwrap_or_else(|| WinMeta::default_file(self.opts.timestamp));
+        let mut e = TarEntry::new(
+            format!("Files/{path}"),
+            EntryKind::Hardlink {
+                target: format!("Files/{actual}"),
+            },
+        );
+        e.mtime = m.mtime;
+        e.pax = m.pax_records();
+        self.write(e, None)?;
+        self.written.insert(fold_case(path));
+        Ok(())
+    }
+
+    /// Deletes `path` of the base.
+    pub fn add_whiteout(&mut self, path: &str) -> Result<()> {
+        if self.opts.base_layer {
+            return Err(Error::WindowsLayer {
+                path: path.into(),
+                reason: "base layers may not contain whiteouts".into(),
+            });
+        }
+        self.check_path(path)?;
+        self.ensure_ancestors(path)?;
+        let (dir, name) = path.rsplit_once('/').map_or(("", path), |(d, n)| (d, n));
+        let wh = if dir.is_empty() {
+            format!("Files/{WHITEOUT_PREFIX}{name}")
+        } else {
+            format!("Files/{dir}/{WHITEOUT_PREFIX}{name}")
+        };
+        let m = WinMeta::default_file(self.opts.timestamp);
+        let mut e = TarEntry::new(wh, EntryKind::File { size: 0 });
+        e.mtime = m.mtime;
+        e.pax = m.pax_records();
+        self.write(e, Some(&mut std::io::empty()))
+    }
+
+    /// Hides everything the base has in directory `path`: the importer does not
+    /// understand opaque markers, so one whiteout per base child is written.
+    /// Returns how many whiteouts were written.
+    pub fn add_opaque_dir(&mut self, path: &str) -> Result<usize> {
+        let children = self.base.children(path);
+        for c in &children {
+            let child = if path.is_empty() {
+                c.clone()
+            } else {
+                format!("{path}/{c}")
+            };
+            self.add_whiteout(&child)?;
+        }
+        Ok(children.len())
+    }
+
+    /// Ends the archive and returns the inner writer.
+    pub fn finish(self) -> Result<W> {
+        self.tar
+            .finish()
+            .map_err(|e| Error::io("finishing", "Windows layer tar", e))
+    }
+}
