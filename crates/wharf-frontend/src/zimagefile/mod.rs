@@ -99,7 +99,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
             .err(start, "the ZImagefile is empty")
             .with_hint("start with `version: \"1\"` and `base: <image>`"));
     };
-    if !matches!(root.kind, Kind::Map(_)) {
+    let Kind::Map(entries) = &root.kind else {
         return Err(ctx.err(
             root.pos,
             format!(
@@ -107,11 +107,8 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
                 root.describe()
             ),
         ));
-    }
-    // Which form decides which fields are allowed; pick it first.
-    let Kind::Map(entries) = &root.kind else {
-        unreachable!("checked above")
     };
+    // Which form decides which fields are allowed; pick it first.
     let forms: Vec<&Node> = entries
         .iter()
         .filter(|(k, _)| matches!(&k.kind, Kind::Scalar { value, .. } if matches!(value.as_str(), "base" | "stages" | "build")))
@@ -153,6 +150,10 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
     let top = ctx.fields(&root, what, &allowed)?;
     check_version(&ctx, &top)?;
 
+    // `fields` kept every key, so the form's field is there.
+    let form_field = top
+        .get(form)
+        .ok_or_else(|| ctx.err(root.pos, format!("missing `{form}`")))?;
     let mut out = Vec::new();
     match form {
         "base" => stage(&ctx, &top, None, &mut out)?,
@@ -165,34 +166,9 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
                     arg_instruction(&ctx, args)?,
                 );
             }
-            let Some(stages) = top.get("stages") else {
-                unreachable!("the form was found among the keys")
-            };
-            let Kind::Map(list) = &stages.value.kind else {
-                return Err(ctx.err(
-                    stages.value.pos,
-                    format!(
-                        "`stages` must be a mapping of stage names to stages, found {}",
-                        stages.value.describe()
-                    ),
-                ));
-            };
-            if list.is_empty() {
-                return Err(ctx.err(stages.value.pos, "`stages` must hold at least one stage"));
-            }
-            for (name_node, body) in list {
-                let name = stage_name(&ctx, name_node)?;
-                let allowed: Vec<&str> = ["base"].iter().chain(IMAGE_FIELDS).copied().collect();
-                let fields = ctx.fields(body, &format!("stage `{name}`"), &allowed)?;
-                stage(&ctx, &fields, Some((name, name_node)), &mut out)?;
-            }
+            stages(&ctx, form_field, &mut out)?;
         }
-        _ => {
-            let Some(build) = top.get("build") else {
-                unreachable!("the form was found among the keys")
-            };
-            return Ok(ZImagefile::Build(build_reference(&ctx, build)?));
-        }
+        _ => return Ok(ZImagefile::Build(build_reference(&ctx, form_field)?)),
     }
     Ok(ZImagefile::Image(BuildFile {
         path: file_name.to_string(),
@@ -200,6 +176,33 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
         instructions: out,
         warnings: Vec::new(),
     }))
+}
+
+/// The `stages` mapping: each entry is one stage, in file order.
+fn stages(
+    ctx: &Ctx<'_>,
+    f: Field<'_>,
+    out: &mut Vec<Located<Instruction>>,
+) -> Result<(), FrontendError> {
+    let Kind::Map(list) = &f.value.kind else {
+        return Err(ctx.err(
+            f.value.pos,
+            format!(
+                "`stages` must be a mapping of stage names to stages, found {}",
+                f.value.describe()
+            ),
+        ));
+    };
+    if list.is_empty() {
+        return Err(ctx.err(f.value.pos, "`stages` must hold at least one stage"));
+    }
+    let allowed: Vec<&str> = ["base"].iter().chain(IMAGE_FIELDS).copied().collect();
+    for (name_node, body) in list {
+        let name = stage_name(ctx, name_node)?;
+        let fields = ctx.fields(body, &format!("stage `{name}`"), &allowed)?;
+        stage(ctx, &fields, Some((name, name_node)), out)?;
+    }
+    Ok(())
 }
 
 fn scalar_text(node: &Node) -> &str {
