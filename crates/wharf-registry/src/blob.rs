@@ -1,0 +1,256 @@
+//! Downloading blobs into the store: streamed through the store's
+//! digest-verifying writer, resumed with HTTP `Range` after a dropped
+//! connection, restarted when the server ignores the range. Foreign
+//! (non-distributable) layers are tried at the registry first, then at
+//! each of their `urls`.
+
+use crate::auth::{url_host_port, Scope};
+use crate::client::{RegistryClient, Request};
+use crate::error::RegistryError;
+use crate::reference::Reference;
+use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_RANGE, RANGE};
+use reqwest::{Method, Response, StatusCode, Url};
+use std::io::Write;
+use wharf_store::oci::{is_foreign_layer, Descriptor};
+use wharf_store::{BlobWriter, CommittedBlob, Expected, Store, StoreError};
+
+enum Source<'a> {
+    Registry(&'a Reference),
+    Url(Url),
+}
+
+/// Why one download attempt stopped.
+enum AttemptError {
+    /// Worth another attempt (dropped connection, 5xx...).
+    Transient(String),
+    /// Final.
+    Fatal(RegistryError),
+}
+
+impl RegistryClient {
+    /// Makes sure the blob `descriptor` is in the store, downloading it from
+    /// `reference`'s repository (and, for foreign layers, its `urls`).
+    /// Content is verified against the descriptor's digest and size; nothing
+    /// unverified ever becomes visible in the store.
+    pub async fn fetch_blob(
+        &self,
+        reference: &Reference,
+        descriptor: &Descriptor,
+        store: &Store,
+    ) -> Result<CommittedBlob, RegistryError> {
+        if store.blob_size(&descriptor.digest) == Some(descriptor.size) {
+            return Ok(CommittedBlob {
+                digest: descriptor.digest.clone(),
+                size: descriptor.size,
+            });
+        }
+        let registry_result = self
+            .download(Source::Registry(reference), descriptor, store)
+            .await;
+        let urls = descriptor.urls.clone().unwrap_or_default();
+        if !is_foreign_layer(&descriptor.media_type) || urls.is_empty() {
+            return registry_result;
+        }
+        let mut tried = Vec::new();
+        match registry_result {
+            Ok(c) => return Ok(c),
+            Err(e) => tried.push(format!("registry: {e}")),
+        }
+        for u in &urls {
+            let url = match Url::parse(u) {
+                Ok(url) if url.scheme() == "https" => url,
+                Ok(url) if url.scheme() == "http" => {
+                    let host = url_host_port(&url);
+                    if !self.inner.auth.allows_http(&host) {
+                        tried.push(format!(
+                            "{u}: plain HTTP is only used for loopback and --insecure-registry hosts"
+                        ));
+                        continue;
+                    }
+                    url
+                }
+                _ => {
+                    tried.push(format!("{u}: not an http(s) URL"));
+                    continue;
+                }
+            };
+            match self.download(Source::Url(url), descriptor, store).await {
+                Ok(c) => return Ok(c),
+                Err(e) => tried.push(format!("{u}: {e}")),
+            }
+        }
+        Err(RegistryError::ForeignLayerUnavailable {
+            digest: descriptor.digest.to_string(),
+            reference: reference.to_string(),
+            tried: tried.join("; "),
+        })
+    }
+
+    async fn download(
+        &self,
+        source: Source<'_>,
+        descriptor: &Descriptor,
+        store: &Store,
+    ) -> Result<CommittedBlob, RegistryError> {
+        let mut writer = store.blob_writer(Some(Expected {
+            digest: descriptor.digest.clone(),
+            size: Some(descriptor.size),
+        }))?;
+        let policy = self.inner.options.retry.clone();
+        let mut failures = 0u32;
+        loop {
+            match self.attempt(&source, descriptor, &mut writer).await {
+                Ok(()) => return Ok(writer.commit()?),
+                Err(AttemptError::Fatal(e)) => return Err(e),
+                Err(AttemptError::Transient(reason)) => {
+                    failures += 1;
+                    if failures >= policy.max_attempts.max(1) {
+                        return Err(RegistryError::RetriesExhausted {
+                            method: "GET".into(),
+                            url: source_name(&source, descriptor),
+                            attempts: failures,
+                            last: reason,
+                        });
+                    }
+                    tokio::time::sleep(policy.delay(failures, None)).await;
+                }
+            }
+        }
+    }
+
+    /// One GET, resuming at `writer.written()`.
+    async fn attempt(
+        &self,
+        source: &Source<'_>,
+        descriptor: &Descriptor,
+        writer: &mut BlobWriter,
+    ) -> Result<(), AttemptError> {
+        let offset = writer.written();
+        let mut headers = HeaderMap::new();
+        if offset > 0 {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes={offset}-")) {
+                headers.insert(RANGE, v);
+            }
+        }
+        let resp = match source {
+            Source::Registry(reference) => {
+                let url = self
+                    .url(reference, &format!("blobs/{}", descriptor.digest))
+                    .map_err(AttemptError::Fatal)?;
+                let resp = self
+                    .send(Request {
+                        reference,
+                        scope: Scope::pull(reference.repository()),
+                        method: Method::GET,
+                        url,
+                        headers,
+                        body: None,
+                        retry: true,
+                    })
+                    .await
+                    .map_err(|e| match e {
+                        // `send` already retried transient statuses; a
+                        // connection failure is worth resuming after.
+                        RegistryError::RetriesExhausted { .. }
+                        | RegistryError::Transport { .. } => AttemptError::Transient(e.to_string()),
+                        other => AttemptError::Fatal(other),
+                    })?;
+                if !matches!(resp.status(), StatusCode::OK | StatusCode::PARTIAL_CONTENT) {
+                    let what = format!("blob {}", descriptor.digest);
+                    return Err(AttemptError::Fatal(
+                        self.status_error(resp, reference, "pull", &what).await,
+                    ));
+                }
+                resp
+            }
+            Source::Url(url) => {
+                let resp = self
+                    .inner
+                    .http
+                    .get(url.clone())
+                    .headers(headers)
+                    .send()
+                    .await
+                    .map_err(|e| AttemptError::Transient(e.without_url().to_string()))?;
+                let status = resp.status();
+                if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+                    return Err(AttemptError::Transient(format!("HTTP {}", status.as_u16())));
+                }
+                if !matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT) {
+                    return Err(AttemptError::Fatal(RegistryError::Status {
+                        method: "GET".into(),
+                        url: url.to_string(),
+                        status: status.as_u16(),
+                        codes: String::new(),
+                    }));
+                }
+                resp
+            }
+        };
+        if offset > 0 && !resumes_at(&resp, offset) {
+            // The server sent the whole blob (or another range): start over.
+            writer.reset().map_err(|e| AttemptError::Fatal(e.into()))?;
+        }
+        stream_into(resp, writer).await
+    }
+}
+
+fn resumes_at(resp: &Response, offset: u64) -> bool {
+    resp.status() == StatusCode::PARTIAL_CONTENT
+        && resp
+            .headers()
+            .get(CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("bytes "))
+            .and_then(|v| v.split('-').next())
+            .and_then(|start| start.parse::<u64>().ok())
+            == Some(offset)
+}
+
+async fn stream_into(resp: Response, writer: &mut BlobWriter) -> Result<(), AttemptError> {
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            AttemptError::Transient(format!("connection dropped: {}", e.without_url()))
+        })?;
+        // Local disk writes of one network chunk are short; doing them
+        // inline keeps memory bounded to one chunk per download.
+        writer.write_all(&chunk).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                // Longer than the descriptor says: the source is wrong, not flaky.
+                AttemptError::Fatal(RegistryError::Store(StoreError::SizeMismatch {
+                    digest: writer
+                        .expected()
+                        .map(|x| x.digest.to_string())
+                        .unwrap_or_default(),
+                    expected: writer.expected().and_then(|x| x.size).unwrap_or(0),
+                    actual: writer.written() + chunk.len() as u64,
+                }))
+            } else {
+                AttemptError::Fatal(RegistryError::Internal(format!("writing blob: {e}")))
+            }
+        })?;
+    }
+    let expected = writer.expected().and_then(|x| x.size).unwrap_or(0);
+    if writer.written() < expected {
+        // A body that ended early (truncated without an error) is resumed.
+        return Err(AttemptError::Transient(format!(
+            "body ended after {} of {expected} bytes",
+            writer.written()
+        )));
+    }
+    Ok(())
+}
+
+fn source_name(source: &Source<'_>, descriptor: &Descriptor) -> String {
+    match source {
+        Source::Registry(r) => format!(
+            "{}/{} blob {}",
+            r.registry(),
+            r.repository(),
+            descriptor.digest
+        ),
+        Source::Url(u) => u.to_string(),
+    }
+}

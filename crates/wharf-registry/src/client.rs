@@ -1,0 +1,400 @@
+//! The HTTP side of the registry client: base URLs (TLS unless the registry
+//! is loopback or named insecure), authentication on 401, and retries with
+//! backoff for transient failures.
+
+use crate::auth::{Authenticator, CredentialStore, Scope};
+use crate::error::RegistryError;
+use crate::reference::Reference;
+use crate::retry::{parse_retry_after, RetryPolicy};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, StatusCode, Url};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Error bodies are small; only this much is read.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// How the client behaves.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Registries (`host[:port]`) reached over plain HTTP, like Docker's
+    /// `--insecure-registry`. Loopback registries always are.
+    pub insecure_registries: Vec<String>,
+    /// Where credentials come from.
+    pub credentials: CredentialStore,
+    /// Retry limits and backoff.
+    pub retry: RetryPolicy,
+    /// Layers downloaded at the same time.
+    pub max_concurrent_downloads: usize,
+    /// Blobs larger than this are uploaded in PATCH chunks of this size;
+    /// smaller ones in one streamed PUT.
+    pub upload_chunk_size: u64,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+    /// Timeout for a read to make progress.
+    pub read_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            insecure_registries: Vec::new(),
+            credentials: CredentialStore::docker_default(),
+            retry: RetryPolicy::default(),
+            max_concurrent_downloads: 3,
+            upload_chunk_size: 64 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A request body that can be produced again for a retry.
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    /// Small in-memory content (manifests).
+    Bytes(Bytes),
+    /// A byte range of a file, streamed.
+    File {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl Body {
+    async fn to_reqwest(&self) -> Result<(reqwest::Body, u64), std::io::Error> {
+        match self {
+            Body::Bytes(b) => Ok((reqwest::Body::from(b.clone()), b.len() as u64)),
+            Body::File { path, offset, len } => {
+                use tokio::io::{AsyncReadExt, AsyncSeekExt};
+                let mut f = tokio::fs::File::open(path).await?;
+                f.seek(std::io::SeekFrom::Start(*offset)).await?;
+                let stream = tokio_util::io::ReaderStream::with_capacity(f.take(*len), 256 * 1024);
+                Ok((reqwest::Body::wrap_stream(stream), *len))
+            }
+        }
+    }
+}
+
+/// One request to a registry.
+pub(crate) struct Request<'a> {
+    pub reference: &'a Reference,
+    pub scope: Scope,
+    pub method: Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Option<Body>,
+    /// Retry transient failures here (false for uploads into a session,
+    /// which are retried as a whole by the caller).
+    pub retry: bool,
+}
+
+/// A client for OCI distribution registries. Cheap to clone; clones share
+/// connections and cached tokens.
+#[derive(Clone, Debug)]
+pub struct RegistryClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub http: reqwest::Client,
+    pub auth: Authenticator,
+    pub options: ClientOptions,
+}
+
+impl RegistryClient {
+    /// A client with these options.
+    pub fn new(options: ClientOptions) -> Result<Self, RegistryError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.read_timeout)
+            .build()
+            .map_err(|e| RegistryError::Internal(format!("HTTP client setup: {e}")))?;
+        let insecure = Arc::new(options.insecure_registries.clone());
+        Ok(RegistryClient {
+            inner: Arc::new(Inner {
+                http,
+                auth: Authenticator::new(options.credentials.clone(), insecure),
+                options,
+            }),
+        })
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// `http(s)://<api host>/v2/<repository>/<path>`.
+    pub(crate) fn url(&self, reference: &Reference, path: &str) -> Result<Url, RegistryError> {
+        let host = reference.api_host();
+        let scheme = if self.inner.auth.allows_http(reference.registry()) {
+            "http"
+        } else {
+            "https"
+        };
+        let s = format!("{scheme}://{host}/v2/{}/{path}", reference.repository());
+        Url::parse(&s).map_err(|e| RegistryError::Internal(format!("building URL {s}: {e}")))
+    }
+
+    /// Resolves a `Location` header (absolute or relative) against `base`.
+    pub(crate) fn location(&self, base: &Url, resp: &Response) -> Result<Url, RegistryError> {
+        let loc = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| RegistryError::BadResponse {
+                what: "upload session".into(),
+                url: base.to_string(),
+                reason: "the response has no Location header".into(),
+            })?;
+        base.join(loc).map_err(|e| RegistryError::BadResponse {
+            what: "upload session".into(),
+            url: base.to_string(),
+            reason: format!("bad Location {loc:?}: {e}"),
+        })
+    }
+
+    /// Sends a request, answering auth challenges and retrying transient
+    /// failures. Returns the response for any status that is not retried;
+    /// 5xx/429 that persist become errors here.
+    pub(crate) async fn send(&self, req: Request<'_>) -> Result<Response, RegistryError> {
+        let policy = &self.inner.options.retry;
+        let max_attempts = if req.retry {
+            policy.max_attempts.max(1)
+        } else {
+            1
+        };
+        let registry = req.reference.registry();
+        let mut attempt = 0u32;
+        let mut auth_answered = false;
+        loop {
+            attempt += 1;
+            let mut builder = self
+                .inner
+                .http
+                .request(req.method.clone(), req.url.clone())
+                .headers(req.headers.clone());
+            if let Some(h) = self.inner.auth.header(registry, &req.scope) {
+                let mut v = HeaderValue::from_str(&h).map_err(|_| {
+                    RegistryError::Internal("credentials contain invalid header characters".into())
+                })?;
+                v.set_sensitive(true);
+                builder = builder.header(reqwest::header::AUTHORIZATION, v);
+            }
+            if let Some(body) = &req.body {
+                let (b, len) = body
+                    .to_reqwest()
+                    .await
+                    .map_err(|e| RegistryError::Transport {
+                        method: req.method.to_string(),
+                        url: req.url.to_string(),
+                        reason: format!("reading the content to upload: {e}"),
+                    })?;
+                builder = builder.header(reqwest::header::CONTENT_LENGTH, len).body(b);
+            }
+            let failure = match builder.send().await {
+                Err(e) => format!("connection failed: {}", e.without_url()),
+                Ok(resp) => {
+                    let status = resp.status();
+                    if status == StatusCode::UNAUTHORIZED {
+                        let challenge = resp
+                            .headers()
+                            .get(WWW_AUTHENTICATE)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        self.inner
+                            .auth
+                            .answer(
+                                &self.inner.http,
+                                registry,
+                                req.reference.repository(),
+                                &req.scope,
+                                challenge.as_deref(),
+                                auth_answered,
+                            )
+                            .await?;
+                        auth_answered = true;
+                        attempt -= 1; // an auth round trip is not a failure
+                        continue;
+                    }
+                    let transient =
+                        status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+                    if !transient {
+                        return Ok(resp);
+                    }
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after);
+                    let method = req.method.to_string();
+                    let url = req.url.to_string();
+                    let body = read_limited(resp, MAX_ERROR_BODY, &method, &url)
+                        .await
+                        .unwrap_or_default();
+                    let codes = format_error_codes(&body);
+                    // DESIGN.md §5: the CNCF registry answers a manifest with
+                    // disallowed foreign URLs with 500 MANIFEST_BLOB_UNKNOWN.
+                    // Retrying cannot help.
+                    if codes.contains("MANIFEST_BLOB_UNKNOWN") {
+                        return Err(RegistryError::ManifestBlobUnknown {
+                            registry: registry.to_string(),
+                            repository: req.reference.repository().to_string(),
+                            what: req.url.path().rsplit('/').next().unwrap_or("").to_string(),
+                            detail: codes,
+                        });
+                    }
+                    if attempt >= max_attempts {
+                        return Err(RegistryError::RetriesExhausted {
+                            method,
+                            url,
+                            attempts: attempt,
+                            last: format!("HTTP {}{codes}", status.as_u16()),
+                        });
+                    }
+                    tokio::time::sleep(policy.delay(attempt, retry_after)).await;
+                    continue;
+                }
+            };
+            if attempt >= max_attempts {
+                return Err(if max_attempts == 1 {
+                    RegistryError::Transport {
+                        method: req.method.to_string(),
+                        url: req.url.to_string(),
+                        reason: failure,
+                    }
+                } else {
+                    RegistryError::RetriesExhausted {
+                        method: req.method.to_string(),
+                        url: req.url.to_string(),
+                        attempts: attempt,
+                        last: failure,
+                    }
+                });
+            }
+            tokio::time::sleep(policy.delay(attempt, None)).await;
+        }
+    }
+
+    /// Turns an unexpected status into the matching typed error.
+    pub(crate) async fn status_error(
+        &self,
+        resp: Response,
+        reference: &Reference,
+        action: &'static str,
+        what: &str,
+    ) -> RegistryError {
+        let status = resp.status();
+        let method = String::new();
+        let url = resp.url().to_string();
+        let registry = reference.registry().to_string();
+        let repository = reference.repository().to_string();
+        match status {
+            StatusCode::FORBIDDEN => RegistryError::Denied {
+                registry,
+                repository,
+                action,
+            },
+            StatusCode::NOT_FOUND => RegistryError::NotFound {
+                what: what.to_string(),
+                registry,
+                repository,
+                hint: if action == "push" {
+                    "; the repository may not exist and this registry may not create repositories on push: create it first".into()
+                } else {
+                    String::new()
+                },
+            },
+            StatusCode::PAYLOAD_TOO_LARGE => RegistryError::TooLarge {
+                registry,
+                repository,
+                what: what.to_string(),
+            },
+            StatusCode::UNAUTHORIZED => RegistryError::Unauthorized {
+                registry: registry.clone(),
+                repository,
+                action,
+                hint: format!("; run `docker login {registry}` or pass credentials"),
+            },
+            _ => {
+                let body = read_limited(resp, MAX_ERROR_BODY, &method, &url)
+                    .await
+                    .unwrap_or_default();
+                RegistryError::Status {
+                    method: action.to_string(),
+                    url,
+                    status: status.as_u16(),
+                    codes: format_error_codes(&body),
+                }
+            }
+        }
+    }
+}
+
+/// Reads a whole (small) response body, refusing more than `limit` bytes.
+pub(crate) async fn read_limited(
+    resp: Response,
+    limit: usize,
+    method: &str,
+    url: &str,
+) -> Result<Vec<u8>, RegistryError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(RegistryError::BadResponse {
+            what: "response".into(),
+            url: url.to_string(),
+            reason: format!("it is larger than the {limit}-byte limit"),
+        });
+    }
+    let mut out = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| RegistryError::Transport {
+            method: method.to_string(),
+            url: url.to_string(),
+            reason: format!("reading the response: {}", e.without_url()),
+        })?;
+        if out.len() + chunk.len() > limit {
+            return Err(RegistryError::BadResponse {
+                what: "response".into(),
+                url: url.to_string(),
+                reason: format!("it is larger than the {limit}-byte limit"),
+            });
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// `: CODE: message; CODE2: message2` from a distribution error body, or "".
+pub(crate) fn format_error_codes(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        #[serde(default)]
+        errors: Vec<ErrorEntry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorEntry {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    match serde_json::from_slice::<Errors>(body) {
+        Ok(e) if !e.errors.is_empty() => {
+            let parts: Vec<String> = e
+                .errors
+                .iter()
+                .map(|x| format!("{}: {}", x.code, x.message))
+                .collect();
+            format!(": {}", parts.join("; "))
+        }
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,479 @@
+//! Pushing: the [`PushTarget`] trait a builder pushes through, its registry
+//! implementation [`RemoteRepository`], and [`push_image`], which pushes a
+//! tagged image of the store (manifest or index) blob by blob.
+//!
+//! Per blob: HEAD first; then a cross-repository mount when the image came
+//! from another repository of the same registry; then an upload, streamed
+//! from the store in one PUT, or in PATCH chunks above
+//! `ClientOptions::upload_chunk_size`. Foreign layers are skipped by default
+//! (their descriptor and `urls` stay in the manifest).
+
+use crate::auth::Scope;
+use crate::client::{Body, RegistryClient, Request};
+use crate::error::RegistryError;
+use crate::pull::ANNOTATION_SOURCE;
+use crate::reference::Reference;
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use reqwest::{Method, Response, StatusCode, Url};
+use std::future::Future;
+use wharf_store::oci::{
+    is_foreign_layer, manifest_kind, Descriptor, ImageIndex, ImageManifest, ManifestKind,
+};
+use wharf_store::{Digest, Store};
+
+/// Where a built image goes, blob by blob. The registry client implements
+/// it ([`RemoteRepository`]); a builder can push through any implementation.
+pub trait PushTarget {
+    /// Whether the target already has the blob.
+    fn blob_exists(
+        &self,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<bool, RegistryError>> + Send;
+    /// Mounts the blob from another repository of the same registry;
+    /// `false` when the registry declined.
+    fn mount_blob(
+        &self,
+        digest: &Digest,
+        from_repository: &str,
+    ) -> impl Future<Output = Result<bool, RegistryError>> + Send;
+    /// Uploads a blob of the store.
+    fn upload_blob(
+        &self,
+        store: &Store,
+        descriptor: &Descriptor,
+    ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+    /// Puts a manifest or index under a tag or digest; returns its digest.
+    fn put_manifest(
+        &self,
+        tag_or_digest: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> impl Future<Output = Result<Digest, RegistryError>> + Send;
+}
+
+/// One repository of a registry, as a push target.
+#[derive(Debug, Clone)]
+pub struct RemoteRepository {
+    client: RegistryClient,
+    reference: Reference,
+}
+
+/// Options for [`push_image`].
+#[derive(Debug, Clone, Default)]
+pub struct PushOptions {
+    /// Upload foreign (non-distributable) layers as normal blobs instead of
+    /// skipping them.
+    pub push_foreign_layers: bool,
+    /// Repository to mount missing blobs from; defaults to the repository
+    /// the image was pulled from, when on the same registry.
+    pub mount_from: Option<Reference>,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushReport {
+    /// Digest of the top-level manifest or index.
+    pub digest: Option<Digest>,
+    /// Blobs uploaded.
+    pub uploaded: usize,
+    /// Blobs mounted from another repository.
+    pub mounted: usize,
+    /// Blobs the registry already had.
+    pub existing: usize,
+    /// Foreign layers left out.
+    pub skipped_foreign: usize,
+}
+
+impl RegistryClient {
+    /// The repository of `reference` as a push target.
+    pub fn repository(&self, reference: &Reference) -> RemoteRepository {
+        RemoteRepository {
+            client: self.clone(),
+            reference: reference.clone(),
+        }
+    }
+}
+
+impl RemoteRepository {
+    /// The reference this target pushes to.
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::push(self.reference.repository())
+    }
+
+    async fn start_upload(
+        &self,
+        mount: Option<(&Digest, &str)>,
+    ) -> Result<Response, RegistryError> {
+        let mut url = self.client.url(&self.reference, "blobs/uploads/")?;
+        let mut scope = self.scope();
+        if let Some((digest, from)) = mount {
+            url.query_pairs_mut()
+                .append_pair("mount", digest.as_ref())
+                .append_pair("from", from);
+            scope = scope.and_pull(from);
+        }
+        let resp = self
+            .client
+            .send(Request {
+                reference: &self.reference,
+                scope,
+                method: Method::POST,
+                url,
+                headers: HeaderMap::new(),
+                body: Some(Body::Bytes(Bytes::new())),
+                retry: true,
+            })
+            .await?;
+        Ok(resp)
+    }
+
+    async fn upload_once(
+        &self,
+        path: &std::path::Path,
+        descriptor: &Descriptor,
+    ) -> Result<(), RegistryError> {
+        let what = format!("blob {}", descriptor.digest);
+        let resp = self.start_upload(None).await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self
+                .client
+                .status_error(resp, &self.reference, "push", &what)
+                .await);
+        }
+        let mut location = self.client.location(resp.url(), &resp)?;
+        let chunk = self.client.options().upload_chunk_size.max(1);
+        let mut offset = 0u64;
+        if descriptor.size > chunk {
+            while offset < descriptor.size {
+                let len = chunk.min(descriptor.size - offset);
+                let mut headers = octet_stream();
+                let range = format!("{}-{}", offset, offset + len - 1);
+                headers.insert(
+                    reqwest::header::CONTENT_RANGE,
+                    HeaderValue::from_str(&range)
+                        .map_err(|e| RegistryError::Internal(e.to_string()))?,
+                );
+                let resp = self
+                    .send_upload(
+                        Method::PATCH,
+                        location.clone(),
+                        headers,
+                        Body::File {
+                            path: path.to_path_buf(),
+                            offset,
+                            len,
+                        },
+                    )
+                    .await?;
+                if resp.status() != StatusCode::ACCEPTED {
+                    return Err(self
+                        .client
+                        .status_error(resp, &self.reference, "push", &what)
+                        .await);
+                }
+                location = self.client.location(&location, &resp)?;
+                offset += len;
+            }
+        }
+        location
+            .query_pairs_mut()
+            .append_pair("digest", descriptor.digest.as_ref());
+        let body = Body::File {
+            path: path.to_path_buf(),
+            offset,
+            len: descriptor.size - offset,
+        };
+        let resp = self
+            .send_upload(Method::PUT, location, octet_stream(), body)
+            .await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(self
+                .client
+                .status_error(resp, &self.reference, "push", &what)
+                .await);
+        }
+        Ok(())
+    }
+
+    async fn send_upload(
+        &self,
+        method: Method,
+        url: Url,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Result<Response, RegistryError> {
+        self.client
+            .send(Request {
+                reference: &self.reference,
+                scope: self.scope(),
+                method,
+                url,
+                headers,
+                body: Some(body),
+                // A failed request leaves the session in an unknown state;
+                // the whole upload is retried instead.
+                retry: false,
+            })
+            .await
+    }
+}
+
+fn octet_stream() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h
+}
+
+impl PushTarget for RemoteRepository {
+    async fn blob_exists(&self, digest: &Digest) -> Result<bool, RegistryError> {
+        let url = self
+            .client
+            .url(&self.reference, &format!("blobs/{digest}"))?;
+        let resp = self
+            .client
+            .send(Request {
+                reference: &self.reference,
+                scope: self.scope(),
+                method: Method::HEAD,
+                url,
+                headers: HeaderMap::new(),
+                body: None,
+                retry: true,
+            })
+            .await?;
+        match resp.status() {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self
+                .client
+                .status_error(resp, &self.reference, "push", &format!("blob {digest}"))
+                .await),
+        }
+    }
+
+    async fn mount_blob(
+        &self,
+        digest: &Digest,
+        from_repository: &str,
+    ) -> Result<bool, RegistryError> {
+        let resp = self.start_upload(Some((digest, from_repository))).await?;
+        match resp.status() {
+            StatusCode::CREATED => Ok(true),
+            // The registry opened an ordinary upload session instead; it
+            // expires on its own.
+            StatusCode::ACCEPTED => Ok(false),
+            _ => Err(self
+                .client
+                .status_error(resp, &self.reference, "push", &format!("blob {digest}"))
+                .await),
+        }
+    }
+
+    async fn upload_blob(
+        &self,
+        store: &Store,
+        descriptor: &Descriptor,
+    ) -> Result<(), RegistryError> {
+        if store.blob_size(&descriptor.digest) != Some(descriptor.size) {
+            return Err(RegistryError::BlobUnavailableForPush {
+                reference: self.reference.to_string(),
+                digest: descriptor.digest.to_string(),
+                mount_from: "nowhere".into(),
+            });
+        }
+        // The HTTP client wants an authorisation before a streamed body is sent.
+        self.client
+            .inner
+            .auth
+            .ensure_token(
+                &self.client.inner.http,
+                self.reference.registry(),
+                &self.scope(),
+            )
+            .await?;
+        let path = store.blob_path(&descriptor.digest);
+        let policy = self.client.options().retry.clone();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.upload_once(&path, descriptor).await {
+                Ok(()) => return Ok(()),
+                Err(
+                    e @ (RegistryError::Transport { .. } | RegistryError::RetriesExhausted { .. }),
+                ) if attempt < policy.max_attempts => {
+                    let _ = e;
+                    tokio::time::sleep(policy.delay(attempt, None)).await;
+                }
+                Err(RegistryError::Status { status, .. })
+                    if status >= 500 && attempt < policy.max_attempts =>
+                {
+                    tokio::time::sleep(policy.delay(attempt, None)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn put_manifest(
+        &self,
+        tag_or_digest: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> Result<Digest, RegistryError> {
+        let url = self
+            .client
+            .url(&self.reference, &format!("manifests/{tag_or_digest}"))?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_str(media_type).map_err(|_| RegistryError::BadResponse {
+                what: "manifest media type".into(),
+                url: url.to_string(),
+                reason: format!("{media_type:?} is not a valid header value"),
+            })?,
+        );
+        let digest = wharf_store::sha256_of(&bytes);
+        let resp = self
+            .client
+            .send(Request {
+                reference: &self.reference,
+                scope: self.scope(),
+                method: Method::PUT,
+                url,
+                headers,
+                body: Some(Body::Bytes(bytes)),
+                retry: true,
+            })
+            .await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(self
+                .client
+                .status_error(
+                    resp,
+                    &self.reference,
+                    "push",
+                    &format!("manifest {tag_or_digest}"),
+                )
+                .await);
+        }
+        Ok(digest)
+    }
+}
+
+/// Pushes the store image named `source` to `target` (its tag, or
+/// `latest`). Indexes are pushed with every platform manifest present in
+/// the store; each manifest is put by digest, the top level by tag.
+pub async fn push_image<T: PushTarget + Sync>(
+    target: &T,
+    target_ref: &Reference,
+    store: &Store,
+    source: &str,
+    options: &PushOptions,
+) -> Result<PushReport, RegistryError> {
+    let top = store.resolve(source)?;
+    let mount_from = options.mount_from.clone().or_else(|| {
+        top.annotations
+            .as_ref()
+            .and_then(|a| a.get(ANNOTATION_SOURCE))
+            .and_then(|s| Reference::parse(s).ok())
+    });
+    let mount_repo = mount_from
+        .filter(|m| {
+            m.registry() == target_ref.registry() && m.repository() != target_ref.repository()
+        })
+        .map(|m| m.repository().to_string());
+    let mut report = PushReport::default();
+    let manifests: Vec<Descriptor> = match manifest_kind(&top.media_type) {
+        Some(ManifestKind::Image) => vec![top.clone()],
+        Some(ManifestKind::Index) => {
+            let index: ImageIndex = store.read_json(&top.digest, "image index")?;
+            index.manifests
+        }
+        None => {
+            return Err(RegistryError::UnsupportedMediaType {
+                reference: source.to_string(),
+                media_type: top.media_type.clone(),
+            })
+        }
+    };
+    let is_index = manifest_kind(&top.media_type) == Some(ManifestKind::Index);
+    for m in &manifests {
+        let manifest: ImageManifest = store.read_json(&m.digest, "image manifest")?;
+        let mut blobs = vec![manifest.config.clone()];
+        blobs.extend(manifest.layers.iter().cloned());
+        for blob in &blobs {
+            if is_foreign_layer(&blob.media_type) && !options.push_foreign_layers {
+                report.skipped_foreign += 1;
+                continue;
+            }
+            push_blob(
+                target,
+                target_ref,
+                store,
+                blob,
+                mount_repo.as_deref(),
+                &mut report,
+            )
+            .await?;
+        }
+        let bytes = Bytes::from(store.read_document(&m.digest, "image manifest")?);
+        let reference = if is_index {
+            m.digest.to_string()
+        } else {
+            target_ref.manifest_ref()
+        };
+        let digest = target
+            .put_manifest(&reference, &m.media_type, bytes)
+            .await?;
+        if !is_index {
+            report.digest = Some(digest);
+        }
+    }
+    if is_index {
+        let bytes = Bytes::from(store.read_document(&top.digest, "image index")?);
+        report.digest = Some(
+            target
+                .put_manifest(&target_ref.manifest_ref(), &top.media_type, bytes)
+                .await?,
+        );
+    }
+    Ok(report)
+}
+
+async fn push_blob<T: PushTarget + Sync>(
+    target: &T,
+    target_ref: &Reference,
+    store: &Store,
+    blob: &Descriptor,
+    mount_repo: Option<&str>,
+    report: &mut PushReport,
+) -> Result<(), RegistryError> {
+    if target.blob_exists(&blob.digest).await? {
+        report.existing += 1;
+        return Ok(());
+    }
+    if let Some(from) = mount_repo {
+        if target.mount_blob(&blob.digest, from).await? {
+            report.mounted += 1;
+            return Ok(());
+        }
+    }
+    if store.blob_size(&blob.digest) != Some(blob.size) {
+        return Err(RegistryError::BlobUnavailableForPush {
+            reference: target_ref.to_string(),
+            digest: blob.digest.to_string(),
+            mount_from: mount_repo.unwrap_or("nowhere").to_string(),
+        });
+    }
+    target.upload_blob(store, blob).await?;
+    report.uploaded += 1;
+    Ok(())
+}
