@@ -15,6 +15,7 @@ pub mod dockerignore;
 mod duration;
 pub mod error;
 pub mod expand;
+pub mod plan;
 mod suggest;
 pub mod zimagefile;
 

@@ -1,0 +1,87 @@
+//! Command-line syntax: `wharf build` follows `docker build` /
+//! `buildx build` conventions.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Daemonless builder of Windows and Linux container images.
+#[derive(Debug, Parser)]
+#[command(name = "wharf", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build an image from a Dockerfile or ZImagefile.
+    Build(BuildArgs),
+    /// Print the resolved build plan as JSON (same options as build).
+    Plan(BuildArgs),
+}
+
+/// `--progress` styles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    /// A live view on a terminal, plain lines otherwise.
+    Auto,
+    /// Plain log lines.
+    Plain,
+    /// One JSON event per line.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// Build context directory.
+    #[arg(value_name = "CONTEXT")]
+    pub context: PathBuf,
+
+    /// Build file (Dockerfile or ZImagefile); `-` reads a Dockerfile from
+    /// stdin. Default: CONTEXT/Dockerfile, then CONTEXT/ZImagefile.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<String>,
+
+    /// Name and optionally a tag (name:tag); may be repeated.
+    #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
+    pub tags: Vec<String>,
+
+    /// Set a build-time variable; `--build-arg K` takes K from the
+    /// environment.
+    #[arg(long = "build-arg", value_name = "K[=V]")]
+    pub build_args: Vec<String>,
+
+    /// The stage to build (name or number); the last by default.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+
+    /// Target platforms, comma separated or repeated, e.g.
+    /// linux/amd64,windows/amd64:10.0.20348.
+    #[arg(long = "platform", value_name = "P[,P...]", value_delimiter = ',')]
+    pub platforms: Vec<String>,
+
+    /// Output: type=oci,dest=DIR|FILE.tar · type=docker,dest=FILE.tar ·
+    /// type=registry.
+    #[arg(short = 'o', long = "output", value_name = "type=...")]
+    pub outputs: Vec<String>,
+
+    /// Shorthand for --output type=registry.
+    #[arg(long)]
+    pub push: bool,
+
+    /// Do not use the instruction cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Progress output style.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+
+    /// Set a label on the image; may be repeated.
+    #[arg(long = "label", value_name = "K=V")]
+    pub labels: Vec<String>,
+
+    /// Stop after planning and print the plan as JSON.
+    #[arg(long)]
+    pub dry_run: bool,
+}

@@ -1,0 +1,134 @@
+//! The `wharf` command. Only this crate knows about terminals, the process
+//! environment and exit codes; everything else is library code.
+
+mod args;
+mod load;
+mod output;
+
+use anyhow::{bail, Context, Result};
+use args::{BuildArgs, Cli, Command};
+use clap::Parser;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use wharf_frontend::plan::{plan, NoBaseImages, Plan, PlanOptions};
+use wharf_platform::Platform;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Plan(a) => run_plan(&a, true),
+        Command::Build(a) => run_build(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--build-arg` values; a bare name takes the environment's value (and
+/// is left unset when the environment has none, as Docker does).
+fn build_args(raw: &[String], extra: &[(String, String)]) -> Result<BTreeMap<String, String>> {
+    let mut out: BTreeMap<String, String> = extra.iter().cloned().collect();
+    for a in raw {
+        match a.split_once('=') {
+            Some((k, _)) if k.is_empty() => {
+                bail!("--build-arg {a}: the name is empty; write --build-arg NAME=value")
+            }
+            Some((k, v)) => {
+                out.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                if let Ok(v) = std::env::var(a) {
+                    out.insert(a.clone(), v);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn make_plan(a: &BuildArgs) -> Result<Plan> {
+    let loaded = load::load(&a.context, a.file.as_deref())?;
+    let mut platforms = Vec::new();
+    for p in &a.platforms {
+        let p = p.trim();
+        if p.is_empty() {
+            continue;
+        }
+        platforms.push(p.parse::<Platform>().context("--platform")?);
+    }
+    for l in &a.labels {
+        if !l.contains('=') {
+            bail!("--label {l}: write --label KEY=value");
+        }
+    }
+    let options = PlanOptions {
+        build_args: build_args(&a.build_args, &loaded.extra_args)?,
+        target: a.target.clone(),
+        platforms,
+        ..PlanOptions::for_host()
+    };
+    let plan = plan(&loaded.file, &loaded.text, &options, &NoBaseImages)?;
+    if let Some(ignore) = &loaded.ignore {
+        if a.progress != args::Progress::Json {
+            eprintln!(
+                "note: {} excludes {} pattern(s) from the context {}",
+                ignore.file_name(),
+                ignore.patterns().len(),
+                loaded.context.display()
+            );
+        }
+    }
+    for w in &plan.warnings {
+        match w.line {
+            Some(l) => eprintln!("warning: {}:{l}: {}", plan.file, w.message),
+            None => eprintln!("warning: {}: {}", plan.file, w.message),
+        }
+    }
+    for t in &plan.targets {
+        if !t.skipped_stages.is_empty() && a.progress != args::Progress::Json {
+            eprintln!(
+                "note: {}: stages not needed for the target are skipped: {}",
+                t.platform,
+                t.skipped_stages
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    Ok(plan)
+}
+
+fn run_plan(a: &BuildArgs, print: bool) -> Result<()> {
+    let plan = make_plan(a)?;
+    if print {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    }
+    Ok(())
+}
+
+fn run_build(a: &BuildArgs) -> Result<()> {
+    let outputs = a
+        .outputs
+        .iter()
+        .map(|o| output::parse_output(o))
+        .collect::<Result<Vec<_>>>()?;
+    if (a.push || outputs.contains(&output::Output::Registry)) && a.tags.is_empty() {
+        bail!("pushing needs an image name: add -t registry.example/name:tag");
+    }
+    if a.dry_run {
+        return run_plan(a, true);
+    }
+    run_plan(a, false)?;
+    bail!(
+        "the build plan is valid, but this version of wharf cannot execute builds yet (the image builder is not part of it); `wharf build --dry-run` or `wharf plan` prints the plan"
+    )
+}
