@@ -37,7 +37,7 @@ fn build_args(raw: &[String], extra: &[(String, String)]) -> Result<BTreeMap<Str
     let mut out: BTreeMap<String, String> = extra.iter().cloned().collect();
     for a in raw {
         match a.split_once('=') {
-            Some((k, _)) if k.is_empty() => {
+            Some(("", _)) => {
                 bail!("--build-arg {a}: the name is empty; write --build-arg NAME=value")
             }
             Some((k, v)) => {
