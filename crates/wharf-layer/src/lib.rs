@@ -19,10 +19,15 @@ pub use digest::Digest;
 pub use error::{Error, Result};
 pub mod linux;
 pub mod tarfmt;
+pub mod transform;
+pub mod view;
 pub mod windows;
 
 #[cfg(target_os = "linux")]
 pub use linux::apply::{apply_layer, apply_layer_file, ApplyOptions, ApplyReport, DevicePolicy};
 pub use linux::writer::{LinuxLayerOptions, LinuxLayerWriter};
 pub use tarfmt::{EntryKind, TarEntry};
+pub use transform::to_linux::{windows_to_linux, ToLinuxOptions, ToLinuxReport};
+pub use transform::to_windows::{linux_to_windows, ToWindowsOptions, ToWindowsReport};
+pub use view::{LayerOs, StageView, ViewEntry, ViewKind, ViewOptions};
 pub use windows::writer::{NoBase, WindowsBase, WindowsLayerOptions, WindowsLayerWriter};

@@ -80,6 +80,11 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
         Ok(w)
     }
 
+    /// The base this layer is written on.
+    pub fn base(&self) -> &'b dyn WindowsBase {
+        self.base
+    }
+
     fn check_path(&self, path: &str) -> Result<()> {
         if path.is_empty() || path.starts_with('/') || path.contains('\\') {
             return Err(Error::WindowsLayer {
