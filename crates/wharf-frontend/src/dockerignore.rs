@@ -38,8 +38,9 @@ use crate::ast::Pos;
 use crate::error::FrontendError;
 use std::fmt;
 
-/// The parsed contents of a `.dockerignore` file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The parsed contents of a `.dockerignore` file. The default value is the
+/// empty file: nothing is excluded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DockerIgnore {
     file: String,
     patterns: Vec<IgnorePattern>,

@@ -418,3 +418,15 @@ fn ignore_file_candidates_prefer_the_build_file_specific_one() {
     );
     assert_eq!(ignore_file_candidates("-"), [".dockerignore"]);
 }
+
+#[test]
+fn no_ignore_file_excludes_nothing() {
+    let di = DockerIgnore::default();
+    assert!(!di.is_excluded("anything/at/all"));
+    assert!(di.must_descend("dir"));
+    assert!(di.patterns().is_empty());
+    assert_eq!(
+        ignore("# only a comment\n\n"),
+        DockerIgnore::parse(".dockerignore", "").unwrap()
+    );
+}

@@ -339,3 +339,25 @@ fn anchors_and_aliases_are_expanded() {
         .collect();
     assert_eq!(envs, vec![(5, "ENV K=v".into()), (8, "ENV K=v".into())]);
 }
+
+#[test]
+fn block_scalar_run_keeps_its_lines() {
+    let text = "version: \"1\"\nbase: debian\nsteps:\n  - run: |\n      apt-get update\n      apt-get install -y curl\n  - user: nobody\n";
+    let ZImagefile::Image(b) = parse("Z", text).unwrap() else {
+        panic!()
+    };
+    let run = &b.instructions[1];
+    assert_eq!((run.pos.line, run.pos.column), (4, 5));
+    assert_eq!(
+        run.node,
+        Instruction::Run(wharf_frontend::ast::Run {
+            command: Command::Shell("apt-get update\napt-get install -y curl\n".into()),
+            heredocs: Vec::new(),
+            mounts: Vec::new(),
+            network: None,
+            security: None,
+        })
+    );
+    assert!(run.end_line >= 6, "{}", run.end_line);
+    assert_eq!(b.instructions[2].pos.line, 7);
+}
