@@ -149,13 +149,9 @@ impl RegistryClient {
                         retry: true,
                     })
                     .await
-                    .map_err(|e| match e {
-                        // `send` already retried transient statuses; a
-                        // connection failure is worth resuming after.
-                        RegistryError::RetriesExhausted { .. }
-                        | RegistryError::Transport { .. } => AttemptError::Transient(e.to_string()),
-                        other => AttemptError::Fatal(other),
-                    })?;
+                    // `send` has already retried transient failures of the
+                    // request itself; this loop only resumes broken bodies.
+                    .map_err(AttemptError::Fatal)?;
                 if !matches!(resp.status(), StatusCode::OK | StatusCode::PARTIAL_CONTENT) {
                     let what = format!("blob {}", descriptor.digest);
                     return Err(AttemptError::Fatal(

@@ -12,8 +12,8 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use wharf_platform::Platform;
 use wharf_store::oci::{
-    manifest_kind, Descriptor, ImageIndex, ImageManifest, ManifestKind, MEDIA_TYPE_DOCKER_MANIFEST,
-    MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST,
+    manifest_kind, Descriptor, ImageIndex, ImageManifest, ManifestKind, MEDIA_TYPE_OCI_INDEX,
+    MEDIA_TYPE_OCI_MANIFEST,
 };
 use wharf_store::{sha256_of, Digest, ImageConfiguration, Store, MAX_DOCUMENT_SIZE};
 
@@ -64,12 +64,8 @@ pub struct ResolvedImage {
     pub note: Option<String>,
 }
 
-const ACCEPTED: [&str; 4] = [
-    MEDIA_TYPE_OCI_INDEX,
-    MEDIA_TYPE_DOCKER_MANIFEST_LIST,
-    MEDIA_TYPE_OCI_MANIFEST,
-    MEDIA_TYPE_DOCKER_MANIFEST,
-];
+/// Every manifest media type Wharf reads (the constants of `wharf_store::oci`).
+const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
 impl RegistryClient {
     /// Fetches the manifest or index `reference` names (tag or digest),
@@ -81,9 +77,7 @@ impl RegistryClient {
         let what = reference.manifest_ref();
         let url = self.url(reference, &format!("manifests/{what}"))?;
         let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static(
-            "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
-        ));
+        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_MANIFESTS));
         let resp = self
             .send(Request {
                 reference,
@@ -139,39 +133,13 @@ impl RegistryClient {
                 });
             }
         }
-        // Content-Type can be missing or generic; the document's own
-        // mediaType then decides.
-        let media_type = match header_type.filter(|t| manifest_kind(t).is_some()) {
-            Some(t) => t,
-            None => {
-                #[derive(serde::Deserialize)]
-                #[serde(rename_all = "camelCase")]
-                struct Probe {
-                    media_type: Option<String>,
-                    manifests: Option<serde_json::Value>,
-                    config: Option<serde_json::Value>,
-                }
-                let probe: Probe =
-                    serde_json::from_slice(&bytes).map_err(|e| RegistryError::BadResponse {
-                        what: "manifest".into(),
-                        url: shown.clone(),
-                        reason: format!("invalid JSON: {e}"),
-                    })?;
-                match probe.media_type {
-                    Some(t) => t,
-                    None if probe.manifests.is_some() => MEDIA_TYPE_OCI_INDEX.to_string(),
-                    None if probe.config.is_some() => MEDIA_TYPE_OCI_MANIFEST.to_string(),
-                    None => String::new(),
-                }
-            }
-        };
+        let media_type = media_type_of(header_type, &bytes, &shown)?;
         if manifest_kind(&media_type).is_none() {
             return Err(RegistryError::UnsupportedMediaType {
                 reference: reference.to_string(),
                 media_type,
             });
         }
-        debug_assert!(ACCEPTED.contains(&media_type.as_str()));
         Ok(FetchedManifest {
             bytes,
             media_type,
@@ -274,5 +242,34 @@ fn parse<T: serde::de::DeserializeOwned>(
         what: what.to_string(),
         url: reference.to_string(),
         reason: e.to_string(),
+    })
+}
+
+/// The manifest's media type: a recognised Content-Type, else the
+/// document's own `mediaType`, else the Content-Type as sent, else guessed
+/// from the document's shape (OCI allows omitting `mediaType`).
+fn media_type_of(header: Option<String>, bytes: &[u8], url: &str) -> Result<String, RegistryError> {
+    if let Some(t) = header.as_ref().filter(|t| manifest_kind(t).is_some()) {
+        return Ok(t.clone());
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Probe {
+        media_type: Option<String>,
+        manifests: Option<serde_json::Value>,
+        config: Option<serde_json::Value>,
+    }
+    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| RegistryError::BadResponse {
+        what: "manifest".into(),
+        url: url.to_string(),
+        reason: format!("invalid JSON: {e}"),
+    })?;
+    let generic = |t: &String| t.is_empty() || t == "application/json" || t == "text/plain";
+    Ok(match (probe.media_type, header) {
+        (Some(t), _) => t,
+        (None, Some(h)) if !generic(&h) => h,
+        (None, _) if probe.manifests.is_some() => MEDIA_TYPE_OCI_INDEX.to_string(),
+        (None, _) if probe.config.is_some() => MEDIA_TYPE_OCI_MANIFEST.to_string(),
+        (None, h) => h.unwrap_or_default(),
     })
 }

@@ -42,7 +42,12 @@ async fn push_then_pull_round_trips_and_skopeo_agrees() {
     assert_eq!((again.uploaded, again.existing), (0, 2));
 
     // skopeo reads what wharf pushed.
-    let raw = skopeo(&["inspect", "--tls-verify=false", "--raw", &format!("docker://{target}")]);
+    let raw = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &format!("docker://{target}"),
+    ]);
     assert_eq!(wharf_store::sha256_of(&raw.stdout), desc.digest);
 
     // wharf pulls it back into another store.
@@ -60,7 +65,11 @@ async fn push_then_pull_round_trips_and_skopeo_agrees() {
     assert!(ingest_is_empty(&dst));
 
     // skopeo reads the store as an OCI layout.
-    let raw = skopeo(&["inspect", "--raw", &format!("oci:{}:{}", dst.root().display(), target)]);
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        &format!("oci:{}:{}", dst.root().display(), target),
+    ]);
     assert_eq!(wharf_store::sha256_of(&raw.stdout), desc.digest);
 
     // A second pull downloads nothing.
@@ -122,9 +131,15 @@ async fn chunked_upload_of_a_blob_larger_than_the_chunk_size() {
     options.upload_chunk_size = 64 * 1024;
     let client = wharf_registry::RegistryClient::new(options).expect("client");
     let target = Reference::parse(&format!("{}/chunked/app:1", reg.host())).expect("ref");
-    let report = push_image(&client.repository(&target), &target, &src, "local/big:1", &PushOptions::default())
-        .await
-        .expect("chunked push");
+    let report = push_image(
+        &client.repository(&target),
+        &target,
+        &src,
+        "local/big:1",
+        &PushOptions::default(),
+    )
+    .await
+    .expect("chunked push");
     assert_eq!(report.uploaded, 2);
     let (_d2, dst) = new_store();
     let pulled = client
@@ -148,6 +163,9 @@ async fn missing_manifest_is_a_clear_not_found() {
         .await
         .expect_err("absent");
     let msg = err.to_string();
-    assert!(matches!(err, wharf_registry::RegistryError::NotFound { .. }), "{msg}");
+    assert!(
+        matches!(err, wharf_registry::RegistryError::NotFound { .. }),
+        "{msg}"
+    );
     assert!(msg.contains("nothing/here") && msg.contains("v9"), "{msg}");
 }

@@ -168,7 +168,12 @@ fn handle(conn: TcpStream, handler: &(dyn Fn(&Req) -> Reply + Send + Sync)) -> s
     out.shutdown(std::net::Shutdown::Both)
 }
 
-fn write_head(out: &mut TcpStream, status: u16, headers: &[(String, String)], len: usize) -> std::io::Result<()> {
+fn write_head(
+    out: &mut TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+    len: usize,
+) -> std::io::Result<()> {
     let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {len}\r\nConnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));

@@ -76,7 +76,10 @@ pub fn windows_layer(build: &str) -> Vec<u8> {
     for d in dirs {
         b.append_pax_extensions([
             ("MSWINDOWS.fileattr", b"16".as_slice()),
-            ("LIBARCHIVE.creationtime", b"1700000000.000000005".as_slice()),
+            (
+                "LIBARCHIVE.creationtime",
+                b"1700000000.000000005".as_slice(),
+            ),
         ])
         .expect("pax");
         let mut h = tar::Header::new_ustar();
@@ -84,14 +87,28 @@ pub fn windows_layer(build: &str) -> Vec<u8> {
         h.set_size(0);
         h.set_mode(0o755);
         h.set_cksum();
-        b.append_data(&mut h, format!("{d}/"), std::io::empty()).expect("dir");
+        b.append_data(&mut h, format!("{d}/"), std::io::empty())
+            .expect("dir");
     }
     let files: Vec<(String, Vec<u8>)> = ["DEFAULT", "SAM", "SECURITY", "SOFTWARE", "SYSTEM"]
         .iter()
-        .map(|h| (format!("Files/Windows/System32/config/{h}"), format!("hive {h} {build}").into_bytes()))
-        .chain(["DefaultUser_Delta", "Sam_Delta", "Security_Delta", "Software_Delta", "System_Delta"]
+        .map(|h| {
+            (
+                format!("Files/Windows/System32/config/{h}"),
+                format!("hive {h} {build}").into_bytes(),
+            )
+        })
+        .chain(
+            [
+                "DefaultUser_Delta",
+                "Sam_Delta",
+                "Security_Delta",
+                "Software_Delta",
+                "System_Delta",
+            ]
             .iter()
-            .map(|h| (format!("Hives/{h}"), format!("delta {h}").into_bytes())))
+            .map(|h| (format!("Hives/{h}"), format!("delta {h}").into_bytes())),
+        )
         .chain(std::iter::once((
             "Files/Windows/System32/ntdll.dll".to_string(),
             format!("not really ntdll, build {build}").into_bytes(),
@@ -104,14 +121,22 @@ pub fn windows_layer(build: &str) -> Vec<u8> {
         h.set_size(content.len() as u64);
         h.set_mode(0o644);
         h.set_cksum();
-        b.append_data(&mut h, name, content.as_slice()).expect("file");
+        b.append_data(&mut h, name, content.as_slice())
+            .expect("file");
     }
     gzip(&b.into_inner().expect("tar"))
 }
 
+/// A layer to store: media type, blob, foreign-layer URLs.
+pub type LayerSpec = (String, Vec<u8>, Option<Vec<String>>);
+
 /// Stores an image (config + layers) and returns its manifest descriptor
 /// (with the platform set, as an index entry needs).
-pub fn store_image(store: &Store, platform: &Platform, layers: &[(String, Vec<u8>, Option<Vec<String>>)]) -> Descriptor {
+pub fn store_image(
+    store: &Store,
+    platform: &Platform,
+    layers: &[LayerSpec],
+) -> Descriptor {
     let mut descs = Vec::new();
     let mut diff_ids = Vec::new();
     for (media_type, blob, urls) in layers {
@@ -152,7 +177,11 @@ pub fn store_linux_image(store: &Store, tag: &str, content: &[u8]) -> Descriptor
     let d = store_image(
         store,
         &platform,
-        &[(GZIP_LAYER.to_string(), linux_layer("hello.txt", content), None)],
+        &[(
+            GZIP_LAYER.to_string(),
+            linux_layer("hello.txt", content),
+            None,
+        )],
     );
     store.tag(tag, &d).expect("tag");
     d
@@ -166,14 +195,26 @@ pub fn windows_platform(version: &str) -> Platform {
 
 /// A Windows image whose base layer is foreign (served at `url`) plus one
 /// normal app layer. Returns (manifest descriptor, foreign layer blob).
-pub fn store_windows_foreign_image(store: &Store, version: &str, url: &str) -> (Descriptor, Vec<u8>) {
+pub fn store_windows_foreign_image(
+    store: &Store,
+    version: &str,
+    url: &str,
+) -> (Descriptor, Vec<u8>) {
     let base = windows_layer(version);
     let d = store_image(
         store,
         &windows_platform(version),
         &[
-            (MEDIA_TYPE_DOCKER_FOREIGN_LAYER.to_string(), base.clone(), Some(vec![url.to_string()])),
-            (GZIP_LAYER.to_string(), linux_layer("Files/app/app.exe", b"app"), None),
+            (
+                MEDIA_TYPE_DOCKER_FOREIGN_LAYER.to_string(),
+                base.clone(),
+                Some(vec![url.to_string()]),
+            ),
+            (
+                GZIP_LAYER.to_string(),
+                linux_layer("Files/app/app.exe", b"app"),
+                None,
+            ),
         ],
     );
     (d, base)

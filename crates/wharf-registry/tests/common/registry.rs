@@ -89,7 +89,9 @@ pub fn start(auth: Auth, allow_urls: Option<&str>) -> Registry {
         }
     };
     let validation = match allow_urls {
-        Some(re) => format!("validation:\n  manifests:\n    urls:\n      allow:\n        - '{re}'\n"),
+        Some(re) => {
+            format!("validation:\n  manifests:\n    urls:\n      allow:\n        - '{re}'\n")
+        }
         None => String::new(),
     };
     let config = format!(
@@ -133,7 +135,17 @@ impl TokenKeys {
         let key = dir.join("token.key");
         let cert = dir.join("token.crt");
         let status = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=wharf-test-token"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=wharf-test-token",
+            ])
             .arg("-keyout")
             .arg(&key)
             .arg("-out")
@@ -193,8 +205,14 @@ fn token_endpoint(keys: TokenKeys) -> TestServer {
         let query = req.path.split_once('?').map(|(_, q)| q).unwrap_or("");
         let mut access = Vec::new();
         for pair in query.split('&') {
-            let Some(("scope", v)) = pair.split_once('=') else { continue };
-            let v = v.replace("%3A", ":").replace("%2F", "/").replace("%2C", ",").replace('+', " ");
+            let Some(("scope", v)) = pair.split_once('=') else {
+                continue;
+            };
+            let v = v
+                .replace("%3A", ":")
+                .replace("%2F", "/")
+                .replace("%2C", ",")
+                .replace('+', " ");
             let parts: Vec<&str> = v.splitn(3, ':').collect();
             if parts.len() == 3 {
                 access.push(serde_json::json!({
@@ -222,7 +240,9 @@ fn token_endpoint(keys: TokenKeys) -> TestServer {
         let token = format!("{input}.{}", b64url(&sig));
         Reply::ok(
             "application/json",
-            serde_json::json!({"token": token, "expires_in": 300}).to_string().into_bytes(),
+            serde_json::json!({"token": token, "expires_in": 300})
+                .to_string()
+                .into_bytes(),
         )
     })
 }

@@ -1,0 +1,396 @@
+//! Fault injection with an in-test HTTP server posing as a registry: each
+//! case must end in success or a clear error, and never leave a corrupt or
+//! partial blob in the store.
+
+mod common;
+
+use common::http::{serve, Reply, Req, TestServer};
+use common::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wharf_platform::Platform;
+use wharf_registry::{PushTarget, Reference, RegistryError};
+use wharf_store::oci::ImageManifest;
+use wharf_store::{Digest, Store, StoreError};
+
+/// The image the fake registry serves.
+struct Image {
+    manifest: Vec<u8>,
+
+    config: Vec<u8>,
+    config_digest: Digest,
+    layer: Vec<u8>,
+    layer_digest: Digest,
+}
+
+fn image() -> Image {
+    let (_d, scratch) = new_store();
+    let desc = store_linux_image(&scratch, "x:1", &noise(200_000, 3));
+    let manifest = scratch.read_document(&desc.digest, "m").expect("manifest");
+    let m: ImageManifest = serde_json::from_slice(&manifest).expect("json");
+    Image {
+        config: scratch
+            .read_document(&m.config.digest, "c")
+            .expect("config"),
+        config_digest: m.config.digest.clone(),
+        layer: std::fs::read(scratch.blob_path(&m.layers[0].digest)).expect("layer"),
+        layer_digest: m.layers[0].digest.clone(),
+        manifest,
+    }
+}
+
+type LayerHandler = dyn Fn(usize, &Req, &[u8]) -> Reply + Send + Sync;
+
+/// Serves the image; layer requests go to `layer` with their sequence number.
+fn fake_registry(img: Arc<Image>, layer: Box<LayerHandler>) -> (TestServer, Arc<Mutex<Vec<Req>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    let layer_calls = AtomicUsize::new(0);
+    let server = serve(move |req: &Req| {
+        seen2.lock().expect("lock").push(req.clone());
+        let p = req.path.as_str();
+        if p == "/v2/test/app/manifests/v1" {
+            Reply::ok(
+                "application/vnd.oci.image.manifest.v1+json",
+                img.manifest.clone(),
+            )
+        } else if p == format!("/v2/test/app/blobs/{}", img.config_digest) {
+            Reply::ok("application/octet-stream", img.config.clone())
+        } else if p == format!("/v2/test/app/blobs/{}", img.layer_digest) {
+            let n = layer_calls.fetch_add(1, Ordering::SeqCst);
+            layer(n, req, &img.layer)
+        } else {
+            Reply::status(404)
+        }
+    });
+    (server, seen)
+}
+
+fn reference(server: &TestServer) -> Reference {
+    Reference::parse(&format!("{}/test/app:v1", server.base())).expect("ref")
+}
+
+fn linux() -> Platform {
+    Platform::new("linux", "amd64", None)
+}
+
+fn assert_no_layer(store: &Store, img: &Image) {
+    assert_eq!(
+        store.blob_size(&img.layer_digest),
+        None,
+        "no layer blob may be stored"
+    );
+    assert!(ingest_is_empty(store), "no temporary files may remain");
+    assert!(
+        store.list_images().expect("list").is_empty(),
+        "nothing may be tagged"
+    );
+}
+
+/// Serves `bytes=N-` ranges properly.
+fn ranged(req: &Req, layer: &[u8]) -> Reply {
+    if let Some(start) = req
+        .header("range")
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|s| s.parse::<usize>().ok())
+    {
+        return Reply::Full {
+            status: 206,
+            headers: vec![(
+                "Content-Range".into(),
+                format!("bytes {start}-{}/{}", layer.len() - 1, layer.len()),
+            )],
+            body: layer[start..].to_vec(),
+        };
+    }
+    Reply::ok("application/octet-stream", layer.to_vec())
+}
+
+#[tokio::test]
+async fn wrong_digest_is_refused_and_nothing_is_stored() {
+    let img = Arc::new(image());
+    let (server, _) = fake_registry(
+        img.clone(),
+        Box::new(|_, _, layer| {
+            let mut evil = layer.to_vec();
+            let mid = evil.len() / 2;
+            evil[mid] ^= 0xff;
+            Reply::ok("application/octet-stream", evil)
+        }),
+    );
+    let (_d, store) = new_store();
+    let err = anonymous()
+        .pull(&reference(&server), &linux(), &store)
+        .await
+        .expect_err("corrupt layer");
+    assert!(
+        matches!(err, RegistryError::Store(StoreError::DigestMismatch { .. })),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&img.layer_digest.to_string()),
+        "{err}"
+    );
+    assert_no_layer(&store, &img);
+}
+
+#[tokio::test]
+async fn dropped_connection_resumes_with_range() {
+    let img = Arc::new(image());
+    let (server, seen) = fake_registry(
+        img.clone(),
+        Box::new(|n, req, layer| {
+            if n == 0 {
+                Reply::Cut {
+                    status: 200,
+                    headers: vec![],
+                    declared_len: layer.len(),
+                    body: layer[..70_000].to_vec(),
+                }
+            } else {
+                ranged(req, layer)
+            }
+        }),
+    );
+    let (_d, store) = new_store();
+    anonymous()
+        .pull(&reference(&server), &linux(), &store)
+        .await
+        .expect("resumed pull");
+    assert_eq!(
+        std::fs::read(store.blob_path(&img.layer_digest)).expect("layer"),
+        img.layer
+    );
+    let reqs = seen.lock().expect("lock");
+    let layer_reqs: Vec<&Req> = reqs
+        .iter()
+        .filter(|r| r.path.ends_with(&img.layer_digest.to_string()))
+        .collect();
+    assert_eq!(layer_reqs.len(), 2);
+    assert_eq!(layer_reqs[1].header("range"), Some("bytes=70000-"));
+    assert!(ingest_is_empty(&store));
+}
+
+#[tokio::test]
+async fn server_ignoring_range_restarts_from_zero() {
+    let img = Arc::new(image());
+    let (server, _) = fake_registry(
+        img.clone(),
+        Box::new(|n, _, layer| {
+            if n == 0 {
+                Reply::Cut {
+                    status: 200,
+                    headers: vec![],
+                    declared_len: layer.len(),
+                    body: layer[..50_000].to_vec(),
+                }
+            } else {
+                // Ignores Range: sends everything with 200.
+                Reply::ok("application/octet-stream", layer.to_vec())
+            }
+        }),
+    );
+    let (_d, store) = new_store();
+    anonymous()
+        .pull(&reference(&server), &linux(), &store)
+        .await
+        .expect("restarted pull");
+    assert_eq!(
+        store.blob_size(&img.layer_digest),
+        Some(img.layer.len() as u64)
+    );
+}
+
+#[tokio::test]
+async fn always_truncated_body_fails_cleanly() {
+    let img = Arc::new(image());
+    let (server, _) = fake_registry(
+        img.clone(),
+        Box::new(|_, _, layer| Reply::Cut {
+            status: 200,
+            headers: vec![],
+            declared_len: layer.len(),
+            body: layer[..1000].to_vec(),
+        }),
+    );
+    let (_d, store) = new_store();
+    let err = anonymous()
+        .pull(&reference(&server), &linux(), &store)
+        .await
+        .expect_err("never completes");
+    assert!(
+        matches!(err, RegistryError::RetriesExhausted { attempts: 4, .. }),
+        "{err}"
+    );
+    assert_no_layer(&store, &img);
+}
+
+#[tokio::test]
+async fn server_errors_then_success() {
+    let img = Arc::new(image());
+    let (server, _) = fake_registry(
+        img.clone(),
+        Box::new(|n, req, layer| {
+            if n < 2 {
+                Reply::status(503)
+            } else {
+                ranged(req, layer)
+            }
+        }),
+    );
+    let (_d, store) = new_store();
+    anonymous()
+        .pull(&reference(&server), &linux(), &store)
+        .await
+        .expect("third attempt succeeds");
+    assert_eq!(
+        store.blob_size(&img.layer_digest),
+        Some(img.layer.len() as u64)
+    );
+}
+
+#[tokio::test]
+async fn persistent_server_errors_give_up_with_a_clear_error() {
+    let img = Arc::new(image());
+    let (server, _) = fake_registry(
+        img.clone(),
+        Box::new(|_, _, _| Reply::Full {
+            status: 500,
+            headers: vec![],
+            body: br#"{"errors":[{"code":"UNKNOWN","message":"disk on fire"}]}"#.to_vec(),
+        }),
+    );
+    let (_d, store) = new_store();
+    let err = anonymous()
+        .pull(&reference(&server), &linux(), &store)
+        .await
+        .expect_err("gives up");
+    let msg = err.to_string();
+    assert!(msg.contains("disk on fire") && msg.contains("500"), "{msg}");
+    assert_no_layer(&store, &img);
+}
+
+#[tokio::test]
+async fn too_many_requests_honours_retry_after() {
+    let img = Arc::new(image());
+    let (server, _) = fake_registry(
+        img.clone(),
+        Box::new(|n, req, layer| {
+            if n == 0 {
+                Reply::Full {
+                    status: 429,
+                    headers: vec![("Retry-After".into(), "1".into())],
+                    body: vec![],
+                }
+            } else {
+                ranged(req, layer)
+            }
+        }),
+    );
+    let (_d, store) = new_store();
+    let started = Instant::now();
+    anonymous()
+        .pull(&reference(&server), &linux(), &store)
+        .await
+        .expect("after waiting");
+    // The client's own backoff is 20 ms; only Retry-After explains a 1 s wait.
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        store.blob_size(&img.layer_digest),
+        Some(img.layer.len() as u64)
+    );
+}
+
+#[tokio::test]
+async fn unknown_manifest_media_type_is_refused() {
+    let server = serve(|req: &Req| {
+        if req.path == "/v2/test/app/manifests/v1" {
+            Reply::ok(
+                "application/vnd.docker.distribution.manifest.v1+prettyjws",
+                br#"{"schemaVersion":1,"name":"test/app","tag":"v1","fsLayers":[]}"#.to_vec(),
+            )
+        } else {
+            Reply::status(404)
+        }
+    });
+    let (_d, store) = new_store();
+    let err = anonymous()
+        .pull(&reference(&server), &linux(), &store)
+        .await
+        .expect_err("schema 1");
+    let msg = err.to_string();
+    assert!(
+        matches!(err, RegistryError::UnsupportedMediaType { .. }),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("manifest.v1+prettyjws") && msg.contains("test/app"),
+        "{msg}"
+    );
+    assert_eq!(blob_count(&store), 0);
+}
+
+#[tokio::test]
+async fn manifest_blob_unknown_on_500_is_not_retried() {
+    let puts = Arc::new(AtomicUsize::new(0));
+    let puts2 = puts.clone();
+    let server = serve(move |req: &Req| {
+        if req.method == "PUT" && req.path.starts_with("/v2/test/app/manifests/") {
+            puts2.fetch_add(1, Ordering::SeqCst);
+            return Reply::Full {
+                status: 500,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: br#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry"}]}"#.to_vec(),
+            };
+        }
+        Reply::status(404)
+    });
+    let client = anonymous();
+    let r = reference(&server);
+    let err = client
+        .repository(&r)
+        .put_manifest(
+            "v1",
+            "application/vnd.oci.image.manifest.v1+json",
+            bytes::Bytes::from_static(b"{}"),
+        )
+        .await
+        .expect_err("rejected");
+    assert!(
+        matches!(err, RegistryError::ManifestBlobUnknown { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("validation.manifests.urls.allow"),
+        "{err}"
+    );
+    assert_eq!(puts.load(Ordering::SeqCst), 1, "must not be retried");
+}
+
+#[tokio::test]
+async fn plain_http_is_refused_for_non_loopback_token_realms() {
+    let server = serve(|_req: &Req| Reply::Full {
+        status: 401,
+        headers: vec![(
+            "WWW-Authenticate".into(),
+            r#"Bearer realm="http://auth.example.com/token",service="x""#.into(),
+        )],
+        body: vec![],
+    });
+    let (_d, store) = new_store();
+    let err = anonymous()
+        .pull(&reference(&server), &linux(), &store)
+        .await
+        .expect_err("insecure realm");
+    assert!(
+        matches!(err, RegistryError::InsecureRefused { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("auth.example.com"), "{err}");
+}
