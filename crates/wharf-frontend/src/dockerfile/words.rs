@@ -18,9 +18,18 @@ pub(crate) fn split_words(text: &str, escape: char) -> Vec<Word> {
     let mut cur = String::new();
     let mut start = None;
     let mut quote: Option<char> = None;
+    // Whitespace inside `${...}` (`${V:-a b}`) does not split words.
+    let mut braces = 0usize;
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
-        if quote.is_none() && c.is_whitespace() {
+        if quote != Some('\'') {
+            if c == '$' && chars.peek().is_some_and(|(_, n)| *n == '{') {
+                braces += 1;
+            } else if c == '}' && braces > 0 {
+                braces -= 1;
+            }
+        }
+        if quote.is_none() && braces == 0 && c.is_whitespace() {
             if let Some(s) = start.take() {
                 words.push(Word {
                     text: std::mem::take(&mut cur),
@@ -108,6 +117,7 @@ mod tests {
         assert_eq!(texts("  one   two ", '\\'), vec!["one", "two"]);
         assert_eq!(texts(r#"x="a \" b""#, '\\'), vec![r#"x="a \" b""#]);
         assert_eq!(texts("a` b c", '`'), vec!["a` b", "c"]);
+        assert_eq!(texts("a=${B:-x y} c", '\\'), vec!["a=${B:-x y}", "c"]);
         let w = split_words("  ab cd", '\\');
         assert_eq!(w[1].start, 5);
     }

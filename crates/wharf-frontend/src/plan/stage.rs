@@ -278,6 +278,15 @@ impl TargetContext<'_> {
             _ => None,
         };
         let (mut platform, mut source) = match (&flag_platform, parent) {
+            // `--platform=$TARGETPLATFORM` names the target without its
+            // Windows version; the version still applies.
+            (Some(p), _)
+                if p.os_version.is_none()
+                    && p.short() == self.target.short()
+                    && self.target.os_version.is_some() =>
+            {
+                (self.target.clone(), PlatformSource::Flag)
+            }
             (Some(p), _) => (p.clone(), PlatformSource::Flag),
             (None, Some(p)) => (p.plan.platform.clone(), PlatformSource::Stage),
             (None, None) if self.explicit => (self.target.clone(), PlatformSource::Target),
@@ -291,13 +300,18 @@ impl TargetContext<'_> {
             resolved,
         } = &mut base
         {
-            if let Some(b) = self.bases.get(reference, &platform) {
+            // A stage with no platform of its own was resolved for the
+            // build platform on the first pass.
+            let found = self.bases.get(reference, &platform).or_else(|| {
+                (source == PlatformSource::Default)
+                    .then(|| self.bases.get(reference, &self.options.build_platform))
+                    .flatten()
+            });
+            if let Some(b) = found {
                 *resolved = true;
                 info = Some(b);
                 if let Some(bp) = &b.platform {
-                    if source == PlatformSource::Default
-                        && (bp.os != platform.os || bp.architecture != platform.architecture)
-                    {
+                    if source == PlatformSource::Default {
                         platform = bp.clone();
                         source = PlatformSource::Base;
                     } else if bp.is_windows() && platform.is_windows() {
