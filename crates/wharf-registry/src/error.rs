@@ -79,7 +79,7 @@ pub enum RegistryError {
     },
     /// The registry rejected a manifest because it references blobs it does
     /// not have, or (CNCF distribution) foreign-layer URLs it does not allow.
-    #[error("{registry}/{repository} rejected manifest {what} with MANIFEST_BLOB_UNKNOWN{detail}: a referenced blob is missing, or the manifest has foreign-layer urls the registry does not allow (for the CNCF registry: validation.manifests.urls.allow in its config); push the foreign layers as normal blobs or allow their URLs")]
+    #[error("{registry}/{repository} rejected manifest {what} with MANIFEST_BLOB_UNKNOWN{detail}: a referenced blob is missing, or the manifest has foreign-layer urls the registry does not allow; push the missing blobs, or allow the URLs in the registry's configuration (CNCF registry: validation.manifests.urls.allow)")]
     ManifestBlobUnknown {
         /// The registry host.
         registry: String,

@@ -62,8 +62,9 @@ pub struct RemoteRepository {
 /// Options for [`push_image`].
 #[derive(Debug, Clone, Default)]
 pub struct PushOptions {
-    /// Upload foreign (non-distributable) layers as normal blobs instead of
-    /// skipping them.
+    /// Upload foreign (non-distributable) layers too, instead of skipping
+    /// them. Their descriptors (media type, `urls`) stay as they are, so the
+    /// registry must still accept the URLs.
     pub push_foreign_layers: bool,
     /// Repository to mount missing blobs from; defaults to the repository
     /// the image was pulled from, when on the same registry.

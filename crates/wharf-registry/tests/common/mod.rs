@@ -10,12 +10,14 @@ use std::time::Duration;
 use wharf_platform::Platform;
 use wharf_registry::{ClientOptions, CredentialStore, RegistryClient, RetryPolicy};
 use wharf_store::oci::{
-    Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_DOCKER_FOREIGN_LAYER, MEDIA_TYPE_OCI_CONFIG,
-    MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST,
+    Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_DOCKER_CONFIG,
+    MEDIA_TYPE_DOCKER_FOREIGN_LAYER, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST,
+    MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST,
 };
 use wharf_store::{sha256_of, Store};
 
 pub const GZIP_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 
 pub fn options(credentials: CredentialStore) -> ClientOptions {
     ClientOptions {
@@ -132,10 +134,34 @@ pub type LayerSpec = (String, Vec<u8>, Option<Vec<String>>);
 
 /// Stores an image (config + layers) and returns its manifest descriptor
 /// (with the platform set, as an index entry needs).
-pub fn store_image(
+pub fn store_image(store: &Store, platform: &Platform, layers: &[LayerSpec]) -> Descriptor {
+    store_image_typed(
+        store,
+        platform,
+        layers,
+        MEDIA_TYPE_OCI_MANIFEST,
+        MEDIA_TYPE_OCI_CONFIG,
+    )
+}
+
+/// Like [`store_image`] with Docker schema-2 media types (as older Windows
+/// base images on MCR use).
+pub fn store_docker_image(store: &Store, platform: &Platform, layers: &[LayerSpec]) -> Descriptor {
+    store_image_typed(
+        store,
+        platform,
+        layers,
+        MEDIA_TYPE_DOCKER_MANIFEST,
+        MEDIA_TYPE_DOCKER_CONFIG,
+    )
+}
+
+fn store_image_typed(
     store: &Store,
     platform: &Platform,
     layers: &[LayerSpec],
+    manifest_type: &str,
+    config_type: &str,
 ) -> Descriptor {
     let mut descs = Vec::new();
     let mut diff_ids = Vec::new();
@@ -158,16 +184,16 @@ pub fn store_image(
     let c = store.put_bytes(&config_bytes, None).expect("config");
     let manifest = ImageManifest {
         schema_version: 2,
-        media_type: Some(MEDIA_TYPE_OCI_MANIFEST.into()),
+        media_type: Some(manifest_type.into()),
         artifact_type: None,
-        config: Descriptor::new(MEDIA_TYPE_OCI_CONFIG, c.digest, c.size),
+        config: Descriptor::new(config_type, c.digest, c.size),
         layers: descs,
         subject: None,
         annotations: None,
     };
     let bytes = serde_json::to_vec(&manifest).expect("json");
     let m = store.put_bytes(&bytes, None).expect("manifest");
-    let mut d = Descriptor::new(MEDIA_TYPE_OCI_MANIFEST, m.digest, m.size);
+    let mut d = Descriptor::new(manifest_type, m.digest, m.size);
     d.platform = Some(platform.clone());
     d
 }
@@ -201,7 +227,7 @@ pub fn store_windows_foreign_image(
     url: &str,
 ) -> (Descriptor, Vec<u8>) {
     let base = windows_layer(version);
-    let d = store_image(
+    let d = store_docker_image(
         store,
         &windows_platform(version),
         &[
@@ -210,14 +236,62 @@ pub fn store_windows_foreign_image(
                 base.clone(),
                 Some(vec![url.to_string()]),
             ),
-            (
-                GZIP_LAYER.to_string(),
-                linux_layer("Files/app/app.exe", b"app"),
-                None,
-            ),
+            (DOCKER_LAYER.to_string(), windows_app_layer(), None),
         ],
     );
     (d, base)
+}
+
+/// A Windows app layer on top of a base: `Files/app/app.exe` with its
+/// ancestors, and the empty `Hives` directory every Windows layer has.
+pub fn windows_app_layer() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for d in ["Hives", "Files", "Files/app"] {
+        b.append_pax_extensions([("MSWINDOWS.fileattr", b"16".as_slice())])
+            .expect("pax");
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_size(0);
+        h.set_mode(0o755);
+        h.set_cksum();
+        b.append_data(&mut h, format!("{d}/"), std::io::empty())
+            .expect("dir");
+    }
+    b.append_pax_extensions([("MSWINDOWS.fileattr", b"32".as_slice())])
+        .expect("pax");
+    let mut h = tar::Header::new_ustar();
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "Files/app/app.exe", b"app".as_slice())
+        .expect("file");
+    gzip(&b.into_inner().expect("tar"))
+}
+
+/// A Windows image with a normal (distributable) base layer.
+pub fn store_windows_image(store: &Store, version: &str) -> Descriptor {
+    store_docker_image(
+        store,
+        &windows_platform(version),
+        &[
+            (DOCKER_LAYER.to_string(), windows_layer(version), None),
+            (DOCKER_LAYER.to_string(), windows_app_layer(), None),
+        ],
+    )
+}
+
+/// Stores a Docker manifest list and tags it.
+pub fn store_manifest_list(store: &Store, tag: &str, manifests: Vec<Descriptor>) -> Descriptor {
+    let index = ImageIndex {
+        manifests,
+        media_type: Some(MEDIA_TYPE_DOCKER_MANIFEST_LIST.into()),
+        ..ImageIndex::empty()
+    };
+    let bytes = serde_json::to_vec(&index).expect("json");
+    let c = store.put_bytes(&bytes, None).expect("index");
+    let d = Descriptor::new(MEDIA_TYPE_DOCKER_MANIFEST_LIST, c.digest, c.size);
+    store.tag(tag, &d).expect("tag");
+    d
 }
 
 pub fn store_index(store: &Store, tag: &str, manifests: Vec<Descriptor>) -> Descriptor {
