@@ -1,0 +1,239 @@
+//! The `wharf` binary end to end: file discovery, plan output, errors and
+//! exit codes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn wharf() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("wharf runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (out, stdout, stderr)
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+#[test]
+fn plans_the_cross_os_example() {
+    let (out, stdout, stderr) = run(wharf()
+        .arg("plan")
+        .arg(repo_root().join("examples/cross-os")));
+    assert!(out.status.success(), "{stderr}");
+    let p = json(&stdout);
+    let t = &p["targets"][0];
+    assert_eq!(
+        t["platform"]["os"], "windows",
+        "the output stage decides the default target"
+    );
+    let stages = t["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 2);
+    assert_eq!(stages[0]["name"], "tools");
+    assert_eq!(stages[0]["platform"]["os"], "linux");
+    assert_eq!(stages[1]["name"], "app");
+    assert_eq!(stages[1]["platform"]["os"], "windows");
+    assert_eq!(
+        stages[1]["base"]["reference"],
+        "mcr.microsoft.com/windows/nanoserver:ltsc2022"
+    );
+    assert_eq!(stages[1]["depends_on"][0], 0);
+    let ins = stages[1]["instructions"].as_array().unwrap();
+    let workdir = ins.iter().find(|i| i["instruction"] == "WORKDIR").unwrap();
+    assert_eq!(workdir["path"], "C:\\app");
+    let copy = ins.iter().find(|i| i["instruction"] == "COPY").unwrap();
+    assert_eq!(copy["reads"][0]["index"], 0);
+    let label = ins.iter().find(|i| i["instruction"] == "LABEL").unwrap();
+    assert_eq!(label["labels"][0][1], "1.0.0");
+    assert_eq!(label["labels"][1][1], "windows/amd64");
+    let heredoc = &stages[0]["instructions"][3]["heredocs"][0];
+    assert_eq!(heredoc["content"], "version=1.0.0\n");
+}
+
+#[test]
+fn build_args_platforms_and_dry_run() {
+    let (out, stdout, stderr) = run(wharf()
+        .args([
+            "build",
+            "--dry-run",
+            "--build-arg",
+            "APP_VERSION=2.5",
+            "--build-arg",
+            "WIN_VERSION",
+        ])
+        .args([
+            "--platform",
+            "windows/amd64:10.0.17763,windows/amd64:10.0.20348",
+        ])
+        .env("WIN_VERSION", "ltsc2019")
+        .arg(repo_root().join("examples/cross-os")));
+    assert!(out.status.success(), "{stderr}");
+    let p = json(&stdout);
+    let targets = p["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2);
+    assert_eq!(targets[0]["platform"]["os.version"], "10.0.17763");
+    assert_eq!(targets[1]["platform"]["os.version"], "10.0.20348");
+    let app = &targets[0]["stages"][1];
+    assert_eq!(
+        app["base"]["reference"],
+        "mcr.microsoft.com/windows/nanoserver:ltsc2019"
+    );
+    let label = app["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["instruction"] == "LABEL")
+        .unwrap();
+    assert_eq!(label["labels"][0][1], "2.5");
+}
+
+#[test]
+fn build_without_dry_run_says_it_cannot_build_yet() {
+    let (out, _, stderr) = run(wharf()
+        .arg("build")
+        .arg(repo_root().join("examples/cross-os")));
+    assert!(!out.status.success());
+    assert!(stderr.contains("cannot execute builds yet"), "{stderr}");
+    assert!(stderr.contains("--dry-run"), "{stderr}");
+}
+
+#[test]
+fn picks_dockerfile_then_zimagefile() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ZImagefile"),
+        "version: \"1\"\nbase: alpine:3.20\nsteps:\n  - run: echo hi\n",
+    )
+    .unwrap();
+    let (out, stdout, stderr) = run(wharf().arg("plan").arg(dir.path()));
+    assert!(out.status.success(), "{stderr}");
+    assert!(json(&stdout)["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("ZImagefile"));
+    std::fs::write(dir.path().join("Dockerfile"), "FROM busybox\n").unwrap();
+    let (out, stdout, stderr) = run(wharf().arg("plan").arg(dir.path()));
+    assert!(out.status.success(), "{stderr}");
+    let p = json(&stdout);
+    assert!(p["file"].as_str().unwrap().ends_with("Dockerfile"));
+    assert_eq!(p["targets"][0]["stages"][0]["base"]["reference"], "busybox");
+}
+
+#[test]
+fn multistage_zimagefile_plans_like_a_dockerfile() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = repo_root().join("crates/wharf-frontend/tests/fixtures/zimagefile/multistage.yaml");
+    let (out, stdout, stderr) = run(wharf().arg("plan").arg("-f").arg(&z).arg(dir.path()));
+    assert!(out.status.success(), "{stderr}");
+    let p = json(&stdout);
+    let stages = p["targets"][0]["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 2);
+    assert_eq!(stages[0]["base"]["reference"], "golang:1.23");
+    let run = stages[0]["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["instruction"] == "RUN")
+        .unwrap();
+    assert_eq!(run["mounts"][0]["type"], "cache");
+    assert_eq!(run["mounts"][0]["sharing"], "locked");
+    assert_eq!(stages[1]["depends_on"][0], 0);
+}
+
+#[test]
+fn reads_a_dockerfile_from_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = wharf()
+        .args(["plan", "-f", "-"])
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"FROM alpine\nLABEL from=stdin\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(p["file"], "-");
+}
+
+#[test]
+fn errors_name_the_file_line_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), "FROM alpine\nRUNN echo hi\n").unwrap();
+    let (out, stdout, stderr) = run(wharf().arg("plan").arg(dir.path()));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("Dockerfile:2:1: unknown instruction RUNN"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(" 2 | RUNN echo hi"), "{stderr}");
+    assert!(stderr.contains("did you mean RUN?"), "{stderr}");
+
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM --platform=windows/amd64 w\nRUN dir\n",
+    )
+    .unwrap();
+    let (out, _, stderr) = run(wharf().arg("plan").arg(dir.path()));
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(":2:1: RUN in stage #0 (windows/amd64) cannot execute"),
+        "{stderr}"
+    );
+
+    let (out, _, stderr) = run(wharf()
+        .args(["plan", "--platform", "linux//x"])
+        .arg(dir.path()));
+    assert!(!out.status.success());
+    assert!(stderr.contains("invalid platform \"linux//x\""), "{stderr}");
+
+    let (out, _, stderr) = run(wharf()
+        .args(["build", "--output", "type=oci"])
+        .arg(dir.path()));
+    assert!(!out.status.success());
+    assert!(stderr.contains("needs dest=PATH"), "{stderr}");
+
+    let (out, _, stderr) = run(wharf().args(["build", "--push"]).arg(dir.path()));
+    assert!(!out.status.success());
+    assert!(stderr.contains("-t"), "{stderr}");
+
+    let (out, _, stderr) = run(wharf().arg("plan").arg(dir.path().join("missing")));
+    assert!(!out.status.success());
+    assert!(stderr.contains("is not a directory"), "{stderr}");
+
+    let empty = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(wharf().arg("plan").arg(empty.path()));
+    assert!(!out.status.success());
+    assert!(stderr.contains("no Dockerfile or ZImagefile"), "{stderr}");
+}
+
+#[test]
+fn dockerignore_errors_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), "FROM alpine\n").unwrap();
+    std::fs::write(dir.path().join(".dockerignore"), "ok\n[unclosed\n").unwrap();
+    let (out, _, stderr) = run(wharf().arg("plan").arg(dir.path()));
+    assert!(!out.status.success());
+    assert!(stderr.contains(".dockerignore:2"), "{stderr}");
+}
