@@ -189,7 +189,18 @@ pub(crate) fn split(file: &str, source: &str) -> Result<Lines, FrontendError> {
                     }
                 }
             }
-            "syntax" => directives.syntax = Some(value),
+            "syntax" => {
+                let frontend = value.trim_start_matches("docker.io/");
+                if !frontend.starts_with("docker/dockerfile") {
+                    warnings.push(Warning {
+                        pos,
+                        message: format!(
+                            "syntax={value} names a custom frontend; Wharf always uses its own Dockerfile front end and builds the file with the standard syntax"
+                        ),
+                    });
+                }
+                directives.syntax = Some(value)
+            }
             _ => directives.check = Some(value),
         }
         i += 1;
@@ -322,11 +333,18 @@ mod tests {
     fn directives_then_instructions() {
         let src = "# syntax=docker/dockerfile:1\n# escape=`\n# check=skip=all\nFROM x\n";
         let l = split("Dockerfile", src).unwrap();
+        assert!(l.warnings.is_empty());
         assert_eq!(l.directives.escape, '`');
         assert_eq!(l.directives.syntax.as_deref(), Some("docker/dockerfile:1"));
         assert_eq!(l.directives.check.as_deref(), Some("skip=all"));
         assert_eq!(l.lines.len(), 1);
         assert_eq!(l.lines[0].start(), Pos { line: 4, column: 1 });
+    }
+
+    #[test]
+    fn custom_frontends_are_reported() {
+        let l = split("Dockerfile", "# syntax=example.com/my/frontend:1\nFROM x\n").unwrap();
+        assert!(l.warnings[0].message.contains("custom frontend"));
     }
 
     #[test]
