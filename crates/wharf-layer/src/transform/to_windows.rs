@@ -1,13 +1,14 @@
 //! Linux stage → Windows layer: `Files/` prefix, ancestors and PAX records (by
 //! the writer), symlinks rewritten to Windows paths, names NTFS cannot hold
-//! skipped and listed (or refused in strict mode), devices and pipes skipped.
+//! skipped and listed (or refused in strict mode), as are names that differ
+//! only in case from an earlier one; devices and pipes skipped.
 
 use super::paths::{linux_target_to_windows, resolve_linux_target};
 use super::{Mapping, Skipped};
 use crate::error::{Error, Result};
 use crate::view::{LayerOs, StageView, ViewKind};
 use crate::windows::meta::{Timestamp, WinMeta};
-use crate::windows::names::ntfs_path_problem;
+use crate::windows::names::{fold_case, ntfs_path_problem};
 use crate::windows::writer::WindowsLayerWriter;
 use std::collections::HashMap;
 use std::io::Write;
@@ -52,6 +53,7 @@ pub fn linux_to_windows<W: Write>(
     }
     let mut report = ToWindowsReport::default();
     let mut skipped_dirs: Vec<String> = Vec::new();
+    let mut folded: HashMap<String, String> = HashMap::new();
     // Hardlink group (the path all members link to) → destination written first.
     let mut written_files: HashMap<String, String> = HashMap::new();
     let chown = |mut m: WinMeta| -> Result<WinMeta> {
@@ -83,6 +85,27 @@ pub fn linux_to_windows<W: Write>(
                 reason: problem,
             });
             continue;
+        }
+        // NTFS is case-insensitive: the second of two such names cannot be written.
+        if let Some(first) = folded.get(&fold_case(&dest)) {
+            let problem = format!("differs only in case from {first:?}, which NTFS treats as the same name");
+            if opts.strict {
+                return Err(Error::NtfsName {
+                    path: e.path.clone(),
+                    reason: problem,
+                });
+            }
+            if e.kind == ViewKind::Dir {
+                skipped_dirs.push(format!("{}/", e.path));
+            }
+            report.skipped.push(Skipped {
+                path: e.path.clone(),
+                reason: problem,
+            });
+            continue;
+        }
+        if !matches!(e.kind, ViewKind::CharDevice { .. } | ViewKind::BlockDevice { .. } | ViewKind::Fifo) {
+            folded.insert(fold_case(&dest), e.path.clone());
         }
         let time = Timestamp::from_secs(e.mtime);
         match &e.kind {
