@@ -13,14 +13,16 @@ use common::{assert_valid_windows_layer, entries};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wharf_layer::{
-    linux_to_windows, Compression, LayerBlob, LayerBlobWriter, LayerOs, LinuxLayerOptions, LinuxLayerWriter, NoBase,
-    StageView, ToWindowsOptions, ToWindowsReport, ViewOptions, WindowsLayerOptions, WindowsLayerWriter,
+    linux_to_windows, Compression, LayerBlob, LayerBlobWriter, LayerOs, LinuxLayerOptions,
+    LinuxLayerWriter, NoBase, StageView, ToWindowsOptions, ToWindowsReport, ViewOptions,
+    WindowsLayerOptions, WindowsLayerWriter,
 };
 
 const DEFAULT_CACHE: &str = "/var/cache/wharf-test/bookworm-minbase";
 
 fn debian_root() -> Option<PathBuf> {
-    let root = PathBuf::from(std::env::var("WHARF_DEBIAN_ROOT").unwrap_or_else(|_| DEFAULT_CACHE.into()));
+    let root =
+        PathBuf::from(std::env::var("WHARF_DEBIAN_ROOT").unwrap_or_else(|_| DEFAULT_CACHE.into()));
     if root.join("etc/os-release").exists() {
         return Some(root);
     }
@@ -73,21 +75,44 @@ fn debian_tree_becomes_a_valid_windows_layer() {
         .collect();
     let on_disk = std::fs::read_dir(root.join("var/lib/dpkg/info"))
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(":amd64.list"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(":amd64.list")
+        })
         .count();
     assert!(on_disk > 10, "expected a real dpkg database");
-    assert_eq!(dpkg_lists.len(), on_disk, "every *:amd64.list must be reported");
+    assert_eq!(
+        dpkg_lists.len(),
+        on_disk,
+        "every *:amd64.list must be reported"
+    );
     assert!(report.skipped.iter().all(|s| !s.reason.is_empty()));
     // Debian ships man pages whose names differ only in case (pam.7.gz, PAM.7.gz).
-    assert!(report.skipped.iter().any(|s| s.reason.contains("only in case")), "{:?}", report.skipped);
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|s| s.reason.contains("only in case")),
+        "{:?}",
+        report.skipped
+    );
 
     let es = entries(&win.path);
-    let os_release = es.iter().find(|e| e.0 == "Files/etc/os-release").expect("etc/os-release kept");
+    let os_release = es
+        .iter()
+        .find(|e| e.0 == "Files/etc/os-release")
+        .expect("etc/os-release kept");
     assert_eq!(os_release.1, b'2');
     assert_eq!(os_release.2, "..\\usr\\lib\\os-release");
     // The link works: its target, resolved inside the layer, is a regular file.
     let resolved = resolve("Files/etc", &os_release.2);
-    let target = es.iter().find(|e| e.0 == resolved).expect("os-release target present");
+    let target = es
+        .iter()
+        .find(|e| e.0 == resolved)
+        .expect("os-release target present");
     assert!(target.1 == b'0' || target.1 == b'1', "target is a file");
     // Merged /usr: /bin is a directory link to usr\bin.
     let bin = es.iter().find(|e| e.0 == "Files/bin").unwrap();
@@ -100,11 +125,20 @@ fn debian_tree_becomes_a_valid_windows_layer() {
     w.add_dir_tree(&root).unwrap();
     w.finish().unwrap().finish().unwrap();
     let spool = tempfile::tempdir().unwrap();
-    let tar_view = StageView::from_layers(LayerOs::Linux, &[linux], spool.path(), &ViewOptions::default()).unwrap();
+    let tar_view = StageView::from_layers(
+        LayerOs::Linux,
+        &[linux],
+        spool.path(),
+        &ViewOptions::default(),
+    )
+    .unwrap();
     let (win2, report2) = convert(&tar_view, &tmp.path().join("tar-win.tar"));
     assert_valid_windows_layer(&win2.path);
     assert_eq!(report2.skipped, report.skipped);
-    assert_eq!(win2.diff_id, win.diff_id, "both backings must give the same layer");
+    assert_eq!(
+        win2.diff_id, win.diff_id,
+        "both backings must give the same layer"
+    );
 }
 
 /// Resolves a Windows relative link target against a directory of the layer.

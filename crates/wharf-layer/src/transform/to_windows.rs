@@ -88,7 +88,8 @@ pub fn linux_to_windows<W: Write>(
         }
         // NTFS is case-insensitive: the second of two such names cannot be written.
         if let Some(first) = folded.get(&fold_case(&dest)) {
-            let problem = format!("differs only in case from {first:?}, which NTFS treats as the same name");
+            let problem =
+                format!("differs only in case from {first:?}, which NTFS treats as the same name");
             if opts.strict {
                 return Err(Error::NtfsName {
                     path: e.path.clone(),
@@ -104,7 +105,10 @@ pub fn linux_to_windows<W: Write>(
             });
             continue;
         }
-        if !matches!(e.kind, ViewKind::CharDevice { .. } | ViewKind::BlockDevice { .. } | ViewKind::Fifo) {
+        if !matches!(
+            e.kind,
+            ViewKind::CharDevice { .. } | ViewKind::BlockDevice { .. } | ViewKind::Fifo
+        ) {
             folded.insert(fold_case(&dest), e.path.clone());
         }
         let time = Timestamp::from_secs(e.mtime);
