@@ -12,7 +12,7 @@
 pub mod ast;
 pub mod dockerfile;
 pub mod dockerignore;
-mod duration;
+pub mod duration;
 pub mod error;
 pub mod expand;
 pub mod plan;
