@@ -19,20 +19,31 @@
 //!
 //! Docker compiles each pattern into a Go regular expression, with shortcuts
 //! for patterns that are plain names (`exact`), end in `**` (`prefix`) or
-//! start with `**` (`suffix`). The shortcuts have visible quirks that we
-//! keep, because a `.dockerignore` must mean the same thing for Wharf as for
-//! `docker build`: `foo**` matches `foobar/x`, `**foo` matches `xfoo`.
+//! start with `**` (`suffix`). The shortcuts and the translation have
+//! visible quirks that we keep, because a `.dockerignore` must mean the same
+//! thing for Wharf as for `docker build`: `foo**` matches `foobar/x`,
+//! `**foo` matches `xfoo`, a `^` outside brackets anchors at the start of
+//! the path (`*^a` matches only `a`) except in plain names, and `/!a` is
+//! read back as the re-include `!a`.
 //!
 //! The matcher is written here rather than taken from `globset` (or a
 //! gitignore crate) because none of them has these semantics: globset's
 //! `**` rules, its lack of parent matching and of ordered `!` re-includes,
 //! and its class syntax all differ. The only places where we deliberately
 //! differ from Docker are where Docker's regular-expression translation
-//! leaks regex syntax into patterns: an escaped letter (`\d`, `\w`) is
-//! the literal letter here (as in `filepath.Match`) and not a regex class,
-//! and `*`, `?` and `[:name:]` inside brackets are literal class members.
-//! Backslash is always an escape (Docker's Unix behaviour), on every host,
-//! so that a `.dockerignore` means the same everywhere.
+//! leaks more regex syntax into patterns: an escaped letter or digit
+//! (`\d`, `\b`) is that literal character here (as in `filepath.Match`), not
+//! a regex class or assertion, and `*`, `?` and `[:name:]` inside brackets
+//! are literal class members. A reversed range (`[z-a]`) is refused when the
+//! file is parsed; Docker accepts it and then fails on the first path that
+//! reaches it. Backslash is always an escape (Docker's Unix behaviour), on
+//! every host, so that a `.dockerignore` means the same everywhere.
+//!
+//! Checked against moby/patternmatcher itself (its `ignorefile.ReadAll`,
+//! `New` and `MatchesOrParentMatches`, with current Go `filepath.Match`
+//! validation) on 290,000 random ignore files × 12 paths that avoid the
+//! constructs above: identical results, except 5 files whose reversed range
+//! Docker never reached.
 
 use crate::ast::Pos;
 use crate::error::FrontendError;
@@ -110,11 +121,13 @@ impl DockerIgnore {
                 line: line_no,
                 column,
             };
-            let (exclusion, body) = match trimmed.strip_prefix('!') {
+            // Docker's reader: strip `!`, clean, drop a leading `/`, put
+            // the `!` back...
+            let (invert, body) = match trimmed.strip_prefix('!') {
                 Some(rest) => (true, rest.trim()),
                 None => (false, trimmed),
             };
-            let mut pattern = if body.is_empty() {
+            let mut read = if body.is_empty() {
                 String::new()
             } else {
                 let cleaned = go_clean(body);
@@ -123,14 +136,21 @@ impl DockerIgnore {
                     _ => cleaned,
                 }
             };
-            // The matcher cleans once more, with the `!` still attached:
-            // this is how `!/` ends up as the illegal lone `!`.
-            if exclusion {
-                pattern = go_clean(&format!("!{pattern}"))
-                    .strip_prefix('!')
-                    .unwrap_or("")
-                    .to_string();
+            if invert {
+                read.insert(0, '!');
             }
+            // ...then the matcher trims and cleans that string again and
+            // reads a leading `!` afresh. So `!/` becomes the illegal lone
+            // `!`, `/!a` re-includes `a`, and `/ a` is `a`.
+            let read = read.trim();
+            if read.is_empty() {
+                continue;
+            }
+            let cleaned = go_clean(read);
+            let (exclusion, pattern) = match cleaned.strip_prefix('!') {
+                Some(rest) => (true, rest.to_string()),
+                None => (false, cleaned),
+            };
             if exclusion && pattern.is_empty() {
                 return Err(FrontendError::at(
                     file_name,
@@ -241,9 +261,10 @@ impl DockerIgnore {
 
 /// Whether `pattern` could match `dir`, one of its ancestors, or a path
 /// below `dir`: compares the pattern's leading segments to the
-/// directory's. Anything hard to decide (`**`, classes) answers `true`.
+/// directory's. Anything hard to decide (`**`, classes, the `^` anchor,
+/// whose meaning depends on the whole pattern) answers `true`.
 fn may_match_below(pattern: &str, dir_parts: &[&str]) -> bool {
-    if pattern.contains("**") || pattern.contains('[') {
+    if pattern.contains("**") || pattern.contains(['[', '^']) {
         return true;
     }
     let segments: Vec<&str> = pattern.split('/').collect();
@@ -356,6 +377,11 @@ fn parse_class(
         } else {
             lo
         };
+        // `filepath.Match` accepts `[z-a]`, but Docker's regex then fails
+        // on every path it meets; refuse it up front instead.
+        if hi < lo {
+            return Err("a character range runs backwards (like `z-a`)");
+        }
         ranges.push((lo, hi));
     }
 }
@@ -380,6 +406,8 @@ enum Token {
     AnyDirs,
     /// `**` at the end of a pattern: `.*`.
     AnyRest,
+    /// `^` outside brackets: Docker's regex reads it as "start of path".
+    StartAnchor,
     Class(Class),
 }
 
@@ -459,6 +487,10 @@ impl Matcher {
                     tokens.push(Token::Literal(']'));
                     kind = Kind::Regex;
                 }
+                // Not a pattern character for Docker, so it is copied into
+                // the regex unescaped, where it anchors; it stays literal
+                // in plain-name patterns, which are compared as text.
+                '^' => tokens.push(Token::StartAnchor),
                 other => tokens.push(Token::Literal(other)),
             }
             first = false;
@@ -519,6 +551,7 @@ fn match_tokens(tokens: &[Token], path: &str) -> bool {
                     next[q] = live;
                 }
             }
+            Token::StartAnchor => next[0] = cur[0],
             Token::AnyRest => {
                 let mut live = false;
                 for q in 0..=n {

@@ -430,3 +430,37 @@ fn no_ignore_file_excludes_nothing() {
         DockerIgnore::parse(".dockerignore", "").unwrap()
     );
 }
+
+#[test]
+fn regex_translation_quirks_match_docker() {
+    // `^` outside brackets anchors at the start in Docker's regex...
+    check(
+        "*^a\n",
+        &[("a", true), ("xa", false), ("^a", false), ("a/b", true)],
+    );
+    check("^[a-b]\n", &[("a", true), ("b/c", true), ("^a", false)]);
+    // ...but a plain-name pattern is compared as text.
+    check("^a\n", &[("^a", true), ("a", false)]);
+    // `/!a` is read back by the matcher as the re-include `!a`.
+    check("*\n/!keep\n", &[("keep", false), ("other", true)]);
+    // Whitespace left after dropping a leading `/` is trimmed again.
+    check("/ spaced\n", &[("spaced", true), (" spaced", false)]);
+    let di = ignore("*\n/!keep\n");
+    assert!(di.patterns()[1].exclusion);
+    assert_eq!(di.patterns()[1].pattern, "keep");
+}
+
+#[test]
+fn reversed_ranges_are_refused_up_front() {
+    let e = DockerIgnore::parse(".dockerignore", "ok\n[z-a]\n").unwrap_err();
+    assert_eq!(e.pos, Some(Pos { line: 2, column: 1 }));
+    assert!(e.message.contains("backwards"), "{}", e.message);
+    assert!(DockerIgnore::parse(".dockerignore", "[a-a]\n").is_ok());
+}
+
+#[test]
+fn must_descend_respects_anchored_reincludes() {
+    let di = ignore("a\n!^a/b*\n");
+    assert!(!di.is_excluded("a/bx"));
+    assert!(di.must_descend("a"));
+}
