@@ -7,6 +7,7 @@ mod common;
 use base64::Engine;
 use common::registry::{self, Auth, PASSWORD, USER};
 use common::*;
+use std::sync::atomic::Ordering;
 use wharf_platform::Platform;
 use wharf_registry::{
     push_image, CredentialStore, Credentials, PushOptions, Reference, RegistryError,
@@ -88,7 +89,21 @@ async fn htpasswd_basic_auth() {
 async fn bearer_token_flow() {
     let reg = registry::start(Auth::Token, None);
     let dir = tempfile::tempdir().expect("tempdir");
-    round_trip(&reg, docker_config(dir.path(), &reg.host(), USER, PASSWORD)).await;
+    let credentials = docker_config(dir.path(), &reg.host(), USER, PASSWORD);
+    round_trip(&reg, credentials.clone()).await;
     anonymous_is_refused(&reg).await;
     wrong_password_is_refused_without_leaking_it(&reg).await;
+
+    // One client reuses its pull token for every request of the repository.
+    let client = client(credentials);
+    let target = Reference::parse(&format!("{}/secure/app:v1", reg.host())).expect("ref");
+    let before = reg.tokens_issued.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        let (_d, store) = new_store();
+        client
+            .pull(&target, &Platform::new("linux", "amd64", None), &store)
+            .await
+            .expect("pull");
+    }
+    assert_eq!(reg.tokens_issued.load(Ordering::SeqCst) - before, 1);
 }

@@ -8,6 +8,8 @@ use base64::Engine;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const USER: &str = "wharf-user";
@@ -24,6 +26,8 @@ pub struct Registry {
     pub port: u16,
     pub dir: tempfile::TempDir,
     _token_server: Option<TestServer>,
+    /// Tokens issued by the token endpoint (token auth only).
+    pub tokens_issued: Arc<AtomicUsize>,
 }
 
 impl Registry {
@@ -61,6 +65,7 @@ pub fn start(auth: Auth, allow_urls: Option<&str>) -> Registry {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let mut token_server = None;
+    let tokens_issued = Arc::new(AtomicUsize::new(0));
     let auth_yaml = match auth {
         Auth::None => String::new(),
         Auth::Htpasswd => {
@@ -78,7 +83,7 @@ pub fn start(auth: Auth, allow_urls: Option<&str>) -> Registry {
         }
         Auth::Token => {
             let keys = TokenKeys::generate(dir.path());
-            let server = token_endpoint(keys.clone());
+            let server = token_endpoint(keys.clone(), tokens_issued.clone());
             let yaml = format!(
                 "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: wharf-test\n    issuer: wharf-test-issuer\n    rootcertbundle: {}\n",
                 server.port,
@@ -113,6 +118,7 @@ pub fn start(auth: Auth, allow_urls: Option<&str>) -> Registry {
         port,
         dir,
         _token_server: token_server,
+        tokens_issued,
     };
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -193,7 +199,7 @@ fn b64url(data: &[u8]) -> String {
 
 /// A Docker token endpoint: requires Basic credentials USER/PASSWORD and
 /// grants the requested scopes for 5 minutes.
-fn token_endpoint(keys: TokenKeys) -> TestServer {
+fn token_endpoint(keys: TokenKeys, issued: Arc<AtomicUsize>) -> TestServer {
     serve(move |req: &Req| {
         let expected = format!(
             "Basic {}",
@@ -237,6 +243,7 @@ fn token_endpoint(keys: TokenKeys) -> TestServer {
             b64url(claims.to_string().as_bytes())
         );
         let sig = keys.sign(input.as_bytes());
+        issued.fetch_add(1, Ordering::SeqCst);
         let token = format!("{input}.{}", b64url(&sig));
         Reply::ok(
             "application/json",
