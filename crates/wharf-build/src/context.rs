@@ -221,15 +221,13 @@ impl BuildContext {
             } else {
                 format!("{dir}/{name}")
             };
-            let meta = fs::symlink_metadata(self.host_path(&rel)).map_err(|e| Self::io_err(&rel, e))?;
+            let meta =
+                fs::symlink_metadata(self.host_path(&rel)).map_err(|e| Self::io_err(&rel, e))?;
             let kind = kind_of(&meta);
             let ignored = self.is_ignored(&rel) || exclude(&rel);
             if kind == EntryKind::Dir {
-                let descend = !ignored
-                    || self
-                        .ignore
-                        .as_ref()
-                        .is_some_and(|i| i.must_descend(&rel));
+                let descend =
+                    !ignored || self.ignore.as_ref().is_some_and(|i| i.must_descend(&rel));
                 if !ignored {
                     out.push(ContextEntry {
                         rel: rel.clone(),
@@ -277,23 +275,49 @@ mod tests {
         assert_eq!(c.resolve("abs-link", true).unwrap(), "etc/passwd");
         assert_eq!(c.resolve("abs-link", false).unwrap(), "abs-link");
         assert_eq!(c.resolve("src/up-link/passwd", true).unwrap(), "etc/passwd");
-        assert_eq!(c.resolve("../../src/./lib/../main.rs", true).unwrap(), "src/main.rs");
+        assert_eq!(
+            c.resolve("../../src/./lib/../main.rs", true).unwrap(),
+            "src/main.rs"
+        );
         assert_eq!(c.resolve("/", true).unwrap(), "");
-        assert!(matches!(c.resolve("nope", true), Err(ContextError::NotFound { .. })));
-        assert!(matches!(c.resolve("loop1", true), Err(ContextError::SymlinkLoop { .. })));
+        assert!(matches!(
+            c.resolve("nope", true),
+            Err(ContextError::NotFound { .. })
+        ));
+        assert!(matches!(
+            c.resolve("loop1", true),
+            Err(ContextError::SymlinkLoop { .. })
+        ));
         let e = c.resolve("missing/x", true).unwrap_err().to_string();
-        assert!(e.contains("missing/x") && e.contains("not found in the build context"), "{e}");
+        assert!(
+            e.contains("missing/x") && e.contains("not found in the build context"),
+            "{e}"
+        );
     }
 
     #[test]
     fn walk_honours_dockerignore_and_reincludes() {
         let d = tree();
-        let ignore = DockerIgnore::parse(".dockerignore", "*.log\n!keep.log\nsrc\n!src/lib/a.rs\n").unwrap();
+        let ignore =
+            DockerIgnore::parse(".dockerignore", "*.log\n!keep.log\nsrc\n!src/lib/a.rs\n").unwrap();
         let c = BuildContext::new(d.path(), Some(ignore));
-        let rels: Vec<String> = c.walk("", &|_| false).unwrap().into_iter().map(|e| e.rel).collect();
+        let rels: Vec<String> = c
+            .walk("", &|_| false)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.rel)
+            .collect();
         assert_eq!(
             rels,
-            vec!["abs-link", "etc", "etc/passwd", "keep.log", "loop1", "loop2", "src/lib/a.rs"]
+            vec![
+                "abs-link",
+                "etc",
+                "etc/passwd",
+                "keep.log",
+                "loop1",
+                "loop2",
+                "src/lib/a.rs"
+            ]
         );
         let rels: Vec<String> = c
             .walk("", &|p| p.starts_with("etc"))
