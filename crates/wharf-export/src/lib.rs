@@ -1,0 +1,180 @@
+//! Exports images from Wharf's store:
+//!
+//! - `type=oci,dest=DIR`: an OCI image layout directory ([`write_oci_dir`]);
+//! - `type=oci,dest=FILE.tar`: an OCI archive ([`write_oci_archive`]);
+//! - `type=docker,dest=FILE.tar`: a docker-archive ([`write_docker_archive`]).
+//!
+//! Multi-platform images (an index in the store) are exported as an index
+//! in the OCI forms; a docker-archive takes one platform. Each image can
+//! carry several tags. Pushing to a registry (`type=registry`) is
+//! `wharf_registry::push_image`, not this crate.
+
+mod archive;
+mod collect;
+mod docker;
+mod error;
+mod oci;
+
+pub use docker::write_docker_archive;
+pub use error::ExportError;
+pub use oci::{write_oci_archive, write_oci_dir};
+
+use std::path::{Path, PathBuf};
+use wharf_platform::Platform;
+use wharf_store::Store;
+
+/// One image to export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportImage {
+    /// Its name in the store (e.g. `docker.io/library/busybox:latest`).
+    pub source: String,
+    /// Names to give it in the output (OCI `ref.name` annotations, docker
+    /// `RepoTags`); the store name when empty.
+    pub tags: Vec<String>,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportReport {
+    /// Blobs written.
+    pub blobs: usize,
+    /// Bytes of blobs written.
+    pub bytes: u64,
+    /// Names recorded.
+    pub tags: usize,
+}
+
+/// The output forms of `--output`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// OCI image layout directory.
+    OciDir(PathBuf),
+    /// OCI archive file.
+    OciArchive(PathBuf),
+    /// docker-archive file.
+    DockerArchive(PathBuf),
+}
+
+impl Output {
+    /// Parses Docker-style `type=oci,dest=out.tar` (`type=oci` with a
+    /// `dest` ending in `.tar` is an archive, otherwise a directory;
+    /// `tar=true|false` forces the choice). `type=registry` is not an
+    /// export here: push with `wharf_registry` instead.
+    pub fn parse(spec: &str) -> Result<Output, ExportError> {
+        let bad = |reason: &str| ExportError::BadOutputSpec {
+            spec: spec.to_string(),
+            reason: reason.to_string(),
+        };
+        let mut kind = None;
+        let mut dest = None;
+        let mut tar = None;
+        for part in spec.split(',').filter(|p| !p.is_empty()) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| bad(&format!("{part:?} is not key=value")))?;
+            match k.trim() {
+                "type" => kind = Some(v.trim().to_string()),
+                "dest" => dest = Some(PathBuf::from(v.trim())),
+                "tar" => {
+                    tar = Some(match v.trim() {
+                        "true" => true,
+                        "false" => false,
+                        other => return Err(bad(&format!("tar={other} must be true or false"))),
+                    })
+                }
+                other => return Err(bad(&format!("unknown key {other:?}"))),
+            }
+        }
+        let dest = dest.ok_or_else(|| bad("dest= is missing"))?;
+        let is_tar = tar.unwrap_or_else(|| dest.extension().is_some_and(|e| e == "tar"));
+        match kind.as_deref() {
+            Some("oci") if is_tar => Ok(Output::OciArchive(dest)),
+            Some("oci") => Ok(Output::OciDir(dest)),
+            Some("docker") if tar == Some(false) => Err(bad("type=docker is always a tar archive")),
+            Some("docker") => Ok(Output::DockerArchive(dest)),
+            Some(other) => Err(bad(&format!("unsupported type {other:?}"))),
+            None => Err(bad("type= is missing")),
+        }
+    }
+}
+
+/// Writes `images` to `output`. Archives are written to a temporary file
+/// beside the destination and renamed into place when complete.
+pub fn export(
+    store: &Store,
+    images: &[ExportImage],
+    output: &Output,
+    platform: &Platform,
+) -> Result<ExportReport, ExportError> {
+    match output {
+        Output::OciDir(dir) => write_oci_dir(store, images, dir),
+        Output::OciArchive(file) => write_file(file, |f| write_oci_archive(store, images, f, file)),
+        Output::DockerArchive(file) => write_file(file, |f| {
+            write_docker_archive(store, images, platform, f, file)
+        }),
+    }
+}
+
+fn write_file(
+    dest: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<ExportReport, ExportError>,
+) -> Result<ExportReport, ExportError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ExportError::Io { path, source }
+    };
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".into());
+    let tmp = dest.with_file_name(format!(".{name}.tmp"));
+    let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    let mut out = std::io::BufWriter::new(file);
+    let result = write(&mut out).and_then(|report| {
+        let file = out.into_inner().map_err(|e| io(&tmp)(e.into_error()))?;
+        file.sync_all().map_err(io(&tmp))?;
+        std::fs::rename(&tmp, dest).map_err(io(dest))?;
+        Ok(report)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_output_specs() {
+        assert_eq!(
+            Output::parse("type=oci,dest=out").expect("ok"),
+            Output::OciDir("out".into())
+        );
+        assert_eq!(
+            Output::parse("type=oci,dest=a/b.tar").expect("ok"),
+            Output::OciArchive("a/b.tar".into())
+        );
+        assert_eq!(
+            Output::parse("dest=x,type=oci,tar=true").expect("ok"),
+            Output::OciArchive("x".into())
+        );
+        assert_eq!(
+            Output::parse("type=docker,dest=img.tar").expect("ok"),
+            Output::DockerArchive("img.tar".into())
+        );
+        for bad in [
+            "type=oci",
+            "dest=x",
+            "type=registry,dest=x",
+            "type=oci,dest=x,tar=maybe",
+            "type=docker,dest=x,tar=false",
+            "type=oci,dest=x,color=red",
+            "oci",
+        ] {
+            let e = Output::parse(bad).expect_err(bad);
+            assert!(e.to_string().contains(bad), "{e}");
+        }
+    }
+}
