@@ -48,8 +48,9 @@ fn single_stage_outline() {
     assert_eq!(
         outline(&b),
         vec![
-            ("FROM", 3, 1, "FROM --platform=linux/arm64 alpine:3.20"),
             ("ARG", 5, 1, "ARG VERSION=1.2.3 COMMIT"),
+            ("FROM", 3, 1, "FROM --platform=linux/arm64 alpine:3.20"),
+            ("ARG", 5, 1, "ARG VERSION COMMIT"),
             ("ENV", 8, 1, "ENV PATH=/usr/local/bin:/usr/bin GREETING=\"hello world\""),
             ("WORKDIR", 11, 1, "WORKDIR /app"),
             ("RUN", 13, 5, "RUN apk add --no-cache curl"),
@@ -80,14 +81,14 @@ fn single_stage_outline() {
 fn single_stage_values() {
     let b = image("single.yaml");
     let nodes: Vec<&Instruction> = b.instructions.iter().map(|i| &i.node).collect();
-    let Instruction::From(from) = nodes[0] else {
-        panic!("{:?}", nodes[0])
+    let Instruction::From(from) = nodes[1] else {
+        panic!("{:?}", nodes[1])
     };
     assert_eq!(from.image, "alpine:3.20");
     assert_eq!(from.name, None);
     assert_eq!(from.platform.as_deref(), Some("linux/arm64"));
     assert_eq!(
-        nodes[1],
+        nodes[0],
         &Instruction::Arg {
             args: vec![
                 ArgDecl {
@@ -101,8 +102,8 @@ fn single_stage_values() {
             ]
         }
     );
-    let Instruction::Copy(copy) = nodes[5] else {
-        panic!("{:?}", nodes[5])
+    let Instruction::Copy(copy) = nodes[6] else {
+        panic!("{:?}", nodes[6])
     };
     assert_eq!(copy.sources, strings(&["go.mod", "go.sum"]));
     assert_eq!(copy.dest, "/app/");
@@ -110,12 +111,12 @@ fn single_stage_values() {
     assert_eq!(copy.chmod.as_deref(), Some("0644"));
     assert_eq!(copy.from, None);
     assert!(!copy.json);
-    let Instruction::Add { copy: add, .. } = nodes[6] else {
-        panic!("{:?}", nodes[6])
+    let Instruction::Add { copy: add, .. } = nodes[7] else {
+        panic!("{:?}", nodes[7])
     };
     assert_eq!(add.sources, strings(&["https://example.com/tool.tgz"]));
-    let Instruction::Run(run) = nodes[10] else {
-        panic!("{:?}", nodes[10])
+    let Instruction::Run(run) = nodes[11] else {
+        panic!("{:?}", nodes[11])
     };
     assert_eq!(
         run.command,
@@ -123,13 +124,13 @@ fn single_stage_values() {
     );
     assert!(run.mounts.is_empty());
     assert_eq!(
-        nodes[12],
+        nodes[13],
         &Instruction::Expose {
             ports: strings(&["8080", "53/udp"])
         }
     );
     assert_eq!(
-        nodes[15],
+        nodes[16],
         &Instruction::Healthcheck(Healthcheck::Cmd {
             command: Command::Exec(strings(&["curl", "-f", "http://localhost:8080/"])),
             interval: Some("30s".into()),
@@ -140,22 +141,38 @@ fn single_stage_values() {
         })
     );
     assert_eq!(
-        nodes[18],
+        nodes[19],
         &Instruction::Cmd {
             command: Command::Shell("--port 8080".into())
         }
     );
+    // Inside the stage the global ARGs are declared again, without defaults.
+    assert_eq!(
+        nodes[2],
+        &Instruction::Arg {
+            args: vec![
+                ArgDecl {
+                    name: "VERSION".into(),
+                    default: None
+                },
+                ArgDecl {
+                    name: "COMMIT".into(),
+                    default: None
+                },
+            ]
+        }
+    );
     // Multi-line fields end on their last line.
-    assert_eq!(b.instructions[3].end_line, 11);
+    assert_eq!(b.instructions[4].end_line, 11);
     assert!(
-        b.instructions[15].end_line >= 36,
+        b.instructions[16].end_line >= 36,
         "{}",
-        b.instructions[15].end_line
+        b.instructions[16].end_line
     );
     assert!(
-        b.instructions[5].end_line >= 17,
+        b.instructions[6].end_line >= 17,
         "{}",
-        b.instructions[5].end_line
+        b.instructions[6].end_line
     );
 }
 
@@ -167,6 +184,7 @@ fn multi_stage_with_cache_mounts_and_copy_from() {
         vec![
             ("ARG", 2, 1, "ARG GO_VERSION=1.23"),
             ("FROM", 6, 5, "FROM golang:${GO_VERSION} AS build"),
+            ("ARG", 2, 1, "ARG GO_VERSION"),
             ("WORKDIR", 7, 5, "WORKDIR /src"),
             ("COPY", 9, 9, "COPY . ."),
             (
@@ -176,11 +194,12 @@ fn multi_stage_with_cache_mounts_and_copy_from() {
                 "RUN --mount=type=cache,target=/root/.cache/go-build,id=gobuild,sharing=locked --mount=type=cache,target=/go/pkg/mod,sharing=shared,readonly go build -o /out/app ./cmd/app"
             ),
             ("FROM", 19, 5, "FROM gcr.io/distroless/static AS runtime"),
+            ("ARG", 2, 1, "ARG GO_VERSION"),
             ("COPY", 21, 9, "COPY --from=build /out/app /app"),
             ("ENTRYPOINT", 24, 5, "ENTRYPOINT /app"),
         ]
     );
-    let Instruction::Run(run) = &b.instructions[4].node else {
+    let Instruction::Run(run) = &b.instructions[5].node else {
         panic!()
     };
     assert_eq!(
@@ -216,7 +235,7 @@ fn multi_stage_with_cache_mounts_and_copy_from() {
         }
         other => panic!("{other:?}"),
     }
-    let Instruction::Copy(copy) = &b.instructions[6].node else {
+    let Instruction::Copy(copy) = &b.instructions[8].node else {
         panic!()
     };
     assert_eq!(copy.from.as_deref(), Some("build"));
@@ -310,8 +329,9 @@ steps:
             .map(|(_, _, _, s)| *s)
             .collect::<Vec<_>>(),
         vec![
-            "FROM --platform=windows/amd64 scratch",
             "ARG A B=2",
+            "FROM --platform=windows/amd64 scratch",
+            "ARG A B",
             "COPY [\"my file.txt\",\"/dst dir/\"]",
             "ENV A=1 B=\"\"",
             "EXPOSE 80",
@@ -319,7 +339,7 @@ steps:
             "CMD [\"run\"]",
         ]
     );
-    let Instruction::Copy(c) = &b.instructions[2].node else {
+    let Instruction::Copy(c) = &b.instructions[3].node else {
         panic!()
     };
     assert!(c.json);

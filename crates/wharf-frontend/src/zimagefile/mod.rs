@@ -5,16 +5,23 @@
 //! Schema (`version: "1"`, then exactly one of):
 //! - `base: image` plus image fields: one stage;
 //! - `stages:` an ordered mapping `name: {base, ...image fields}`, the last
-//!   stage being the output, plus optional top-level `args` (global ARGs,
-//!   usable in `base`);
+//!   stage being the output, plus optional top-level `args`;
 //! - `build:` a context path, or `{context, file, args}`: a reference to
 //!   another build, returned as [`BuildReference`] for the caller to load.
 //!
 //! Image fields: `platform`, `os` (`linux`|`windows`), `args`, `env`,
 //! `workdir`, `steps`, `user`, `expose`, `labels`, `volumes`,
 //! `healthcheck {cmd, interval, timeout, start_period, retries}`,
-//! `stopsignal`, `entrypoint`, `cmd`. Each stage becomes, in this order:
-//! `FROM base [AS name]`, `ARG`, `ENV`, `WORKDIR`, the steps in order,
+//! `stopsignal`, `entrypoint`, `cmd`.
+//!
+//! Top-level `args` (the single-stage file's `args` included) belong to
+//! the whole file: they become an `ARG` before the first `FROM`, so `base`
+//! can use them, and are declared again by name at the start of every stage
+//! (Docker's rule for using a global ARG inside a stage), so steps can use
+//! them too. A stage's own `args` are local to it.
+//!
+//! Each stage becomes, in this order: `FROM base [AS name]`, the global
+//! `ARG` names, its own `ARG`, `ENV`, `WORKDIR`, the steps in order,
 //! then `USER`, `EXPOSE`, `LABEL`, `VOLUME`, `HEALTHCHECK`, `STOPSIGNAL`,
 //! `ENTRYPOINT`, `CMD`. Stage-level `user` and `volumes` describe the
 //! finished image, so they come after the steps: a `USER app` before the
@@ -156,17 +163,13 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
         .ok_or_else(|| ctx.err(root.pos, format!("missing `{form}`")))?;
     let mut out = Vec::new();
     match form {
-        "base" => stage(&ctx, &top, None, &mut out)?,
+        "base" => {
+            let global = global_args(&ctx, &top, &mut out)?;
+            stage(&ctx, &top, None, global.as_ref(), &mut out)?;
+        }
         "stages" => {
-            if let Some(args) = top.get("args") {
-                push(
-                    &mut out,
-                    args.key,
-                    args.value.end_line,
-                    arg_instruction(&ctx, args)?,
-                );
-            }
-            stages(&ctx, form_field, &mut out)?;
+            let global = global_args(&ctx, &top, &mut out)?;
+            stages(&ctx, form_field, global.as_ref(), &mut out)?;
         }
         _ => return Ok(ZImagefile::Build(build_reference(&ctx, form_field)?)),
     }
@@ -178,10 +181,40 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
     }))
 }
 
+/// Top-level `args` are build arguments of the whole file: declared before
+/// the first `FROM` (so `base` can use them) and, as Docker requires for
+/// use inside a stage, declared again by name at the start of each stage.
+/// Returns what each stage must redeclare.
+fn global_args<'n>(
+    ctx: &Ctx<'_>,
+    top: &Fields<'n>,
+    out: &mut Vec<Located<Instruction>>,
+) -> Result<Option<(Field<'n>, Instruction)>, FrontendError> {
+    let Some(args) = top.get("args") else {
+        return Ok(None);
+    };
+    let decl = arg_instruction(ctx, args)?;
+    let Instruction::Arg { args: decls } = &decl else {
+        return Ok(None);
+    };
+    let redeclare = Instruction::Arg {
+        args: decls
+            .iter()
+            .map(|a| ArgDecl {
+                name: a.name.clone(),
+                default: None,
+            })
+            .collect(),
+    };
+    push(out, args.key, args.value.end_line, decl);
+    Ok(Some((args, redeclare)))
+}
+
 /// The `stages` mapping: each entry is one stage, in file order.
 fn stages(
     ctx: &Ctx<'_>,
     f: Field<'_>,
+    global: Option<&(Field<'_>, Instruction)>,
     out: &mut Vec<Located<Instruction>>,
 ) -> Result<(), FrontendError> {
     let Kind::Map(list) = &f.value.kind else {
@@ -200,7 +233,7 @@ fn stages(
     for (name_node, body) in list {
         let name = stage_name(ctx, name_node)?;
         let fields = ctx.fields(body, &format!("stage `{name}`"), &allowed)?;
-        stage(ctx, &fields, Some((name, name_node)), out)?;
+        stage(ctx, &fields, Some((name, name_node)), global, out)?;
     }
     Ok(())
 }
@@ -259,6 +292,7 @@ fn stage(
     ctx: &Ctx<'_>,
     f: &Fields<'_>,
     name: Option<(String, &Node)>,
+    global: Option<&(Field<'_>, Instruction)>,
     out: &mut Vec<Located<Instruction>>,
 ) -> Result<(), FrontendError> {
     let Some(base) = f.get("base") else {
@@ -275,6 +309,7 @@ fn stage(
     };
     let image = ctx.non_empty(base)?;
     let platform = platform(ctx, f)?;
+    let single_stage = name.is_none();
     push(
         out,
         base.key,
@@ -285,7 +320,11 @@ fn stage(
             platform,
         }),
     );
-    if let Some(args) = f.get("args") {
+    if let Some((field, redeclare)) = global {
+        push(out, field.key, field.value.end_line, redeclare.clone());
+    }
+    // In a single-stage file the stage's `args` are the global ones.
+    if let Some(args) = f.get("args").filter(|_| !single_stage) {
         push(
             out,
             args.key,
