@@ -292,7 +292,6 @@ impl RegistryClient {
         what: &str,
     ) -> RegistryError {
         let status = resp.status();
-        let method = String::new();
         let url = resp.url().to_string();
         let registry = reference.registry().to_string();
         let repository = reference.repository().to_string();
@@ -324,7 +323,7 @@ impl RegistryClient {
                 hint: format!("; run `docker login {registry}` or pass credentials"),
             },
             _ => {
-                let body = read_limited(resp, MAX_ERROR_BODY, &method, &url)
+                let body = read_limited(resp, MAX_ERROR_BODY, action, &url)
                     .await
                     .unwrap_or_default();
                 RegistryError::Status {

@@ -224,6 +224,15 @@ impl RemoteRepository {
     }
 }
 
+/// Failures worth a fresh upload session.
+fn is_transient(e: &RegistryError) -> bool {
+    match e {
+        RegistryError::Transport { .. } | RegistryError::RetriesExhausted { .. } => true,
+        RegistryError::Status { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
 fn octet_stream() -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(
@@ -290,7 +299,8 @@ impl PushTarget for RemoteRepository {
                 mount_from: "nowhere".into(),
             });
         }
-        // The HTTP client wants an authorisation before a streamed body is sent.
+        // Get a token first, so that a large body is not streamed only to
+        // be answered with 401.
         self.client
             .inner
             .auth
@@ -307,15 +317,8 @@ impl PushTarget for RemoteRepository {
             attempt += 1;
             match self.upload_once(&path, descriptor).await {
                 Ok(()) => return Ok(()),
-                Err(
-                    e @ (RegistryError::Transport { .. } | RegistryError::RetriesExhausted { .. }),
-                ) if attempt < policy.max_attempts => {
-                    let _ = e;
-                    tokio::time::sleep(policy.delay(attempt, None)).await;
-                }
-                Err(RegistryError::Status { status, .. })
-                    if status >= 500 && attempt < policy.max_attempts =>
-                {
+                Err(e) if attempt < policy.max_attempts && is_transient(&e) => {
+                    // The session is in an unknown state: start a new one.
                     tokio::time::sleep(policy.delay(attempt, None)).await;
                 }
                 Err(e) => return Err(e),

@@ -394,3 +394,94 @@ async fn plain_http_is_refused_for_non_loopback_token_realms() {
     );
     assert!(err.to_string().contains("auth.example.com"), "{err}");
 }
+
+/// A registry that accepts pushes, with `on_put_blob` deciding the answer
+/// to each blob PUT (by sequence number).
+fn push_server(
+    upload_start: u16,
+    on_put_blob: impl Fn(usize) -> u16 + Send + Sync + 'static,
+) -> (TestServer, Arc<AtomicUsize>) {
+    let posts = Arc::new(AtomicUsize::new(0));
+    let posts2 = posts.clone();
+    let puts = AtomicUsize::new(0);
+    let server = serve(move |req: &Req| {
+        let p = req.path.as_str();
+        match req.method.as_str() {
+            "HEAD" => Reply::status(404),
+            "POST" if p.starts_with("/v2/test/app/blobs/uploads/") => {
+                let n = posts2.fetch_add(1, Ordering::SeqCst);
+                if upload_start != 202 {
+                    return Reply::status(upload_start);
+                }
+                Reply::Full {
+                    status: 202,
+                    headers: vec![(
+                        "Location".into(),
+                        format!("/v2/test/app/blobs/uploads/session-{n}"),
+                    )],
+                    body: vec![],
+                }
+            }
+            "PUT" if p.starts_with("/v2/test/app/blobs/uploads/session-") => {
+                Reply::status(on_put_blob(puts.fetch_add(1, Ordering::SeqCst)))
+            }
+            "PUT" if p.starts_with("/v2/test/app/manifests/") => Reply::status(201),
+            _ => Reply::status(404),
+        }
+    });
+    (server, posts)
+}
+
+async fn push_to(server: &TestServer) -> Result<wharf_registry::PushReport, RegistryError> {
+    let (_d, store) = new_store();
+    store_linux_image(&store, "local/app:1", b"push me");
+    let target = reference(server);
+    wharf_registry::push_image(
+        &anonymous().repository(&target),
+        &target,
+        &store,
+        "local/app:1",
+        &wharf_registry::PushOptions::default(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn push_forbidden_names_the_repository() {
+    let (server, _) = push_server(403, |_| 201);
+    let err = push_to(&server).await.expect_err("forbidden");
+    let msg = err.to_string();
+    assert!(
+        matches!(err, RegistryError::Denied { action: "push", .. }),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("test/app") && msg.contains("permission"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn push_too_large_says_what_to_do() {
+    let (server, _) = push_server(202, |_| 413);
+    let err = push_to(&server).await.expect_err("too large");
+    let msg = err.to_string();
+    assert!(matches!(err, RegistryError::TooLarge { .. }), "{msg}");
+    assert!(
+        msg.contains("test/app") && msg.contains("chunk size"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn failed_upload_restarts_in_a_new_session() {
+    // The first blob PUT fails with 500; the upload starts over.
+    let (server, posts) = push_server(202, |n| if n == 0 { 500 } else { 201 });
+    let report = push_to(&server).await.expect("push after retry");
+    assert_eq!(report.uploaded, 2);
+    assert_eq!(
+        posts.load(Ordering::SeqCst),
+        3,
+        "one extra session for the retry"
+    );
+}

@@ -306,7 +306,12 @@ impl Authenticator {
         }
         let mut req = http.get(url.clone());
         if let Some(c) = credentials {
-            req = req.header(reqwest::header::AUTHORIZATION, c.basic_header());
+            let mut value =
+                reqwest::header::HeaderValue::from_str(&c.basic_header()).map_err(|_| {
+                    RegistryError::Internal("credentials contain invalid header characters".into())
+                })?;
+            value.set_sensitive(true);
+            req = req.header(reqwest::header::AUTHORIZATION, value);
         }
         let shown = realm.to_string();
         let resp = req.send().await.map_err(|e| RegistryError::Transport {
