@@ -275,3 +275,38 @@ fn skopeo_reads_the_store_as_an_oci_layout() {
     );
     assert_eq!(sha256_of(&out.stdout), desc.digest);
 }
+
+#[test]
+fn umoci_unpacks_an_image_from_the_store() {
+    let (dir, store) = store();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_size(6);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "etc/motd", b"hello\n".as_slice())
+        .expect("tar");
+    let layer = b.into_inner().expect("tar");
+    // An uncompressed layer's digest is also its diff_id, as umoci checks.
+    let desc = synthetic_image(&store, &layer, None);
+    store.tag("example.com/team/app:v1", &desc).expect("tag");
+    let bundle = dir.path().join("bundle");
+    let out = std::process::Command::new("umoci")
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!(
+            "{}:example.com/team/app:v1",
+            store.root().display()
+        ))
+        .arg(&bundle)
+        .output()
+        .expect("umoci (Debian package umoci)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(bundle.join("rootfs/etc/motd")).expect("unpacked"),
+        b"hello\n"
+    );
+}
