@@ -295,6 +295,38 @@ fn normalise_path(path: &str) -> String {
     }
 }
 
+/// One path pattern with Docker's matching rules, for the other places
+/// that use them: COPY source wildcards and `COPY --exclude`. Matches
+/// whole cleaned relative paths (`*` stays within one path element, `**`
+/// crosses them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern {
+    matcher: Matcher,
+}
+
+impl PathPattern {
+    /// Compiles `pattern` (cleaned first, leading `/` dropped); the error
+    /// says what is malformed.
+    pub fn new(pattern: &str) -> Result<PathPattern, String> {
+        validate(pattern).map_err(|problem| format!("invalid pattern {pattern:?}: {problem}"))?;
+        let clean = go_clean(pattern);
+        let clean = clean.trim_start_matches('/');
+        Ok(PathPattern {
+            matcher: Matcher::compile(clean),
+        })
+    }
+
+    /// Whether the pattern matches the whole of `path`.
+    pub fn matches(&self, path: &str) -> bool {
+        self.matcher.matches(path)
+    }
+
+    /// Whether a string holds any wildcard character (else it names one path).
+    pub fn has_wildcards(s: &str) -> bool {
+        s.contains(['*', '?', '['])
+    }
+}
+
 /// Go's `path/filepath.Clean` for `/`-separated paths: collapse slashes,
 /// drop `.` elements, resolve `..` against preceding elements (and drop it
 /// at the root), no trailing slash, `.` for an empty result.
@@ -609,6 +641,17 @@ mod tests {
         ] {
             assert_eq!(go_clean(input), want, "clean({input:?})");
         }
+    }
+
+    #[test]
+    fn path_patterns() {
+        let p = PathPattern::new("src/*.rs").unwrap();
+        assert!(p.matches("src/main.rs"));
+        assert!(!p.matches("src/a/main.rs"));
+        assert!(PathPattern::new("/a/**/z").unwrap().matches("a/b/c/z"));
+        assert!(PathPattern::new("[a-").is_err());
+        assert!(PathPattern::has_wildcards("a*"));
+        assert!(!PathPattern::has_wildcards("a.txt"));
     }
 
     #[test]
