@@ -13,7 +13,7 @@ log: {level: warn}
 storage: {filesystem: {rootdirectory: $work/registry}}
 http: {addr: "127.0.0.1:$port"}
 YAML
-/usr/bin/docker-registry serve "$work/config.yml" 2>"$work/registry.log" &
+/usr/bin/docker-registry serve "$work/config.yml" >"$work/registry.log" 2>&1 &
 registry_pid=$!
 trap 'kill $registry_pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
