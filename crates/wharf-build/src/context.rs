@@ -224,10 +224,14 @@ impl BuildContext {
             let meta =
                 fs::symlink_metadata(self.host_path(&rel)).map_err(|e| Self::io_err(&rel, e))?;
             let kind = kind_of(&meta);
-            let ignored = self.is_ignored(&rel) || exclude(&rel);
+            let by_ignore = self.is_ignored(&rel);
+            let by_exclude = exclude(&rel);
+            let ignored = by_ignore || by_exclude;
             if kind == EntryKind::Dir {
-                let descend =
-                    !ignored || self.ignore.as_ref().is_some_and(|i| i.must_descend(&rel));
+                // A `!` line in .dockerignore may re-include something
+                // below an ignored directory; an exclusion has no `!`.
+                let descend = !by_exclude
+                    && (!by_ignore || self.ignore.as_ref().is_some_and(|i| i.must_descend(&rel)));
                 if !ignored {
                     out.push(ContextEntry {
                         rel: rel.clone(),

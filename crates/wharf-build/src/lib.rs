@@ -1,6 +1,9 @@
 //! Executes a build plan. Today: the build context (confined path
-//! resolution, `.dockerignore`-aware walks).
+//! resolution, `.dockerignore`-aware walks) and what a COPY from it
+//! copies where ([`plan_copy`]).
 
 pub mod context;
+pub mod copy_plan;
 
 pub use context::{BuildContext, ContextEntry, ContextError, EntryKind};
+pub use copy_plan::{plan_copy, CopyEntry, CopyError, CopyRequest};
