@@ -66,9 +66,15 @@ pub struct PushOptions {
     /// them. Their descriptors (media type, `urls`) stay as they are, so the
     /// registry must still accept the URLs.
     pub push_foreign_layers: bool,
-    /// Repository to mount missing blobs from; defaults to the repository
-    /// the image was pulled from, when on the same registry.
+    /// Where the image's blobs came from; defaults to the reference the
+    /// image was pulled from (the store tag's source annotation). Blobs the
+    /// target lacks are mounted from it when it is on the same registry.
     pub mount_from: Option<Reference>,
+    /// Blobs neither in the store nor mountable (e.g. the base layers of a
+    /// Windows image that was only resolved) are downloaded from
+    /// `mount_from` with this client into the store, then uploaded: a copy
+    /// between registries. Without it such blobs are an error.
+    pub fetch_missing_with: Option<RegistryClient>,
 }
 
 /// What a push did.
@@ -84,6 +90,9 @@ pub struct PushReport {
     pub existing: usize,
     /// Foreign layers left out.
     pub skipped_foreign: usize,
+    /// Blobs downloaded from the source first (see
+    /// [`PushOptions::fetch_missing_with`]).
+    pub fetched: usize,
 }
 
 impl RegistryClient {
@@ -382,6 +391,8 @@ pub async fn push_image<T: PushTarget + Sync>(
     source: &str,
     options: &PushOptions,
 ) -> Result<PushReport, RegistryError> {
+    // Blobs fetched for the push must survive a concurrent collection.
+    let _lease = store.lease()?;
     let top = store.resolve(source)?;
     let mount_from = options.mount_from.clone().or_else(|| {
         top.annotations
@@ -389,11 +400,17 @@ pub async fn push_image<T: PushTarget + Sync>(
             .and_then(|a| a.get(ANNOTATION_SOURCE))
             .and_then(|s| Reference::parse(s).ok())
     });
-    let mount_repo = mount_from
-        .filter(|m| {
-            m.registry() == target_ref.registry() && m.repository() != target_ref.repository()
-        })
-        .map(|m| m.repository().to_string());
+    let ctx = BlobContext {
+        target_ref,
+        store,
+        mount_repo: mount_from
+            .as_ref()
+            .filter(|m| {
+                m.registry() == target_ref.registry() && m.repository() != target_ref.repository()
+            })
+            .map(|m| m.repository().to_string()),
+        fetch: options.fetch_missing_with.as_ref().zip(mount_from.as_ref()),
+    };
     let mut report = PushReport::default();
     let manifests: Vec<Descriptor> = match manifest_kind(&top.media_type) {
         Some(ManifestKind::Image) => vec![top.clone()],
@@ -418,15 +435,7 @@ pub async fn push_image<T: PushTarget + Sync>(
                 report.skipped_foreign += 1;
                 continue;
             }
-            push_blob(
-                target,
-                target_ref,
-                store,
-                blob,
-                mount_repo.as_deref(),
-                &mut report,
-            )
-            .await?;
+            push_blob(target, &ctx, blob, &mut report).await?;
         }
         let bytes = Bytes::from(store.read_document(&m.digest, "image manifest")?);
         let reference = if is_index {
@@ -452,32 +461,44 @@ pub async fn push_image<T: PushTarget + Sync>(
     Ok(report)
 }
 
+/// What [`push_blob`] needs besides the blob.
+struct BlobContext<'a> {
+    target_ref: &'a Reference,
+    store: &'a Store,
+    /// Repository of the target's registry to mount from.
+    mount_repo: Option<String>,
+    /// Client and source to download missing blobs from.
+    fetch: Option<(&'a RegistryClient, &'a Reference)>,
+}
+
 async fn push_blob<T: PushTarget + Sync>(
     target: &T,
-    target_ref: &Reference,
-    store: &Store,
+    ctx: &BlobContext<'_>,
     blob: &Descriptor,
-    mount_repo: Option<&str>,
     report: &mut PushReport,
 ) -> Result<(), RegistryError> {
     if target.blob_exists(&blob.digest).await? {
         report.existing += 1;
         return Ok(());
     }
-    if let Some(from) = mount_repo {
+    if let Some(from) = &ctx.mount_repo {
         if target.mount_blob(&blob.digest, from).await? {
             report.mounted += 1;
             return Ok(());
         }
     }
-    if store.blob_size(&blob.digest) != Some(blob.size) {
-        return Err(RegistryError::BlobUnavailableForPush {
-            reference: target_ref.to_string(),
-            digest: blob.digest.to_string(),
-            mount_from: mount_repo.unwrap_or("nowhere").to_string(),
-        });
+    if ctx.store.blob_size(&blob.digest) != Some(blob.size) {
+        let Some((client, source)) = ctx.fetch else {
+            return Err(RegistryError::BlobUnavailableForPush {
+                reference: ctx.target_ref.to_string(),
+                digest: blob.digest.to_string(),
+                mount_from: ctx.mount_repo.clone().unwrap_or_else(|| "nowhere".into()),
+            });
+        };
+        client.fetch_blob(source, blob, ctx.store).await?;
+        report.fetched += 1;
     }
-    target.upload_blob(store, blob).await?;
+    target.upload_blob(ctx.store, blob).await?;
     report.uploaded += 1;
     Ok(())
 }

@@ -311,3 +311,86 @@ async fn registry_refusing_foreign_urls_fails_fast_with_advice() {
         "{err}"
     );
 }
+
+/// A COPY-only Windows build resolves its base (manifest and config only)
+/// and pushes an image on top of it: the base layers are mounted on the same
+/// registry, or copied through the store from another one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn base_layers_never_downloaded_are_mounted_or_copied() {
+    let f = publish().await;
+    let (_d, store) = new_store();
+    let client = anonymous();
+    let resolved = client
+        .resolve(
+            &f.reference,
+            &"windows/amd64:10.0.20348".parse().expect("platform"),
+            &store,
+        )
+        .await
+        .expect("resolve");
+    assert!(resolved
+        .manifest
+        .layers
+        .iter()
+        .all(|l| store.blob_size(&l.digest).is_none()));
+    let mut desc = resolved.descriptor.clone();
+    desc.annotations
+        .get_or_insert_with(Default::default)
+        .insert(
+            wharf_registry::ANNOTATION_SOURCE.to_string(),
+            f.reference.name(),
+        );
+    store.tag("local/app:1", &desc).expect("tag");
+
+    // Same registry: everything is mounted, nothing is uploaded.
+    let same = Reference::parse(&format!("{}/apps/web:1", f.reg.host())).expect("ref");
+    let report = push_image(
+        &client.repository(&same),
+        &same,
+        &store,
+        "local/app:1",
+        &PushOptions::default(),
+    )
+    .await
+    .expect("push with mounts");
+    assert_eq!(
+        (report.mounted, report.uploaded, report.fetched),
+        (3, 0, 0),
+        "{report:?}"
+    );
+    assert!(resolved
+        .manifest
+        .layers
+        .iter()
+        .all(|l| store.blob_size(&l.digest).is_none()));
+
+    // Another registry: an error naming the blob, unless fetching is allowed.
+    let other_reg = registry::start(Auth::None, None);
+    let other = Reference::parse(&format!("{}/apps/web:1", other_reg.host())).expect("ref");
+    let err = push_image(
+        &client.repository(&other),
+        &other,
+        &store,
+        "local/app:1",
+        &PushOptions::default(),
+    )
+    .await
+    .expect_err("layers unavailable");
+    assert!(
+        matches!(err, RegistryError::BlobUnavailableForPush { .. }),
+        "{err}"
+    );
+    let report = push_image(
+        &client.repository(&other),
+        &other,
+        &store,
+        "local/app:1",
+        &PushOptions {
+            fetch_missing_with: Some(client.clone()),
+            ..PushOptions::default()
+        },
+    )
+    .await
+    .expect("copy between registries");
+    assert_eq!((report.fetched, report.uploaded), (2, 2), "{report:?}");
+}
