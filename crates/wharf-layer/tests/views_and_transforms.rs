@@ -1,4 +1,6 @@
 //! Stage views over layer tars and snapshots, and the cross-OS transforms.
+//! Unix-only because the snapshot backing and its fixtures are.
+#![cfg(unix)]
 
 mod common;
 
@@ -152,7 +154,6 @@ fn linux_view_applies_whiteouts_and_resolves_hardlinks() {
     );
 }
 
-#[cfg(unix)]
 #[test]
 fn snapshot_view_matches_tar_view() {
     let tmp = tempfile::tempdir().unwrap();
@@ -362,7 +363,6 @@ fn windows_stage_to_linux_layer() {
         && !e.0.starts_with("UtilityVM")));
 }
 
-#[cfg(unix)]
 #[test]
 fn linux_stage_to_windows_layer_skips_ntfs_invalid_names() {
     use std::os::unix::fs::symlink;
@@ -451,7 +451,6 @@ fn linux_stage_to_windows_layer_skips_ntfs_invalid_names() {
     ));
 }
 
-#[cfg(unix)]
 #[test]
 fn subtree_copy_with_owner_onto_windows_base() {
     let tmp = tempfile::tempdir().unwrap();
@@ -527,4 +526,53 @@ fn subtree_copy_with_owner_onto_windows_base() {
         &raw[20..40],
         &[1, 3, 0, 0, 0, 0, 0, 5, 93, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0]
     );
+}
+
+#[test]
+fn views_refuse_hostile_names_and_dangling_hardlinks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let escape = write_tar(
+        &tmp.path().join("escape.tar"),
+        &[f("../etc/passwd", b"x")],
+        Compression::None,
+    );
+    let err = StageView::from_layers(
+        LayerOs::Linux,
+        &[escape],
+        tmp.path(),
+        &ViewOptions::default(),
+    )
+    .err()
+    .expect("'..' must be refused");
+    assert!(matches!(err, Error::HostileEntry { .. }), "{err}");
+    let dangling = write_tar(
+        &tmp.path().join("dangling.tar"),
+        &[h("a", "nowhere")],
+        Compression::None,
+    );
+    let err = StageView::from_layers(
+        LayerOs::Linux,
+        &[dangling],
+        tmp.path(),
+        &ViewOptions::default(),
+    )
+    .err()
+    .expect("a hardlink to nothing must be refused");
+    assert!(matches!(err, Error::MalformedTar { .. }), "{err}");
+    let zeros = vec![0u8; 3 << 20];
+    let bomb = write_tar(
+        &tmp.path().join("bomb.tgz"),
+        &[(
+            TarEntry::new("big", EntryKind::File { size: 3 << 20 }),
+            &zeros[..],
+        )],
+        Compression::default(),
+    );
+    let small = ViewOptions {
+        max_uncompressed_bytes: 1 << 20,
+    };
+    let err = StageView::from_layers(LayerOs::Linux, &[bomb], tmp.path(), &small)
+        .err()
+        .expect("the cap must hold");
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
 }

@@ -12,6 +12,7 @@
 //! `Hives/` and `UtilityVM/` are left out, lookups are case-insensitive, and
 //! names that differ only in case within one layer are reported.
 
+#[cfg(unix)]
 mod snapshot;
 mod tar_index;
 
@@ -72,6 +73,7 @@ enum Location {
     /// In layer `layer`'s (uncompressed) tar, data starting at `offset`.
     Tar { layer: usize, offset: u64 },
     /// A file of the snapshot directory.
+    #[cfg_attr(not(unix), allow(dead_code))]
     Snapshot(PathBuf),
     /// No content (directories, links, devices).
     None,

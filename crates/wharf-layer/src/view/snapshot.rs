@@ -13,7 +13,6 @@ use std::path::Path;
 
 impl StageView {
     /// A view of the Linux tree unpacked at `dir`.
-    #[cfg(unix)]
     pub fn from_snapshot(dir: &Path) -> Result<Self> {
         let mut view = StageView {
             os: LayerOs::Linux,
@@ -27,7 +26,6 @@ impl StageView {
     }
 }
 
-#[cfg(unix)]
 fn walk(
     view: &mut StageView,
     dir: &Path,
