@@ -106,6 +106,8 @@ pub fn export(
     output: &Output,
     platform: &Platform,
 ) -> Result<ExportReport, ExportError> {
+    // Keeps garbage collection from deleting blobs while they are copied.
+    let _lease = store.lease()?;
     match output {
         Output::OciDir(dir) => write_oci_dir(store, images, dir),
         Output::OciArchive(file) => write_file(file, |f| write_oci_archive(store, images, f, file)),

@@ -145,9 +145,16 @@ impl BlobWriter {
             // Same digest, same content: another writer got there first.
             let _ = fs::remove_file(&self.tmp_path);
         } else {
-            fs::rename(&self.tmp_path, &dest)
-                .map_err(|e| StoreError::io("moving blob into place", &dest, e))?;
-            crate::sync_dir(&dir);
+            match fs::rename(&self.tmp_path, &dest) {
+                Ok(()) => crate::sync_dir(&dir),
+                // On Windows a rename onto a blob that a concurrent writer
+                // just committed (and someone may hold open) fails; the
+                // content is the same, so theirs stands.
+                Err(_) if dest.exists() => {
+                    let _ = fs::remove_file(&self.tmp_path);
+                }
+                Err(e) => return Err(StoreError::io("moving blob into place", &dest, e)),
+            }
         }
         self.tmp_path = PathBuf::new();
         Ok(CommittedBlob {
