@@ -3,7 +3,9 @@
 //! copies where ([`plan_copy`]).
 
 pub mod context;
+pub mod copy_layer;
 pub mod copy_plan;
+pub mod ownership;
 
 pub use context::{BuildContext, ContextEntry, ContextError, EntryKind};
 pub use copy_plan::{plan_copy, CopyEntry, CopyError, CopyRequest};
