@@ -2,6 +2,7 @@
 //! resolution, `.dockerignore`-aware walks) and what a COPY from it
 //! copies where ([`plan_copy`]).
 
+pub mod cache_key;
 pub mod context;
 pub mod copy_layer;
 pub mod copy_plan;

@@ -1,0 +1,215 @@
+//! Instruction cache keys, stable across runs and releases.
+//!
+//! A key is the SHA-256 of a canonical JSON document holding: a format
+//! version, the parent (the key of the previous step, or the base image's
+//! manifest digest), the target platform, the instruction as expanded
+//! (without its line number or raw text, so moving or re-indenting a line
+//! keeps its cache), the state it runs in (WORKDIR, USER, SHELL, the RUN
+//! environment), the build arguments its result depends on, and the
+//! content digests of its sources. Nothing here uses `DefaultHasher`,
+//! whose output may change between Rust releases.
+
+use crate::context::{BuildContext, EntryKind};
+use crate::copy_plan::CopyEntry;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use wharf_frontend::ast::Instruction;
+use wharf_frontend::plan::PlannedInstruction;
+use wharf_platform::Platform;
+
+/// Bump when the key document changes shape: old entries then miss.
+const KEY_FORMAT: &str = "wharf-cache-v1";
+
+/// A cache key: `sha256:<hex>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct CacheKey(pub String);
+
+impl std::fmt::Display for CacheKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Serialize)]
+struct KeyDocument<'a> {
+    format: &'static str,
+    parent: &'a str,
+    platform: String,
+    instruction: &'a Instruction,
+    workdir_before: &'a str,
+    user: Option<&'a str>,
+    shell: Option<&'a Vec<String>>,
+    env: Option<&'a BTreeMap<String, String>>,
+    args: &'a BTreeMap<String, String>,
+    sources: &'a [String],
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(bytes);
+    format!("sha256:{:x}", h.finalize())
+}
+
+/// The key of `ins` run on top of `parent`, with `workdir_before` the
+/// working directory in effect before it and `sources` the content
+/// digests of what it reads.
+pub fn instruction_key(
+    parent: &str,
+    platform: &Platform,
+    workdir_before: &str,
+    ins: &PlannedInstruction,
+    sources: &[String],
+) -> CacheKey {
+    let doc = KeyDocument {
+        format: KEY_FORMAT,
+        parent,
+        platform: platform.to_string(),
+        instruction: &ins.instruction,
+        workdir_before,
+        user: ins.user.as_deref(),
+        shell: ins.shell.as_ref(),
+        env: ins.env.as_ref(),
+        args: &ins.args,
+        sources,
+    };
+    // Struct fields serialise in declaration order and maps are sorted:
+    // the document is canonical.
+    let json = serde_json::to_vec(&doc).unwrap_or_default();
+    CacheKey(sha256_hex(&json))
+}
+
+/// The content digest of a COPY's entries: destination paths, kinds,
+/// modes, link targets and file contents, in order.
+pub fn copy_sources_digest(ctx: &BuildContext, entries: &[CopyEntry]) -> io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    for e in entries {
+        h.update(e.dest.as_bytes());
+        h.update([0]);
+        let host = ctx.host_path(&e.source);
+        let meta = fs::symlink_metadata(&host)?;
+        h.update(mode_bits(&meta).to_le_bytes());
+        match e.kind {
+            EntryKind::File => {
+                h.update(b"f");
+                h.update(meta.len().to_le_bytes());
+                let mut f = File::open(&host)?;
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+            }
+            EntryKind::Symlink => {
+                h.update(b"l");
+                h.update(fs::read_link(&host)?.to_string_lossy().as_bytes());
+            }
+            EntryKind::Dir => h.update(b"d"),
+            EntryKind::Other => h.update(b"o"),
+        }
+        h.update([0]);
+    }
+    Ok(format!("sha256:{:x}", h.finalize()))
+}
+
+#[cfg(unix)]
+fn mode_bits(meta: &fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode_bits(meta: &fs::Metadata) -> u32 {
+    u32::from(meta.permissions().readonly())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::copy_plan::{plan_copy, CopyRequest};
+    use wharf_frontend::dockerfile::parse;
+    use wharf_frontend::plan::{plan, NoBaseImages, PlanOptions};
+
+    fn planned(src: &str) -> Vec<PlannedInstruction> {
+        let f = parse("Dockerfile", src).unwrap();
+        let mut o = PlanOptions::for_host();
+        o.run_platforms = None;
+        o.build_args.insert("V".into(), "1".into());
+        plan(&f, src, &o, &NoBaseImages).unwrap().targets[0].stages[0]
+            .instructions
+            .clone()
+    }
+
+    fn key(src: &str, i: usize) -> CacheKey {
+        let p = planned(src);
+        instruction_key(
+            "sha256:base",
+            &"linux/amd64".parse().unwrap(),
+            "/",
+            &p[i],
+            &[],
+        )
+    }
+
+    #[test]
+    fn keys_ignore_layout_but_not_meaning() {
+        let a = key("FROM x\nARG V\nRUN echo $V\n", 1);
+        assert_eq!(a, key("FROM x\n\n\nARG V\nRUN   echo $V\n", 1));
+        // Moving the instruction down does not change its key.
+        assert_eq!(a, key("FROM x\n# comment\nARG V\nRUN echo $V\n", 1));
+        // A different command, or a different build-arg value, does.
+        assert_ne!(a, key("FROM x\nARG V\nRUN echo $V!\n", 1));
+        assert_ne!(a, key("FROM x\nARG V=2\nENV V=3\nRUN echo $V\n", 2));
+        assert!(a.0.starts_with("sha256:") && a.0.len() == 71);
+        // A fixed vector: the key format must not drift between releases.
+        let p = planned("FROM x\nWORKDIR /app\n");
+        let k = instruction_key(
+            "sha256:base",
+            &"linux/amd64".parse().unwrap(),
+            "/",
+            &p[0],
+            &[],
+        );
+        assert_eq!(
+            k.0, "sha256:970b05ed1d7e9efcbe65d96d67386871fd507afdaf662e03ad97fb4a55a1fe7e",
+            "the key document changed: bump KEY_FORMAT and update this vector"
+        );
+        assert_ne!(
+            k,
+            instruction_key(
+                "sha256:other",
+                &"linux/amd64".parse().unwrap(),
+                "/",
+                &p[0],
+                &[]
+            )
+        );
+    }
+
+    #[test]
+    fn source_digest_follows_content() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("a.txt"), "one").unwrap();
+        let c = BuildContext::new(d.path(), None);
+        let src = vec!["a.txt".to_string()];
+        let req = CopyRequest {
+            sources: &src,
+            dest: "/a.txt",
+            workdir: "/",
+            windows: false,
+            parents: false,
+            exclude: &[],
+            dest_is_dir_in_image: false,
+        };
+        let e = plan_copy(&c, &req).unwrap();
+        let first = copy_sources_digest(&c, &e).unwrap();
+        assert_eq!(first, copy_sources_digest(&c, &e).unwrap());
+        fs::write(d.path().join("a.txt"), "two").unwrap();
+        assert_ne!(first, copy_sources_digest(&c, &e).unwrap());
+    }
+}
