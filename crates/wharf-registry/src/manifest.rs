@@ -165,7 +165,7 @@ impl RegistryClient {
                     .iter()
                     .enumerate()
                     .filter(|(_, d)| manifest_kind(&d.media_type) == Some(ManifestKind::Image))
-                    .filter_map(|(i, d)| d.platform.clone().map(|p| (i, p)))
+                    .filter_map(|(i, d)| d.platform.as_ref().map(|p| (i, normalized(p))))
                     .collect();
                 let platforms: Vec<Platform> = candidates.iter().map(|(_, p)| p.clone()).collect();
                 let selection = wharf_platform::select(platform, &platforms).map_err(|source| {
@@ -272,4 +272,14 @@ fn media_type_of(header: Option<String>, bytes: &[u8], url: &str) -> Result<Stri
         (None, _) if probe.config.is_some() => MEDIA_TYPE_OCI_MANIFEST.to_string(),
         (None, h) => h.unwrap_or_default(),
     })
+}
+
+/// Index entries are written by many tools; spell their OS and architecture
+/// the way `wharf_platform` compares them (`aarch64` → `arm64`, ...).
+fn normalized(p: &Platform) -> Platform {
+    Platform {
+        os_version: p.os_version.clone(),
+        os_features: p.os_features.clone(),
+        ..Platform::new(&p.os, &p.architecture, p.variant.as_deref())
+    }
 }
