@@ -85,3 +85,64 @@ async fn tokens_are_cached_refreshed_and_redacted() {
         "the cached token and credentials are in the state: {shown}"
     );
 }
+
+#[tokio::test]
+async fn identity_tokens_use_the_oauth2_refresh_grant() {
+    let port = Arc::new(AtomicUsize::new(0));
+    let port2 = port.clone();
+    let server = serve(move |req: &Req| {
+        if req.path == "/token" && req.method == "POST" {
+            let body = String::from_utf8_lossy(&req.body).to_string();
+            let ok = body.contains("grant_type=refresh_token")
+                && body.contains("refresh_token=refresh-me-secret")
+                && body.contains("scope=repository%3Atest%2Fapp%3Apull")
+                && body.contains("service=fake");
+            if !ok || req.header("authorization").is_some() {
+                return Reply::status(401);
+            }
+            return Reply::ok(
+                "application/json",
+                br#"{"access_token":"access-secret","expires_in":300}"#.to_vec(),
+            );
+        }
+        if req.header("authorization") == Some("Bearer access-secret") {
+            return Reply::ok(
+                "application/vnd.oci.image.manifest.v1+json",
+                br#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":0},"layers":[]}"#.to_vec(),
+            );
+        }
+        Reply::Full {
+            status: 401,
+            headers: vec![(
+                "WWW-Authenticate".into(),
+                format!(
+                    r#"Bearer realm="http://127.0.0.1:{}/token",service="fake""#,
+                    port2.load(Ordering::SeqCst)
+                ),
+            )],
+            body: vec![],
+        }
+    });
+    port.store(server.port as usize, Ordering::SeqCst);
+    // As `docker login` with an OAuth2 provider leaves it in config.json.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"auths": {server.base(): {"auth": "PHRva2VuPjo=", "identitytoken": "refresh-me-secret"}}})
+            .to_string(),
+    )
+    .expect("write");
+    let reference = Reference::parse(&format!("{}/test/app:v1", server.base())).expect("ref");
+    let client = client(CredentialStore::docker_config(&config));
+    let m = client
+        .fetch_manifest(&reference)
+        .await
+        .expect("manifest with identity token");
+    assert_eq!(m.media_type, "application/vnd.oci.image.manifest.v1+json");
+    let shown = format!("{client:?}");
+    assert!(
+        !shown.contains("refresh-me-secret") && !shown.contains("access-secret"),
+        "{shown}"
+    );
+}

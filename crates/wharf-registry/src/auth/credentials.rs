@@ -6,7 +6,9 @@
 //! (`--config`, tests) and secrets that cannot leak through `Debug`, so the
 //! small lookup is written here. Credential helpers follow Docker's
 //! protocol: `docker-credential-<name> get` with the server URL on stdin,
-//! answering `{"ServerURL","Username","Secret"}` on stdout.
+//! answering `{"ServerURL","Username","Secret"}` on stdout. An identity
+//! token (config `identitytoken`, or a helper's user name `<token>`) is an
+//! OAuth2 refresh token; the token flow exchanges it for access tokens.
 
 use base64::Engine;
 use serde::Deserialize;
@@ -16,6 +18,9 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+/// The user name Docker and credential helpers use to mark an identity token.
+const IDENTITY_TOKEN_USER: &str = "<token>";
 
 /// A secret string: never shown by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -55,6 +60,17 @@ impl Credentials {
             username: username.into(),
             password: Secret::new(password),
         }
+    }
+
+    /// An OAuth2 refresh token ("identity token", Docker's `identitytoken`),
+    /// exchanged at the registry's token service for access tokens.
+    pub fn identity_token(token: impl Into<String>) -> Self {
+        Credentials::new(IDENTITY_TOKEN_USER, token)
+    }
+
+    /// `true` when these are an identity token rather than a user and password.
+    pub fn is_identity_token(&self) -> bool {
+        self.username == IDENTITY_TOKEN_USER
     }
 
     /// The `Authorization: Basic …` header value.
@@ -276,6 +292,11 @@ fn decode_entry(
     registry: &str,
     path: &Path,
 ) -> Result<Option<Credentials>, CredentialError> {
+    // Docker stores an OAuth2 refresh token (e.g. after `az acr login`)
+    // next to an "auth" holding only the user name; the token wins.
+    if let Some(token) = entry.identity_token.as_deref().filter(|t| !t.is_empty()) {
+        return Ok(Some(Credentials::identity_token(token)));
+    }
     if let (Some(u), Some(p)) = (&entry.username, &entry.password) {
         return Ok(Some(Credentials::new(u.clone(), p.clone())));
     }
@@ -290,14 +311,6 @@ fn decode_entry(
         let raw = String::from_utf8(raw).map_err(|_| bad())?;
         let (u, p) = raw.split_once(':').ok_or_else(bad)?;
         return Ok(Some(Credentials::new(u, p)));
-    }
-    if entry.identity_token.is_some() {
-        // OAuth2 refresh tokens need a token endpoint POST flow that Wharf does
-        // not implement; say so instead of failing with a confusing 401.
-        return Err(CredentialError::BadConfig {
-            path: path.to_path_buf(),
-            reason: format!("the entry for {registry} holds an identity token, which Wharf does not support; log in with a user name and password or access token"),
-        });
     }
     Ok(None)
 }
@@ -356,11 +369,8 @@ fn run_helper(
     }
     let reply: HelperReply = serde_json::from_slice(&out.stdout)
         .map_err(|_| fail("the helper's answer is not the expected JSON".into()))?;
-    if reply.username == "<token>" {
-        return Err(fail(
-            "the helper returned an identity token, which Wharf does not support".into(),
-        ));
-    }
+    // Helpers answer identity tokens with the user name "<token>", which
+    // `Credentials::new` recognises.
     Ok(Some(Credentials::new(reply.username, reply.secret)))
 }
 

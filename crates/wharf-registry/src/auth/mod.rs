@@ -1,8 +1,9 @@
 //! Registry authentication: anonymous first, then whatever the registry's
 //! `WWW-Authenticate` challenge asks for — Basic with the user's
 //! credentials, or the Docker token flow (Bearer): fetch a token for the
-//! repository scope from the realm, cache it until shortly before it
-//! expires, and fetch a new one when it has.
+//! repository scope from the realm (GET with Basic credentials, or the
+//! OAuth2 refresh-token POST for identity tokens), cache it until shortly
+//! before it expires, and fetch a new one when it has.
 
 mod challenge;
 mod credentials;
@@ -218,8 +219,14 @@ impl Authenticator {
             return Ok(());
         }
         if challenges.iter().any(|c| c.scheme == "basic") {
-            if credentials.is_none() {
-                return Err(unauthorized(login_hint));
+            match &credentials {
+                None => return Err(unauthorized(login_hint)),
+                Some(c) if c.is_identity_token() => {
+                    return Err(unauthorized(format!(
+                        "; {registry} uses Basic authentication, which an identity token cannot answer: log in with a user name and password"
+                    )))
+                }
+                Some(_) => {}
             }
             self.lock().entry(registry.to_string()).or_default().scheme = Some(Scheme::Basic);
             return Ok(());
@@ -304,15 +311,35 @@ impl Authenticator {
                 q.append_pair("scope", s);
             }
         }
-        let mut req = http.get(url.clone());
-        if let Some(c) = credentials {
-            let mut value =
-                reqwest::header::HeaderValue::from_str(&c.basic_header()).map_err(|_| {
-                    RegistryError::Internal("credentials contain invalid header characters".into())
-                })?;
-            value.set_sensitive(true);
-            req = req.header(reqwest::header::AUTHORIZATION, value);
-        }
+        let req = match credentials {
+            // OAuth2 refresh-token grant (distribution's token spec, "oauth").
+            Some(c) if c.is_identity_token() => {
+                let mut form = vec![
+                    ("grant_type", "refresh_token".to_string()),
+                    ("refresh_token", c.password.expose().to_string()),
+                    ("client_id", "wharf".to_string()),
+                    ("scope", scope.scopes.join(" ")),
+                ];
+                if let Some(s) = service {
+                    form.push(("service", s.to_string()));
+                }
+                let mut base = url.clone();
+                base.set_query(None);
+                http.post(base).form(&form)
+            }
+            Some(c) => {
+                let mut value =
+                    reqwest::header::HeaderValue::from_str(&c.basic_header()).map_err(|_| {
+                        RegistryError::Internal(
+                            "credentials contain invalid header characters".into(),
+                        )
+                    })?;
+                value.set_sensitive(true);
+                http.get(url.clone())
+                    .header(reqwest::header::AUTHORIZATION, value)
+            }
+            None => http.get(url.clone()),
+        };
         let shown = realm.to_string();
         let resp = req.send().await.map_err(|e| RegistryError::Transport {
             method: "GET".into(),
