@@ -58,8 +58,12 @@ impl Store {
         let blobs = root.join("blobs").join("sha256");
         fs::create_dir_all(&blobs).map_err(|e| StoreError::io("creating store", &blobs, e))?;
         let layout = root.join("oci-layout");
-        if !layout.exists() {
-            write_atomic(&root, &layout, OCI_LAYOUT.as_bytes())?;
+        match fs::read(&layout) {
+            Ok(bytes) => check_layout_version(&root, &bytes)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                write_atomic(&root, &layout, OCI_LAYOUT.as_bytes())?
+            }
+            Err(e) => return Err(StoreError::io("reading", &layout, e)),
         }
         let store = Store { root };
         let index = store.root.join("index.json");
@@ -184,6 +188,29 @@ impl Store {
             _ => StoreError::io("writing blob", self.root.join("ingest"), e),
         })?;
         w.commit()
+    }
+}
+
+/// Refuses layouts of another version than the one Wharf writes.
+fn check_layout_version(root: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Layout {
+        image_layout_version: String,
+    }
+    match serde_json::from_slice::<Layout>(bytes) {
+        Ok(l) if l.image_layout_version == "1.0.0" => Ok(()),
+        Ok(l) => Err(StoreError::NotALayout {
+            root: root.to_path_buf(),
+            reason: format!(
+                "its oci-layout says version {:?}; Wharf reads version 1.0.0",
+                l.image_layout_version
+            ),
+        }),
+        Err(e) => Err(StoreError::NotALayout {
+            root: root.to_path_buf(),
+            reason: format!("its oci-layout file is not valid JSON ({e}); use another directory"),
+        }),
     }
 }
 

@@ -310,3 +310,18 @@ fn umoci_unpacks_an_image_from_the_store() {
         b"hello\n"
     );
 }
+
+#[test]
+fn refuses_a_layout_of_another_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("oci-layout"),
+        br#"{"imageLayoutVersion":"9.9.9"}"#,
+    )
+    .expect("write");
+    let err = Store::open(dir.path()).expect_err("wrong version");
+    assert!(matches!(err, StoreError::NotALayout { .. }), "{err}");
+    assert!(err.to_string().contains("9.9.9"), "{err}");
+    std::fs::write(dir.path().join("oci-layout"), b"garbage").expect("write");
+    assert!(Store::open(dir.path()).is_err());
+}
