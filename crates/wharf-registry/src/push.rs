@@ -158,36 +158,39 @@ impl RemoteRepository {
         let mut location = self.client.location(resp.url(), &resp)?;
         let chunk = self.client.options().upload_chunk_size.max(1);
         let mut offset = 0u64;
+        let policy = self.client.options().retry.clone();
+        let mut chunk_failures = 0u32;
         if descriptor.size > chunk {
             while offset < descriptor.size {
                 let len = chunk.min(descriptor.size - offset);
-                let mut headers = octet_stream();
-                let range = format!("{}-{}", offset, offset + len - 1);
-                headers.insert(
-                    reqwest::header::CONTENT_RANGE,
-                    HeaderValue::from_str(&range)
-                        .map_err(|e| RegistryError::Internal(e.to_string()))?,
-                );
-                let resp = self
-                    .send_upload(
-                        Method::PATCH,
-                        location.clone(),
-                        headers,
-                        Body::File {
-                            path: path.to_path_buf(),
-                            offset,
-                            len,
-                        },
-                    )
-                    .await?;
-                if resp.status() != StatusCode::ACCEPTED {
-                    return Err(self
-                        .client
-                        .status_error(resp, &self.reference, "push", &what)
-                        .await);
+                match self.patch(path, &location, offset, len, &what).await {
+                    Ok(next) => {
+                        location = next;
+                        offset += len;
+                        chunk_failures = 0;
+                    }
+                    Err(e) if is_transient(&e) && chunk_failures + 1 < policy.max_attempts => {
+                        chunk_failures += 1;
+                        tokio::time::sleep(policy.delay(chunk_failures, None)).await;
+                        // Continue where the registry says the session stands;
+                        // when it cannot say, the caller starts over.
+                        let (next, received) =
+                            self.upload_status(&location).await.map_err(|_| e)?;
+                        if received > descriptor.size {
+                            return Err(RegistryError::BadResponse {
+                                what: "upload status".into(),
+                                url: location.to_string(),
+                                reason: format!(
+                                    "the registry claims {received} bytes of a {}-byte blob",
+                                    descriptor.size
+                                ),
+                            });
+                        }
+                        location = next;
+                        offset = received;
+                    }
+                    Err(e) => return Err(e),
                 }
-                location = self.client.location(&location, &resp)?;
-                offset += len;
             }
         }
         location
@@ -210,12 +213,82 @@ impl RemoteRepository {
         Ok(())
     }
 
+    /// Sends one chunk; returns the session's next location.
+    async fn patch(
+        &self,
+        path: &std::path::Path,
+        location: &Url,
+        offset: u64,
+        len: u64,
+        what: &str,
+    ) -> Result<Url, RegistryError> {
+        let mut headers = octet_stream();
+        let range = format!("{}-{}", offset, offset + len - 1);
+        headers.insert(
+            reqwest::header::CONTENT_RANGE,
+            HeaderValue::from_str(&range).map_err(|e| RegistryError::Internal(e.to_string()))?,
+        );
+        let body = Body::File {
+            path: path.to_path_buf(),
+            offset,
+            len,
+        };
+        let resp = self
+            .send_upload(Method::PATCH, location.clone(), headers, body)
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(self
+                .client
+                .status_error(resp, &self.reference, "push", what)
+                .await);
+        }
+        self.client.location(location, &resp)
+    }
+
+    /// Asks how much of an upload session the registry holds: `(next
+    /// location, bytes received)`, from the `Range: 0-<last>` header.
+    async fn upload_status(&self, location: &Url) -> Result<(Url, u64), RegistryError> {
+        let resp = self
+            .send_upload_request(Method::GET, location.clone(), HeaderMap::new(), None)
+            .await?;
+        let bad = |reason: &str| RegistryError::BadResponse {
+            what: "upload status".into(),
+            url: location.to_string(),
+            reason: reason.to_string(),
+        };
+        if resp.status() != StatusCode::NO_CONTENT {
+            return Err(bad(&format!("HTTP {}", resp.status().as_u16())));
+        }
+        let last: u64 = resp
+            .headers()
+            .get(reqwest::header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("0-"))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad("no Range header"))?;
+        // "0-0" is what the distribution registry says for an empty session
+        // too; resending the first byte is harmless, skipping it is not.
+        let received = if last == 0 { 0 } else { last + 1 };
+        Ok((self.client.location(location, &resp)?, received))
+    }
+
     async fn send_upload(
         &self,
         method: Method,
         url: Url,
         headers: HeaderMap,
         body: Body,
+    ) -> Result<Response, RegistryError> {
+        self.send_upload_request(method, url, headers, Some(body))
+            .await
+    }
+
+    async fn send_upload_request(
+        &self,
+        method: Method,
+        url: Url,
+        headers: HeaderMap,
+        body: Option<Body>,
     ) -> Result<Response, RegistryError> {
         self.client
             .send(Request {
@@ -224,9 +297,9 @@ impl RemoteRepository {
                 method,
                 url,
                 headers,
-                body: Some(body),
+                body,
                 // A failed request leaves the session in an unknown state;
-                // the whole upload is retried instead.
+                // the caller asks for the status or starts over instead.
                 retry: false,
             })
             .await

@@ -485,3 +485,115 @@ async fn failed_upload_restarts_in_a_new_session() {
         "one extra session for the retry"
     );
 }
+
+/// Chunked upload whose second PATCH breaks after half its body: the
+/// client asks for the session status and continues from there, and the
+/// blob the registry assembles has the right digest.
+#[tokio::test]
+async fn chunked_upload_continues_after_a_failed_patch() {
+    #[derive(Default)]
+    struct State {
+        data: Vec<u8>,
+        patches: usize,
+        posts: usize,
+        status_queries: usize,
+        completed: Vec<String>,
+    }
+    let state = Arc::new(Mutex::new(State::default()));
+    let st = state.clone();
+    let server = serve(move |req: &Req| {
+        let mut s = st.lock().expect("lock");
+        let p = req.path.as_str();
+        let location = vec![(
+            "Location".to_string(),
+            "/v2/test/app/blobs/uploads/one".to_string(),
+        )];
+        match req.method.as_str() {
+            "HEAD" => Reply::status(404),
+            "POST" => {
+                s.posts += 1;
+                s.data.clear();
+                Reply::Full {
+                    status: 202,
+                    headers: location,
+                    body: vec![],
+                }
+            }
+            "PATCH" => {
+                s.patches += 1;
+                let start: usize = req
+                    .header("content-range")
+                    .and_then(|r| r.split('-').next())
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(usize::MAX);
+                if start != s.data.len() {
+                    return Reply::status(416);
+                }
+                if s.patches == 2 {
+                    let half = req.body.len() / 2;
+                    s.data.extend_from_slice(&req.body[..half]);
+                    return Reply::status(500);
+                }
+                s.data.extend_from_slice(&req.body);
+                Reply::Full {
+                    status: 202,
+                    headers: location,
+                    body: vec![],
+                }
+            }
+            "GET" if p.starts_with("/v2/test/app/blobs/uploads/one") => {
+                s.status_queries += 1;
+                let mut headers = location;
+                headers.push((
+                    "Range".into(),
+                    format!("0-{}", s.data.len().saturating_sub(1)),
+                ));
+                Reply::Full {
+                    status: 204,
+                    headers,
+                    body: vec![],
+                }
+            }
+            "PUT" if p.starts_with("/v2/test/app/blobs/uploads/one") => {
+                s.data.extend_from_slice(&req.body);
+                let digest = p.split("digest=").nth(1).unwrap_or("").replace("%3A", ":");
+                if wharf_store::sha256_of(&s.data).to_string() != digest {
+                    return Reply::status(400);
+                }
+                s.completed.push(digest);
+                Reply::status(201)
+            }
+            "PUT" => Reply::status(201),
+            _ => Reply::status(404),
+        }
+    });
+    let (_d, store) = new_store();
+    // One big layer: chunks of 64 KiB, config below the chunk size.
+    let layer = noise(300_000, 5);
+    let c = store.put_bytes(&layer, None).expect("layer");
+    let platform = Platform::new("linux", "amd64", None);
+    let desc = store_image(&store, &platform, &[(GZIP_LAYER.to_string(), layer, None)]);
+    store.tag("local/big:1", &desc).expect("tag");
+    let mut options = options(wharf_registry::CredentialStore::anonymous());
+    options.upload_chunk_size = 64 * 1024;
+    let client = wharf_registry::RegistryClient::new(options).expect("client");
+    let target = reference(&server);
+    let report = wharf_registry::push_image(
+        &client.repository(&target),
+        &target,
+        &store,
+        "local/big:1",
+        &wharf_registry::PushOptions::default(),
+    )
+    .await
+    .expect("push continues after the failed chunk");
+    assert_eq!(report.uploaded, 2);
+    let s = state.lock().expect("lock");
+    assert!(
+        s.completed.contains(&c.digest.to_string()),
+        "{:?}",
+        s.completed
+    );
+    assert_eq!(s.status_queries, 1);
+    assert_eq!(s.posts, 2, "one session per blob, no restart");
+}
