@@ -74,7 +74,7 @@ pub struct CopyRequest<'a> {
 }
 
 /// Absolute POSIX-style destination and whether it names a directory.
-fn destination(req: &CopyRequest<'_>) -> Result<(String, bool), CopyError> {
+pub(crate) fn destination(req: &CopyRequest<'_>) -> Result<(String, bool), CopyError> {
     let raw = req.dest;
     let mut is_dir = raw.ends_with('/') || (req.windows && raw.ends_with('\\'));
     if req.windows {

@@ -1,0 +1,300 @@
+//! The builder's API: [`Builder::new`] with a [`BuildConfig`], then
+//! [`Builder::build`] with a [`BuildRequest`], giving [`BuildOutput`]
+//! (one [`BuiltImage`] per platform, and an index when there are several),
+//! with [`BuildEvent`]s reported as steps run.
+//!
+//! A build plans once from the Dockerfile alone to learn its base images,
+//! resolves them through a [`BaseResolver`] (manifest and configuration
+//! only: base layers are referenced, not downloaded), plans again with
+//! what the bases declare, and runs each target's stages in plan order.
+//!
+//! What runs today: FROM (image, stage, scratch), COPY and ADD of local
+//! files from the context, COPY --from another stage in either OS
+//! direction, and every configuration instruction. RUN needs an executor,
+//! and ADD of archives, URLs and git repositories and COPY --from an image
+//! are not available yet; each is refused with its line before any layer
+//! is written.
+
+use crate::context::BuildContext;
+use crate::emit::{emit_image, emit_index, BuiltImage};
+use crate::layer_store::{LayerRef, LayerStore, LayerStoreError};
+use crate::stage_exec::{StageExec, StageResult};
+use std::collections::{BTreeMap, HashMap};
+use wharf_frontend::ast::BuildFile;
+use wharf_frontend::plan::{plan, Base, BaseImage, KnownBaseImages, NoBaseImages, Plan, PlanOptions};
+use wharf_frontend::FrontendError;
+use wharf_image::ImageConfig;
+use wharf_layer::Compression;
+use wharf_platform::Platform;
+use wharf_store::oci::Descriptor;
+use wharf_store::{Digest, Store, StoreError};
+
+/// How the builder works, independent of what it builds.
+#[derive(Debug, Clone)]
+pub struct BuildConfig {
+    /// Where blobs, images and the instruction cache live.
+    pub store: Store,
+    /// Compression of new layers.
+    pub compression: Compression,
+    /// `SOURCE_DATE_EPOCH`: image `created`, history times and an upper
+    /// bound of file times, for reproducible images.
+    pub source_date_epoch: Option<u64>,
+    /// Ignore the instruction cache (it is still written).
+    pub no_cache: bool,
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The parsed build file and its text (for error quotes).
+    pub file: BuildFile,
+    pub source_text: String,
+    pub context: BuildContext,
+    /// Build args, target, platforms, host capabilities.
+    pub options: PlanOptions,
+    /// `--label`s for the final image.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A base image as its registry describes it.
+#[derive(Debug, Clone)]
+pub struct ResolvedBase {
+    /// The image manifest's digest (identifies the base in cache keys).
+    pub manifest_digest: Digest,
+    pub config: ImageConfig,
+    /// Its layers, with media types and `urls` as the registry gave them.
+    pub layers: Vec<LayerRef>,
+    /// Explanation of a non-obvious platform choice.
+    pub note: Option<String>,
+}
+
+/// Resolves base image references (a registry client, or a test double).
+pub trait BaseResolver {
+    /// The image `reference` names for `platform`; the error says why not.
+    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedBase, String>;
+}
+
+/// A resolver that knows no image: builds from `scratch` and stages only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRegistry;
+
+impl BaseResolver for NoRegistry {
+    fn resolve(&self, reference: &str, _: &Platform) -> Result<ResolvedBase, String> {
+        Err(format!(
+            "cannot resolve {reference}: this build has no registry access"
+        ))
+    }
+}
+
+/// Progress of a build, for a progress view or a JSON event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildEvent {
+    /// A step (instruction) finished.
+    Step {
+        platform: String,
+        stage: String,
+        line: usize,
+        text: String,
+        cached: bool,
+    },
+    /// Something worth telling (platform choices, skipped names).
+    Note(String),
+    /// A problem that did not stop the build.
+    Warning(String),
+}
+
+/// The result: one image per target platform, and an index over them when
+/// there are several.
+#[derive(Debug, Clone)]
+pub struct BuildOutput {
+    pub plan: Plan,
+    pub images: Vec<BuiltImage>,
+    pub index: Option<Descriptor>,
+}
+
+impl BuildOutput {
+    /// The descriptor to tag or push: the index, or the single manifest.
+    pub fn root(&self) -> Option<&Descriptor> {
+        self.index
+            .as_ref()
+            .or_else(|| self.images.first().map(|i| &i.manifest))
+    }
+}
+
+/// Why a build stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Plan(#[from] FrontendError),
+    #[error("{file}:{line}: FROM {reference}: {message}")]
+    Resolve {
+        file: String,
+        line: usize,
+        reference: String,
+        message: String,
+    },
+    #[error("{file}:{line}: {message}")]
+    Step {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Layer(#[from] LayerStoreError),
+}
+
+/// Builds images. See the module docs.
+pub struct Builder {
+    config: BuildConfig,
+}
+
+impl Builder {
+    pub fn new(config: BuildConfig) -> Self {
+        Builder { config }
+    }
+
+    /// Runs a build.
+    pub fn build(
+        &self,
+        req: &BuildRequest,
+        resolver: &dyn BaseResolver,
+        events: &mut dyn FnMut(BuildEvent),
+    ) -> Result<BuildOutput, BuildError> {
+        let first = plan(&req.file, &req.source_text, &req.options, &NoBaseImages)?;
+        let mut known = KnownBaseImages::default();
+        let mut resolved: HashMap<(String, String), ResolvedBase> = HashMap::new();
+        for (reference, platform) in first.base_images() {
+            let line = first_line_of(&first, &reference);
+            let base = resolver
+                .resolve(&reference, &platform)
+                .map_err(|message| BuildError::Resolve {
+                    file: req.file.path.clone(),
+                    line,
+                    reference: reference.clone(),
+                    message,
+                })?;
+            if let Some(n) = &base.note {
+                events(BuildEvent::Note(format!("{reference}: {n}")));
+            }
+            let info: BaseImage = base.config.as_base_image();
+            known
+                .0
+                .insert((reference.clone(), platform.to_string()), info);
+            resolved.insert((reference, platform.to_string()), base);
+        }
+        let plan = plan(&req.file, &req.source_text, &req.options, &known)?;
+        for w in &plan.warnings {
+            events(BuildEvent::Warning(match w.line {
+                Some(l) => format!("{}:{l}: {}", plan.file, w.message),
+                None => format!("{}: {}", plan.file, w.message),
+            }));
+        }
+
+        let layers = LayerStore::new(self.config.store.clone(), self.config.compression);
+        let mut images = Vec::new();
+        for target in &plan.targets {
+            let mut results: HashMap<usize, StageResult> = HashMap::new();
+            for stage in &target.stages {
+                let base = match &stage.base {
+                    Base::Image { reference, .. } => {
+                        let key = (reference.clone(), stage.platform.to_string());
+                        let found = resolved.get(&key).cloned().or_else(|| {
+                            // Planned for the build platform first, then refined.
+                            resolved
+                                .iter()
+                                .find(|((r, _), _)| r == reference)
+                                .map(|(_, b)| b.clone())
+                        });
+                        Some(found.ok_or_else(|| BuildError::Resolve {
+                            file: req.file.path.clone(),
+                            line: stage.line,
+                            reference: reference.clone(),
+                            message: "the base image was not resolved".into(),
+                        })?)
+                    }
+                    _ => None,
+                };
+                let exec = StageExec {
+                    file: &req.file.path,
+                    context: &req.context,
+                    layers: &layers,
+                    config: &self.config,
+                    target_platform: &target.platform,
+                };
+                let result = exec.run(stage, base.as_ref(), &results, events)?;
+                results.insert(stage.index, result);
+            }
+            let out = results
+                .remove(&target.output_stage)
+                .ok_or_else(|| BuildError::Step {
+                    file: req.file.path.clone(),
+                    line: 0,
+                    message: "the output stage was not built".into(),
+                })?;
+            let mut config = out.config;
+            for (k, v) in &req.labels {
+                config.config.labels.insert(k.clone(), v.clone());
+            }
+            if let Some(epoch) = self.config.source_date_epoch {
+                config.created = Some(rfc3339(epoch));
+            }
+            let platform = config.platform();
+            images.push(emit_image(&self.config.store, &platform, config, out.layers)?);
+        }
+        let index = if images.len() > 1 {
+            Some(emit_index(&self.config.store, &images)?)
+        } else {
+            None
+        };
+        Ok(BuildOutput {
+            plan,
+            images,
+            index,
+        })
+    }
+}
+
+fn first_line_of(plan: &Plan, reference: &str) -> usize {
+    plan.targets
+        .iter()
+        .flat_map(|t| &t.stages)
+        .find(|s| matches!(&s.base, Base::Image { reference: r, .. } if r == reference))
+        .map(|s| s.line)
+        .unwrap_or(0)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC, proleptic
+/// Gregorian calendar; days-from-civil inverted).
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

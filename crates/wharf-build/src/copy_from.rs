@@ -1,0 +1,266 @@
+//! `COPY --from=<stage>`: reads the source stage through the layer
+//! engine's read-only [`StageView`] (never unpacked on the host) and
+//! writes one layer in the destination stage's format. Same OS: entries
+//! are carried over with their metadata. Across OS: the layer engine's
+//! transforms (names NTFS cannot hold are skipped and listed; absolute
+//! symlinks made relative; Windows-only parts dropped).
+//!
+//! Destination rules match COPY from the context: a directory source
+//! copies its contents; a file source lands at the destination, or inside
+//! it when the destination is a directory.
+
+use std::io::Write;
+use wharf_frontend::dockerignore::PathPattern;
+use wharf_layer::transform::Mapping;
+use wharf_layer::windows::sddl::with_owner;
+use wharf_layer::{
+    linux_to_windows, tarfmt, windows_to_linux, LayerOs, LinuxLayerWriter, Skipped, StageView,
+    TarEntry, ToLinuxOptions, ToWindowsOptions, ViewEntry, ViewKind, WindowsLayerWriter,
+};
+
+/// A COPY --from that cannot be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyFromError {
+    #[error("{path}: not found in stage {stage}")]
+    NotFound { path: String, stage: String },
+    #[error("{0}")]
+    BadPattern(String),
+    #[error("COPY with several sources ({count}) needs a directory destination ending in /, not {dest}")]
+    DestNotDirectory { count: usize, dest: String },
+    #[error("{0}")]
+    Layer(#[from] wharf_layer::Error),
+}
+
+/// One source path of the stage and where it goes (both relative, `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FromMapping {
+    pub source: String,
+    pub dest: String,
+}
+
+/// Resolves the COPY's sources against the view: wildcards, directory
+/// versus file, destination directory rules.
+pub fn plan_copy_from(
+    view: &StageView,
+    stage: &str,
+    sources: &[String],
+    dest: &str,
+    dest_is_dir: bool,
+) -> Result<Vec<FromMapping>, CopyFromError> {
+    let mut matched: Vec<&ViewEntry> = Vec::new();
+    for s in sources {
+        let rel = s.trim_matches('/');
+        if PathPattern::has_wildcards(rel) {
+            let p = PathPattern::new(rel).map_err(CopyFromError::BadPattern)?;
+            let before = matched.len();
+            matched.extend(view.entries().filter(|e| p.matches(&e.path)));
+            if matched.len() == before {
+                return Err(CopyFromError::NotFound {
+                    path: s.clone(),
+                    stage: stage.to_string(),
+                });
+            }
+        } else if rel.is_empty() {
+            // The whole stage: its root's contents.
+            return Ok(vec![FromMapping {
+                source: String::new(),
+                dest: dest.trim_matches('/').to_string(),
+            }]);
+        } else {
+            matched.push(view.entry(rel).ok_or_else(|| CopyFromError::NotFound {
+                path: s.clone(),
+                stage: stage.to_string(),
+            })?);
+        }
+    }
+    let into_dir = dest_is_dir || matched.len() > 1;
+    if matched.len() > 1 && !dest_is_dir {
+        return Err(CopyFromError::DestNotDirectory {
+            count: matched.len(),
+            dest: dest.to_string(),
+        });
+    }
+    let dest = dest.trim_matches('/');
+    Ok(matched
+        .into_iter()
+        .map(|e| {
+            let to = match e.kind {
+                ViewKind::Dir => dest.to_string(),
+                _ if into_dir => {
+                    let name = e.path.rsplit('/').next().unwrap_or(&e.path);
+                    if dest.is_empty() {
+                        name.to_string()
+                    } else {
+                        format!("{dest}/{name}")
+                    }
+                }
+                _ => dest.to_string(),
+            };
+            FromMapping {
+                source: e.path.clone(),
+                dest: to,
+            }
+        })
+        .collect())
+}
+
+fn map_path(m: &FromMapping, path: &str) -> String {
+    let rel = if m.source.is_empty() {
+        path
+    } else if path.len() == m.source.len() {
+        ""
+    } else {
+        &path[m.source.len() + 1..]
+    };
+    match (m.dest.is_empty(), rel.is_empty()) {
+        (true, _) => rel.to_string(),
+        (false, true) => m.dest.clone(),
+        (false, false) => format!("{}/{rel}", m.dest),
+    }
+}
+
+/// Ownership of copied entries in the destination's terms.
+#[derive(Debug, Clone, Default)]
+pub struct FromOwner {
+    pub linux: Option<(u64, u64)>,
+    pub windows_sid: Option<String>,
+}
+
+/// Copies into a Linux layer. Returns what was skipped (cross-OS only).
+pub fn copy_into_linux<W: Write>(
+    view: &StageView,
+    mappings: &[FromMapping],
+    owner: &FromOwner,
+    timestamp: u64,
+    w: &mut LinuxLayerWriter<W>,
+) -> Result<Vec<Skipped>, CopyFromError> {
+    let mut skipped = Vec::new();
+    let mut declared: std::collections::BTreeSet<String> = Default::default();
+    for m in mappings {
+        // Parents of the destination that the layer must declare.
+        let parts: Vec<&str> = m.dest.split('/').filter(|p| !p.is_empty()).collect();
+        for i in 1..parts.len() {
+            let parent = parts[..i].join("/");
+            if declared.insert(parent.clone()) {
+                let mut d = TarEntry::new(format!("{parent}/"), tarfmt::EntryKind::Dir);
+                d.mtime = timestamp;
+                w.append(d, None)?;
+            }
+        }
+        if view.os() == LayerOs::Windows {
+            let (uid, gid) = owner.linux.unwrap_or((0, 0));
+            let report = windows_to_linux(
+                view,
+                w,
+                &ToLinuxOptions {
+                    mapping: Mapping {
+                        source: m.source.clone(),
+                        dest: m.dest.clone(),
+                    },
+                    uid,
+                    gid,
+                    ..ToLinuxOptions::default()
+                },
+            )?;
+            skipped.extend(report.skipped);
+            continue;
+        }
+        for e in view.subtree(&m.source) {
+            let dest = map_path(m, &e.path);
+            if dest.is_empty() || !declared.insert(dest.clone()) {
+                continue;
+            }
+            let kind = match &e.kind {
+                ViewKind::File { size } => tarfmt::EntryKind::File { size: *size },
+                ViewKind::Dir => tarfmt::EntryKind::Dir,
+                ViewKind::Symlink { target } => tarfmt::EntryKind::Symlink {
+                    target: target.clone(),
+                },
+                ViewKind::CharDevice { major, minor } => tarfmt::EntryKind::CharDevice {
+                    major: *major,
+                    minor: *minor,
+                },
+                ViewKind::BlockDevice { major, minor } => tarfmt::EntryKind::BlockDevice {
+                    major: *major,
+                    minor: *minor,
+                },
+                ViewKind::Fifo => tarfmt::EntryKind::Fifo,
+            };
+            let name = if e.kind == ViewKind::Dir {
+                format!("{dest}/")
+            } else {
+                dest
+            };
+            let mut t = TarEntry::new(name, kind);
+            t.mode = e.mode;
+            (t.uid, t.gid) = owner.linux.unwrap_or((e.uid, e.gid));
+            t.mtime = e.mtime;
+            for (k, v) in &e.xattrs {
+                t.pax.push((format!("SCHILY.xattr.{k}"), v.clone()));
+            }
+            if let ViewKind::File { .. } = e.kind {
+                let mut r = view.open(e)?;
+                w.append(t, Some(&mut r))?;
+            } else {
+                w.append(t, None)?;
+            }
+        }
+    }
+    Ok(skipped)
+}
+
+/// Copies into a Windows layer. Returns what was skipped.
+pub fn copy_into_windows<W: Write>(
+    view: &StageView,
+    mappings: &[FromMapping],
+    owner: &FromOwner,
+    w: &mut WindowsLayerWriter<'_, W>,
+) -> Result<Vec<Skipped>, CopyFromError> {
+    let mut skipped = Vec::new();
+    for m in mappings {
+        if view.os() == LayerOs::Linux {
+            let report = linux_to_windows(
+                view,
+                w,
+                &ToWindowsOptions {
+                    mapping: Mapping {
+                        source: m.source.clone(),
+                        dest: m.dest.clone(),
+                    },
+                    strict: false,
+                    owner_sid: owner.windows_sid.clone(),
+                },
+            )?;
+            skipped.extend(report.skipped);
+            continue;
+        }
+        for e in view.subtree(&m.source) {
+            let dest = map_path(m, &e.path);
+            if dest.is_empty() {
+                continue;
+            }
+            let mut meta = e.windows.clone();
+            if let (Some(m), Some(sid)) = (meta.as_mut(), &owner.windows_sid) {
+                m.security_descriptor = with_owner(&m.security_descriptor, sid)?;
+            }
+            match &e.kind {
+                ViewKind::Dir => w.add_dir(&dest, meta)?,
+                ViewKind::File { size } => {
+                    let mut r = view.open(e)?;
+                    w.add_file(&dest, *size, meta, &mut r)?;
+                }
+                ViewKind::Symlink { target } => {
+                    let is_dir = meta
+                        .as_ref()
+                        .is_some_and(|m| m.attributes & 0x10 != 0);
+                    w.add_symlink(&dest, target, is_dir, meta)?;
+                }
+                _ => skipped.push(Skipped {
+                    path: e.path.clone(),
+                    reason: "devices and pipes have no Windows form".into(),
+                }),
+            }
+        }
+    }
+    Ok(skipped)
+}

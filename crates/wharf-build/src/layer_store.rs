@@ -1,0 +1,149 @@
+//! New layers into the store, and the instruction cache that remembers
+//! them.
+//!
+//! A layer is written by the layer engine's [`LayerBlobWriter`] (one pass:
+//! tar, compression, diff_id and blob digest) into a temporary file beside
+//! the store, then streamed into the store's verifying blob writer, which
+//! checks the digest the layer engine computed. The cache maps a cache key
+//! to the layer it produced, as one small JSON file per key under
+//! `<store>/wharf-cache/`, written atomically (temp file + rename), so
+//! concurrent builds at worst both write the same record.
+
+use crate::cache_key::CacheKey;
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use wharf_layer::{Compression, LayerBlob, LayerBlobWriter};
+use wharf_store::oci::Descriptor;
+use wharf_store::{Digest, Expected, Store, StoreError};
+
+/// A layer of an image being built: its manifest descriptor and diff_id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerRef {
+    pub descriptor: Descriptor,
+    /// Digest of the uncompressed tar (`rootfs.diff_ids`).
+    pub diff_id: String,
+}
+
+/// Storing a layer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerStoreError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("writing a layer in {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("layer: {0}")]
+    Layer(#[from] wharf_layer::Error),
+    #[error("the layer engine produced an invalid digest {0}")]
+    BadDigest(String),
+}
+
+/// Writes layers into `store` and keeps the instruction cache.
+#[derive(Debug, Clone)]
+pub struct LayerStore {
+    store: Store,
+    compression: Compression,
+}
+
+fn io_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> LayerStoreError + '_ {
+    move |source| LayerStoreError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl LayerStore {
+    pub fn new(store: Store, compression: Compression) -> Self {
+        LayerStore { store, compression }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn scratch_dir(&self) -> Result<PathBuf, LayerStoreError> {
+        let dir = self.store.root().join("wharf-tmp");
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        Ok(dir)
+    }
+
+    /// A directory for temporary files of a build (layer spools).
+    pub fn temp_dir(&self) -> Result<tempfile::TempDir, LayerStoreError> {
+        let dir = self.scratch_dir()?;
+        tempfile::tempdir_in(&dir).map_err(io_err(&dir))
+    }
+
+    /// Writes a layer with `fill` (which gets the uncompressed tar sink)
+    /// and moves it into the store.
+    pub fn write_layer<E>(
+        &self,
+        fill: impl FnOnce(LayerBlobWriter) -> Result<LayerBlobWriter, E>,
+    ) -> Result<Result<LayerRef, E>, LayerStoreError> {
+        let tmp = tempfile::NamedTempFile::new_in(self.scratch_dir()?)
+            .map_err(|e| LayerStoreError::Io {
+                path: "store temporary directory".into(),
+                source: e,
+            })?;
+        let path = tmp.path().to_path_buf();
+        let writer = LayerBlobWriter::create(&path, self.compression)?;
+        let writer = match fill(writer) {
+            Ok(w) => w,
+            Err(e) => return Ok(Err(e)),
+        };
+        let blob = writer.finish()?;
+        let r = self.import(&blob)?;
+        drop(tmp);
+        Ok(Ok(r))
+    }
+
+    /// Streams a finished layer blob into the store, verified.
+    fn import(&self, blob: &LayerBlob) -> Result<LayerRef, LayerStoreError> {
+        let digest = Digest::try_from(blob.digest.as_str().to_string())
+            .map_err(|_| LayerStoreError::BadDigest(blob.digest.as_str().to_string()))?;
+        if self.store.blob_size(&digest) != Some(blob.size) {
+            let mut w = self.store.blob_writer(Some(Expected {
+                digest: digest.clone(),
+                size: Some(blob.size),
+            }))?;
+            let mut f = File::open(&blob.path).map_err(io_err(&blob.path))?;
+            io::copy(&mut f, &mut w).map_err(io_err(&blob.path))?;
+            w.commit()?;
+        }
+        Ok(LayerRef {
+            descriptor: Descriptor::new(blob.media_type.clone(), digest, blob.size),
+            diff_id: blob.diff_id.as_str().to_string(),
+        })
+    }
+
+    fn cache_path(&self, key: &CacheKey) -> PathBuf {
+        let hex = key.0.trim_start_matches("sha256:");
+        self.store.root().join("wharf-cache").join(format!("{hex}.json"))
+    }
+
+    /// The layer cached for `key`, if its blob is still in the store.
+    pub fn cached(&self, key: &CacheKey) -> Option<LayerRef> {
+        let text = fs::read(self.cache_path(key)).ok()?;
+        let r: LayerRef = serde_json::from_slice(&text).ok()?;
+        (self.store.blob_size(&r.descriptor.digest) == Some(r.descriptor.size)).then_some(r)
+    }
+
+    /// Remembers that `key` produced `layer`.
+    pub fn remember(&self, key: &CacheKey, layer: &LayerRef) -> Result<(), LayerStoreError> {
+        let path = self.cache_path(key);
+        let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io_err(&dir))?;
+        let json = serde_json::to_vec(layer).unwrap_or_default();
+        tmp.write_all(&json).map_err(io_err(&path))?;
+        tmp.persist(&path).map_err(|e| LayerStoreError::Io {
+            path: path.display().to_string(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,343 @@
+//! Running one planned stage: its starting point (scratch, another stage's
+//! result, or a resolved base image), then each instruction in order:
+//! configuration changes through [`ConfigBuilder`], COPY/ADD as one new
+//! layer each (from the context, or from another stage in either OS
+//! direction), cache lookups by [`instruction_key`].
+
+use crate::builder::{rfc3339, BuildConfig, BuildError, BuildEvent, ResolvedBase};
+use crate::cache_key::{copy_sources_digest, instruction_key};
+use crate::context::BuildContext;
+use crate::copy_from::{copy_into_linux, copy_into_windows, plan_copy_from, FromOwner};
+use crate::copy_layer::{write_linux, write_windows, CopyLayerSpec};
+use crate::copy_plan::{destination, plan_copy, CopyRequest};
+use crate::layer_store::{LayerRef, LayerStore};
+use crate::ownership::{linux_owner, Chmod};
+use std::collections::HashMap;
+use wharf_frontend::ast::{Copy, Instruction};
+use wharf_frontend::plan::{Base, PlannedInstruction, Source, StagePlan};
+use wharf_image::{ConfigBuilder, ImageConfig};
+use wharf_layer::windows::sddl::resolve_account;
+use wharf_layer::{
+    LayerOs, LinuxLayerOptions, LinuxLayerWriter, NoBase, StageView, Timestamp, ViewOptions,
+    WindowsLayerOptions, WindowsLayerWriter,
+};
+use wharf_platform::Platform;
+
+/// What a finished stage leaves for stages that use it.
+#[derive(Debug, Clone)]
+pub struct StageResult {
+    pub config: ImageConfig,
+    pub layers: Vec<LayerRef>,
+    /// Cache key of the last step: identifies the stage's content.
+    pub chain: String,
+}
+
+/// Runs stages of one target.
+pub struct StageExec<'a> {
+    pub file: &'a str,
+    pub context: &'a BuildContext,
+    pub layers: &'a LayerStore,
+    pub config: &'a BuildConfig,
+    pub target_platform: &'a Platform,
+}
+
+const ARCHIVE_SUFFIXES: &[&str] = &[
+    ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst",
+    ".tzst", ".tar.zstd",
+];
+
+impl StageExec<'_> {
+    fn step_err(&self, line: usize, message: impl Into<String>) -> BuildError {
+        BuildError::Step {
+            file: self.file.to_string(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn timestamp(&self) -> u64 {
+        self.config.source_date_epoch.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        })
+    }
+
+    /// Runs `stage`.
+    pub fn run(
+        &self,
+        stage: &StagePlan,
+        base: Option<&ResolvedBase>,
+        done: &HashMap<usize, StageResult>,
+        events: &mut dyn FnMut(BuildEvent),
+    ) -> Result<StageResult, BuildError> {
+        let (config, mut layers, mut chain) = match (&stage.base, base) {
+            (Base::Stage { index, .. }, _) => {
+                let r = done
+                    .get(index)
+                    .ok_or_else(|| self.step_err(stage.line, format!("stage {index} was not built before the stage that uses it")))?;
+                (r.config.clone(), r.layers.clone(), r.chain.clone())
+            }
+            (Base::Image { .. }, Some(b)) => {
+                let mut c = b.config.clone();
+                // The stage's platform carries the base's os.version.
+                c.os_version = stage.platform.os_version.clone().or(c.os_version);
+                (c, b.layers.clone(), b.manifest_digest.to_string())
+            }
+            _ => (
+                ImageConfig::for_platform(&stage.platform),
+                Vec::new(),
+                format!("scratch:{}", stage.platform),
+            ),
+        };
+        let mut cb = ConfigBuilder::new(config);
+        let created = rfc3339(self.timestamp());
+        let stage_name = stage.display_name();
+        let mut workdir_before = match cb.config.config.working_dir.as_str() {
+            "" if stage.platform.is_windows() => "C:\\".to_string(),
+            "" => "/".to_string(),
+            w => w.to_string(),
+        };
+        for ins in &stage.instructions {
+            let mut cached = false;
+            let key = instruction_key(&chain, &stage.platform, &workdir_before, ins, &[]);
+            let mut history = match &ins.instruction {
+                Instruction::Run(_) => {
+                    return Err(self.step_err(
+                        ins.line,
+                        format!(
+                            "RUN in stage {stage_name}: this version of wharf has no RUN executor; the stage can use FROM, COPY, ADD and configuration instructions"
+                        ),
+                    ))
+                }
+                Instruction::Copy(c) => {
+                    let (layer, hit, key2) = self.copy(stage, ins, c, false, None, &chain, &workdir_before, done, events)?;
+                    cached = hit;
+                    chain = key2.0.clone();
+                    layers.push(layer);
+                    cb.apply(ins).map_err(|e| self.step_err(e.line, e.message))?
+                }
+                Instruction::Add { copy, options } => {
+                    let (layer, hit, key2) = self.copy(stage, ins, copy, true, options.unpack, &chain, &workdir_before, done, events)?;
+                    cached = hit;
+                    chain = key2.0.clone();
+                    layers.push(layer);
+                    cb.apply(ins).map_err(|e| self.step_err(e.line, e.message))?
+                }
+                _ => {
+                    chain = key.0.clone();
+                    cb.apply(ins).map_err(|e| self.step_err(e.line, e.message))?
+                }
+            };
+            history.created = Some(created.clone());
+            cb.config.history.push(history);
+            workdir_before = ins.workdir.clone();
+            events(BuildEvent::Step {
+                platform: self.target_platform.to_string(),
+                stage: stage_name.clone(),
+                line: ins.line,
+                text: ins.source.clone(),
+                cached,
+            });
+        }
+        let mut config = cb.config;
+        config.rootfs.diff_ids = layers.iter().map(|l| l.diff_id.clone()).collect();
+        Ok(StageResult {
+            config,
+            layers,
+            chain,
+        })
+    }
+
+    /// One COPY or ADD; returns the layer, whether it came from the cache,
+    /// and the step's cache key.
+    #[allow(clippy::too_many_arguments)]
+    fn copy(
+        &self,
+        stage: &StagePlan,
+        ins: &PlannedInstruction,
+        c: &Copy,
+        is_add: bool,
+        unpack: Option<bool>,
+        chain: &str,
+        workdir_before: &str,
+        done: &HashMap<usize, StageResult>,
+        events: &mut dyn FnMut(BuildEvent),
+    ) -> Result<(LayerRef, bool, crate::cache_key::CacheKey), BuildError> {
+        let line = ins.line;
+        let kw = if is_add { "ADD" } else { "COPY" };
+        let windows = stage.platform.is_windows();
+        if c.sources.iter().any(|s| s.starts_with("<<")) {
+            return Err(self.step_err(line, format!("{kw} from a here-document is not supported by this version of wharf")));
+        }
+        if is_add {
+            if let Some(u) = c.sources.iter().find(|s| s.contains("://") || s.starts_with("git@")) {
+                return Err(self.step_err(line, format!("ADD {u}: downloading URLs and git repositories is not supported by this version of wharf; fetch it in a Linux stage or beforehand and COPY it")));
+            }
+            if unpack != Some(false) {
+                if let Some(a) = c.sources.iter().find(|s| ARCHIVE_SUFFIXES.iter().any(|x| s.to_ascii_lowercase().ends_with(x))) {
+                    return Err(self.step_err(line, format!("ADD {a}: extracting archives is not supported by this version of wharf; use ADD --unpack=false to copy the archive as a file")));
+                }
+            }
+        }
+        let chmod = c
+            .chmod
+            .as_deref()
+            .map(Chmod::parse)
+            .transpose()
+            .map_err(|e| self.step_err(line, e.to_string()))?;
+        let (linux_owner_ids, windows_sid) = match (&c.chown, windows) {
+            (None, _) => (None, None),
+            (Some(spec), true) => (
+                None,
+                Some(resolve_account(spec).ok_or_else(|| {
+                    self.step_err(line, format!("--chown={spec}: not a Windows account; use ContainerUser, ContainerAdministrator or a SID (S-1-...)"))
+                })?),
+            ),
+            (Some(spec), false) => (
+                Some(linux_owner(spec, None, None).map_err(|e| {
+                    self.step_err(line, format!("--chown {e} (user and group names need the stage's /etc/passwd, which this version of wharf does not read: use numeric ids)"))
+                })?),
+                None,
+            ),
+        };
+        let timestamp = self.timestamp();
+        let (dest, dest_is_dir) = destination(&CopyRequest {
+            sources: &c.sources,
+            dest: &c.dest,
+            workdir: &ins.workdir,
+            windows,
+            parents: c.parents,
+            exclude: &c.exclude,
+            dest_is_dir_in_image: false,
+        })
+        .map_err(|e| self.step_err(line, e.to_string()))?;
+
+        match ins.reads.first() {
+            None => {
+                let req = CopyRequest {
+                    sources: &c.sources,
+                    dest: &c.dest,
+                    workdir: &ins.workdir,
+                    windows,
+                    parents: c.parents,
+                    exclude: &c.exclude,
+                    dest_is_dir_in_image: false,
+                };
+                let entries = plan_copy(self.context, &req).map_err(|e| self.step_err(line, format!("{kw}: {e}")))?;
+                let digest = copy_sources_digest(self.context, &entries)
+                    .map_err(|e| self.step_err(line, format!("{kw}: reading the sources: {e}")))?;
+                let key = instruction_key(chain, &stage.platform, workdir_before, ins, &[digest]);
+                if !self.config.no_cache {
+                    if let Some(hit) = self.layers.cached(&key) {
+                        return Ok((hit, true, key));
+                    }
+                }
+                let spec = CopyLayerSpec {
+                    linux_owner: linux_owner_ids,
+                    windows_owner: windows_sid,
+                    chmod,
+                    timestamp,
+                    clamp_mtimes: self.config.source_date_epoch.is_some(),
+                    windows_base: None,
+                };
+                let layer = self
+                    .layers
+                    .write_layer(|w| {
+                        if windows {
+                            write_windows(self.context, &entries, &spec, w)
+                        } else {
+                            write_linux(self.context, &entries, &spec, w)
+                        }
+                    })?
+                    .map_err(|e| self.step_err(line, format!("{kw}: {e}")))?;
+                self.layers.remember(&key, &layer)?;
+                Ok((layer, false, key))
+            }
+            Some(Source::Stage { index }) => {
+                let from = done
+                    .get(index)
+                    .ok_or_else(|| self.step_err(line, format!("stage {index} was not built before COPY --from reads it")))?;
+                let key = instruction_key(chain, &stage.platform, workdir_before, ins, std::slice::from_ref(&from.chain));
+                if !self.config.no_cache {
+                    if let Some(hit) = self.layers.cached(&key) {
+                        return Ok((hit, true, key));
+                    }
+                }
+                let store = self.layers.store();
+                let mut paths = Vec::new();
+                for l in &from.layers {
+                    let p = store.blob_path(&l.descriptor.digest);
+                    if store.blob_size(&l.descriptor.digest) != Some(l.descriptor.size) {
+                        return Err(self.step_err(line, format!(
+                            "COPY --from={}: the layer {} of that stage's base image is not in the store; this version of wharf does not download base layers for COPY --from",
+                            c.from.as_deref().unwrap_or(""),
+                            l.descriptor.digest
+                        )));
+                    }
+                    paths.push(p);
+                }
+                let os = if from.config.os == "windows" { LayerOs::Windows } else { LayerOs::Linux };
+                let spool = self.layers.temp_dir()?;
+                let view = StageView::from_layers(os, &paths, spool.path(), &ViewOptions::default())
+                    .map_err(|e| self.step_err(line, format!("COPY --from: reading the stage: {e}")))?;
+                let from_name = c.from.clone().unwrap_or_default();
+                let dest_rel = dest.trim_start_matches('/').to_string();
+                let mappings = plan_copy_from(&view, &from_name, &c.sources, &dest_rel, dest_is_dir)
+                    .map_err(|e| self.step_err(line, format!("COPY --from: {e}")))?;
+                let owner = FromOwner {
+                    linux: linux_owner_ids,
+                    windows_sid,
+                };
+                let mut skipped = Vec::new();
+                let layer = self
+                    .layers
+                    .write_layer(|w| -> Result<_, BuildError> {
+                        if windows {
+                            let base = NoBase;
+                            let mut lw = WindowsLayerWriter::new(
+                                w,
+                                &base,
+                                WindowsLayerOptions {
+                                    timestamp: Timestamp::from_secs(timestamp),
+                                    base_layer: false,
+                                },
+                            )
+                            .map_err(|e| self.step_err(line, e.to_string()))?;
+                            skipped = copy_into_windows(&view, &mappings, &owner, &mut lw)
+                                .map_err(|e| self.step_err(line, format!("COPY --from: {e}")))?;
+                            lw.finish().map_err(|e| self.step_err(line, e.to_string()))
+                        } else {
+                            let mut lw = LinuxLayerWriter::new(
+                                w,
+                                LinuxLayerOptions {
+                                    source_date_epoch: self.config.source_date_epoch,
+                                    owner: None,
+                                    skip_xattrs: false,
+                                },
+                            );
+                            skipped = copy_into_linux(&view, &mappings, &owner, timestamp, &mut lw)
+                                .map_err(|e| self.step_err(line, format!("COPY --from: {e}")))?;
+                            lw.finish().map_err(|e| self.step_err(line, e.to_string()))
+                        }
+                    })??;
+                if !skipped.is_empty() {
+                    let list: Vec<String> = skipped.iter().map(|s| format!("{} ({})", s.path, s.reason)).collect();
+                    events(BuildEvent::Warning(format!(
+                        "{}:{line}: COPY --from={from_name} skipped {} name(s) the destination cannot hold: {}",
+                        self.file,
+                        skipped.len(),
+                        list.join(", ")
+                    )));
+                }
+                self.layers.remember(&key, &layer)?;
+                Ok((layer, false, key))
+            }
+            Some(Source::Image { reference }) => Err(self.step_err(
+                line,
+                format!("COPY --from={reference}: copying from an image is not supported by this version of wharf; add a stage FROM {reference} and COPY --from that stage"),
+            )),
+        }
+    }
+}
