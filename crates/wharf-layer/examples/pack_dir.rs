@@ -3,10 +3,17 @@
 //!
 //! Usage: pack_dir DIR OUT [gzip[:LEVEL] | zstd[:LEVEL] | none] [THREADS]
 
-use std::time::Instant;
-use wharf_layer::{Compression, LayerBlobWriter, LinuxLayerOptions, LinuxLayerWriter};
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("pack_dir reads directory trees with Unix metadata: run it on a Unix host");
+    std::process::exit(2);
+}
 
+#[cfg(unix)]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    use std::time::Instant;
+    use wharf_layer::{Compression, LayerBlobWriter, LinuxLayerOptions, LinuxLayerWriter};
+
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
         eprintln!("usage: pack_dir DIR OUT [gzip[:LEVEL]|zstd[:LEVEL]|none] [THREADS]");

@@ -39,7 +39,9 @@ enum Encoder {
 /// A `Write` that takes an uncompressed layer tar and produces a [`LayerBlob`].
 ///
 /// Feed it with a tar writer (for instance [`crate::LinuxLayerWriter`]) and call
-/// [`LayerBlobWriter::finish`].
+/// [`LayerBlobWriter::finish`]. A writer dropped without `finish` leaves a
+/// partial file behind: stage blobs in a temporary location and move them into
+/// the store only once finished.
 pub struct LayerBlobWriter {
     path: PathBuf,
     compression: Compression,

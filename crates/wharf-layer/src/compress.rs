@@ -192,18 +192,18 @@ fn zstd_decoder(
     )))
 }
 
-/// Turns an I/O error that carries one of our errors (from [`CappedReader`])
-/// back into it; otherwise wraps it with the action and path.
+/// Turns an I/O error that carries one of this crate's errors (from
+/// [`CappedReader`]) back into it; otherwise wraps it with the action and path.
 pub fn unwrap_io(e: io::Error, action: &'static str, path: &str) -> Error {
-    if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
-        if let Some(inner) = e.into_inner() {
-            if let Ok(err) = inner.downcast::<Error>() {
-                return *err;
-            }
-        }
-        return Error::Unsupported(format!("{action} {path}: lost error"));
+    if !e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+        return Error::io(action, path, e);
     }
-    Error::io(action, path, e)
+    let kind = e.kind();
+    match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+        Some(Ok(ours)) => *ours,
+        Some(Err(other)) => Error::io(action, path, io::Error::new(kind, other)),
+        None => Error::io(action, path, io::Error::from(kind)),
+    }
 }
 
 #[cfg(test)]

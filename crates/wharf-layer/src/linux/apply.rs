@@ -356,7 +356,7 @@ impl Applier {
                 .map_err(|e| self.io(b".", "opening", e));
         }
         let path = join(comps);
-        match self.resolve(&path, name) {
+        match self.resolve(&path) {
             Ok(fd) => return Ok(fd),
             Err(Errno::NOENT) if create => {}
             Err(e) => return Err(self.resolve_error(e, name, &path)),
@@ -364,7 +364,7 @@ impl Applier {
         // Create the missing components one by one, each resolved from the root again.
         for i in 1..=comps.len() {
             let prefix = join(&comps[..i]);
-            match self.resolve(&prefix, name) {
+            match self.resolve(&prefix) {
                 Ok(_) => continue,
                 Err(Errno::NOENT) => {
                     let parent = self.open_dir(&comps[..i - 1], name, false)?;
@@ -380,7 +380,7 @@ impl Applier {
                 Err(e) => return Err(self.resolve_error(e, name, &prefix)),
             }
         }
-        self.resolve(&path, name)
+        self.resolve(&path)
             .map_err(|e| self.resolve_error(e, name, &path))
     }
 
@@ -400,7 +400,7 @@ impl Applier {
         }
     }
 
-    fn resolve(&mut self, path: &[u8], _name: &[u8]) -> std::result::Result<OwnedFd, Errno> {
+    fn resolve(&mut self, path: &[u8]) -> std::result::Result<OwnedFd, Errno> {
         if self.use_openat2 {
             let how = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
             for _ in 0..8 {
@@ -590,7 +590,7 @@ impl Applier {
     fn finish_dirs(&mut self) {
         let dirs = std::mem::take(&mut self.dirs);
         for (comps, mtime) in dirs.iter().rev() {
-            if let Ok(fd) = self.resolve(&join(comps), b"") {
+            if let Ok(fd) = self.resolve(&join(comps)) {
                 let _ = rustix::fs::futimens(&fd, &timestamps(*mtime));
             }
         }

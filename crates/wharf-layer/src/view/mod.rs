@@ -225,11 +225,8 @@ impl StageView {
 
 impl WindowsBase for StageView {
     fn dir_meta(&self, path: &str) -> Option<WinMeta> {
-        let e = if path.is_empty() {
-            return None;
-        } else {
-            self.entry(path)?
-        };
+        // The root (`Files` itself) is not an entry of the view.
+        let e = self.entry(path).filter(|_| !path.is_empty())?;
         match e.kind {
             ViewKind::Dir => e.windows.clone(),
             _ => None,
