@@ -7,6 +7,7 @@
 use crate::auth::{url_host_port, Scope};
 use crate::client::{RegistryClient, Request};
 use crate::error::RegistryError;
+use crate::progress::{Direction, Progress, ProgressSink};
 use crate::reference::Reference;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_RANGE, RANGE};
@@ -188,7 +189,7 @@ impl RegistryClient {
             // The server sent the whole blob (or another range): start over.
             writer.reset().map_err(|e| AttemptError::Fatal(e.into()))?;
         }
-        stream_into(resp, writer).await
+        stream_into(resp, writer, self.options().progress.as_ref()).await
     }
 }
 
@@ -204,7 +205,11 @@ fn resumes_at(resp: &Response, offset: u64) -> bool {
             == Some(offset)
 }
 
-async fn stream_into(resp: Response, writer: &mut BlobWriter) -> Result<(), AttemptError> {
+async fn stream_into(
+    resp: Response,
+    writer: &mut BlobWriter,
+    progress: Option<&ProgressSink>,
+) -> Result<(), AttemptError> {
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
@@ -227,6 +232,14 @@ async fn stream_into(resp: Response, writer: &mut BlobWriter) -> Result<(), Atte
                 AttemptError::Fatal(RegistryError::Internal(format!("writing blob: {e}")))
             }
         })?;
+        if let (Some(sink), Some(expected)) = (progress, writer.expected()) {
+            sink.report(&Progress {
+                direction: Direction::Download,
+                digest: expected.digest.clone(),
+                done: writer.written(),
+                total: expected.size.unwrap_or(0),
+            });
+        }
     }
     let expected = writer.expected().and_then(|x| x.size).unwrap_or(0);
     if writer.written() < expected {

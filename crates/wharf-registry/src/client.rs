@@ -4,6 +4,7 @@
 
 use crate::auth::{Authenticator, CredentialStore, Scope};
 use crate::error::RegistryError;
+use crate::progress::{Direction, Progress, ProgressSink};
 use crate::reference::Reference;
 use crate::retry::{parse_retry_after, RetryPolicy};
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use reqwest::{Method, Response, StatusCode, Url};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use wharf_store::Digest;
 
 /// Error bodies are small; only this much is read.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -36,6 +38,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Timeout for a read to make progress.
     pub read_timeout: Duration,
+    /// Receives progress of blob downloads and uploads.
+    pub progress: Option<ProgressSink>,
 }
 
 impl Default for ClientOptions {
@@ -48,6 +52,7 @@ impl Default for ClientOptions {
             upload_chunk_size: 64 * 1024 * 1024,
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(120),
+            progress: None,
         }
     }
 }
@@ -57,11 +62,13 @@ impl Default for ClientOptions {
 pub(crate) enum Body {
     /// Small in-memory content (manifests).
     Bytes(Bytes),
-    /// A byte range of a file, streamed.
+    /// A byte range of a file, streamed; progress reported as part of the
+    /// blob `digest` of size `total`.
     File {
         path: PathBuf,
         offset: u64,
         len: u64,
+        progress: Option<(ProgressSink, Digest, u64)>,
     },
 }
 
@@ -69,11 +76,29 @@ impl Body {
     async fn to_reqwest(&self) -> Result<(reqwest::Body, u64), std::io::Error> {
         match self {
             Body::Bytes(b) => Ok((reqwest::Body::from(b.clone()), b.len() as u64)),
-            Body::File { path, offset, len } => {
+            Body::File {
+                path,
+                offset,
+                len,
+                progress,
+            } => {
                 use tokio::io::{AsyncReadExt, AsyncSeekExt};
                 let mut f = tokio::fs::File::open(path).await?;
                 f.seek(std::io::SeekFrom::Start(*offset)).await?;
                 let stream = tokio_util::io::ReaderStream::with_capacity(f.take(*len), 256 * 1024);
+                let mut done = *offset;
+                let progress = progress.clone();
+                let stream = stream.inspect(move |chunk| {
+                    if let (Some((sink, digest, total)), Ok(bytes)) = (&progress, chunk) {
+                        done += bytes.len() as u64;
+                        sink.report(&Progress {
+                            direction: Direction::Upload,
+                            digest: digest.clone(),
+                            done,
+                            total: *total,
+                        });
+                    }
+                });
                 Ok((reqwest::Body::wrap_stream(stream), *len))
             }
         }

@@ -11,6 +11,7 @@
 use crate::auth::Scope;
 use crate::client::{Body, RegistryClient, Request};
 use crate::error::RegistryError;
+use crate::progress::ProgressSink;
 use crate::pull::ANNOTATION_SOURCE;
 use crate::reference::Reference;
 use bytes::Bytes;
@@ -163,7 +164,10 @@ impl RemoteRepository {
         if descriptor.size > chunk {
             while offset < descriptor.size {
                 let len = chunk.min(descriptor.size - offset);
-                match self.patch(path, &location, offset, len, &what).await {
+                match self
+                    .patch(path, &location, offset, len, descriptor, &what)
+                    .await
+                {
                     Ok(next) => {
                         location = next;
                         offset += len;
@@ -200,6 +204,7 @@ impl RemoteRepository {
             path: path.to_path_buf(),
             offset,
             len: descriptor.size - offset,
+            progress: self.progress(descriptor),
         };
         let resp = self
             .send_upload(Method::PUT, location, octet_stream(), body)
@@ -213,6 +218,14 @@ impl RemoteRepository {
         Ok(())
     }
 
+    fn progress(&self, descriptor: &Descriptor) -> Option<(ProgressSink, Digest, u64)> {
+        self.client
+            .options()
+            .progress
+            .clone()
+            .map(|sink| (sink, descriptor.digest.clone(), descriptor.size))
+    }
+
     /// Sends one chunk; returns the session's next location.
     async fn patch(
         &self,
@@ -220,6 +233,7 @@ impl RemoteRepository {
         location: &Url,
         offset: u64,
         len: u64,
+        descriptor: &Descriptor,
         what: &str,
     ) -> Result<Url, RegistryError> {
         let mut headers = octet_stream();
@@ -232,6 +246,7 @@ impl RemoteRepository {
             path: path.to_path_buf(),
             offset,
             len,
+            progress: self.progress(descriptor),
         };
         let resp = self
             .send_upload(Method::PATCH, location.clone(), headers, body)

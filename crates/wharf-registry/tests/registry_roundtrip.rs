@@ -169,3 +169,57 @@ async fn missing_manifest_is_a_clear_not_found() {
     );
     assert!(msg.contains("nothing/here") && msg.contains("v9"), "{msg}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_reported_for_uploads_and_downloads() {
+    use std::sync::{Arc, Mutex};
+    use wharf_registry::{Direction, Progress, ProgressSink};
+    let reg = registry::start(Auth::None, None);
+    let (_d1, src) = new_store();
+    store_linux_image(&src, "local/p:1", &noise(500_000, 9));
+    let events: Arc<Mutex<Vec<Progress>>> = Arc::default();
+    let sink = {
+        let events = events.clone();
+        ProgressSink::new(move |p| events.lock().expect("lock").push(p.clone()))
+    };
+    let mut options = options(wharf_registry::CredentialStore::anonymous());
+    options.progress = Some(sink);
+    let client = wharf_registry::RegistryClient::new(options).expect("client");
+    let target = Reference::parse(&format!("{}/progress/app:1", reg.host())).expect("ref");
+    push_image(
+        &client.repository(&target),
+        &target,
+        &src,
+        "local/p:1",
+        &PushOptions::default(),
+    )
+    .await
+    .expect("push");
+    let (_d2, dst) = new_store();
+    let pulled = client
+        .pull(&target, &Platform::new("linux", "amd64", None), &dst)
+        .await
+        .expect("pull");
+    let layer = &pulled.image.manifest.layers[0];
+    let events = events.lock().expect("lock");
+    for direction in [Direction::Upload, Direction::Download] {
+        let mine: Vec<&Progress> = events
+            .iter()
+            .filter(|p| p.direction == direction && p.digest == layer.digest)
+            .collect();
+        assert!(
+            mine.len() > 1,
+            "{direction:?}: several reports for a 500 kB layer"
+        );
+        assert!(
+            mine.windows(2).all(|w| w[0].done <= w[1].done),
+            "{direction:?}: monotonic"
+        );
+        let last = mine.last().expect("reports");
+        assert_eq!(
+            (last.done, last.total),
+            (layer.size, layer.size),
+            "{direction:?}"
+        );
+    }
+}
