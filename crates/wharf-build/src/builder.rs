@@ -21,7 +21,9 @@ use crate::layer_store::{LayerRef, LayerStore, LayerStoreError};
 use crate::stage_exec::{StageExec, StageResult};
 use std::collections::{BTreeMap, HashMap};
 use wharf_frontend::ast::BuildFile;
-use wharf_frontend::plan::{plan, Base, BaseImage, KnownBaseImages, NoBaseImages, Plan, PlanOptions};
+use wharf_frontend::plan::{
+    plan, Base, BaseImage, KnownBaseImages, NoBaseImages, Plan, PlanOptions,
+};
 use wharf_frontend::FrontendError;
 use wharf_image::ImageConfig;
 use wharf_layer::Compression;
@@ -167,14 +169,15 @@ impl Builder {
         let mut resolved: HashMap<(String, String), ResolvedBase> = HashMap::new();
         for (reference, platform) in first.base_images() {
             let line = first_line_of(&first, &reference);
-            let base = resolver
-                .resolve(&reference, &platform)
-                .map_err(|message| BuildError::Resolve {
-                    file: req.file.path.clone(),
-                    line,
-                    reference: reference.clone(),
-                    message,
-                })?;
+            let base =
+                resolver
+                    .resolve(&reference, &platform)
+                    .map_err(|message| BuildError::Resolve {
+                        file: req.file.path.clone(),
+                        line,
+                        reference: reference.clone(),
+                        message,
+                    })?;
             if let Some(n) = &base.note {
                 events(BuildEvent::Note(format!("{reference}: {n}")));
             }
@@ -241,7 +244,12 @@ impl Builder {
                 config.created = Some(rfc3339(epoch));
             }
             let platform = config.platform();
-            images.push(emit_image(&self.config.store, &platform, config, out.layers)?);
+            images.push(emit_image(
+                &self.config.store,
+                &platform,
+                config,
+                out.layers,
+            )?);
         }
         let index = if images.len() > 1 {
             Some(emit_index(&self.config.store, &images)?)

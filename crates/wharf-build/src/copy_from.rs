@@ -25,7 +25,9 @@ pub enum CopyFromError {
     NotFound { path: String, stage: String },
     #[error("{0}")]
     BadPattern(String),
-    #[error("COPY with several sources ({count}) needs a directory destination ending in /, not {dest}")]
+    #[error(
+        "COPY with several sources ({count}) needs a directory destination ending in /, not {dest}"
+    )]
     DestNotDirectory { count: usize, dest: String },
     #[error("{0}")]
     Layer(#[from] wharf_layer::Error),
@@ -49,7 +51,17 @@ pub fn plan_copy_from(
 ) -> Result<Vec<FromMapping>, CopyFromError> {
     let mut matched: Vec<&ViewEntry> = Vec::new();
     for s in sources {
-        let rel = s.trim_matches('/');
+        // In a Windows stage `C:\app\x` and `/app/x` name the same file.
+        let normalized = if view.os() == LayerOs::Windows {
+            let t = s.replace('\\', "/");
+            match t.get(..2) {
+                Some(d) if d.eq_ignore_ascii_case("c:") => t[2..].to_string(),
+                _ => t,
+            }
+        } else {
+            s.clone()
+        };
+        let rel = normalized.trim_matches('/');
         if PathPattern::has_wildcards(rel) {
             let p = PathPattern::new(rel).map_err(CopyFromError::BadPattern)?;
             let before = matched.len();
@@ -250,9 +262,7 @@ pub fn copy_into_windows<W: Write>(
                     w.add_file(&dest, *size, meta, &mut r)?;
                 }
                 ViewKind::Symlink { target } => {
-                    let is_dir = meta
-                        .as_ref()
-                        .is_some_and(|m| m.attributes & 0x10 != 0);
+                    let is_dir = meta.as_ref().is_some_and(|m| m.attributes & 0x10 != 0);
                     w.add_symlink(&dest, target, is_dir, meta)?;
                 }
                 _ => skipped.push(Skipped {

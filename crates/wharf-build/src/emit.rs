@@ -51,7 +51,8 @@ pub fn emit_image(
     config.rootfs.diff_ids = layers.iter().map(|l| l.diff_id.clone()).collect();
     let config_bytes = json(&config);
     let committed = store.put_bytes(&config_bytes, None)?;
-    let config_descriptor = Descriptor::new(MEDIA_TYPE_OCI_CONFIG, committed.digest, committed.size);
+    let config_descriptor =
+        Descriptor::new(MEDIA_TYPE_OCI_CONFIG, committed.digest, committed.size);
     let manifest = ImageManifest {
         schema_version: 2,
         media_type: Some(MEDIA_TYPE_OCI_MANIFEST.to_string()),

@@ -84,11 +84,12 @@ impl LayerStore {
         &self,
         fill: impl FnOnce(LayerBlobWriter) -> Result<LayerBlobWriter, E>,
     ) -> Result<Result<LayerRef, E>, LayerStoreError> {
-        let tmp = tempfile::NamedTempFile::new_in(self.scratch_dir()?)
-            .map_err(|e| LayerStoreError::Io {
+        let tmp = tempfile::NamedTempFile::new_in(self.scratch_dir()?).map_err(|e| {
+            LayerStoreError::Io {
                 path: "store temporary directory".into(),
                 source: e,
-            })?;
+            }
+        })?;
         let path = tmp.path().to_path_buf();
         let writer = LayerBlobWriter::create(&path, self.compression)?;
         let writer = match fill(writer) {
@@ -122,7 +123,10 @@ impl LayerStore {
 
     fn cache_path(&self, key: &CacheKey) -> PathBuf {
         let hex = key.0.trim_start_matches("sha256:");
-        self.store.root().join("wharf-cache").join(format!("{hex}.json"))
+        self.store
+            .root()
+            .join("wharf-cache")
+            .join(format!("{hex}.json"))
     }
 
     /// The layer cached for `key`, if its blob is still in the store.

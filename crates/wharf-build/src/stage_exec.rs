@@ -42,8 +42,17 @@ pub struct StageExec<'a> {
 }
 
 const ARCHIVE_SUFFIXES: &[&str] = &[
-    ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst",
-    ".tzst", ".tar.zstd",
+    ".tar",
+    ".tar.gz",
+    ".tgz",
+    ".tar.bz2",
+    ".tbz2",
+    ".tbz",
+    ".tar.xz",
+    ".txz",
+    ".tar.zst",
+    ".tzst",
+    ".tar.zstd",
 ];
 
 impl StageExec<'_> {
@@ -74,9 +83,12 @@ impl StageExec<'_> {
     ) -> Result<StageResult, BuildError> {
         let (config, mut layers, mut chain) = match (&stage.base, base) {
             (Base::Stage { index, .. }, _) => {
-                let r = done
-                    .get(index)
-                    .ok_or_else(|| self.step_err(stage.line, format!("stage {index} was not built before the stage that uses it")))?;
+                let r = done.get(index).ok_or_else(|| {
+                    self.step_err(
+                        stage.line,
+                        format!("stage {index} was not built before the stage that uses it"),
+                    )
+                })?;
                 (r.config.clone(), r.layers.clone(), r.chain.clone())
             }
             (Base::Image { .. }, Some(b)) => {
@@ -169,14 +181,25 @@ impl StageExec<'_> {
         let kw = if is_add { "ADD" } else { "COPY" };
         let windows = stage.platform.is_windows();
         if c.sources.iter().any(|s| s.starts_with("<<")) {
-            return Err(self.step_err(line, format!("{kw} from a here-document is not supported by this version of wharf")));
+            return Err(self.step_err(
+                line,
+                format!("{kw} from a here-document is not supported by this version of wharf"),
+            ));
         }
         if is_add {
-            if let Some(u) = c.sources.iter().find(|s| s.contains("://") || s.starts_with("git@")) {
+            if let Some(u) = c
+                .sources
+                .iter()
+                .find(|s| s.contains("://") || s.starts_with("git@"))
+            {
                 return Err(self.step_err(line, format!("ADD {u}: downloading URLs and git repositories is not supported by this version of wharf; fetch it in a Linux stage or beforehand and COPY it")));
             }
             if unpack != Some(false) {
-                if let Some(a) = c.sources.iter().find(|s| ARCHIVE_SUFFIXES.iter().any(|x| s.to_ascii_lowercase().ends_with(x))) {
+                if let Some(a) = c.sources.iter().find(|s| {
+                    ARCHIVE_SUFFIXES
+                        .iter()
+                        .any(|x| s.to_ascii_lowercase().ends_with(x))
+                }) {
                     return Err(self.step_err(line, format!("ADD {a}: extracting archives is not supported by this version of wharf; use ADD --unpack=false to copy the archive as a file")));
                 }
             }

@@ -290,7 +290,10 @@ impl TargetContext<'_> {
             (Some(p), _) => (p.clone(), PlatformSource::Flag),
             (None, Some(p)) => (p.plan.platform.clone(), PlatformSource::Stage),
             (None, None) if self.explicit => (self.target.clone(), PlatformSource::Target),
-            (None, None) => (self.target.clone(), PlatformSource::Default),
+            // No platform anywhere: the build platform, until the base
+            // image says otherwise (even when the output stage made the
+            // target another OS, a stage of its own stays on the host's).
+            (None, None) => (self.options.build_platform.clone(), PlatformSource::Default),
         };
 
         let mut base = base;

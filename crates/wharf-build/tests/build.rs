@@ -1,0 +1,453 @@
+//! The builder end to end on the local store: Linux images from scratch,
+//! Windows images on a (synthetic) resolved base without downloading its
+//! layers, COPY --from in both OS directions, the cache, reproducibility,
+//! and positioned errors.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+use wharf_build::layer_store::LayerStore;
+use wharf_build::*;
+use wharf_frontend::dockerfile::parse;
+use wharf_frontend::plan::PlanOptions;
+use wharf_image::ImageConfig;
+use wharf_layer::{Compression, Timestamp, WinMeta, WindowsLayerOptions, WindowsLayerWriter};
+use wharf_platform::Platform;
+use wharf_store::oci::Descriptor;
+use wharf_store::{Digest, Store};
+
+const EPOCH: u64 = 1_700_000_000;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    context: std::path::PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let context = dir.path().join("ctx");
+    fs::create_dir_all(context.join("app/static")).unwrap();
+    fs::write(context.join("app/server.conf"), "port=8080\n").unwrap();
+    fs::write(context.join("app/static/index.html"), "<h1>wharf</h1>\n").unwrap();
+    fs::write(context.join("README.md"), "readme\n").unwrap();
+    Fixture {
+        _dir: dir,
+        store,
+        context,
+    }
+}
+
+fn config(store: &Store, no_cache: bool) -> BuildConfig {
+    BuildConfig {
+        store: store.clone(),
+        compression: Compression::Gzip {
+            level: 6,
+            threads: 0,
+        },
+        source_date_epoch: Some(EPOCH),
+        no_cache,
+    }
+}
+
+fn request(ctx: &Path, dockerfile: &str) -> BuildRequest {
+    let file = parse("Dockerfile", dockerfile).unwrap_or_else(|e| panic!("{e}"));
+    let mut options = PlanOptions::for_host();
+    options.build_platform = "linux/amd64".parse().unwrap();
+    options.run_platforms = Some(vec!["linux/amd64".parse().unwrap()]);
+    BuildRequest {
+        file,
+        source_text: dockerfile.to_string(),
+        context: BuildContext::new(ctx, None),
+        options,
+        labels: BTreeMap::from([("built.by".to_string(), "wharf-tests".to_string())]),
+    }
+}
+
+/// Lists a stored layer's tar entries (gzip or plain) with their contents.
+fn layer_entries(store: &Store, d: &Descriptor) -> Vec<(String, String)> {
+    let f = fs::File::open(store.blob_path(&d.digest)).unwrap();
+    let r = wharf_layer::decompress(f, 1 << 30, "test layer").unwrap();
+    let mut a = tar::Archive::new(r);
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().to_string();
+            let mut body = String::new();
+            let _ = e.read_to_string(&mut body);
+            (name, body)
+        })
+        .collect()
+}
+
+/// A resolver over synthetic Windows bases whose layers live (or not) in
+/// the store.
+struct WindowsBases {
+    layers: Vec<LayerRef>,
+}
+
+impl BaseResolver for WindowsBases {
+    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedBase, String> {
+        if !reference.contains("nanoserver") {
+            return Err(format!("unknown test image {reference}"));
+        }
+        let mut p: Platform = "windows/amd64:10.0.20348.2113".parse().unwrap();
+        p.architecture = platform.architecture.clone();
+        let mut config = ImageConfig::for_platform(&p);
+        config.config.env = vec!["PATH=C:\\Windows\\system32;C:\\Windows".into()];
+        config.config.user = "ContainerUser".into();
+        config.rootfs.diff_ids = self.layers.iter().map(|l| l.diff_id.clone()).collect();
+        config.history = vec![wharf_image::History {
+            created_by: Some("Apply image 10.0.20348.2113".into()),
+            ..Default::default()
+        }];
+        Ok(ResolvedBase {
+            manifest_digest: Digest::try_from(format!("sha256:{}", "ab".repeat(32))).unwrap(),
+            config,
+            layers: self.layers.clone(),
+            note: None,
+        })
+    }
+}
+
+/// A base layer that was never downloaded (its blob is not in the store).
+fn absent_base_layer() -> LayerRef {
+    let mut d = Descriptor::new(
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        Digest::try_from(format!("sha256:{}", "cd".repeat(32))).unwrap(),
+        123_456_789,
+    );
+    d.urls = Some(vec![
+        "https://mcr.microsoft.com/v2/windows/nanoserver/blobs/sha256:cdcd".into(),
+    ]);
+    LayerRef {
+        descriptor: d,
+        diff_id: format!("sha256:{}", "ef".repeat(32)),
+    }
+}
+
+/// A small real Windows base layer, stored.
+fn stored_base_layer(store: &Store) -> LayerRef {
+    let ls = LayerStore::new(store.clone(), Compression::None);
+    ls.write_layer(|w| -> Result<_, wharf_layer::Error> {
+        let base = wharf_layer::NoBase;
+        let mut lw = WindowsLayerWriter::new(
+            w,
+            &base,
+            WindowsLayerOptions {
+                timestamp: Timestamp::from_secs(EPOCH),
+                base_layer: true,
+            },
+        )?;
+        let meta = WinMeta::default_file(Timestamp::from_secs(EPOCH));
+        for hive in ["DEFAULT", "SAM", "SECURITY", "SOFTWARE", "SYSTEM"] {
+            let path = format!("Windows/System32/config/{hive}");
+            lw.add_file(&path, 4, Some(meta.clone()), &mut &b"regf"[..])?;
+        }
+        lw.add_file("License.txt", 7, None, &mut &b"license"[..])?;
+        lw.finish()
+    })
+    .unwrap()
+    .unwrap()
+}
+
+fn run_build(
+    cfg: &BuildConfig,
+    req: &BuildRequest,
+    resolver: &dyn BaseResolver,
+) -> (BuildOutput, Vec<BuildEvent>) {
+    let mut events = Vec::new();
+    let out = Builder::new(cfg.clone())
+        .build(req, resolver, &mut |e| events.push(e))
+        .unwrap_or_else(|e| panic!("{e}"));
+    (out, events)
+}
+
+fn check_windows_layer(store: &Store, d: &Descriptor) {
+    let checker = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../wharf-layer/tests/check_windows_layer.py"
+    );
+    let status = std::process::Command::new("python3")
+        .arg(checker)
+        .arg(store.blob_path(&d.digest))
+        .status()
+        .expect("python3 runs the independent checker");
+    assert!(
+        status.success(),
+        "the independent checker rejected {}",
+        d.digest
+    );
+}
+
+#[test]
+fn linux_image_from_scratch() {
+    let f = fixture();
+    let df = "FROM scratch\nCOPY app/ /srv/app/\nCOPY README.md /\nENV MODE=prod\nWORKDIR /srv/app\nEXPOSE 8080\nCMD [\"/srv/app/server\"]\n";
+    let (out, events) = run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &NoRegistry,
+    );
+    assert_eq!(out.images.len(), 1);
+    assert!(out.index.is_none());
+    let img = &out.images[0];
+    assert_eq!(img.platform.to_string(), "linux/amd64");
+    assert_eq!(img.layers.len(), 2);
+    let c = &img.config;
+    assert_eq!(c.rootfs.diff_ids.len(), 2);
+    assert_eq!(c.history.len(), 6, "one history entry per instruction");
+    let empty: Vec<bool> = c.history.iter().map(|h| h.empty_layer).collect();
+    assert_eq!(empty, vec![false, false, true, true, true, true]);
+    assert_eq!(c.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+    assert_eq!(c.config.env, vec!["MODE=prod"]);
+    assert_eq!(c.config.working_dir, "/srv/app");
+    assert_eq!(c.config.labels["built.by"], "wharf-tests");
+    assert!(c.config.exposed_ports.contains_key("8080/tcp"));
+    let first = layer_entries(&f.store, &img.layers[0].descriptor);
+    let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "srv/",
+            "srv/app/",
+            "srv/app/server.conf",
+            "srv/app/static/",
+            "srv/app/static/index.html"
+        ]
+    );
+    assert_eq!(first[2].1, "port=8080\n");
+    // The manifest and config are in the store, as the descriptors say.
+    assert!(img.layers_present(&f.store));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(f.store.blob_path(&img.manifest.digest)).unwrap())
+            .unwrap();
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        manifest["config"]["digest"],
+        img.config_descriptor.digest.to_string()
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, BuildEvent::Step { .. }))
+            .count(),
+        6
+    );
+}
+
+#[test]
+fn windows_copy_only_build_references_base_layers_without_downloading() {
+    let f = fixture();
+    let df = "# escape=`\nFROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nCOPY --chown=ContainerAdministrator app/ C:\\app\\\nWORKDIR C:\\app\nCMD [\"server.exe\"]\n";
+    let resolver = WindowsBases {
+        layers: vec![absent_base_layer()],
+    };
+    let (out, _) = run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &resolver,
+    );
+    let img = &out.images[0];
+    assert_eq!(img.platform.os, "windows");
+    assert_eq!(img.platform.os_version.as_deref(), Some("10.0.20348.2113"));
+    assert_eq!(
+        img.manifest
+            .platform
+            .as_ref()
+            .unwrap()
+            .os_version
+            .as_deref(),
+        Some("10.0.20348.2113")
+    );
+    assert_eq!(img.config.os_version.as_deref(), Some("10.0.20348.2113"));
+    assert_eq!(img.config.config.working_dir, "C:\\app");
+    assert_eq!(
+        img.config.config.user, "ContainerUser",
+        "inherited from the base"
+    );
+    assert_eq!(img.layers.len(), 2);
+    // The base layer is referenced as the registry described it, never fetched.
+    assert_eq!(img.layers[0], absent_base_layer());
+    assert!(!img.layers_present(&f.store));
+    assert_eq!(img.config.rootfs.diff_ids[0], absent_base_layer().diff_id);
+    assert_eq!(
+        img.config.history.len(),
+        4,
+        "base history plus one entry per instruction"
+    );
+    let app = &img.layers[1].descriptor;
+    check_windows_layer(&f.store, app);
+    let names: Vec<String> = layer_entries(&f.store, app)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        names.contains(&"Files/app/static/index.html".to_string()),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn cross_os_both_directions() {
+    let f = fixture();
+    let base = stored_base_layer(&f.store);
+    let resolver = WindowsBases { layers: vec![base] };
+    // Linux → Windows.
+    let df = concat!(
+        "# escape=`\n",
+        "FROM scratch AS linuxfiles\n",
+        "COPY app/ /opt/app/\n",
+        "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022 AS win\n",
+        "COPY --from=linuxfiles /opt/app/ C:\\app\\\n",
+        "COPY README.md C:\\docs\\\n",
+        "FROM scratch\n",
+        "COPY --from=win /app/server.conf /etc/server.conf\n",
+        "COPY --from=win C:\\Windows\\System32\\config\\SYSTEM /hives/\n",
+    );
+    let mut req = request(&f.context, df);
+    req.options.target = Some("win".into());
+    let (out, _) = run_build(&config(&f.store, false), &req, &resolver);
+    let win = &out.images[0];
+    assert_eq!(win.platform.os, "windows");
+    let l = &win.layers[1].descriptor;
+    check_windows_layer(&f.store, l);
+    let entries = layer_entries(&f.store, l);
+    let conf = entries
+        .iter()
+        .find(|(n, _)| n == "Files/app/server.conf")
+        .unwrap();
+    assert_eq!(conf.1, "port=8080\n");
+
+    // Windows → Linux: the final Linux stage reads the Windows stage.
+    let req = request(&f.context, df);
+    let (out, _) = run_build(&config(&f.store, false), &req, &resolver);
+    let lin = &out.images[0];
+    assert_eq!(lin.platform.os, "linux");
+    assert_eq!(lin.layers.len(), 2);
+    let a = layer_entries(&f.store, &lin.layers[0].descriptor);
+    assert!(
+        a.iter()
+            .any(|(n, b)| n == "etc/server.conf" && b == "port=8080\n"),
+        "{a:?}"
+    );
+    let b = layer_entries(&f.store, &lin.layers[1].descriptor);
+    assert!(
+        b.iter()
+            .any(|(n, body)| n == "hives/SYSTEM" && body == "regf"),
+        "{b:?}"
+    );
+}
+
+#[test]
+fn cache_hits_and_misses_and_reproducible_digests() {
+    let f = fixture();
+    let df = "FROM scratch\nCOPY app/ /app/\nCOPY README.md /\nLABEL v=1\n";
+    let req = request(&f.context, df);
+    let (first, events1) = run_build(&config(&f.store, false), &req, &NoRegistry);
+    assert!(events1
+        .iter()
+        .all(|e| !matches!(e, BuildEvent::Step { cached: true, .. })));
+    let (second, events2) = run_build(&config(&f.store, false), &req, &NoRegistry);
+    let cached: Vec<bool> = events2
+        .iter()
+        .filter_map(|e| match e {
+            BuildEvent::Step { text, cached, .. } if text.starts_with("COPY") => Some(*cached),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cached, vec![true, true]);
+    assert_eq!(
+        first.images[0].manifest.digest,
+        second.images[0].manifest.digest
+    );
+
+    // No cache at all: the same bytes again (SOURCE_DATE_EPOCH is set).
+    let (third, _) = run_build(&config(&f.store, true), &req, &NoRegistry);
+    assert_eq!(
+        first.images[0].manifest.digest,
+        third.images[0].manifest.digest
+    );
+
+    // A changed file invalidates its COPY and what follows, not what precedes.
+    fs::write(f.context.join("README.md"), "changed\n").unwrap();
+    let (fourth, events4) = run_build(&config(&f.store, false), &req, &NoRegistry);
+    let cached: Vec<bool> = events4
+        .iter()
+        .filter_map(|e| match e {
+            BuildEvent::Step { text, cached, .. } if text.starts_with("COPY") => Some(*cached),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cached, vec![true, false]);
+    assert_ne!(
+        first.images[0].manifest.digest,
+        fourth.images[0].manifest.digest
+    );
+}
+
+#[test]
+fn three_platforms_give_an_index() {
+    let f = fixture();
+    let df = "# escape=`\nFROM --platform=$TARGETPLATFORM mcr.microsoft.com/windows/nanoserver:ltsc2022\nCOPY app/ C:\\app\\\n";
+    let mut req = request(&f.context, df);
+    req.options.platforms = ["windows/amd64:10.0.17763", "windows/amd64:10.0.20348"]
+        .iter()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let resolver = WindowsBases {
+        layers: vec![absent_base_layer()],
+    };
+    let (out, _) = run_build(&config(&f.store, false), &req, &resolver);
+    assert_eq!(out.images.len(), 2);
+    let index = out.index.as_ref().unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&fs::read(f.store.blob_path(&index.digest)).unwrap()).unwrap();
+    assert_eq!(doc["manifests"].as_array().unwrap().len(), 2);
+    assert_eq!(doc["manifests"][0]["platform"]["os"], "windows");
+    // The app layer is built once and shared by both images.
+    assert_eq!(out.images[0].layers[1], out.images[1].layers[1]);
+}
+
+#[test]
+fn positioned_errors() {
+    let f = fixture();
+    let cases: &[(&str, &str)] = &[
+        (
+            "FROM scratch\nCOPY missing.txt /x\n",
+            "Dockerfile:2: COPY: missing.txt: not found in the build context",
+        ),
+        (
+            "FROM scratch\nRUN echo hi\n",
+            "Dockerfile:2: RUN in stage #0",
+        ),
+        (
+            "FROM scratch\nADD https://example.com/a.tgz /a\n",
+            "Dockerfile:2: ADD https://example.com/a.tgz: downloading URLs",
+        ),
+        (
+            "FROM scratch\nCOPY --chown=someone app /app\n",
+            "Dockerfile:2: --chown someone",
+        ),
+        (
+            "FROM busybox\nCOPY app /app\n",
+            "Dockerfile:1: FROM busybox: cannot resolve busybox",
+        ),
+        (
+            "FROM scratch\nCOPY ../outside /x\n",
+            "the path leaves the build context",
+        ),
+    ];
+    for (df, expected) in cases {
+        let mut req = request(&f.context, df);
+        req.options.run_platforms = None;
+        let e = Builder::new(config(&f.store, false))
+            .build(&req, &NoRegistry, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(expected), "{df:?}: {e}");
+    }
+}
