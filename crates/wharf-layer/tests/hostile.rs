@@ -95,12 +95,26 @@ enum Expect {
 }
 
 fn run(name: &str, data: Vec<u8>, opts: ApplyOptions, expect: Expect) {
+    run_on(name, None, data, opts, expect)
+}
+
+/// Like `run`, after applying the (trusted) `lower` layer onto the target first.
+fn run_on(name: &str, lower: Option<Vec<u8>>, data: Vec<u8>, opts: ApplyOptions, expect: Expect) {
     let sandbox = tempfile::tempdir().unwrap();
     let root = sandbox.path();
     fs::create_dir(root.join("target")).unwrap();
     fs::create_dir(root.join("outside")).unwrap();
     fs::write(root.join("outside/sentinel"), b"original").unwrap();
     let _ = fs::remove_file(ABS_PROBE);
+    if let Some(lower) = lower {
+        apply_layer(
+            std::io::Cursor::new(lower),
+            "lower",
+            &root.join("target"),
+            &d(),
+        )
+        .unwrap();
+    }
     let before = snapshot(root);
     let result = apply_layer(
         std::io::Cursor::new(data),
@@ -459,6 +473,47 @@ fn malformed_and_devices() {
     raw.resize(1024, 0);
     raw.extend_from_slice(&t(&[file("short")]));
     run("40 GNU long name with dotdot", raw, d(), Expect::Hostile);
+}
+
+#[test]
+fn lower_layers_cannot_be_used_as_stepping_stones() {
+    run_on(
+        "41 write through a symlink planted by a lower layer",
+        Some(t(&[symlink("etc", "../outside")])),
+        t(&[file("etc/passwd")]),
+        d(),
+        Expect::Hostile,
+    );
+    run_on(
+        "42 whiteout through a lower layer's absolute symlink",
+        Some(t(&[symlink("etc", "/tmp")])),
+        t(&[file("etc/.wh.wharf-hostile-probe-should-not-exist")]),
+        d(),
+        Expect::Hostile,
+    );
+    run_on(
+        "43 hardlink to a file through a lower layer's symlink",
+        Some(t(&[symlink("up", "..")])),
+        t(&[hardlink("h", "up/outside/sentinel")]),
+        d(),
+        Expect::Hostile,
+    );
+    run(
+        "44 symlink replaced by a directory mid-archive stays inside",
+        t(&[symlink("l", "../outside"), dir("l"), file("l/x")]),
+        d(),
+        Expect::Harmless(|t| {
+            assert!(fs::symlink_metadata(t.join("l")).unwrap().is_dir());
+            assert_eq!(fs::read(t.join("l/x")).unwrap(), b"pppppp");
+        }),
+    );
+    run_on(
+        "45 opaque marker under a lower layer's symlink",
+        Some(t(&[symlink("o", "../outside")])),
+        t(&[file("o/.wh..wh..opq")]),
+        d(),
+        Expect::Hostile,
+    );
 }
 
 #[test]
