@@ -11,6 +11,7 @@
 //! | apply a Linux layer onto a directory, safely | [`apply_layer`], [`apply_layer_file`] (Linux hosts) |
 //! | read a stage's merged files (`COPY --from`) | [`StageView`] over layer tars or a snapshot |
 //! | Linux stage → Windows layer, Windows stage → Linux layer | [`linux_to_windows`], [`windows_to_linux`] |
+//! | copy from a stage into a layer of the same OS | [`copy_linux`], [`copy_windows`] |
 //! | open any layer, whatever its compression | [`decompress`] |
 //!
 //! Output is deterministic: the same input and settings give byte-identical
@@ -41,6 +42,7 @@ pub use error::{Error, Result};
 pub use linux::apply::{apply_layer, apply_layer_file, ApplyOptions, ApplyReport, DevicePolicy};
 pub use linux::writer::{LinuxLayerOptions, LinuxLayerWriter};
 pub use tarfmt::{EntryKind, TarEntry};
+pub use transform::same_os::{copy_linux, copy_windows};
 pub use transform::to_linux::{windows_to_linux, ToLinuxOptions, ToLinuxReport};
 pub use transform::to_windows::{linux_to_windows, ToWindowsOptions, ToWindowsReport};
 pub use transform::{Mapping, Skipped};

@@ -576,3 +576,108 @@ fn views_refuse_hostile_names_and_dangling_hardlinks() {
         .expect("the cap must hold");
     assert!(matches!(err, Error::TooLarge { .. }), "{err}");
 }
+
+#[test]
+fn same_os_linux_copy_keeps_links_owners_and_host_hostile_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut layers = linux_chain(tmp.path());
+    layers.push(write_tar(
+        &tmp.path().join("names.tar"),
+        &[
+            f("etc/a:b", b"colon"),
+            f("etc/Case", b"C"),
+            f("etc/case", b"c"),
+        ],
+        Compression::None,
+    ));
+    let view = StageView::from_layers(LayerOs::Linux, &layers, tmp.path(), &ViewOptions::default())
+        .unwrap();
+    let out = tmp.path().join("copy.tar");
+    let blob = LayerBlobWriter::create(&out, Compression::None).unwrap();
+    let mut w = LinuxLayerWriter::new(blob, LinuxLayerOptions::default());
+    let mapping = Mapping {
+        source: "etc".into(),
+        dest: "backup/etc".into(),
+    };
+    let n = wharf_layer::copy_linux(&view, &mut w, &mapping, Some((1000, 1000))).unwrap();
+    w.finish().unwrap().finish().unwrap();
+    let es = entries(&out);
+    let names: Vec<&str> = es.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "backup/etc",
+            "backup/etc/Case",
+            "backup/etc/a:b",
+            "backup/etc/case",
+            "backup/etc/os-release",
+            "backup/etc/passwd",
+            "backup/etc/passwd-link"
+        ]
+    );
+    assert_eq!(n, 7);
+    let link = es.iter().find(|e| e.0 == "backup/etc/passwd-link").unwrap();
+    assert_eq!((link.1, link.2.as_str()), (b'1', "backup/etc/passwd"));
+    let mut ar = tar::Archive::new(std::fs::File::open(&out).unwrap());
+    for e in ar.entries().unwrap() {
+        assert_eq!(e.unwrap().header().uid().unwrap(), 1000);
+    }
+    assert!(matches!(
+        wharf_layer::copy_linux(
+            &view,
+            &mut LinuxLayerWriter::new(Vec::new(), LinuxLayerOptions::default()),
+            &Mapping {
+                source: "nope".into(),
+                dest: String::new()
+            },
+            None
+        ),
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[test]
+fn same_os_windows_copy_keeps_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layers = windows_chain(tmp.path());
+    let view = StageView::from_layers(
+        LayerOs::Windows,
+        &layers,
+        tmp.path(),
+        &ViewOptions::default(),
+    )
+    .unwrap();
+    let out = tmp.path().join("copy.tgz");
+    let blob = LayerBlobWriter::create(&out, Compression::default()).unwrap();
+    let mut w = WindowsLayerWriter::new(blob, &view, WindowsLayerOptions::default()).unwrap();
+    let mapping = Mapping {
+        source: "windows/system32".into(),
+        dest: "Tools".into(),
+    };
+    let n = wharf_layer::copy_windows(&view, &mut w, &mapping, Some("S-1-5-93-2-1")).unwrap();
+    w.finish().unwrap().finish().unwrap();
+    assert_valid_windows_layer(&out);
+    assert_eq!(n, 3);
+    let es = entries(&out);
+    let names: Vec<&str> = es.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Hives",
+            "Files",
+            "Files/Tools",
+            "Files/Tools/cmd-link.exe",
+            "Files/Tools/cmd.exe"
+        ]
+    );
+    assert_eq!(es[4].2, "Files/Tools/cmd-link.exe");
+    let ct = es[3]
+        .3
+        .iter()
+        .find(|(k, _)| k == "LIBARCHIVE.creationtime")
+        .unwrap();
+    assert_eq!(
+        ct.1, "5.000000000",
+        "creation time comes from the source entry"
+    );
+}

@@ -1,8 +1,10 @@
-//! Cross-OS transforms (DESIGN.md §4): a Linux stage's files into a Windows
-//! layer, and a Windows stage's files into a Linux layer. Both read a
-//! [`crate::StageView`] and write through the one writer of the target format.
+//! Copies from a stage into a new layer: cross-OS transforms (DESIGN.md §4) —
+//! a Linux stage's files into a Windows layer and a Windows stage's files into
+//! a Linux layer — and same-OS copies. All read a [`crate::StageView`] and
+//! write through the one writer of the target format.
 
 pub mod paths;
+pub mod same_os;
 pub mod to_linux;
 pub mod to_windows;
 
