@@ -39,7 +39,9 @@ pub use compress::{decompress, Compression, Format};
 pub use digest::Digest;
 pub use error::{Error, Result};
 #[cfg(target_os = "linux")]
-pub use linux::apply::{apply_layer, apply_layer_file, ApplyOptions, ApplyReport, DevicePolicy};
+pub use linux::apply::{
+    apply_layer, apply_layer_file, ApplyOptions, ApplyReport, DevicePolicy, IdMapping, IdRange,
+};
 pub use linux::writer::{LinuxLayerOptions, LinuxLayerWriter};
 pub use tarfmt::{EntryKind, TarEntry};
 pub use transform::same_os::{copy_linux, copy_windows};

@@ -337,3 +337,62 @@ fn change_set_between_snapshots() {
     apply_all(&[&base.path, &blob.path], &dst);
     assert_eq!(describe(&upper), describe(&dst));
 }
+
+#[test]
+fn ownership_is_mapped_for_rootless_builds() {
+    use wharf_layer::{IdMapping, IdRange};
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("l.tar");
+    let blob = LayerBlobWriter::create(&path, Compression::None).unwrap();
+    let mut w = LinuxLayerWriter::new(blob, LinuxLayerOptions::default());
+    let mut e = wharf_layer::TarEntry::new("f", wharf_layer::EntryKind::File { size: 1 });
+    e.uid = 33;
+    e.gid = 34;
+    w.append(e, Some(&mut &b"x"[..])).unwrap();
+    let mut l =
+        wharf_layer::TarEntry::new("l", wharf_layer::EntryKind::Symlink { target: "f".into() });
+    l.uid = 1;
+    l.gid = 1;
+    w.append(l, None).unwrap();
+    w.finish().unwrap().finish().unwrap();
+    let range = |host| {
+        vec![IdRange {
+            container: 0,
+            host,
+            size: 65536,
+        }]
+    };
+    let opts = ApplyOptions {
+        id_mapping: Some(IdMapping {
+            uids: range(100_000),
+            gids: range(200_000),
+        }),
+        ..Default::default()
+    };
+    let dst = tmp.path().join("dst");
+    fs::create_dir(&dst).unwrap();
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping the chown half: mapping to other ids needs root or a user namespace");
+        return;
+    }
+    apply_layer_file(&path, &dst, &opts).unwrap();
+    let md = fs::metadata(dst.join("f")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (100_033, 200_034));
+    let lmd = fs::symlink_metadata(dst.join("l")).unwrap();
+    assert_eq!((lmd.uid(), lmd.gid()), (100_001, 200_001));
+    let narrow = ApplyOptions {
+        id_mapping: Some(IdMapping {
+            uids: vec![IdRange {
+                container: 0,
+                host: 100_000,
+                size: 10,
+            }],
+            gids: range(200_000),
+        }),
+        ..Default::default()
+    };
+    let dst2 = tmp.path().join("dst2");
+    fs::create_dir(&dst2).unwrap();
+    let err = apply_layer_file(&path, &dst2, &narrow).unwrap_err();
+    assert!(err.to_string().contains("outside the id mapping"), "{err}");
+}

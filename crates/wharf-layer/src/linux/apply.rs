@@ -37,6 +37,37 @@ pub enum DevicePolicy {
     Reject,
 }
 
+/// One range of an id mapping, as in `/proc/<pid>/uid_map`: ids
+/// `container..container+size` of the layer become `host..host+size`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdRange {
+    /// First id as recorded in the layer.
+    pub container: u64,
+    /// First id on the host.
+    pub host: u64,
+    /// Number of ids in the range.
+    pub size: u64,
+}
+
+/// How layer ownership is translated for a rootless build (a user namespace
+/// where the builder may `chown` to its subordinate ids).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdMapping {
+    /// User id ranges.
+    pub uids: Vec<IdRange>,
+    /// Group id ranges.
+    pub gids: Vec<IdRange>,
+}
+
+impl IdMapping {
+    fn map(ranges: &[IdRange], id: u64) -> Option<u64> {
+        ranges
+            .iter()
+            .find(|r| id >= r.container && id - r.container < r.size)
+            .map(|r| r.host + (id - r.container))
+    }
+}
+
 /// Limits and choices for [`apply_layer`].
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
@@ -44,8 +75,12 @@ pub struct ApplyOptions {
     pub max_uncompressed_bytes: u64,
     /// Cap on the number of entries. Default 10 million.
     pub max_entries: u64,
-    /// Set owners from the layer (effective only when running as root).
+    /// Set owners from the layer (effective only when running as root, or
+    /// with `id_mapping`).
     pub preserve_ownership: bool,
+    /// Translate owners through this mapping and set them even when not
+    /// running as root; an id outside every range is an error.
+    pub id_mapping: Option<IdMapping>,
     /// Device node handling.
     pub devices: DevicePolicy,
     /// Apply `SCHILY.xattr.*` records (those the kernel refuses are noted).
@@ -58,6 +93,7 @@ impl Default for ApplyOptions {
             max_uncompressed_bytes: 64 << 30,
             max_entries: 10_000_000,
             preserve_ownership: true,
+            id_mapping: None,
             devices: DevicePolicy::default(),
             xattrs: true,
         }
@@ -283,14 +319,15 @@ impl Applier {
                 self.clear_for(&dir, leaf, &raw_name)?;
                 rustix::fs::symlinkat(target.as_slice(), &dir, leaf.as_slice())
                     .map_err(|e| self.io(&raw_name, "creating symlink", e))?;
-                if self.is_root && self.opts.preserve_ownership {
-                    let _ = rustix::fs::chownat(
+                if let Some((uid, gid)) = self.owner(&raw_name, &meta)? {
+                    rustix::fs::chownat(
                         &dir,
                         leaf.as_slice(),
-                        Some(uid_of(meta.uid)),
-                        Some(gid_of(meta.gid)),
+                        Some(uid),
+                        Some(gid),
                         AtFlags::SYMLINK_NOFOLLOW,
-                    );
+                    )
+                    .map_err(|e| self.io(&raw_name, "setting owner of", e))?;
                 }
                 let ts = timestamps(meta.mtime);
                 let _ =
@@ -515,14 +552,9 @@ impl Applier {
             }
             Err(e) => return Err(self.io(name, "creating node", e)),
         }
-        if self.is_root && self.opts.preserve_ownership {
-            let _ = rustix::fs::chownat(
-                dir,
-                leaf,
-                Some(uid_of(meta.uid)),
-                Some(gid_of(meta.gid)),
-                AtFlags::SYMLINK_NOFOLLOW,
-            );
+        if let Some((uid, gid)) = self.owner(name, meta)? {
+            rustix::fs::chownat(dir, leaf, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| self.io(name, "setting owner of", e))?;
         }
         let _ = rustix::fs::utimensat(
             dir,
@@ -533,14 +565,43 @@ impl Applier {
         Ok(())
     }
 
+    /// The owner to set for an entry, if ownership is applied at all.
+    fn owner(
+        &self,
+        name: &[u8],
+        meta: &Meta,
+    ) -> Result<Option<(rustix::fs::Uid, rustix::fs::Gid)>> {
+        if !self.opts.preserve_ownership {
+            return Ok(None);
+        }
+        match &self.opts.id_mapping {
+            Some(m) => {
+                let uid = IdMapping::map(&m.uids, meta.uid);
+                let gid = IdMapping::map(&m.gids, meta.gid);
+                match (uid, gid) {
+                    (Some(u), Some(g)) => Ok(Some((uid_of(u), gid_of(g)))),
+                    _ => Err(self.hostile(
+                        name,
+                        format!(
+                            "owner {}:{} is outside the id mapping; extend the mapping (subordinate ids)",
+                            meta.uid, meta.gid
+                        ),
+                    )),
+                }
+            }
+            None if self.is_root => Ok(Some((uid_of(meta.uid), gid_of(meta.gid)))),
+            None => Ok(None),
+        }
+    }
+
     fn set_fd_meta(
         &mut self,
         fd: rustix::fd::BorrowedFd<'_>,
         name: &[u8],
         meta: &Meta,
     ) -> Result<()> {
-        if self.is_root && self.opts.preserve_ownership {
-            rustix::fs::fchown(fd, Some(uid_of(meta.uid)), Some(gid_of(meta.gid)))
+        if let Some((uid, gid)) = self.owner(name, meta)? {
+            rustix::fs::fchown(fd, Some(uid), Some(gid))
                 .map_err(|e| self.io(name, "setting owner of", e))?;
         }
         // Without root, setuid/setgid bits cannot be kept meaningfully.
