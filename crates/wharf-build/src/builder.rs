@@ -240,16 +240,11 @@ impl Builder {
             for (k, v) in &req.labels {
                 config.config.labels.insert(k.clone(), v.clone());
             }
-            if let Some(epoch) = self.config.source_date_epoch {
-                config.created = Some(rfc3339(epoch));
-            }
+            config.created = Some(rfc3339(self.config.source_date_epoch.unwrap_or_else(now)));
             let platform = config.platform();
-            images.push(emit_image(
-                &self.config.store,
-                &platform,
-                config,
-                out.layers,
-            )?);
+            let mut image = emit_image(&self.config.store, &platform, config, out.layers)?;
+            image.base_reference = root_base(target, target.output_stage);
+            images.push(image);
         }
         let index = if images.len() > 1 {
             Some(emit_index(&self.config.store, &images)?)
@@ -261,6 +256,25 @@ impl Builder {
             images,
             index,
         })
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The image reference a stage is ultimately based on (through stages).
+fn root_base(target: &wharf_frontend::plan::TargetPlan, mut index: usize) -> Option<String> {
+    loop {
+        let stage = target.stages.iter().find(|s| s.index == index)?;
+        match &stage.base {
+            Base::Image { reference, .. } => return Some(reference.clone()),
+            Base::Stage { index: i, .. } => index = *i,
+            Base::Scratch => return None,
+        }
     }
 }
 

@@ -25,6 +25,9 @@ pub struct BuiltImage {
     /// Every layer, base first. Base layers of images resolved from a
     /// registry may be absent from the store (they were never needed).
     pub layers: Vec<LayerRef>,
+    /// The registry image the output stage is ultimately based on: where a
+    /// push finds (mounts or copies) base layers the store does not hold.
+    pub base_reference: Option<String>,
 }
 
 impl BuiltImage {
@@ -72,6 +75,7 @@ pub fn emit_image(
         config_descriptor,
         config,
         layers,
+        base_reference: None,
     })
 }
 

@@ -17,6 +17,7 @@ pub mod copy_plan;
 pub mod emit;
 pub mod layer_store;
 pub mod ownership;
+pub mod registry_resolver;
 mod stage_exec;
 
 pub use builder::{
@@ -27,3 +28,4 @@ pub use context::{BuildContext, ContextEntry, ContextError, EntryKind};
 pub use copy_plan::{plan_copy, CopyEntry, CopyError, CopyRequest};
 pub use emit::BuiltImage;
 pub use layer_store::LayerRef;
+pub use registry_resolver::RegistryResolver;

@@ -84,4 +84,14 @@ pub struct BuildArgs {
     /// Stop after planning and print the plan as JSON.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// The image store (default: $WHARF_STORE, else the user's data
+    /// directory).
+    #[arg(long, value_name = "DIR", env = "WHARF_STORE")]
+    pub store: Option<std::path::PathBuf>,
+
+    /// A registry (host[:port]) to reach over plain HTTP; loopback
+    /// registries always are. May be repeated.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
 }

@@ -2,8 +2,10 @@
 //! environment and exit codes; everything else is library code.
 
 mod args;
+mod build_cmd;
 mod load;
 mod output;
+mod progress;
 
 use anyhow::{bail, Context, Result};
 use args::{BuildArgs, Cli, Command};
@@ -53,8 +55,8 @@ fn build_args(raw: &[String], extra: &[(String, String)]) -> Result<BTreeMap<Str
     Ok(out)
 }
 
-fn make_plan(a: &BuildArgs) -> Result<Plan> {
-    let loaded = load::load(&a.context, a.file.as_deref())?;
+/// Plan options from the command line (and a ZImagefile's build args).
+fn plan_options(a: &BuildArgs, loaded: &load::Loaded) -> Result<PlanOptions> {
     let mut platforms = Vec::new();
     for p in &a.platforms {
         let p = p.trim();
@@ -68,12 +70,17 @@ fn make_plan(a: &BuildArgs) -> Result<Plan> {
             bail!("--label {l}: write --label KEY=value");
         }
     }
-    let options = PlanOptions {
+    Ok(PlanOptions {
         build_args: build_args(&a.build_args, &loaded.extra_args)?,
         target: a.target.clone(),
         platforms,
         ..PlanOptions::for_host()
-    };
+    })
+}
+
+fn make_plan(a: &BuildArgs) -> Result<Plan> {
+    let loaded = load::load(&a.context, a.file.as_deref())?;
+    let options = plan_options(a, &loaded)?;
     let plan = plan(&loaded.file, &loaded.text, &options, &NoBaseImages)?;
     if let Some(ignore) = &loaded.ignore {
         if a.progress != args::Progress::Json {
@@ -116,19 +123,21 @@ fn run_plan(a: &BuildArgs, print: bool) -> Result<()> {
 }
 
 fn run_build(a: &BuildArgs) -> Result<()> {
-    let outputs = a
+    let mut outputs = a
         .outputs
         .iter()
         .map(|o| output::parse_output(o))
         .collect::<Result<Vec<_>>>()?;
-    if (a.push || outputs.contains(&output::Output::Registry)) && a.tags.is_empty() {
+    if a.push && !outputs.contains(&output::Output::Registry) {
+        outputs.push(output::Output::Registry);
+    }
+    if outputs.contains(&output::Output::Registry) && a.tags.is_empty() {
         bail!("pushing needs an image name: add -t registry.example/name:tag");
     }
     if a.dry_run {
         return run_plan(a, true);
     }
-    run_plan(a, false)?;
-    bail!(
-        "the build plan is valid, but this version of wharf cannot execute builds yet (the image builder is not part of it); `wharf build --dry-run` or `wharf plan` prints the plan"
-    )
+    let loaded = load::load(&a.context, a.file.as_deref())?;
+    let options = plan_options(a, &loaded)?;
+    build_cmd::run(a, loaded, options, &outputs)
 }

@@ -97,13 +97,67 @@ fn build_args_platforms_and_dry_run() {
 }
 
 #[test]
-fn build_without_dry_run_says_it_cannot_build_yet() {
+fn builds_the_hello_example_into_the_store() {
+    let store = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(wharf()
+        .args(["build", "-t", "example.test/hello:1", "--build-arg", "VERSION=2.0"])
+        .arg("--store")
+        .arg(store.path())
+        .arg(repo_root().join("examples/hello")));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("line 4: COPY hello.txt /srv/hello.txt"), "{stderr}");
+    assert!(stderr.contains("built sha256:"), "{stderr}");
+    assert!(stderr.contains("store:example.test/hello:1"), "{stderr}");
+    // The store is an OCI layout whose index names the image.
+    let index = json(&std::fs::read_to_string(store.path().join("index.json")).unwrap());
+    let entry = &index["manifests"][0];
+    assert_eq!(
+        entry["annotations"]["org.opencontainers.image.ref.name"],
+        "example.test/hello:1"
+    );
+    let digest = entry["digest"].as_str().unwrap().trim_start_matches("sha256:");
+    let manifest = json(
+        &std::fs::read_to_string(store.path().join("blobs/sha256").join(digest)).unwrap(),
+    );
+    let config_digest = manifest["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:");
+    let config = json(
+        &std::fs::read_to_string(store.path().join("blobs/sha256").join(config_digest)).unwrap(),
+    );
+    assert_eq!(config["config"]["Labels"]["org.opencontainers.image.version"], "2.0");
+    assert_eq!(config["config"]["WorkingDir"], "/srv");
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 1);
+
+    // Built again: every step comes from the cache.
+    let (out, _, stderr) = run(wharf()
+        .args(["build", "--build-arg", "VERSION=2.0", "--progress", "json"])
+        .arg("--store")
+        .arg(store.path())
+        .arg(repo_root().join("examples/hello")));
+    assert!(out.status.success(), "{stderr}");
+    let copy = stderr
+        .lines()
+        .map(json)
+        .find(|e| e["event"] == "step" && e["instruction"].as_str().unwrap().starts_with("COPY"))
+        .unwrap();
+    assert_eq!(copy["cached"], true);
+}
+
+#[test]
+fn unreachable_base_registry_names_the_line_and_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch AS a
+FROM 127.0.0.1:1/base:1
+COPY --from=a / /
+").unwrap();
     let (out, _, stderr) = run(wharf()
         .arg("build")
-        .arg(repo_root().join("examples/cross-os")));
+        .arg("--store")
+        .arg(store.path())
+        .arg(dir.path()));
     assert!(!out.status.success());
-    assert!(stderr.contains("cannot execute builds yet"), "{stderr}");
-    assert!(stderr.contains("--dry-run"), "{stderr}");
+    assert!(stderr.contains("Dockerfile:2: FROM 127.0.0.1:1/base:1"), "{stderr}");
 }
 
 #[test]

@@ -1,0 +1,71 @@
+//! Base images from registries: a [`BaseResolver`] over the registry
+//! client. It fetches the manifest (choosing the platform's entry of an
+//! index, Windows `os.version` rules included) and the configuration into
+//! the store; layers stay in the registry until something needs them.
+
+use crate::builder::{BaseResolver, ResolvedBase};
+use crate::layer_store::LayerRef;
+use wharf_image::ImageConfig;
+use wharf_platform::Platform;
+use wharf_registry::{Reference, RegistryClient};
+use wharf_store::Store;
+
+/// Resolves bases through `client`, storing what it fetches in `store`.
+pub struct RegistryResolver {
+    client: RegistryClient,
+    store: Store,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl RegistryResolver {
+    /// A resolver with its own single-threaded runtime for the client.
+    pub fn new(client: RegistryClient, store: Store) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(RegistryResolver {
+            client,
+            store,
+            runtime,
+        })
+    }
+}
+
+impl BaseResolver for RegistryResolver {
+    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedBase, String> {
+        let r = Reference::parse(reference).map_err(|e| e.to_string())?;
+        let image = self
+            .runtime
+            .block_on(self.client.resolve(&r, platform, &self.store))
+            .map_err(|e| e.to_string())?;
+        // Read the configuration as the full document: Docker's fields
+        // (Healthcheck, OnBuild, Shell) must carry over to the new image.
+        let config: ImageConfig = self
+            .store
+            .read_json(&image.manifest.config.digest, "image configuration")
+            .map_err(|e| e.to_string())?;
+        if config.rootfs.diff_ids.len() != image.manifest.layers.len() {
+            return Err(format!(
+                "{reference}: the manifest lists {} layers but the configuration {} diff_ids; the image is damaged",
+                image.manifest.layers.len(),
+                config.rootfs.diff_ids.len()
+            ));
+        }
+        let layers = image
+            .manifest
+            .layers
+            .iter()
+            .zip(&config.rootfs.diff_ids)
+            .map(|(d, diff)| LayerRef {
+                descriptor: d.clone(),
+                diff_id: diff.clone(),
+            })
+            .collect();
+        Ok(ResolvedBase {
+            manifest_digest: image.descriptor.digest.clone(),
+            config,
+            layers,
+            note: image.note,
+        })
+    }
+}

@@ -1,0 +1,144 @@
+//! `wharf build`: loads the build file, runs the builder against the local
+//! store (base images through the registry client), tags the result in the
+//! store and sends it where `--output` / `--push` say.
+
+use crate::args::BuildArgs;
+use crate::load::Loaded;
+use crate::output::Output;
+use crate::progress::Reporter;
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use wharf_build::{BuildConfig, BuildContext, BuildRequest, Builder, RegistryResolver};
+use wharf_frontend::plan::PlanOptions;
+use wharf_layer::Compression;
+use wharf_registry::{
+    push_image, ClientOptions, PushOptions, Reference, RegistryClient, ANNOTATION_SOURCE,
+};
+use wharf_store::Store;
+
+/// The store to build into: `--store`, else `$WHARF_STORE`, else the
+/// user's data directory.
+fn open_store(a: &BuildArgs) -> Result<Store> {
+    let store = match &a.store {
+        Some(dir) => Store::open(dir),
+        None => Store::open_default(),
+    };
+    store.context(
+        "cannot open the image store; pass --store DIR or set WHARF_STORE to a writable directory",
+    )
+}
+
+fn source_date_epoch() -> Result<Option<u64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().parse().with_context(|| {
+            format!("SOURCE_DATE_EPOCH={v} is not a number of seconds since 1970")
+        })?)),
+        _ => Ok(None),
+    }
+}
+
+/// Runs a build and delivers its outputs.
+pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Output]) -> Result<()> {
+    let store = open_store(a)?;
+    let client = RegistryClient::new(ClientOptions {
+        insecure_registries: a.insecure_registries.clone(),
+        ..ClientOptions::default()
+    })
+    .context("cannot set up the registry client")?;
+    let resolver = RegistryResolver::new(client.clone(), store.clone())
+        .context("cannot start the registry client's runtime")?;
+    let labels: BTreeMap<String, String> = a
+        .labels
+        .iter()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    let request = BuildRequest {
+        source_text: loaded.text,
+        context: BuildContext::new(&loaded.context, loaded.ignore),
+        file: loaded.file,
+        options,
+        labels,
+    };
+    let builder = Builder::new(BuildConfig {
+        store: store.clone(),
+        compression: Compression::Gzip {
+            level: 6,
+            threads: 0,
+        },
+        source_date_epoch: source_date_epoch()?,
+        no_cache: a.no_cache,
+    });
+    let mut reporter = Reporter::new(a.progress);
+    let output = builder.build(&request, &resolver, &mut |e| reporter.event(&e))?;
+    let Some(root) = output.root().cloned() else {
+        bail!("the build produced no image");
+    };
+    let base = output.images.first().and_then(|i| i.base_reference.clone());
+
+    let mut destinations = Vec::new();
+    let mut refs = Vec::new();
+    for t in &a.tags {
+        let r = Reference::parse(t).with_context(|| format!("-t {t}: not an image name"))?;
+        let mut d = root.clone();
+        if let Some(b) = &base {
+            d.annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(ANNOTATION_SOURCE.to_string(), b.clone());
+        }
+        store.tag(&r.to_string(), &d).with_context(|| {
+            format!("cannot tag {r} in the store at {}", store.root().display())
+        })?;
+        destinations.push(format!("store:{r}"));
+        refs.push(r);
+    }
+    if refs.is_empty() {
+        destinations.push(format!(
+            "store {} (untagged; add -t NAME to keep it)",
+            store.root().display()
+        ));
+    }
+
+    for out in outputs {
+        match out {
+            Output::Registry => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("cannot start the registry client's runtime")?;
+                for r in &refs {
+                    let options = PushOptions {
+                        mount_from: base.as_deref().and_then(|b| Reference::parse(b).ok()),
+                        fetch_missing_with: Some(client.clone()),
+                        ..PushOptions::default()
+                    };
+                    let report = runtime
+                        .block_on(push_image(
+                            &client.repository(r),
+                            r,
+                            &store,
+                            &r.to_string(),
+                            &options,
+                        ))
+                        .with_context(|| format!("pushing {r}"))?;
+                    destinations.push(format!(
+                        "pushed {r} ({} uploaded, {} mounted, {} already there)",
+                        report.uploaded, report.mounted, report.existing
+                    ));
+                }
+            }
+            Output::OciDir(p) | Output::OciArchive(p) | Output::DockerArchive(p) => {
+                bail!(
+                    "--output to {}: exporting to files is not available in this version of wharf; the image is in the store ({}), readable by skopeo as oci:{}:<tag>",
+                    p.display(),
+                    store.root().display(),
+                    store.root().display()
+                );
+            }
+        }
+    }
+    reporter.done(root.digest.as_ref(), &destinations);
+    Ok(())
+}
