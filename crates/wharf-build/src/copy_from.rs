@@ -1,9 +1,9 @@
 //! `COPY --from=<stage>`: reads the source stage through the layer
 //! engine's read-only [`StageView`] (never unpacked on the host) and
-//! writes one layer in the destination stage's format. Same OS: entries
-//! are carried over with their metadata. Across OS: the layer engine's
-//! transforms (names NTFS cannot hold are skipped and listed; absolute
-//! symlinks made relative; Windows-only parts dropped).
+//! writes one layer in the destination stage's format, through the layer
+//! engine's copies: same OS with metadata and hardlinks kept; across OS
+//! with its transforms (names NTFS cannot hold are skipped and listed;
+//! absolute symlinks made relative; Windows-only parts dropped).
 //!
 //! Destination rules match COPY from the context: a directory source
 //! copies its contents; a file source lands at the destination, or inside
@@ -11,8 +11,8 @@
 
 use std::io::Write;
 use wharf_frontend::dockerignore::PathPattern;
+use wharf_layer::transform::same_os::{copy_linux, copy_windows};
 use wharf_layer::transform::Mapping;
-use wharf_layer::windows::sddl::with_owner;
 use wharf_layer::{
     linux_to_windows, tarfmt, windows_to_linux, LayerOs, LinuxLayerWriter, Skipped, StageView,
     TarEntry, ToLinuxOptions, ToWindowsOptions, ViewEntry, ViewKind, WindowsLayerWriter,
@@ -116,21 +116,6 @@ pub fn plan_copy_from(
         .collect())
 }
 
-fn map_path(m: &FromMapping, path: &str) -> String {
-    let rel = if m.source.is_empty() {
-        path
-    } else if path.len() == m.source.len() {
-        ""
-    } else {
-        &path[m.source.len() + 1..]
-    };
-    match (m.dest.is_empty(), rel.is_empty()) {
-        (true, _) => rel.to_string(),
-        (false, true) => m.dest.clone(),
-        (false, false) => format!("{}/{rel}", m.dest),
-    }
-}
-
 /// Ownership of copied entries in the destination's terms.
 #[derive(Debug, Clone, Default)]
 pub struct FromOwner {
@@ -177,46 +162,15 @@ pub fn copy_into_linux<W: Write>(
             skipped.extend(report.skipped);
             continue;
         }
-        for e in view.subtree(&m.source) {
-            let dest = map_path(m, &e.path);
-            if dest.is_empty() || !declared.insert(dest.clone()) {
-                continue;
-            }
-            let kind = match &e.kind {
-                ViewKind::File { size } => tarfmt::EntryKind::File { size: *size },
-                ViewKind::Dir => tarfmt::EntryKind::Dir,
-                ViewKind::Symlink { target } => tarfmt::EntryKind::Symlink {
-                    target: target.clone(),
-                },
-                ViewKind::CharDevice { major, minor } => tarfmt::EntryKind::CharDevice {
-                    major: *major,
-                    minor: *minor,
-                },
-                ViewKind::BlockDevice { major, minor } => tarfmt::EntryKind::BlockDevice {
-                    major: *major,
-                    minor: *minor,
-                },
-                ViewKind::Fifo => tarfmt::EntryKind::Fifo,
-            };
-            let name = if e.kind == ViewKind::Dir {
-                format!("{dest}/")
-            } else {
-                dest
-            };
-            let mut t = TarEntry::new(name, kind);
-            t.mode = e.mode;
-            (t.uid, t.gid) = owner.linux.unwrap_or((e.uid, e.gid));
-            t.mtime = e.mtime;
-            for (k, v) in &e.xattrs {
-                t.pax.push((format!("SCHILY.xattr.{k}"), v.clone()));
-            }
-            if let ViewKind::File { .. } = e.kind {
-                let mut r = view.open(e)?;
-                w.append(t, Some(&mut r))?;
-            } else {
-                w.append(t, None)?;
-            }
-        }
+        copy_linux(
+            view,
+            w,
+            &Mapping {
+                source: m.source.clone(),
+                dest: m.dest.clone(),
+            },
+            owner.linux,
+        )?;
     }
     Ok(skipped)
 }
@@ -246,31 +200,15 @@ pub fn copy_into_windows<W: Write>(
             skipped.extend(report.skipped);
             continue;
         }
-        for e in view.subtree(&m.source) {
-            let dest = map_path(m, &e.path);
-            if dest.is_empty() {
-                continue;
-            }
-            let mut meta = e.windows.clone();
-            if let (Some(m), Some(sid)) = (meta.as_mut(), &owner.windows_sid) {
-                m.security_descriptor = with_owner(&m.security_descriptor, sid)?;
-            }
-            match &e.kind {
-                ViewKind::Dir => w.add_dir(&dest, meta)?,
-                ViewKind::File { size } => {
-                    let mut r = view.open(e)?;
-                    w.add_file(&dest, *size, meta, &mut r)?;
-                }
-                ViewKind::Symlink { target } => {
-                    let is_dir = meta.as_ref().is_some_and(|m| m.attributes & 0x10 != 0);
-                    w.add_symlink(&dest, target, is_dir, meta)?;
-                }
-                _ => skipped.push(Skipped {
-                    path: e.path.clone(),
-                    reason: "devices and pipes have no Windows form".into(),
-                }),
-            }
-        }
+        copy_windows(
+            view,
+            w,
+            &Mapping {
+                source: m.source.clone(),
+                dest: m.dest.clone(),
+            },
+            owner.windows_sid.as_deref(),
+        )?;
     }
     Ok(skipped)
 }
