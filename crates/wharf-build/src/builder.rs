@@ -164,6 +164,8 @@ impl Builder {
         resolver: &dyn BaseResolver,
         events: &mut dyn FnMut(BuildEvent),
     ) -> Result<BuildOutput, BuildError> {
+        // Blobs this build reads or writes must survive a concurrent prune.
+        let _lease = self.config.store.lease()?;
         let first = plan(&req.file, &req.source_text, &req.options, &NoBaseImages)?;
         let mut known = KnownBaseImages::default();
         let mut resolved: HashMap<(String, String), ResolvedBase> = HashMap::new();

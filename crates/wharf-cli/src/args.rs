@@ -18,6 +18,63 @@ pub enum Command {
     Build(BuildArgs),
     /// Print the resolved build plan as JSON (same options as build).
     Plan(BuildArgs),
+    /// Fetch an image from its registry into the store.
+    Pull(PullArgs),
+    /// Send an image from the store to its registry.
+    Push(PushArgs),
+    /// List the images in the store.
+    Images(StoreArgs),
+    /// Show an image of the store: manifest, config, platform, layers.
+    Inspect(InspectArgs),
+    /// Delete blobs no tagged image uses.
+    Prune(StoreArgs),
+}
+
+/// Where the image store is.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The image store (default: $WHARF_STORE, else the user's data
+    /// directory).
+    #[arg(long, value_name = "DIR", env = "WHARF_STORE")]
+    pub store: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PullArgs {
+    /// Image reference, e.g. busybox:1.36 or localhost:5000/app@sha256:...
+    pub reference: String,
+    /// Platform to pull (default: this host's).
+    #[arg(long)]
+    pub platform: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// A registry (host[:port]) to reach over plain HTTP.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// The image's name in the store.
+    pub source: String,
+    /// Where to push it (default: the same name).
+    pub target: Option<String>,
+    /// Push foreign (non-distributable) layers too.
+    #[arg(long)]
+    pub push_foreign_layers: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// A registry (host[:port]) to reach over plain HTTP.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// The image's name in the store.
+    pub reference: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `--progress` styles.
@@ -85,10 +142,8 @@ pub struct BuildArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// The image store (default: $WHARF_STORE, else the user's data
-    /// directory).
-    #[arg(long, value_name = "DIR", env = "WHARF_STORE")]
-    pub store: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// A registry (host[:port]) to reach over plain HTTP; loopback
     /// registries always are. May be repeated.

@@ -14,19 +14,6 @@ use wharf_layer::Compression;
 use wharf_registry::{
     push_image, ClientOptions, PushOptions, Reference, RegistryClient, ANNOTATION_SOURCE,
 };
-use wharf_store::Store;
-
-/// The store to build into: `--store`, else `$WHARF_STORE`, else the
-/// user's data directory.
-fn open_store(a: &BuildArgs) -> Result<Store> {
-    let store = match &a.store {
-        Some(dir) => Store::open(dir),
-        None => Store::open_default(),
-    };
-    store.context(
-        "cannot open the image store; pass --store DIR or set WHARF_STORE to a writable directory",
-    )
-}
 
 fn source_date_epoch() -> Result<Option<u64>> {
     match std::env::var("SOURCE_DATE_EPOCH") {
@@ -39,7 +26,7 @@ fn source_date_epoch() -> Result<Option<u64>> {
 
 /// Runs a build and delivers its outputs.
 pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Output]) -> Result<()> {
-    let store = open_store(a)?;
+    let store = crate::store_cmds::open_store(&a.store)?;
     let client = RegistryClient::new(ClientOptions {
         insecure_registries: a.insecure_registries.clone(),
         ..ClientOptions::default()
@@ -129,16 +116,48 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
                     ));
                 }
             }
-            Output::OciDir(p) | Output::OciArchive(p) | Output::DockerArchive(p) => {
-                bail!(
-                    "--output to {}: exporting to files is not available in this version of wharf; the image is in the store ({}), readable by skopeo as oci:{}:<tag>",
-                    p.display(),
-                    store.root().display(),
-                    store.root().display()
-                );
+            Output::Export(spec) => {
+                // Exports read the image by its store name; an untagged
+                // build gets one from its digest.
+                let (source, tags) = match refs.first() {
+                    Some(r) => (r.to_string(), refs.iter().map(|r| r.to_string()).collect()),
+                    None => {
+                        let name = format!("localhost/wharf-build:{}", &root.digest.digest()[..12]);
+                        store
+                            .tag(&name, &root)
+                            .with_context(|| format!("cannot tag {name} in the store"))?;
+                        (name, Vec::new())
+                    }
+                };
+                let platform = output
+                    .images
+                    .first()
+                    .map(|i| i.platform.clone())
+                    .unwrap_or_else(wharf_platform::Platform::host);
+                let report = wharf_export::export(
+                    &store,
+                    &[wharf_export::ExportImage { source, tags }],
+                    spec,
+                    &platform,
+                )
+                .context("exporting the image")?;
+                destinations.push(format!(
+                    "{} ({} blobs, {} bytes)",
+                    export_target(spec),
+                    report.blobs,
+                    report.bytes
+                ));
             }
         }
     }
     reporter.done(root.digest.as_ref(), &destinations);
     Ok(())
+}
+
+fn export_target(o: &wharf_export::Output) -> String {
+    match o {
+        wharf_export::Output::OciDir(p) => format!("OCI layout {}", p.display()),
+        wharf_export::Output::OciArchive(p) => format!("OCI archive {}", p.display()),
+        wharf_export::Output::DockerArchive(p) => format!("docker-archive {}", p.display()),
+    }
 }

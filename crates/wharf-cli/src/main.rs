@@ -6,6 +6,7 @@ mod build_cmd;
 mod load;
 mod output;
 mod progress;
+mod store_cmds;
 
 use anyhow::{bail, Context, Result};
 use args::{BuildArgs, Cli, Command};
@@ -20,6 +21,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plan(a) => run_plan(&a, true),
         Command::Build(a) => run_build(&a),
+        Command::Pull(a) => store_cmds::pull(&a),
+        Command::Push(a) => store_cmds::push(&a),
+        Command::Images(a) => store_cmds::images(&a),
+        Command::Inspect(a) => store_cmds::inspect(&a),
+        Command::Prune(a) => store_cmds::prune(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -100,12 +100,21 @@ fn build_args_platforms_and_dry_run() {
 fn builds_the_hello_example_into_the_store() {
     let store = tempfile::tempdir().unwrap();
     let (out, _, stderr) = run(wharf()
-        .args(["build", "-t", "example.test/hello:1", "--build-arg", "VERSION=2.0"])
+        .args([
+            "build",
+            "-t",
+            "example.test/hello:1",
+            "--build-arg",
+            "VERSION=2.0",
+        ])
         .arg("--store")
         .arg(store.path())
         .arg(repo_root().join("examples/hello")));
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("line 4: COPY hello.txt /srv/hello.txt"), "{stderr}");
+    assert!(
+        stderr.contains("line 4: COPY hello.txt /srv/hello.txt"),
+        "{stderr}"
+    );
     assert!(stderr.contains("built sha256:"), "{stderr}");
     assert!(stderr.contains("store:example.test/hello:1"), "{stderr}");
     // The store is an OCI layout whose index names the image.
@@ -115,15 +124,23 @@ fn builds_the_hello_example_into_the_store() {
         entry["annotations"]["org.opencontainers.image.ref.name"],
         "example.test/hello:1"
     );
-    let digest = entry["digest"].as_str().unwrap().trim_start_matches("sha256:");
-    let manifest = json(
-        &std::fs::read_to_string(store.path().join("blobs/sha256").join(digest)).unwrap(),
-    );
-    let config_digest = manifest["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:");
+    let digest = entry["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let manifest =
+        json(&std::fs::read_to_string(store.path().join("blobs/sha256").join(digest)).unwrap());
+    let config_digest = manifest["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
     let config = json(
         &std::fs::read_to_string(store.path().join("blobs/sha256").join(config_digest)).unwrap(),
     );
-    assert_eq!(config["config"]["Labels"]["org.opencontainers.image.version"], "2.0");
+    assert_eq!(
+        config["config"]["Labels"]["org.opencontainers.image.version"],
+        "2.0"
+    );
     assert_eq!(config["config"]["WorkingDir"], "/srv");
     assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 1);
 
@@ -147,17 +164,24 @@ fn unreachable_base_registry_names_the_line_and_reference() {
     let dir = tempfile::tempdir().unwrap();
     let store = tempfile::tempdir().unwrap();
     // Port 1 on loopback: nothing listens, the connection is refused at once.
-    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch AS a
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch AS a
 FROM 127.0.0.1:1/base:1
 COPY --from=a / /
-").unwrap();
+",
+    )
+    .unwrap();
     let (out, _, stderr) = run(wharf()
         .arg("build")
         .arg("--store")
         .arg(store.path())
         .arg(dir.path()));
     assert!(!out.status.success());
-    assert!(stderr.contains("Dockerfile:2: FROM 127.0.0.1:1/base:1"), "{stderr}");
+    assert!(
+        stderr.contains("Dockerfile:2: FROM 127.0.0.1:1/base:1"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -266,7 +290,7 @@ fn errors_name_the_file_line_and_what_to_do() {
         .args(["build", "--output", "type=oci"])
         .arg(dir.path()));
     assert!(!out.status.success());
-    assert!(stderr.contains("needs dest=PATH"), "{stderr}");
+    assert!(stderr.contains("dest= is missing"), "{stderr}");
 
     let (out, _, stderr) = run(wharf().args(["build", "--push"]).arg(dir.path()));
     assert!(!out.status.success());

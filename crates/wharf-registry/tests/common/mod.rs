@@ -1,9 +1,10 @@
 //! Shared test fixtures: synthetic Linux and Windows images built in a
-//! store, a test HTTP server, and a real registry.
-#![allow(dead_code)] // each test file uses a different part
+//! store; the test HTTP server and the real registry come from
+//! `wharf-testkit`.
+#![allow(dead_code, unused_imports)] // each test file uses a different part
 
-pub mod http;
-pub mod registry;
+pub use wharf_testkit::http;
+pub use wharf_testkit::registry;
 
 use std::io::Write;
 use std::time::Duration;

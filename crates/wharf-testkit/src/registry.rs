@@ -3,7 +3,7 @@
 //! htpasswd Basic auth, or token auth backed by a token endpoint in this
 //! file (JWTs signed RS256 with the `openssl` CLI).
 
-use super::http::{serve, Reply, Req, TestServer};
+use crate::http::{serve, Reply, Req, TestServer};
 use base64::Engine;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,7 @@
+//! Test support shared by Wharf's crates (a dev-dependency only):
+//! [`registry`] starts the CNCF distribution registry (`docker-registry`)
+//! on a free loopback port, with no auth, htpasswd or token auth;
+//! [`http`] is a tiny HTTP server whose answers (and faults) tests choose.
+
+pub mod http;
+pub mod registry;
