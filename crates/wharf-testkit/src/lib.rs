@@ -1,7 +1,9 @@
 //! Test support shared by Wharf's crates (a dev-dependency only):
 //! [`registry`] starts the CNCF distribution registry (`docker-registry`)
 //! on a free loopback port, with no auth, htpasswd or token auth;
-//! [`http`] is a tiny HTTP server whose answers (and faults) tests choose.
+//! [`http`] is a tiny HTTP server whose answers (and faults) tests choose;
+//! [`images`] builds synthetic Linux and Windows images into a store.
 
 pub mod http;
+pub mod images;
 pub mod registry;
