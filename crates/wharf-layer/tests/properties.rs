@@ -37,6 +37,13 @@ impl Rng {
         if self.below(10) == 0 {
             s.push_str(&"long".repeat(30));
         }
+        // Now and then a name NTFS cannot hold, for the cross-OS properties.
+        match self.below(25) {
+            0 => s.push(':'),
+            1 => s = "CON".into(),
+            2 => s.push(' '),
+            _ => {}
+        }
         if s == "." || s == ".." || s.starts_with(".wh.") || s.ends_with('.') {
             s.push('x');
         }
@@ -205,6 +212,44 @@ fn random_windows_layers_pass_the_independent_checker() {
             panic!("round {round}: checker rejected:\n{report}");
         }
     }
+}
+
+#[test]
+fn random_linux_trees_convert_to_valid_windows_layers() {
+    let mut rng = Rng(2024);
+    let mut total_skipped = 0;
+    for round in 0..6 {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        std::fs::create_dir(&src).unwrap();
+        random_tree(&mut rng, &src);
+        let view = wharf_layer::StageView::from_snapshot(&src).unwrap();
+        let out = tmp.path().join("w.tar");
+        let blob = LayerBlobWriter::create(&out, Compression::None).unwrap();
+        let mut w = WindowsLayerWriter::new(blob, &NoBase, WindowsLayerOptions::default()).unwrap();
+        let report = wharf_layer::linux_to_windows(&view, &mut w, &Default::default()).unwrap();
+        w.finish().unwrap().finish().unwrap();
+        if let Err(r) = common::check_windows_layer(&out) {
+            panic!("round {round}: checker rejected:\n{r}");
+        }
+        // Everything is accounted for: written, skipped, or below a skipped directory.
+        let skipped: Vec<&str> = report.skipped.iter().map(|s| s.path.as_str()).collect();
+        let covered = view.entries().filter(|e| {
+            skipped
+                .iter()
+                .any(|s| e.path == *s || e.path.starts_with(&format!("{s}/")))
+        });
+        assert_eq!(
+            covered.count() as u64 + report.written,
+            view.entries().count() as u64,
+            "round {round}: entries lost"
+        );
+        total_skipped += report.skipped.len();
+    }
+    assert!(
+        total_skipped > 0,
+        "the generator should produce names NTFS cannot hold"
+    );
 }
 
 #[test]
