@@ -189,6 +189,17 @@ impl Builder {
                 .insert((reference.clone(), platform.to_string()), info);
             resolved.insert((reference, platform.to_string()), base);
         }
+        let requested: HashMap<(usize, usize), String> = first
+            .targets
+            .iter()
+            .enumerate()
+            .flat_map(|(t, target)| {
+                target
+                    .stages
+                    .iter()
+                    .map(move |s| ((t, s.index), s.platform.to_string()))
+            })
+            .collect();
         let plan = plan(&req.file, &req.source_text, &req.options, &known)?;
         for w in &plan.warnings {
             events(BuildEvent::Warning(match w.line {
@@ -199,19 +210,19 @@ impl Builder {
 
         let layers = LayerStore::new(self.config.store.clone(), self.config.compression);
         let mut images = Vec::new();
-        for target in &plan.targets {
+        for (t_index, target) in plan.targets.iter().enumerate() {
             let mut results: HashMap<usize, StageResult> = HashMap::new();
             for stage in &target.stages {
                 let base = match &stage.base {
                     Base::Image { reference, .. } => {
-                        let key = (reference.clone(), stage.platform.to_string());
-                        let found = resolved.get(&key).cloned().or_else(|| {
-                            // Planned for the build platform first, then refined.
-                            resolved
-                                .iter()
-                                .find(|((r, _), _)| r == reference)
-                                .map(|(_, b)| b.clone())
-                        });
+                        // The platform the base was resolved for is the
+                        // one the first plan asked (the second plan refines
+                        // it with the base's own os.version).
+                        let asked = requested
+                            .get(&(t_index, stage.index))
+                            .cloned()
+                            .unwrap_or_else(|| stage.platform.to_string());
+                        let found = resolved.get(&(reference.clone(), asked)).cloned();
                         Some(found.ok_or_else(|| BuildError::Resolve {
                             file: req.file.path.clone(),
                             line: stage.line,

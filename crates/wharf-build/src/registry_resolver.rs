@@ -14,20 +14,20 @@ use wharf_store::Store;
 pub struct RegistryResolver {
     client: RegistryClient,
     store: Store,
-    runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Handle,
 }
 
 impl RegistryResolver {
-    /// A resolver with its own single-threaded runtime for the client.
-    pub fn new(client: RegistryClient, store: Store) -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        Ok(RegistryResolver {
+    /// A resolver driving `client` on `runtime`. Use the runtime the
+    /// caller uses for the client elsewhere (pushes, downloads): the
+    /// client's pooled connections belong to the runtime that opened them,
+    /// and a multi-thread runtime keeps them alive between calls.
+    pub fn new(client: RegistryClient, store: Store, runtime: tokio::runtime::Handle) -> Self {
+        RegistryResolver {
             client,
             store,
             runtime,
-        })
+        }
     }
 }
 

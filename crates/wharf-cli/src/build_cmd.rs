@@ -32,8 +32,13 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         ..ClientOptions::default()
     })
     .context("cannot set up the registry client")?;
-    let resolver = RegistryResolver::new(client.clone(), store.clone())
+    // One runtime for every registry call of the build: the client's
+    // pooled connections live on it.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
         .context("cannot start the registry client's runtime")?;
+    let resolver = RegistryResolver::new(client.clone(), store.clone(), runtime.handle().clone());
     let labels: BTreeMap<String, String> = a
         .labels
         .iter()
@@ -91,10 +96,6 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
     for out in outputs {
         match out {
             Output::Registry => {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .context("cannot start the registry client's runtime")?;
                 for r in &refs {
                     let options = PushOptions {
                         mount_from: base.as_deref().and_then(|b| Reference::parse(b).ok()),
@@ -117,6 +118,9 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
                 }
             }
             Output::Export(spec) => {
+                // Files hold every layer: fetch base layers the build only
+                // referenced.
+                fetch_missing_layers(&runtime, &client, &store, &output.images)?;
                 // Exports read the image by its store name; an untagged
                 // build gets one from its digest.
                 let (source, tags) = match refs.first() {
@@ -160,4 +164,36 @@ fn export_target(o: &wharf_export::Output) -> String {
         wharf_export::Output::OciArchive(p) => format!("OCI archive {}", p.display()),
         wharf_export::Output::DockerArchive(p) => format!("docker-archive {}", p.display()),
     }
+}
+
+/// Downloads the base layers of `images` that the store lacks, from each
+/// image's base reference (foreign layers from their URLs if need be).
+fn fetch_missing_layers(
+    runtime: &tokio::runtime::Runtime,
+    client: &RegistryClient,
+    store: &wharf_store::Store,
+    images: &[wharf_build::BuiltImage],
+) -> Result<()> {
+    for image in images {
+        for layer in &image.layers {
+            let d = &layer.descriptor;
+            if store.blob_size(&d.digest) == Some(d.size) {
+                continue;
+            }
+            let Some(base) = &image.base_reference else {
+                bail!(
+                    "layer {} of the built image is missing from the store",
+                    d.digest
+                );
+            };
+            let r = Reference::parse(base)
+                .with_context(|| format!("{base}: not an image reference"))?;
+            runtime
+                .block_on(client.fetch_blob(&r, d, store))
+                .with_context(|| {
+                    format!("fetching base layer {} of {base} for the export", d.digest)
+                })?;
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,318 @@
+//! `wharf` end to end against the real CNCF registry (`docker-registry`,
+//! started on a free loopback port) and independent tools (skopeo, umoci,
+//! Python's tarfile through the Windows layer checker):
+//! - a cross-OS Windows build (Linux stage feeding a Windows stage) pushed
+//!   without downloading the Windows base layers, pulled back and checked
+//!   field by field;
+//! - three platforms from one build, as one index, the app layer shared;
+//! - a Linux image exported as OCI archive and docker-archive, read by
+//!   skopeo and unpacked by umoci.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use wharf_store::Store;
+use wharf_testkit::images::{store_image, store_index, store_windows_image, GZIP_LAYER};
+use wharf_testkit::registry::{start, Auth, Registry};
+
+fn wharf() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("runs");
+    (
+        out.clone(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn ok(cmd: &mut Command) -> (String, String) {
+    let (out, stdout, stderr) = run(cmd);
+    assert!(out.status.success(), "{cmd:?} failed:\n{stderr}\n{stdout}");
+    (stdout, stderr)
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+/// A registry holding `base/multi:1`: Windows 17763, 20348 and 26100 and
+/// Linux entries in one index.
+fn registry_with_bases() -> (Registry, tempfile::TempDir) {
+    let reg = start(Auth::None, None);
+    let dir = tempfile::tempdir().unwrap();
+    let src = Store::open(dir.path().join("src")).unwrap();
+    let mut entries: Vec<_> = ["10.0.17763.5000", "10.0.20348.2113", "10.0.26100.100"]
+        .iter()
+        .map(|v| store_windows_image(&src, v))
+        .collect();
+    let linux = "linux/amd64".parse().unwrap();
+    entries.push(store_image(
+        &src,
+        &linux,
+        &[(
+            GZIP_LAYER.to_string(),
+            wharf_testkit::images::linux_layer("etc/os-release", b"ID=test\n"),
+            None,
+        )],
+    ));
+    let name = format!("{}/base/multi:1", reg.host());
+    store_index(&src, &name, entries);
+    ok(wharf()
+        .arg("push")
+        .arg("--store")
+        .arg(dir.path().join("src"))
+        .arg(&name));
+    (reg, dir)
+}
+
+fn context(dir: &Path) -> PathBuf {
+    let ctx = dir.join("ctx");
+    std::fs::create_dir_all(ctx.join("app")).unwrap();
+    std::fs::write(ctx.join("app/app.exe"), "MZ not really an exe\n").unwrap();
+    std::fs::write(ctx.join("app/readme.txt"), "hello\n").unwrap();
+    std::fs::write(ctx.join("config.txt"), "mode=prod\n").unwrap();
+    ctx
+}
+
+fn skopeo_raw(image: &str) -> serde_json::Value {
+    let (out, _) =
+        ok(Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", image]));
+    json(&out)
+}
+
+fn check_windows_layer(path: &Path) {
+    let checker = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../wharf-layer/tests/check_windows_layer.py"
+    );
+    ok(Command::new("python3").arg(checker).arg(path));
+}
+
+#[test]
+fn windows_cross_os_build_pushed_without_base_downloads_and_pulled_back() {
+    let (reg, dir) = registry_with_bases();
+    let ctx = context(dir.path());
+    let host = reg.host();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "# escape=`\n\
+             FROM --platform=linux/amd64 scratch AS linux\n\
+             COPY app/ /opt/app/\n\
+             FROM {host}/base/multi:1\n\
+             COPY --from=linux /opt/app/ C:\\app\\\n\
+             COPY --chown=ContainerUser config.txt C:\\app\\config.txt\n\
+             WORKDIR C:\\app\n\
+             ENV APP_MODE=prod\n\
+             CMD [\"app.exe\"]\n"
+        ),
+    )
+    .unwrap();
+    let store = dir.path().join("build-store");
+    let target = format!("{host}/app/win:1");
+    let (_, stderr) = ok(wharf()
+        .args([
+            "build",
+            "--platform",
+            "windows/amd64:10.0.20348",
+            "--push",
+            "-t",
+            &target,
+        ])
+        .arg("--store")
+        .arg(&store)
+        .arg(&ctx));
+    assert!(stderr.contains(&format!("pushed {target}")), "{stderr}");
+    assert!(stderr.contains("mounted"), "{stderr}");
+
+    // Zero base-layer bytes downloaded: the build store lacks the base layers.
+    let (inspect, _) = ok(wharf()
+        .arg("inspect")
+        .arg("--store")
+        .arg(&store)
+        .arg(&target));
+    let details = json(&inspect);
+    let layers = details["manifests"][0]["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 4, "two base layers and two COPY layers");
+    assert_eq!(layers[0]["present"], false);
+    assert_eq!(layers[1]["present"], false);
+    assert_eq!(layers[2]["present"], true);
+
+    // The registry has the image; skopeo reads it.
+    let manifest = skopeo_raw(&format!("docker://{target}"));
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 4);
+
+    // Pulled back into a fresh store, field by field.
+    let pulled = dir.path().join("pulled");
+    ok(wharf()
+        .args(["pull", "--platform", "windows/amd64:10.0.20348"])
+        .arg("--store")
+        .arg(&pulled)
+        .arg(&target));
+    let (inspect, _) = ok(wharf()
+        .arg("inspect")
+        .arg("--store")
+        .arg(&pulled)
+        .arg(&target));
+    let d = json(&inspect);
+    let m = &d["manifests"][0];
+    assert_eq!(m["platform"]["os"], "windows");
+    assert_eq!(m["platform"]["os.version"], "10.0.20348.2113");
+    let config_digest = m["manifest"]["config"]["digest"].as_str().unwrap();
+    let pulled_store = Store::open(&pulled).unwrap();
+    let config: serde_json::Value = json(
+        &std::fs::read_to_string(
+            pulled_store.blob_path(&config_digest.to_string().try_into().unwrap()),
+        )
+        .unwrap(),
+    );
+    assert_eq!(config["os"], "windows");
+    assert_eq!(config["os.version"], "10.0.20348.2113");
+    assert_eq!(config["config"]["WorkingDir"], "C:\\app");
+    assert_eq!(config["config"]["Cmd"][0], "app.exe");
+    assert!(config["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e == "APP_MODE=prod"));
+    assert!(
+        config["config"]
+            .get("Env")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !e.as_str().unwrap().starts_with("PATH=/")),
+        "no Linux PATH in a Windows image"
+    );
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 4);
+    let history = config["history"].as_array().unwrap();
+    let created_by: Vec<&str> = history
+        .iter()
+        .filter_map(|h| h["created_by"].as_str())
+        .collect();
+    assert!(
+        created_by
+            .iter()
+            .any(|c| c.starts_with("COPY --from=linux")),
+        "{created_by:?}"
+    );
+    assert_eq!(
+        history.iter().filter(|h| h["empty_layer"] != true).count(),
+        2,
+        "{history:?}"
+    );
+    // Both COPY layers pass the independent Windows layer checker.
+    for l in &m["layers"].as_array().unwrap()[2..] {
+        let digest = l["digest"].as_str().unwrap().to_string();
+        check_windows_layer(&pulled_store.blob_path(&digest.try_into().unwrap()));
+    }
+}
+
+#[test]
+fn three_platforms_from_one_build_share_the_app_layer() {
+    let (reg, dir) = registry_with_bases();
+    let ctx = context(dir.path());
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM --platform=$TARGETPLATFORM {}/base/multi:1\nCOPY config.txt /config/app.txt\n",
+            reg.host()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("oci-out");
+    ok(wharf()
+        .args([
+            "build",
+            "--platform",
+            "windows/amd64:10.0.17763,windows/amd64:10.0.20348,linux/amd64",
+            "-t",
+            "example.test/multi:1",
+            "--output",
+        ])
+        .arg(format!("type=oci,dest={}", out.display()))
+        .arg("--store")
+        .arg(dir.path().join("store"))
+        .arg(&ctx));
+    let index = skopeo_raw(&format!("oci:{}:example.test/multi:1", out.display()));
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    let versions: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["platform"]["os"].as_str().unwrap(),
+                e["platform"]["os.version"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        vec![
+            "windows:10.0.17763.5000",
+            "windows:10.0.20348.2113",
+            "linux:"
+        ]
+    );
+    let layer_of = |i: usize| {
+        let d = entries[i]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:")
+            .to_string();
+        let m = json(&std::fs::read_to_string(out.join("blobs/sha256").join(d)).unwrap());
+        m["layers"].as_array().unwrap().last().unwrap()["digest"].clone()
+    };
+    assert_eq!(
+        layer_of(0),
+        layer_of(1),
+        "one app layer for every Windows version"
+    );
+    assert_ne!(
+        layer_of(0),
+        layer_of(2),
+        "the Linux image has a Linux layer"
+    );
+}
+
+#[test]
+fn linux_image_exported_and_read_by_skopeo_and_umoci() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
+    let archive = dir.path().join("hello-oci.tar");
+    let docker = dir.path().join("hello-docker.tar");
+    let layout = dir.path().join("layout");
+    for spec in [
+        format!("type=oci,dest={}", archive.display()),
+        format!("type=docker,dest={}", docker.display()),
+        format!("type=oci,dest={}", layout.display()),
+    ] {
+        ok(wharf()
+            .args(["build", "-t", "example.test/hello:1", "--output", &spec])
+            .arg("--store")
+            .arg(dir.path().join("store"))
+            .arg(&example));
+    }
+    let (info, _) = ok(Command::new("skopeo")
+        .args(["inspect"])
+        .arg(format!("docker-archive:{}", docker.display())));
+    assert_eq!(
+        json(&info)["Labels"]["org.opencontainers.image.version"],
+        "1.0"
+    );
+    ok(Command::new("skopeo").arg("inspect").arg(format!(
+        "oci-archive:{}:example.test/hello:1",
+        archive.display()
+    )));
+    let bundle = dir.path().join("bundle");
+    ok(Command::new("umoci")
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!("{}:example.test/hello:1", layout.display()))
+        .arg(&bundle));
+    let text = std::fs::read_to_string(bundle.join("rootfs/srv/hello.txt")).unwrap();
+    assert_eq!(text, "Hello from an image built by wharf.\n");
+}
