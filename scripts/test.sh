@@ -20,4 +20,5 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-cargo test --workspace --all-targets "$@"
+# Default targets: libraries, binaries, integration tests and doc tests.
+cargo test --workspace "$@"
