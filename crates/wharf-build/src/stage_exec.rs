@@ -124,16 +124,20 @@ impl StageExec<'_> {
                     ))
                 }
                 Instruction::Copy(c) => {
-                    let (layer, hit, key2) = self.copy(stage, ins, c, false, None, &chain, &workdir_before, done, events)?;
+                    let (layer, hit) = self.copy(stage, ins, c, false, None, &chain, &workdir_before, done, events)?;
                     cached = hit;
-                    chain = key2.0.clone();
+                    // What follows depends on this step through the layer it made.
+                    let made = layer.descriptor.digest.to_string();
+                    chain = instruction_key(&chain, &stage.platform, &workdir_before, ins, &[made]).0;
                     layers.push(layer);
                     cb.apply(ins).map_err(|e| self.step_err(e.line, e.message))?
                 }
                 Instruction::Add { copy, options } => {
-                    let (layer, hit, key2) = self.copy(stage, ins, copy, true, options.unpack, &chain, &workdir_before, done, events)?;
+                    let (layer, hit) = self.copy(stage, ins, copy, true, options.unpack, &chain, &workdir_before, done, events)?;
                     cached = hit;
-                    chain = key2.0.clone();
+                    // What follows depends on this step through the layer it made.
+                    let made = layer.descriptor.digest.to_string();
+                    chain = instruction_key(&chain, &stage.platform, &workdir_before, ins, &[made]).0;
                     layers.push(layer);
                     cb.apply(ins).map_err(|e| self.step_err(e.line, e.message))?
                 }
@@ -176,7 +180,7 @@ impl StageExec<'_> {
         workdir_before: &str,
         done: &HashMap<usize, StageResult>,
         events: &mut dyn FnMut(BuildEvent),
-    ) -> Result<(LayerRef, bool, crate::cache_key::CacheKey), BuildError> {
+    ) -> Result<(LayerRef, bool), BuildError> {
         let line = ins.line;
         let kw = if is_add { "ADD" } else { "COPY" };
         let windows = stage.platform.is_windows();
@@ -251,10 +255,18 @@ impl StageExec<'_> {
                 let entries = plan_copy(self.context, &req).map_err(|e| self.step_err(line, format!("{kw}: {e}")))?;
                 let digest = copy_sources_digest(self.context, &entries)
                     .map_err(|e| self.step_err(line, format!("{kw}: reading the sources: {e}")))?;
-                let key = instruction_key(chain, &stage.platform, workdir_before, ins, &[digest]);
+                // A layer of context files does not depend on the layers
+                // below it (nothing of the base is read), so its key leaves
+                // out the parent and the Windows version, as `COPY --link`
+                // does: the same files make the same layer on every base,
+                // built once for several Windows versions.
+                let mut any_version = stage.platform.clone();
+                any_version.os_version = None;
+                any_version.os_features.clear();
+                let key = instruction_key("context", &any_version, workdir_before, ins, &[digest]);
                 if !self.config.no_cache {
                     if let Some(hit) = self.layers.cached(&key) {
-                        return Ok((hit, true, key));
+                        return Ok((hit, true));
                     }
                 }
                 let spec = CopyLayerSpec {
@@ -276,7 +288,7 @@ impl StageExec<'_> {
                     })?
                     .map_err(|e| self.step_err(line, format!("{kw}: {e}")))?;
                 self.layers.remember(&key, &layer)?;
-                Ok((layer, false, key))
+                Ok((layer, false))
             }
             Some(Source::Stage { index }) => {
                 let from = done
@@ -285,7 +297,7 @@ impl StageExec<'_> {
                 let key = instruction_key(chain, &stage.platform, workdir_before, ins, std::slice::from_ref(&from.chain));
                 if !self.config.no_cache {
                     if let Some(hit) = self.layers.cached(&key) {
-                        return Ok((hit, true, key));
+                        return Ok((hit, true));
                     }
                 }
                 let store = self.layers.store();
@@ -355,7 +367,7 @@ impl StageExec<'_> {
                     )));
                 }
                 self.layers.remember(&key, &layer)?;
-                Ok((layer, false, key))
+                Ok((layer, false))
             }
             Some(Source::Image { reference }) => Err(self.step_err(
                 line,

@@ -401,8 +401,17 @@ fn three_platforms_give_an_index() {
     let resolver = WindowsBases {
         layers: vec![absent_base_layer()],
     };
-    let (out, _) = run_build(&config(&f.store, false), &req, &resolver);
+    let (out, events) = run_build(&config(&f.store, false), &req, &resolver);
     assert_eq!(out.images.len(), 2);
+    // Built once: the second Windows version takes the first one's layer.
+    let copies: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match e {
+            BuildEvent::Step { text, cached, .. } if text.starts_with("COPY") => Some(*cached),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(copies, vec![false, true]);
     let index = out.index.as_ref().unwrap();
     let doc: serde_json::Value =
         serde_json::from_slice(&fs::read(f.store.blob_path(&index.digest)).unwrap()).unwrap();
