@@ -27,6 +27,20 @@ const KEY_FORMAT: &str = "wharf-cache-v1";
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct CacheKey(pub String);
 
+impl CacheKey {
+    /// A digest over this one, a name and some bytes (for content that is
+    /// not a file of the context, such as a here-document).
+    pub fn extend(&self, name: &str, bytes: &[u8]) -> String {
+        let mut h = Sha256::new();
+        h.update(self.0.as_bytes());
+        h.update([0]);
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(bytes);
+        format!("sha256:{:x}", h.finalize())
+    }
+}
+
 impl std::fmt::Display for CacheKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

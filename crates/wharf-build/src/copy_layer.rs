@@ -49,6 +49,16 @@ pub struct CopyLayerSpec<'a> {
     pub clamp_mtimes: bool,
     /// For Windows stages: what the image below has (directory metadata).
     pub windows_base: Option<&'a dyn WindowsBase>,
+    /// Files whose content is in the Dockerfile (here-documents).
+    pub inline: &'a [InlineFile],
+}
+
+/// A file written from memory (a here-document source).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineFile {
+    /// Absolute image path, `/`-separated.
+    pub dest: String,
+    pub content: Vec<u8>,
 }
 
 fn mtime_of(meta: &fs::Metadata) -> u64 {
@@ -162,6 +172,29 @@ pub fn write_linux<W: Write>(
             EntryKind::Other => {}
         }
     }
+    for f in spec.inline {
+        let name = f.dest.trim_start_matches('/').to_string();
+        let parts: Vec<&str> = name.split('/').collect();
+        for i in 1..parts.len() {
+            let parent = parts[..i].join("/");
+            if dirs.insert(parent.clone()) {
+                let mut d = TarEntry::new(format!("{parent}/"), tarfmt::EntryKind::Dir);
+                d.mode = 0o755;
+                d.mtime = spec.timestamp;
+                w.append(d, None).map_err(layer_err(&f.dest))?;
+            }
+        }
+        let mut t = TarEntry::new(
+            name,
+            tarfmt::EntryKind::File {
+                size: f.content.len() as u64,
+            },
+        );
+        t.mode = spec.chmod.as_ref().map_or(0o644, |c| c.apply(0o644, false));
+        t.mtime = spec.timestamp;
+        w.append(t, Some(&mut f.content.as_slice()))
+            .map_err(layer_err(&f.dest))?;
+    }
     w.finish().map_err(layer_err("layer"))
 }
 
@@ -243,6 +276,24 @@ pub fn write_windows<W: Write>(
             EntryKind::Other => {}
         }
     }
+    for f in spec.inline {
+        let name = f.dest.trim_start_matches('/');
+        let mut m = owned(WinMeta::default_file(ts))?;
+        if spec
+            .chmod
+            .as_ref()
+            .is_some_and(|c| c.apply(0o644, false) & 0o222 == 0)
+        {
+            m.attributes |= 1; // FILE_ATTRIBUTE_READONLY
+        }
+        w.add_file(
+            name,
+            f.content.len() as u64,
+            Some(m),
+            &mut f.content.as_slice(),
+        )
+        .map_err(layer_err(&f.dest))?;
+    }
     w.finish().map_err(layer_err("layer"))
 }
 
@@ -309,6 +360,7 @@ mod tests {
             timestamp: 1_700_000_000,
             clamp_mtimes: true,
             windows_base: None,
+            inline: &[],
         };
         let out = write_linux(&c, &entries(&c, false), &spec, Vec::new()).unwrap();
         let list = tar_listing(&out);
@@ -344,6 +396,7 @@ mod tests {
             timestamp: 1_700_000_000,
             clamp_mtimes: true,
             windows_base: None,
+            inline: &[],
         };
         let out = write_windows(&c, &entries(&c, true), &spec, Vec::new()).unwrap();
         let mut a = tar::Archive::new(out.as_slice());

@@ -8,7 +8,7 @@ use crate::builder::{rfc3339, BuildConfig, BuildError, BuildEvent, ResolvedBase}
 use crate::cache_key::{copy_sources_digest, instruction_key};
 use crate::context::BuildContext;
 use crate::copy_from::{copy_into_linux, copy_into_windows, plan_copy_from, FromOwner};
-use crate::copy_layer::{write_linux, write_windows, CopyLayerSpec};
+use crate::copy_layer::{write_linux, write_windows, CopyLayerSpec, InlineFile};
 use crate::copy_plan::{destination, plan_copy, CopyRequest};
 use crate::layer_store::{LayerRef, LayerStore};
 use crate::ownership::{linux_owner, Chmod};
@@ -184,10 +184,16 @@ impl StageExec<'_> {
         let line = ins.line;
         let kw = if is_add { "ADD" } else { "COPY" };
         let windows = stage.platform.is_windows();
-        if c.sources.iter().any(|s| s.starts_with("<<")) {
+        // Here-document sources become files named after their delimiter.
+        let (heredoc_sources, file_sources): (Vec<String>, Vec<String>) = c
+            .sources
+            .iter()
+            .cloned()
+            .partition(|s| s.starts_with("<<") && c.heredocs.iter().any(|h| s[2..] == h.name));
+        if !heredoc_sources.is_empty() && ins.reads.first().is_some() {
             return Err(self.step_err(
                 line,
-                format!("{kw} from a here-document is not supported by this version of wharf"),
+                format!("{kw} --from cannot take a here-document source"),
             ));
         }
         if is_add {
@@ -243,8 +249,24 @@ impl StageExec<'_> {
 
         match ins.reads.first() {
             None => {
+                let several = c.sources.len() > 1;
+                let inline: Vec<InlineFile> = heredoc_sources
+                    .iter()
+                    .filter_map(|s| c.heredocs.iter().find(|h| s[2..] == h.name))
+                    .map(|h| InlineFile {
+                        dest: if dest_is_dir || several {
+                            format!("{}/{}", dest.trim_end_matches('/'), h.name)
+                        } else {
+                            dest.clone()
+                        },
+                        content: h.content.clone().into_bytes(),
+                    })
+                    .collect();
+                if several && !dest_is_dir && !heredoc_sources.is_empty() {
+                    return Err(self.step_err(line, format!("{kw} with several sources needs a directory destination ending in /, not {}", c.dest)));
+                }
                 let req = CopyRequest {
-                    sources: &c.sources,
+                    sources: &file_sources,
                     dest: &c.dest,
                     workdir: &ins.workdir,
                     windows,
@@ -252,9 +274,16 @@ impl StageExec<'_> {
                     exclude: &c.exclude,
                     dest_is_dir_in_image: false,
                 };
-                let entries = plan_copy(self.context, &req).map_err(|e| self.step_err(line, format!("{kw}: {e}")))?;
-                let digest = copy_sources_digest(self.context, &entries)
+                let entries = if file_sources.is_empty() {
+                    Vec::new()
+                } else {
+                    plan_copy(self.context, &req).map_err(|e| self.step_err(line, format!("{kw}: {e}")))?
+                };
+                let mut digest = copy_sources_digest(self.context, &entries)
                     .map_err(|e| self.step_err(line, format!("{kw}: reading the sources: {e}")))?;
+                for f in &inline {
+                    digest = crate::cache_key::CacheKey(digest).extend(&f.dest, &f.content);
+                }
                 // A layer of context files does not depend on the layers
                 // below it (nothing of the base is read), so its key leaves
                 // out the parent and the Windows version, as `COPY --link`
@@ -276,6 +305,7 @@ impl StageExec<'_> {
                     timestamp,
                     clamp_mtimes: self.config.source_date_epoch.is_some(),
                     windows_base: None,
+                    inline: &inline,
                 };
                 let layer = self
                     .layers

@@ -422,6 +422,33 @@ fn three_platforms_give_an_index() {
 }
 
 #[test]
+fn heredoc_sources_become_files() {
+    let f = fixture();
+    let df = "FROM scratch\nARG WHO=world\nCOPY <<hello.txt <<'raw.txt' README.md /etc/greet/\nhello $WHO\nhello.txt\nhello $WHO\nraw.txt\nCOPY <<EOF /single.conf\nkey=value\nEOF\n";
+    let (out, _) = run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &NoRegistry,
+    );
+    let img = &out.images[0];
+    let first = layer_entries(&f.store, &img.layers[0].descriptor);
+    let get = |n: &str| {
+        first
+            .iter()
+            .find(|(name, _)| name == n)
+            .map(|(_, b)| b.clone())
+    };
+    assert_eq!(get("etc/greet/hello.txt").as_deref(), Some("hello world\n"));
+    assert_eq!(get("etc/greet/raw.txt").as_deref(), Some("hello $WHO\n"));
+    assert_eq!(get("etc/greet/README.md").as_deref(), Some("readme\n"));
+    let second = layer_entries(&f.store, &img.layers[1].descriptor);
+    assert_eq!(
+        second,
+        vec![("single.conf".to_string(), "key=value\n".to_string())]
+    );
+}
+
+#[test]
 fn positioned_errors() {
     let f = fixture();
     let cases: &[(&str, &str)] = &[
