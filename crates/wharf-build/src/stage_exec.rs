@@ -190,7 +190,7 @@ impl StageExec<'_> {
             .iter()
             .cloned()
             .partition(|s| s.starts_with("<<") && c.heredocs.iter().any(|h| s[2..] == h.name));
-        if !heredoc_sources.is_empty() && ins.reads.first().is_some() {
+        if !heredoc_sources.is_empty() && !ins.reads.is_empty() {
             return Err(self.step_err(
                 line,
                 format!("{kw} --from cannot take a here-document source"),
