@@ -7,6 +7,45 @@
 //! `.dockerignore`-aware walks), COPY rules ([`copy_plan`], [`copy_from`]),
 //! layer emission ([`copy_layer`], [`layer_store`]), `--chown`/`--chmod`
 //! ([`ownership`]), cache keys ([`cache_key`]) and image emission ([`emit`]).
+//!
+//! An embedding program builds like this (here from `scratch`, so no
+//! registry is needed; pass a [`RegistryResolver`] for base images):
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use wharf_build::{BuildConfig, BuildContext, BuildEvent, BuildRequest, Builder, NoRegistry};
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("hello.txt"), "hello\n")?;
+//! let dockerfile = "FROM scratch\nCOPY hello.txt /\nCMD [\"/hello.txt\"]\n";
+//! let store = wharf_store::Store::open(dir.path().join("store"))?;
+//! let builder = Builder::new(BuildConfig {
+//!     store: store.clone(),
+//!     compression: wharf_layer::Compression::Gzip { level: 6, threads: 0 },
+//!     source_date_epoch: Some(0),
+//!     no_cache: false,
+//! });
+//! let request = BuildRequest {
+//!     file: wharf_frontend::dockerfile::parse("Dockerfile", dockerfile)?,
+//!     source_text: dockerfile.to_string(),
+//!     context: BuildContext::new(dir.path(), None),
+//!     options: wharf_frontend::plan::PlanOptions::for_host(),
+//!     labels: BTreeMap::new(),
+//! };
+//! let mut steps = 0;
+//! let output = builder.build(&request, &NoRegistry, &mut |event| {
+//!     if let BuildEvent::Step { .. } = event {
+//!         steps += 1;
+//!     }
+//! })?;
+//! let image = &output.images[0];
+//! assert_eq!(steps, 2);
+//! assert_eq!(image.layers.len(), 1);
+//! assert_eq!(image.config.config.cmd.as_deref(), Some(&["/hello.txt".to_string()][..]));
+//! // The manifest, config and layer are in the store, ready to tag, push or export.
+//! assert!(image.layers_present(&store));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod builder;
 pub mod cache_key;

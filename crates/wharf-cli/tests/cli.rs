@@ -315,3 +315,33 @@ fn dockerignore_errors_are_reported() {
     assert!(!out.status.success());
     assert!(stderr.contains(".dockerignore:2"), "{stderr}");
 }
+
+#[test]
+fn images_and_prune() {
+    let store = tempfile::tempdir().unwrap();
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\nCOPY a.txt /\n",
+    )
+    .unwrap();
+    for content in ["one\n", "two\n"] {
+        std::fs::write(ctx.path().join("a.txt"), content).unwrap();
+        let (out, _, stderr) = run(wharf()
+            .args(["build", "-t", "example.test/a:1", "--store"])
+            .arg(store.path())
+            .arg(ctx.path()));
+        assert!(out.status.success(), "{stderr}");
+    }
+    let (out, stdout, stderr) = run(wharf().args(["images", "--store"]).arg(store.path()));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("example.test/a:1"), "{stdout}");
+    assert!(stdout.contains("linux/amd64"), "{stdout}");
+    // The first build's layer, config and manifest are no longer tagged.
+    let (out, _, stderr) = run(wharf().args(["prune", "--store"]).arg(store.path()));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("removed 3 blob(s)"), "{stderr}");
+    let (out, _, stderr) = run(wharf().args(["prune", "--store"]).arg(store.path()));
+    assert!(out.status.success());
+    assert!(stderr.contains("removed 0 blob(s)"), "{stderr}");
+}

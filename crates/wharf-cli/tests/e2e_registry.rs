@@ -316,3 +316,33 @@ fn linux_image_exported_and_read_by_skopeo_and_umoci() {
     let text = std::fs::read_to_string(bundle.join("rootfs/srv/hello.txt")).unwrap();
     assert_eq!(text, "Hello from an image built by wharf.\n");
 }
+
+#[test]
+fn base_without_the_requested_platform_lists_what_it_has() {
+    let (reg, dir) = registry_with_bases();
+    let ctx = context(dir.path());
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {}/base/multi:1\nCOPY config.txt /c.txt\n", reg.host()),
+    )
+    .unwrap();
+    let (out, _, stderr) = run(wharf()
+        .args(["build", "--platform", "windows/amd64:10.0.25398"])
+        .arg("--store")
+        .arg(dir.path().join("store"))
+        .arg(&ctx));
+    assert!(!out.status.success());
+    assert!(stderr.contains("Dockerfile:1: FROM"), "{stderr}");
+    assert!(
+        stderr.contains("no image for platform windows(10.0.25398)/amd64"),
+        "{stderr}"
+    );
+    for offered in [
+        "10.0.17763.5000",
+        "10.0.20348.2113",
+        "10.0.26100.100",
+        "linux/amd64",
+    ] {
+        assert!(stderr.contains(offered), "{offered} missing from: {stderr}");
+    }
+}
