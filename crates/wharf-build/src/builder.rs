@@ -9,11 +9,11 @@
 //! what the bases declare, and runs each target's stages in plan order.
 //!
 //! What runs today: FROM (image, stage, scratch), COPY and ADD of local
-//! files from the context, COPY --from another stage in either OS
-//! direction, and every configuration instruction. RUN needs an executor,
-//! and ADD of archives, URLs and git repositories and COPY --from an image
-//! are not available yet; each is refused with its line before any layer
-//! is written.
+//! files and here-documents, COPY --from another stage or an image in
+//! either OS direction (their layers are downloaded only then), and every
+//! configuration instruction. RUN needs an executor, and ADD of archives,
+//! URLs and git repositories is not available yet; each is refused with
+//! its line.
 
 use crate::context::BuildContext;
 use crate::emit::{emit_image, emit_index, BuiltImage};
@@ -74,6 +74,27 @@ pub struct ResolvedBase {
 pub trait BaseResolver {
     /// The image `reference` names for `platform`; the error says why not.
     fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedBase, String>;
+
+    /// Puts the `layers` of the image `reference` that the store lacks into
+    /// it (COPY --from reads them). The default can only report what is
+    /// missing.
+    fn fetch_layers(
+        &self,
+        reference: &str,
+        layers: &[LayerRef],
+        store: &Store,
+    ) -> Result<(), String> {
+        match layers
+            .iter()
+            .find(|l| store.blob_size(&l.descriptor.digest) != Some(l.descriptor.size))
+        {
+            Some(l) => Err(format!(
+                "layer {} of {reference} is not in the store and this build cannot download it",
+                l.descriptor.digest
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A resolver that knows no image: builds from `scratch` and stages only.
@@ -232,8 +253,17 @@ impl Builder {
                     }
                     _ => None,
                 };
+                let lookup_image = |reference: &str| {
+                    let asked = requested
+                        .get(&(t_index, stage.index))
+                        .cloned()
+                        .unwrap_or_else(|| stage.platform.to_string());
+                    resolved.get(&(reference.to_string(), asked)).cloned()
+                };
                 let exec = StageExec {
                     file: &req.file.path,
+                    resolver,
+                    lookup_image: &lookup_image,
                     context: &req.context,
                     layers: &layers,
                     config: &self.config,

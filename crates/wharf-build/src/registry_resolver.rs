@@ -68,4 +68,23 @@ impl BaseResolver for RegistryResolver {
             note: image.note,
         })
     }
+
+    fn fetch_layers(
+        &self,
+        reference: &str,
+        layers: &[LayerRef],
+        store: &Store,
+    ) -> Result<(), String> {
+        let r = Reference::parse(reference).map_err(|e| e.to_string())?;
+        for l in layers {
+            let d = &l.descriptor;
+            if store.blob_size(&d.digest) == Some(d.size) {
+                continue;
+            }
+            self.runtime
+                .block_on(self.client.fetch_blob(&r, d, store))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }

@@ -4,7 +4,7 @@
 //! layer each (from the context, or from another stage in either OS
 //! direction), cache lookups by [`instruction_key`].
 
-use crate::builder::{rfc3339, BuildConfig, BuildError, BuildEvent, ResolvedBase};
+use crate::builder::{rfc3339, BaseResolver, BuildConfig, BuildError, BuildEvent, ResolvedBase};
 use crate::cache_key::{copy_sources_digest, instruction_key};
 use crate::context::BuildContext;
 use crate::copy_from::{copy_into_linux, copy_into_windows, plan_copy_from, FromOwner};
@@ -30,11 +30,18 @@ pub struct StageResult {
     pub layers: Vec<LayerRef>,
     /// Cache key of the last step: identifies the stage's content.
     pub chain: String,
+    /// The registry image the stage is ultimately based on (where its
+    /// base layers can be downloaded from, when something reads them).
+    pub base_reference: Option<String>,
 }
 
 /// Runs stages of one target.
 pub struct StageExec<'a> {
     pub file: &'a str,
+    /// Downloads layers of images COPY --from reads.
+    pub resolver: &'a dyn BaseResolver,
+    /// The resolved image a `COPY --from=<image>` of this stage names.
+    pub lookup_image: &'a dyn Fn(&str) -> Option<ResolvedBase>,
     pub context: &'a BuildContext,
     pub layers: &'a LayerStore,
     pub config: &'a BuildConfig,
@@ -81,6 +88,11 @@ impl StageExec<'_> {
         done: &HashMap<usize, StageResult>,
         events: &mut dyn FnMut(BuildEvent),
     ) -> Result<StageResult, BuildError> {
+        let base_reference = match &stage.base {
+            Base::Image { reference, .. } => Some(reference.clone()),
+            Base::Stage { index, .. } => done.get(index).and_then(|r| r.base_reference.clone()),
+            Base::Scratch => None,
+        };
         let (config, mut layers, mut chain) = match (&stage.base, base) {
             (Base::Stage { index, .. }, _) => {
                 let r = done.get(index).ok_or_else(|| {
@@ -163,6 +175,7 @@ impl StageExec<'_> {
             config,
             layers,
             chain,
+            base_reference,
         })
     }
 
@@ -277,7 +290,8 @@ impl StageExec<'_> {
                 let entries = if file_sources.is_empty() {
                     Vec::new()
                 } else {
-                    plan_copy(self.context, &req).map_err(|e| self.step_err(line, format!("{kw}: {e}")))?
+                    plan_copy(self.context, &req)
+                        .map_err(|e| self.step_err(line, format!("{kw}: {e}")))?
                 };
                 let mut digest = copy_sources_digest(self.context, &entries)
                     .map_err(|e| self.step_err(line, format!("{kw}: reading the sources: {e}")))?;
@@ -320,75 +334,124 @@ impl StageExec<'_> {
                 self.layers.remember(&key, &layer)?;
                 Ok((layer, false))
             }
-            Some(Source::Stage { index }) => {
-                let from = done
-                    .get(index)
-                    .ok_or_else(|| self.step_err(line, format!("stage {index} was not built before COPY --from reads it")))?;
-                let key = instruction_key(chain, &stage.platform, workdir_before, ins, std::slice::from_ref(&from.chain));
+            Some(source) => {
+                let from = match source {
+                    Source::Stage { index } => done.get(index).cloned().ok_or_else(|| {
+                        self.step_err(
+                            line,
+                            format!("stage {index} was not built before COPY --from reads it"),
+                        )
+                    })?,
+                    Source::Image { reference } => {
+                        let base = (self.lookup_image)(reference).ok_or_else(|| {
+                            self.step_err(
+                                line,
+                                format!("COPY --from={reference}: the image was not resolved"),
+                            )
+                        })?;
+                        self.resolver
+                            .fetch_layers(reference, &base.layers, self.layers.store())
+                            .map_err(|m| {
+                                self.step_err(line, format!("COPY --from={reference}: {m}"))
+                            })?;
+                        StageResult {
+                            config: base.config,
+                            layers: base.layers,
+                            chain: base.manifest_digest.to_string(),
+                            base_reference: Some(reference.clone()),
+                        }
+                    }
+                };
+                let key = instruction_key(
+                    chain,
+                    &stage.platform,
+                    workdir_before,
+                    ins,
+                    std::slice::from_ref(&from.chain),
+                );
                 if !self.config.no_cache {
                     if let Some(hit) = self.layers.cached(&key) {
                         return Ok((hit, true));
                     }
                 }
                 let store = self.layers.store();
+                if let Some(base) = &from.base_reference {
+                    self.resolver
+                        .fetch_layers(base, &from.layers, store)
+                        .map_err(|m| {
+                            self.step_err(
+                                line,
+                                format!("COPY --from: the base layers of {base}: {m}"),
+                            )
+                        })?;
+                }
                 let mut paths = Vec::new();
                 for l in &from.layers {
                     let p = store.blob_path(&l.descriptor.digest);
                     if store.blob_size(&l.descriptor.digest) != Some(l.descriptor.size) {
                         return Err(self.step_err(line, format!(
-                            "COPY --from={}: the layer {} of that stage's base image is not in the store; this version of wharf does not download base layers for COPY --from",
+                            "COPY --from={}: the layer {} of that stage's base image is not in the store",
                             c.from.as_deref().unwrap_or(""),
                             l.descriptor.digest
                         )));
                     }
                     paths.push(p);
                 }
-                let os = if from.config.os == "windows" { LayerOs::Windows } else { LayerOs::Linux };
+                let os = if from.config.os == "windows" {
+                    LayerOs::Windows
+                } else {
+                    LayerOs::Linux
+                };
                 let spool = self.layers.temp_dir()?;
-                let view = StageView::from_layers(os, &paths, spool.path(), &ViewOptions::default())
-                    .map_err(|e| self.step_err(line, format!("COPY --from: reading the stage: {e}")))?;
+                let view =
+                    StageView::from_layers(os, &paths, spool.path(), &ViewOptions::default())
+                        .map_err(|e| {
+                            self.step_err(line, format!("COPY --from: reading the stage: {e}"))
+                        })?;
                 let from_name = c.from.clone().unwrap_or_default();
                 let dest_rel = dest.trim_start_matches('/').to_string();
-                let mappings = plan_copy_from(&view, &from_name, &c.sources, &dest_rel, dest_is_dir)
-                    .map_err(|e| self.step_err(line, format!("COPY --from: {e}")))?;
+                let mappings =
+                    plan_copy_from(&view, &from_name, &c.sources, &dest_rel, dest_is_dir)
+                        .map_err(|e| self.step_err(line, format!("COPY --from: {e}")))?;
                 let owner = FromOwner {
                     linux: linux_owner_ids,
                     windows_sid,
                 };
                 let mut skipped = Vec::new();
-                let layer = self
-                    .layers
-                    .write_layer(|w| -> Result<_, BuildError> {
-                        if windows {
-                            let base = NoBase;
-                            let mut lw = WindowsLayerWriter::new(
-                                w,
-                                &base,
-                                WindowsLayerOptions {
-                                    timestamp: Timestamp::from_secs(timestamp),
-                                    base_layer: false,
-                                },
-                            )
-                            .map_err(|e| self.step_err(line, e.to_string()))?;
-                            skipped = copy_into_windows(&view, &mappings, &owner, &mut lw)
-                                .map_err(|e| self.step_err(line, format!("COPY --from: {e}")))?;
-                            lw.finish().map_err(|e| self.step_err(line, e.to_string()))
-                        } else {
-                            let mut lw = LinuxLayerWriter::new(
-                                w,
-                                LinuxLayerOptions {
-                                    source_date_epoch: self.config.source_date_epoch,
-                                    owner: None,
-                                    skip_xattrs: false,
-                                },
-                            );
-                            skipped = copy_into_linux(&view, &mappings, &owner, timestamp, &mut lw)
-                                .map_err(|e| self.step_err(line, format!("COPY --from: {e}")))?;
-                            lw.finish().map_err(|e| self.step_err(line, e.to_string()))
-                        }
-                    })??;
+                let layer = self.layers.write_layer(|w| -> Result<_, BuildError> {
+                    if windows {
+                        let base = NoBase;
+                        let mut lw = WindowsLayerWriter::new(
+                            w,
+                            &base,
+                            WindowsLayerOptions {
+                                timestamp: Timestamp::from_secs(timestamp),
+                                base_layer: false,
+                            },
+                        )
+                        .map_err(|e| self.step_err(line, e.to_string()))?;
+                        skipped = copy_into_windows(&view, &mappings, &owner, &mut lw)
+                            .map_err(|e| self.step_err(line, format!("COPY --from: {e}")))?;
+                        lw.finish().map_err(|e| self.step_err(line, e.to_string()))
+                    } else {
+                        let mut lw = LinuxLayerWriter::new(
+                            w,
+                            LinuxLayerOptions {
+                                source_date_epoch: self.config.source_date_epoch,
+                                owner: None,
+                                skip_xattrs: false,
+                            },
+                        );
+                        skipped = copy_into_linux(&view, &mappings, &owner, timestamp, &mut lw)
+                            .map_err(|e| self.step_err(line, format!("COPY --from: {e}")))?;
+                        lw.finish().map_err(|e| self.step_err(line, e.to_string()))
+                    }
+                })??;
                 if !skipped.is_empty() {
-                    let list: Vec<String> = skipped.iter().map(|s| format!("{} ({})", s.path, s.reason)).collect();
+                    let list: Vec<String> = skipped
+                        .iter()
+                        .map(|s| format!("{} ({})", s.path, s.reason))
+                        .collect();
                     events(BuildEvent::Warning(format!(
                         "{}:{line}: COPY --from={from_name} skipped {} name(s) the destination cannot hold: {}",
                         self.file,
@@ -399,10 +462,6 @@ impl StageExec<'_> {
                 self.layers.remember(&key, &layer)?;
                 Ok((layer, false))
             }
-            Some(Source::Image { reference }) => Err(self.step_err(
-                line,
-                format!("COPY --from={reference}: copying from an image is not supported by this version of wharf; add a stage FROM {reference} and COPY --from that stage"),
-            )),
         }
     }
 }

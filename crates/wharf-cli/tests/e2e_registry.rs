@@ -346,3 +346,63 @@ fn base_without_the_requested_platform_lists_what_it_has() {
         assert!(stderr.contains(offered), "{offered} missing from: {stderr}");
     }
 }
+
+#[test]
+fn copy_from_an_image_and_from_a_stage_on_a_registry_image() {
+    let (reg, dir) = registry_with_bases();
+    let ctx = context(dir.path());
+    let host = reg.host();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM {host}/base/multi:1 AS base\n\
+             FROM scratch\n\
+             COPY --from={host}/base/multi:1 /etc/os-release /from-image\n\
+             COPY --from=base /etc/os-release /from-stage\n"
+        ),
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    ok(wharf()
+        .args([
+            "build",
+            "--platform",
+            "linux/amd64",
+            "-t",
+            "example.test/copied:1",
+        ])
+        .arg("--store")
+        .arg(&store)
+        .arg(&ctx));
+    let (inspect, _) = ok(wharf()
+        .arg("inspect")
+        .arg("--store")
+        .arg(&store)
+        .arg("example.test/copied:1"));
+    let d = json(&inspect);
+    let layers = d["manifests"][0]["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    let s = Store::open(&store).unwrap();
+    for (l, name) in layers.iter().zip(["from-image", "from-stage"]) {
+        let digest: wharf_store::Digest = l["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+            .try_into()
+            .unwrap();
+        let f = std::fs::File::open(s.blob_path(&digest)).unwrap();
+        let r = flate2::read::GzDecoder::new(f);
+        let mut a = tar::Archive::new(r);
+        let mut found = false;
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            if e.path().unwrap().to_string_lossy() == name {
+                let mut body = String::new();
+                std::io::Read::read_to_string(&mut e, &mut body).unwrap();
+                assert_eq!(body, "ID=test\n");
+                found = true;
+            }
+        }
+        assert!(found, "{name} in its layer");
+    }
+}
