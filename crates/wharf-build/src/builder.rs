@@ -9,11 +9,11 @@
 //! what the bases declare, and runs each target's stages in plan order.
 //!
 //! What runs today: FROM (image, stage, scratch), COPY and ADD of local
-//! files and here-documents, COPY --from another stage or an image in
-//! either OS direction (their layers are downloaded only then), and every
-//! configuration instruction. RUN needs an executor, and ADD of archives,
-//! URLs and git repositories is not available yet; each is refused with
-//! its line.
+//! files and here-documents, ADD extracting local tar archives, COPY
+//! --from another stage or an image in either OS direction (their layers
+//! are downloaded only then), and every configuration instruction. RUN
+//! needs an executor, and ADD of URLs and git repositories is not
+//! available yet; each is refused with its line.
 
 use crate::context::BuildContext;
 use crate::emit::{emit_image, emit_index, BuiltImage};

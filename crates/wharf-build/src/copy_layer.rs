@@ -28,6 +28,8 @@ pub enum CopyLayerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Archive(Box<crate::archive::ArchiveError>),
     #[error("{path}: {source}")]
     Layer {
         path: String,
@@ -51,6 +53,22 @@ pub struct CopyLayerSpec<'a> {
     pub windows_base: Option<&'a dyn WindowsBase>,
     /// Files whose content is in the Dockerfile (here-documents).
     pub inline: &'a [InlineFile],
+    /// Tar archives ADD extracts.
+    pub archives: &'a [ArchiveSource],
+}
+
+/// A local tar archive to extract into the layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveSource {
+    pub path: std::path::PathBuf,
+    pub format: crate::archive::ArchiveFormat,
+    /// Relative destination directory, `/`-separated.
+    pub dest_dir: String,
+}
+
+/// Extraction failed (the archive names itself in the message).
+fn archive_err(e: crate::archive::ArchiveError) -> CopyLayerError {
+    CopyLayerError::Archive(Box::new(e))
 }
 
 /// A file written from memory (a here-document source).
@@ -195,6 +213,10 @@ pub fn write_linux<W: Write>(
         w.append(t, Some(&mut f.content.as_slice()))
             .map_err(layer_err(&f.dest))?;
     }
+    for a in spec.archives {
+        crate::archive::extract_linux(&a.path, a.format, &a.dest_dir, spec.linux_owner, &mut w)
+            .map_err(archive_err)?;
+    }
     w.finish().map_err(layer_err("layer"))
 }
 
@@ -294,6 +316,16 @@ pub fn write_windows<W: Write>(
         )
         .map_err(layer_err(&f.dest))?;
     }
+    for a in spec.archives {
+        crate::archive::extract_windows(
+            &a.path,
+            a.format,
+            &a.dest_dir,
+            spec.windows_owner.as_deref(),
+            &mut w,
+        )
+        .map_err(archive_err)?;
+    }
     w.finish().map_err(layer_err("layer"))
 }
 
@@ -361,6 +393,7 @@ mod tests {
             clamp_mtimes: true,
             windows_base: None,
             inline: &[],
+            archives: &[],
         };
         let out = write_linux(&c, &entries(&c, false), &spec, Vec::new()).unwrap();
         let list = tar_listing(&out);
@@ -397,6 +430,7 @@ mod tests {
             clamp_mtimes: true,
             windows_base: None,
             inline: &[],
+            archives: &[],
         };
         let out = write_windows(&c, &entries(&c, true), &spec, Vec::new()).unwrap();
         let mut a = tar::Archive::new(out.as_slice());

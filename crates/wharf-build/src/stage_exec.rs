@@ -8,7 +8,7 @@ use crate::builder::{rfc3339, BaseResolver, BuildConfig, BuildError, BuildEvent,
 use crate::cache_key::{copy_sources_digest, instruction_key};
 use crate::context::BuildContext;
 use crate::copy_from::{copy_into_linux, copy_into_windows, plan_copy_from, FromOwner};
-use crate::copy_layer::{write_linux, write_windows, CopyLayerSpec, InlineFile};
+use crate::copy_layer::{write_linux, write_windows, ArchiveSource, CopyLayerSpec, InlineFile};
 use crate::copy_plan::{destination, plan_copy, CopyRequest};
 use crate::layer_store::{LayerRef, LayerStore};
 use crate::ownership::{linux_owner, Chmod};
@@ -48,21 +48,28 @@ pub struct StageExec<'a> {
     pub target_platform: &'a Platform,
 }
 
-const ARCHIVE_SUFFIXES: &[&str] = &[
-    ".tar",
-    ".tar.gz",
-    ".tgz",
-    ".tar.bz2",
-    ".tbz2",
-    ".tbz",
-    ".tar.xz",
-    ".txz",
-    ".tar.zst",
-    ".tzst",
-    ".tar.zstd",
-];
-
 impl StageExec<'_> {
+    /// The context file `src` names, if it is a tar archive ADD extracts
+    /// (into `dest`, a directory).
+    fn archive_source(&self, src: &str, dest: &str) -> Option<ArchiveSource> {
+        if wharf_frontend::dockerignore::PathPattern::has_wildcards(src) {
+            return None;
+        }
+        let rel = self.context.resolve(src, true).ok()?;
+        if self.context.is_ignored(&rel)
+            || self.context.kind(&rel).ok()? != crate::context::EntryKind::File
+        {
+            return None;
+        }
+        let path = self.context.host_path(&rel);
+        let format = crate::archive::detect(&path).ok()??;
+        Some(ArchiveSource {
+            path,
+            format,
+            dest_dir: dest.trim_matches('/').to_string(),
+        })
+    }
+
     fn step_err(&self, line: usize, message: impl Into<String>) -> BuildError {
         BuildError::Step {
             file: self.file.to_string(),
@@ -217,15 +224,6 @@ impl StageExec<'_> {
             {
                 return Err(self.step_err(line, format!("ADD {u}: downloading URLs and git repositories is not supported by this version of wharf; fetch it in a Linux stage or beforehand and COPY it")));
             }
-            if unpack != Some(false) {
-                if let Some(a) = c.sources.iter().find(|s| {
-                    ARCHIVE_SUFFIXES
-                        .iter()
-                        .any(|x| s.to_ascii_lowercase().ends_with(x))
-                }) {
-                    return Err(self.step_err(line, format!("ADD {a}: extracting archives is not supported by this version of wharf; use ADD --unpack=false to copy the archive as a file")));
-                }
-            }
         }
         let chmod = c
             .chmod
@@ -278,6 +276,20 @@ impl StageExec<'_> {
                 if several && !dest_is_dir && !heredoc_sources.is_empty() {
                     return Err(self.step_err(line, format!("{kw} with several sources needs a directory destination ending in /, not {}", c.dest)));
                 }
+                // ADD extracts local tar archives (recognised by content)
+                // into the destination directory instead of copying them.
+                let mut archives: Vec<ArchiveSource> = Vec::new();
+                let mut file_sources = file_sources.clone();
+                if is_add && unpack != Some(false) {
+                    let mut kept = Vec::new();
+                    for src in file_sources {
+                        match self.archive_source(&src, &dest) {
+                            Some(a) => archives.push(a),
+                            None => kept.push(src),
+                        }
+                    }
+                    file_sources = kept;
+                }
                 let req = CopyRequest {
                     sources: &file_sources,
                     dest: &c.dest,
@@ -297,6 +309,12 @@ impl StageExec<'_> {
                     .map_err(|e| self.step_err(line, format!("{kw}: reading the sources: {e}")))?;
                 for f in &inline {
                     digest = crate::cache_key::CacheKey(digest).extend(&f.dest, &f.content);
+                }
+                for a in &archives {
+                    let content = std::fs::read(&a.path).map_err(|e| {
+                        self.step_err(line, format!("ADD {}: {e}", a.path.display()))
+                    })?;
+                    digest = crate::cache_key::CacheKey(digest).extend(&a.dest_dir, &content);
                 }
                 // A layer of context files does not depend on the layers
                 // below it (nothing of the base is read), so its key leaves
@@ -320,6 +338,7 @@ impl StageExec<'_> {
                     clamp_mtimes: self.config.source_date_epoch.is_some(),
                     windows_base: None,
                     inline: &inline,
+                    archives: &archives,
                 };
                 let layer = self
                     .layers

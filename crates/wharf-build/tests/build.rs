@@ -448,6 +448,68 @@ fn heredoc_sources_become_files() {
     );
 }
 
+fn pkg_archive(ctx: &Path) {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("bin/tool", &b"#!/bin/sh\necho tool\n"[..]),
+        ("share/doc.txt", b"doc\n"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    let tar = b.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    fs::write(ctx.join("pkg.tar.gz"), gz.finish().unwrap()).unwrap();
+}
+
+#[test]
+fn add_extracts_local_archives() {
+    let f = fixture();
+    pkg_archive(&f.context);
+    let df =
+        "FROM scratch\nADD pkg.tar.gz /opt/pkg/\nADD --unpack=false pkg.tar.gz /dist/pkg.tar.gz\n";
+    let (out, _) = run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &NoRegistry,
+    );
+    let img = &out.images[0];
+    let first = layer_entries(&f.store, &img.layers[0].descriptor);
+    let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"opt/pkg/bin/tool"), "{names:?}");
+    assert!(names.contains(&"opt/pkg/share/doc.txt"), "{names:?}");
+    let second = layer_entries(&f.store, &img.layers[1].descriptor);
+    assert!(
+        second.iter().any(|(n, _)| n == "dist/pkg.tar.gz"),
+        "{second:?}"
+    );
+
+    // Into a Windows stage: Windows layer rules hold for extracted entries.
+    let resolver = WindowsBases {
+        layers: vec![absent_base_layer()],
+    };
+    let df = "# escape=`\nFROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nADD pkg.tar.gz C:\\tools\\\n";
+    let (out, _) = run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &resolver,
+    );
+    let layer = &out.images[0].layers[1].descriptor;
+    check_windows_layer(&f.store, layer);
+    let names: Vec<String> = layer_entries(&f.store, layer)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        names.contains(&"Files/tools/bin/tool".to_string()),
+        "{names:?}"
+    );
+}
+
 #[test]
 fn positioned_errors() {
     let f = fixture();

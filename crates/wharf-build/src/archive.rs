@@ -1,0 +1,386 @@
+//! `ADD` of a local tar archive: recognised by content, not by name (plain
+//! tar, gzip, bzip2, xz, zstd, as Docker does), and extracted into the
+//! destination directory of the new layer.
+//!
+//! Archives come from the user's context but are often third-party
+//! downloads, so extraction is defensive: names are cleaned (`..` and
+//! absolute names refused), hardlinks must point inside the archive,
+//! devices are skipped, and the decompressed size is capped.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use wharf_layer::{tarfmt, LinuxLayerWriter, TarEntry, Timestamp, WinMeta, WindowsLayerWriter};
+
+/// Largest decompressed archive extracted (a bomb guard).
+pub const MAX_EXTRACTED_BYTES: u64 = 64 << 30;
+
+/// An archive that cannot be extracted.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{archive}: {source}")]
+    Io {
+        archive: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{archive}: entry {entry:?} {reason}")]
+    BadEntry {
+        archive: String,
+        entry: String,
+        reason: String,
+    },
+    #[error("{archive}: {source}")]
+    Layer {
+        archive: String,
+        #[source]
+        source: wharf_layer::Error,
+    },
+}
+
+/// Compression of an archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveFormat {
+    Tar,
+    Gzip,
+    Bzip2,
+    Xz,
+    Zstd,
+}
+
+fn compression_of(head: &[u8]) -> Option<ArchiveFormat> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some(ArchiveFormat::Gzip)
+    } else if head.starts_with(b"BZh") {
+        Some(ArchiveFormat::Bzip2)
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Some(ArchiveFormat::Xz)
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(ArchiveFormat::Zstd)
+    } else {
+        None
+    }
+}
+
+fn decoder<'a>(
+    format: ArchiveFormat,
+    input: Box<dyn BufRead + 'a>,
+) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match format {
+        ArchiveFormat::Tar => input,
+        ArchiveFormat::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        ArchiveFormat::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
+        ArchiveFormat::Xz => Box::new(lzma_rust2::XzReader::new(input, true)),
+        ArchiveFormat::Zstd => zstd_decoder(input)?,
+    })
+}
+
+#[cfg(not(windows))]
+fn zstd_decoder<'a>(input: Box<dyn BufRead + 'a>) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(Box::new(zstd::stream::read::Decoder::with_buffer(input)?))
+}
+
+/// zstd is not built for Windows targets (its C code needs MSVC).
+#[cfg(windows)]
+fn zstd_decoder<'a>(_input: Box<dyn BufRead + 'a>) -> io::Result<Box<dyn Read + 'a>> {
+    Err(io::Error::other(
+        "zstd archives are not supported on Windows hosts",
+    ))
+}
+
+/// Whether `path` holds a tar archive (possibly compressed); `None` for
+/// anything else, which ADD copies as a file.
+pub fn detect(path: &Path) -> io::Result<Option<ArchiveFormat>> {
+    let mut f = BufReader::new(File::open(path)?);
+    let head = f.fill_buf()?.to_vec();
+    let format = compression_of(&head);
+    // The (decompressed) start must be a tar header: "ustar" at 257.
+    let mut block = vec![0u8; 512];
+    let mut n = 0;
+    {
+        let mut r = decoder(format.unwrap_or(ArchiveFormat::Tar), Box::new(f))?;
+        while n < 512 {
+            match r.read(&mut block[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(_) => return Ok(None),
+            }
+        }
+    }
+    let is_tar = n == 512 && &block[257..262] == b"ustar";
+    Ok(is_tar.then(|| format.unwrap_or(ArchiveFormat::Tar)))
+}
+
+/// A cleaned relative name, or why not.
+fn clean_name(raw: &str) -> Result<String, &'static str> {
+    let mut parts = Vec::new();
+    for p in raw.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => return Err("climbs out of the destination with '..'"),
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn join(dir: &str, name: &str) -> String {
+    let dir = dir.trim_matches('/');
+    match (dir.is_empty(), name.is_empty()) {
+        (true, _) => name.to_string(),
+        (false, true) => dir.to_string(),
+        (false, false) => format!("{dir}/{name}"),
+    }
+}
+
+/// One entry of the archive, cleaned, with its data reader.
+enum Item {
+    Dir,
+    File(u64),
+    Symlink(String),
+    Hardlink(String),
+    Skip,
+}
+
+fn for_each_entry(
+    archive_path: &Path,
+    format: ArchiveFormat,
+    mut f: impl FnMut(&str, Item, u32, u64, &mut dyn Read) -> Result<(), ArchiveError>,
+) -> Result<(), ArchiveError> {
+    let shown = archive_path.display().to_string();
+    let io_err = |source: io::Error| ArchiveError::Io {
+        archive: shown.clone(),
+        source,
+    };
+    let file = File::open(archive_path).map_err(io_err)?;
+    let raw = decoder(format, Box::new(BufReader::with_capacity(1 << 20, file))).map_err(io_err)?;
+    let capped = wharf_layer::compress::CappedReader::new(raw, MAX_EXTRACTED_BYTES, shown.clone());
+    let mut a = tar::Archive::new(capped);
+    for entry in a.entries().map_err(io_err)? {
+        let mut entry = entry.map_err(io_err)?;
+        let raw_name = String::from_utf8_lossy(&entry.path_bytes()).to_string();
+        let name = clean_name(&raw_name).map_err(|reason| ArchiveError::BadEntry {
+            archive: shown.clone(),
+            entry: raw_name.clone(),
+            reason: reason.into(),
+        })?;
+        let header = entry.header();
+        let mode = header.mode().unwrap_or(0o644) & 0o7777;
+        let mtime = header.mtime().unwrap_or(0);
+        let kind = header.entry_type();
+        let item = if kind.is_dir() {
+            Item::Dir
+        } else if kind.is_file() || kind == tar::EntryType::Continuous {
+            Item::File(header.size().unwrap_or(0))
+        } else if kind.is_symlink() {
+            let target = entry
+                .link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).to_string())
+                .unwrap_or_default();
+            Item::Symlink(target)
+        } else if kind.is_hard_link() {
+            let target = entry
+                .link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).to_string())
+                .unwrap_or_default();
+            let target = clean_name(&target).map_err(|reason| ArchiveError::BadEntry {
+                archive: shown.clone(),
+                entry: raw_name.clone(),
+                reason: format!("is a hardlink that {reason}"),
+            })?;
+            Item::Hardlink(target)
+        } else {
+            Item::Skip
+        };
+        if name.is_empty() {
+            continue;
+        }
+        f(&name, item, mode, mtime, &mut entry)?;
+    }
+    Ok(())
+}
+
+/// Extracts `archive` under `dest_dir` (relative, `/`-separated) into a
+/// Linux layer.
+pub fn extract_linux<W: std::io::Write>(
+    archive: &Path,
+    format: ArchiveFormat,
+    dest_dir: &str,
+    owner: Option<(u64, u64)>,
+    w: &mut LinuxLayerWriter<W>,
+) -> Result<(), ArchiveError> {
+    let shown = archive.display().to_string();
+    let layer_err = |source| ArchiveError::Layer {
+        archive: shown.clone(),
+        source,
+    };
+    for_each_entry(archive, format, |name, item, mode, mtime, data| {
+        let path = join(dest_dir, name);
+        let kind = match item {
+            Item::Dir => tarfmt::EntryKind::Dir,
+            Item::File(size) => tarfmt::EntryKind::File { size },
+            Item::Symlink(target) => tarfmt::EntryKind::Symlink { target },
+            Item::Hardlink(target) => tarfmt::EntryKind::Hardlink {
+                target: join(dest_dir, &target),
+            },
+            Item::Skip => return Ok(()),
+        };
+        let is_dir = matches!(kind, tarfmt::EntryKind::Dir);
+        let mut t = TarEntry::new(if is_dir { format!("{path}/") } else { path }, kind);
+        t.mode = mode;
+        t.mtime = mtime;
+        if let Some((uid, gid)) = owner {
+            t.uid = uid;
+            t.gid = gid;
+        }
+        let has_data = matches!(t.kind, tarfmt::EntryKind::File { .. });
+        w.append(t, if has_data { Some(data) } else { None })
+            .map_err(layer_err)
+    })
+}
+
+/// Extracts `archive` under `dest_dir` into a Windows layer (symlink
+/// targets with `\`; the owner, if given, in every descriptor).
+pub fn extract_windows<W: std::io::Write>(
+    archive: &Path,
+    format: ArchiveFormat,
+    dest_dir: &str,
+    owner_sid: Option<&str>,
+    w: &mut WindowsLayerWriter<'_, W>,
+) -> Result<(), ArchiveError> {
+    let shown = archive.display().to_string();
+    let layer_err = |source| ArchiveError::Layer {
+        archive: shown.clone(),
+        source,
+    };
+    for_each_entry(archive, format, |name, item, mode, mtime, data| {
+        let path = join(dest_dir, name);
+        let time = Timestamp::from_secs(mtime);
+        let owned = |mut m: WinMeta| -> Result<WinMeta, ArchiveError> {
+            if let Some(sid) = owner_sid {
+                m.security_descriptor =
+                    wharf_layer::windows::sddl::with_owner(&m.security_descriptor, sid)
+                        .map_err(layer_err)?;
+            }
+            Ok(m)
+        };
+        match item {
+            Item::Dir => w.add_dir(&path, Some(owned(WinMeta::default_dir(time))?)),
+            Item::File(size) => {
+                let mut m = owned(WinMeta::default_file(time))?;
+                if mode & 0o222 == 0 {
+                    m.attributes |= 1; // FILE_ATTRIBUTE_READONLY
+                }
+                w.add_file(&path, size, Some(m), data)
+            }
+            Item::Symlink(target) => w.add_symlink(
+                &path,
+                &target,
+                false,
+                Some(owned(WinMeta::default_file(time))?),
+            ),
+            Item::Hardlink(target) => w.add_hardlink(&path, &join(dest_dir, &target), None),
+            Item::Skip => Ok(()),
+        }
+        .map_err(layer_err)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tar_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    /// A tar with names written verbatim (the tar crate's builder refuses
+    /// absolute and climbing names, which is what these tests need).
+    fn raw_tar(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, data) in entries {
+            let mut h = tar::Header::new_ustar();
+            h.as_mut_bytes()[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_cksum();
+            out.extend_from_slice(h.as_bytes());
+            out.extend_from_slice(data);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+        out.extend_from_slice(&[0u8; 1024]);
+        out
+    }
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn detects_by_content() {
+        let d = tempfile::tempdir().unwrap();
+        let tar = tar_bytes(&[("a.txt", b"a")]);
+        let plain = write(d.path(), "x.bin", &tar);
+        assert_eq!(detect(&plain).unwrap(), Some(ArchiveFormat::Tar));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = write(d.path(), "x.tgz", &gz.finish().unwrap());
+        assert_eq!(detect(&gz).unwrap(), Some(ArchiveFormat::Gzip));
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(&tar).unwrap();
+        let bz = write(d.path(), "x.tar.bz2", &bz.finish().unwrap());
+        assert_eq!(detect(&bz).unwrap(), Some(ArchiveFormat::Bzip2));
+        let not_tar = write(
+            d.path(),
+            "notes.tar.gz",
+            b"just text, named like an archive",
+        );
+        assert_eq!(detect(&not_tar).unwrap(), None);
+        let mut gz_text = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz_text.write_all(&[b'x'; 2000]).unwrap();
+        let gz_text = write(d.path(), "y.gz", &gz_text.finish().unwrap());
+        assert_eq!(
+            detect(&gz_text).unwrap(),
+            None,
+            "a gzip that is not a tar is copied"
+        );
+    }
+
+    #[test]
+    fn extracts_and_refuses_climbing_names() {
+        let d = tempfile::tempdir().unwrap();
+        let good = write(
+            d.path(),
+            "good.tar",
+            &raw_tar(&[("./bin/tool", b"#!/bin/sh\n"), ("/etc/conf", b"c")]),
+        );
+        let mut w = LinuxLayerWriter::new(Vec::new(), Default::default());
+        extract_linux(&good, ArchiveFormat::Tar, "opt/pkg", None, &mut w).unwrap();
+        let out = w.finish().unwrap();
+        let mut a = tar::Archive::new(out.as_slice());
+        let names: Vec<String> = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, vec!["opt/pkg/bin/tool", "opt/pkg/etc/conf"]);
+
+        let bytes = raw_tar(&[("ok", b"1"), ("a/../../escape", b"x")]);
+        let bad = write(d.path(), "bad.tar", &bytes);
+        let mut w = LinuxLayerWriter::new(Vec::new(), Default::default());
+        let e = extract_linux(&bad, ArchiveFormat::Tar, "dst", None, &mut w).unwrap_err();
+        assert!(e.to_string().contains("climbs out"), "{e}");
+    }
+}
