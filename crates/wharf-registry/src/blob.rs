@@ -14,10 +14,11 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_RANGE, RANGE};
 use reqwest::{Method, Response, StatusCode, Url};
 use std::io::Write;
 use wharf_store::oci::{is_foreign_layer, Descriptor};
-use wharf_store::{BlobWriter, CommittedBlob, Expected, Store, StoreError};
+use wharf_store::{BlobWriter, CommittedBlob, Digest, Expected, Store, StoreError};
 
 enum Source<'a> {
-    Registry(&'a Reference),
+    /// A blob of a repository, by digest.
+    Registry(&'a Reference, &'a Digest),
     Url(Url),
 }
 
@@ -46,8 +47,18 @@ impl RegistryClient {
                 size: descriptor.size,
             });
         }
+        let expected = || {
+            Some(Expected {
+                digest: descriptor.digest.clone(),
+                size: Some(descriptor.size),
+            })
+        };
         let registry_result = self
-            .download(Source::Registry(reference), descriptor, store)
+            .download(
+                Source::Registry(reference, &descriptor.digest),
+                expected(),
+                store,
+            )
             .await;
         let urls = descriptor.urls.clone().unwrap_or_default();
         if !is_foreign_layer(&descriptor.media_type) || urls.is_empty() {
@@ -59,24 +70,14 @@ impl RegistryClient {
             Err(e) => tried.push(format!("registry: {e}")),
         }
         for u in &urls {
-            let url = match Url::parse(u) {
-                Ok(url) if url.scheme() == "https" => url,
-                Ok(url) if url.scheme() == "http" => {
-                    let host = url_host_port(&url);
-                    if !self.inner.auth.allows_http(&host) {
-                        tried.push(format!(
-                            "{u}: plain HTTP is only used for loopback and --insecure-registry hosts"
-                        ));
-                        continue;
-                    }
-                    url
-                }
-                _ => {
-                    tried.push(format!("{u}: not an http(s) URL"));
+            let url = match self.checked_url(u) {
+                Ok(url) => url,
+                Err(reason) => {
+                    tried.push(format!("{u}: {reason}"));
                     continue;
                 }
             };
-            match self.download(Source::Url(url), descriptor, store).await {
+            match self.download(Source::Url(url), expected(), store).await {
                 Ok(c) => return Ok(c),
                 Err(e) => tried.push(format!("{u}: {e}")),
             }
@@ -88,20 +89,52 @@ impl RegistryClient {
         })
     }
 
+    /// Downloads `url` (http or https) into the store, verified against
+    /// `expected` when given (`ADD --checksum`). Plain HTTP only for
+    /// loopback and `--insecure-registry` hosts, as for registries.
+    pub async fn fetch_url(
+        &self,
+        url: &str,
+        expected: Option<Digest>,
+        store: &Store,
+    ) -> Result<CommittedBlob, RegistryError> {
+        let parsed = self
+            .checked_url(url)
+            .map_err(|reason| RegistryError::BadResponse {
+                what: "download".into(),
+                url: url.to_string(),
+                reason,
+            })?;
+        let expected = expected.map(|digest| Expected { digest, size: None });
+        self.download(Source::Url(parsed), expected, store).await
+    }
+
+    /// An http(s) URL this client may fetch, or why not.
+    fn checked_url(&self, u: &str) -> Result<Url, String> {
+        match Url::parse(u) {
+            Ok(url) if url.scheme() == "https" => Ok(url),
+            Ok(url) if url.scheme() == "http" => {
+                if self.inner.auth.allows_http(&url_host_port(&url)) {
+                    Ok(url)
+                } else {
+                    Err("plain HTTP is only used for loopback and --insecure-registry hosts".into())
+                }
+            }
+            _ => Err("not an http(s) URL".into()),
+        }
+    }
+
     async fn download(
         &self,
         source: Source<'_>,
-        descriptor: &Descriptor,
+        expected: Option<Expected>,
         store: &Store,
     ) -> Result<CommittedBlob, RegistryError> {
-        let mut writer = store.blob_writer(Some(Expected {
-            digest: descriptor.digest.clone(),
-            size: Some(descriptor.size),
-        }))?;
+        let mut writer = store.blob_writer(expected)?;
         let policy = self.inner.options.retry.clone();
         let mut failures = 0u32;
         loop {
-            match self.attempt(&source, descriptor, &mut writer).await {
+            match self.attempt(&source, &mut writer).await {
                 Ok(()) => return Ok(writer.commit()?),
                 Err(AttemptError::Fatal(e)) => return Err(e),
                 Err(AttemptError::Transient(reason)) => {
@@ -109,7 +142,7 @@ impl RegistryClient {
                     if failures >= policy.max_attempts.max(1) {
                         return Err(RegistryError::RetriesExhausted {
                             method: "GET".into(),
-                            url: source_name(&source, descriptor),
+                            url: source_name(&source),
                             attempts: failures,
                             last: reason,
                         });
@@ -124,7 +157,6 @@ impl RegistryClient {
     async fn attempt(
         &self,
         source: &Source<'_>,
-        descriptor: &Descriptor,
         writer: &mut BlobWriter,
     ) -> Result<(), AttemptError> {
         let offset = writer.written();
@@ -135,9 +167,9 @@ impl RegistryClient {
             }
         }
         let resp = match source {
-            Source::Registry(reference) => {
+            Source::Registry(reference, digest) => {
                 let url = self
-                    .url(reference, &format!("blobs/{}", descriptor.digest))
+                    .url(reference, &format!("blobs/{digest}"))
                     .map_err(AttemptError::Fatal)?;
                 let resp = self
                     .send(Request {
@@ -154,7 +186,7 @@ impl RegistryClient {
                     // request itself; this loop only resumes broken bodies.
                     .map_err(AttemptError::Fatal)?;
                 if !matches!(resp.status(), StatusCode::OK | StatusCode::PARTIAL_CONTENT) {
-                    let what = format!("blob {}", descriptor.digest);
+                    let what = format!("blob {digest}");
                     return Err(AttemptError::Fatal(
                         self.status_error(resp, reference, "pull", &what).await,
                     ));
@@ -252,14 +284,11 @@ async fn stream_into(
     Ok(())
 }
 
-fn source_name(source: &Source<'_>, descriptor: &Descriptor) -> String {
+fn source_name(source: &Source<'_>) -> String {
     match source {
-        Source::Registry(r) => format!(
-            "{}/{} blob {}",
-            r.registry(),
-            r.repository(),
-            descriptor.digest
-        ),
+        Source::Registry(r, digest) => {
+            format!("{}/{} blob {digest}", r.registry(), r.repository())
+        }
         Source::Url(u) => u.to_string(),
     }
 }
