@@ -9,11 +9,11 @@
 //! what the bases declare, and runs each target's stages in plan order.
 //!
 //! What runs today: FROM (image, stage, scratch), COPY and ADD of local
-//! files and here-documents, ADD extracting local tar archives, COPY
-//! --from another stage or an image in either OS direction (their layers
-//! are downloaded only then), and every configuration instruction. RUN
-//! needs an executor, and ADD of URLs and git repositories is not
-//! available yet; each is refused with its line.
+//! files and here-documents, ADD extracting local tar archives, ADD of
+//! http(s) URLs (verified with `--checksum`), COPY --from another stage or
+//! an image in either OS direction (their layers are downloaded only
+//! then), and every configuration instruction. RUN needs an executor, and
+//! ADD of git repositories needs git; both are refused with their line.
 
 use crate::context::BuildContext;
 use crate::emit::{emit_image, emit_index, BuiltImage};
@@ -74,6 +74,15 @@ pub struct ResolvedBase {
 pub trait BaseResolver {
     /// The image `reference` names for `platform`; the error says why not.
     fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedBase, String>;
+
+    /// Downloads `url` into the store (for `ADD <url>`), verified against
+    /// `checksum` (`sha256:...`) when given; returns its digest.
+    fn download(&self, url: &str, checksum: Option<&str>, store: &Store) -> Result<Digest, String> {
+        let _ = (checksum, store);
+        Err(format!(
+            "this build has no network access to download {url}"
+        ))
+    }
 
     /// Puts the `layers` of the image `reference` that the store lacks into
     /// it (COPY --from reads them). The default can only report what is

@@ -71,12 +71,38 @@ fn archive_err(e: crate::archive::ArchiveError) -> CopyLayerError {
     CopyLayerError::Archive(Box::new(e))
 }
 
-/// A file written from memory (a here-document source).
+/// A file that is not a file of the context: a here-document, or a
+/// download of `ADD <url>` kept in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InlineFile {
     /// Absolute image path, `/`-separated.
     pub dest: String,
-    pub content: Vec<u8>,
+    pub content: InlineContent,
+    /// Permission bits before `--chmod` (Docker gives downloads 0600).
+    pub mode: u32,
+}
+
+/// Where an [`InlineFile`]'s bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InlineContent {
+    Bytes(Vec<u8>),
+    /// A file on disk (streamed, never read into memory).
+    File(std::path::PathBuf),
+}
+
+impl InlineFile {
+    /// Size and a reader of the content.
+    fn open(&self) -> Result<(u64, Box<dyn std::io::Read + '_>), CopyLayerError> {
+        match &self.content {
+            InlineContent::Bytes(b) => Ok((b.len() as u64, Box::new(b.as_slice()))),
+            InlineContent::File(p) => {
+                let shown = p.display().to_string();
+                let f = File::open(p).map_err(read_err(&shown))?;
+                let size = f.metadata().map_err(read_err(&shown))?.len();
+                Ok((size, Box::new(f)))
+            }
+        }
+    }
 }
 
 fn mtime_of(meta: &fs::Metadata) -> u64 {
@@ -202,16 +228,14 @@ pub fn write_linux<W: Write>(
                 w.append(d, None).map_err(layer_err(&f.dest))?;
             }
         }
-        let mut t = TarEntry::new(
-            name,
-            tarfmt::EntryKind::File {
-                size: f.content.len() as u64,
-            },
-        );
-        t.mode = spec.chmod.as_ref().map_or(0o644, |c| c.apply(0o644, false));
+        let (size, mut data) = f.open()?;
+        let mut t = TarEntry::new(name, tarfmt::EntryKind::File { size });
+        t.mode = spec
+            .chmod
+            .as_ref()
+            .map_or(f.mode, |c| c.apply(f.mode, false));
         t.mtime = spec.timestamp;
-        w.append(t, Some(&mut f.content.as_slice()))
-            .map_err(layer_err(&f.dest))?;
+        w.append(t, Some(&mut data)).map_err(layer_err(&f.dest))?;
     }
     for a in spec.archives {
         crate::archive::extract_linux(&a.path, a.format, &a.dest_dir, spec.linux_owner, &mut w)
@@ -308,13 +332,9 @@ pub fn write_windows<W: Write>(
         {
             m.attributes |= 1; // FILE_ATTRIBUTE_READONLY
         }
-        w.add_file(
-            name,
-            f.content.len() as u64,
-            Some(m),
-            &mut f.content.as_slice(),
-        )
-        .map_err(layer_err(&f.dest))?;
+        let (size, mut data) = f.open()?;
+        w.add_file(name, size, Some(m), &mut data)
+            .map_err(layer_err(&f.dest))?;
     }
     for a in spec.archives {
         crate::archive::extract_windows(

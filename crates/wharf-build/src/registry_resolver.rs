@@ -69,6 +69,31 @@ impl BaseResolver for RegistryResolver {
         })
     }
 
+    fn download(
+        &self,
+        url: &str,
+        checksum: Option<&str>,
+        store: &Store,
+    ) -> Result<wharf_store::Digest, String> {
+        let expected = checksum
+            .map(|c| {
+                wharf_store::Digest::try_from(c.to_string())
+                    .map_err(|_| format!("--checksum={c} is not a digest"))
+            })
+            .transpose()?;
+        // With a checksum, content already in the store is not fetched again.
+        if let Some(d) = &expected {
+            if store.blob_size(d).is_some() {
+                return Ok(d.clone());
+            }
+        }
+        let committed = self
+            .runtime
+            .block_on(self.client.fetch_url(url, expected, store))
+            .map_err(|e| e.to_string())?;
+        Ok(committed.digest)
+    }
+
     fn fetch_layers(
         &self,
         reference: &str,

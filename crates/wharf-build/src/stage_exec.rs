@@ -8,12 +8,14 @@ use crate::builder::{rfc3339, BaseResolver, BuildConfig, BuildError, BuildEvent,
 use crate::cache_key::{copy_sources_digest, instruction_key};
 use crate::context::BuildContext;
 use crate::copy_from::{copy_into_linux, copy_into_windows, plan_copy_from, FromOwner};
-use crate::copy_layer::{write_linux, write_windows, ArchiveSource, CopyLayerSpec, InlineFile};
+use crate::copy_layer::{
+    write_linux, write_windows, ArchiveSource, CopyLayerSpec, InlineContent, InlineFile,
+};
 use crate::copy_plan::{destination, plan_copy, CopyRequest};
 use crate::layer_store::{LayerRef, LayerStore};
 use crate::ownership::{linux_owner, Chmod};
 use std::collections::HashMap;
-use wharf_frontend::ast::{Copy, Instruction};
+use wharf_frontend::ast::{AddOptions, Copy, Instruction};
 use wharf_frontend::plan::{Base, PlannedInstruction, Source, StagePlan};
 use wharf_image::{ConfigBuilder, ImageConfig};
 use wharf_layer::windows::sddl::resolve_account;
@@ -152,7 +154,7 @@ impl StageExec<'_> {
                     cb.apply(ins).map_err(|e| self.step_err(e.line, e.message))?
                 }
                 Instruction::Add { copy, options } => {
-                    let (layer, hit) = self.copy(stage, ins, copy, true, options.unpack, &chain, &workdir_before, done, events)?;
+                    let (layer, hit) = self.copy(stage, ins, copy, true, Some(options), &chain, &workdir_before, done, events)?;
                     cached = hit;
                     // What follows depends on this step through the layer it made.
                     let made = layer.descriptor.digest.to_string();
@@ -195,7 +197,7 @@ impl StageExec<'_> {
         ins: &PlannedInstruction,
         c: &Copy,
         is_add: bool,
-        unpack: Option<bool>,
+        add: Option<&AddOptions>,
         chain: &str,
         workdir_before: &str,
         done: &HashMap<usize, StageResult>,
@@ -216,15 +218,18 @@ impl StageExec<'_> {
                 format!("{kw} --from cannot take a here-document source"),
             ));
         }
-        if is_add {
-            if let Some(u) = c
-                .sources
-                .iter()
-                .find(|s| s.contains("://") || s.starts_with("git@"))
-            {
-                return Err(self.step_err(line, format!("ADD {u}: downloading URLs and git repositories is not supported by this version of wharf; fetch it in a Linux stage or beforehand and COPY it")));
-            }
+        // ADD of http(s) URLs: downloaded (verified with --checksum) into
+        // the store. Git repositories need git, which this build lacks.
+        let (url_sources, file_sources): (Vec<String>, Vec<String>) = file_sources
+            .into_iter()
+            .partition(|s| is_add && (s.starts_with("http://") || s.starts_with("https://")));
+        if let Some(g) = c.sources.iter().find(|s| {
+            is_add && (s.starts_with("git@") || s.starts_with("git://") || s.ends_with(".git"))
+        }) {
+            return Err(self.step_err(line, format!("ADD {g}: git sources are not supported by this version of wharf; clone the repository beforehand and COPY it")));
         }
+        let unpack = add.and_then(|a| a.unpack);
+        let checksum = add.and_then(|a| a.checksum.clone());
         let chmod = c
             .chmod
             .as_deref()
@@ -270,9 +275,37 @@ impl StageExec<'_> {
                         } else {
                             dest.clone()
                         },
-                        content: h.content.clone().into_bytes(),
+                        content: InlineContent::Bytes(h.content.clone().into_bytes()),
+                        mode: 0o644,
                     })
                     .collect();
+                let mut inline = inline;
+                for url in &url_sources {
+                    let name = url
+                        .split(['?', '#'])
+                        .next()
+                        .and_then(|u| u.rsplit('/').next())
+                        .filter(|n| !n.is_empty() && !n.contains(':'))
+                        .map(str::to_string);
+                    let to = if dest_is_dir || several {
+                        let name = name.ok_or_else(|| {
+                            self.step_err(line, format!("ADD {url}: the URL names no file; give a destination file name instead of a directory"))
+                        })?;
+                        format!("{}/{name}", dest.trim_end_matches('/'))
+                    } else {
+                        dest.clone()
+                    };
+                    let store = self.layers.store();
+                    let digest = self
+                        .resolver
+                        .download(url, checksum.as_deref(), store)
+                        .map_err(|m| self.step_err(line, format!("ADD {url}: {m}")))?;
+                    inline.push(InlineFile {
+                        dest: to,
+                        content: InlineContent::File(store.blob_path(&digest)),
+                        mode: 0o600,
+                    });
+                }
                 if several && !dest_is_dir && !heredoc_sources.is_empty() {
                     return Err(self.step_err(line, format!("{kw} with several sources needs a directory destination ending in /, not {}", c.dest)));
                 }
@@ -308,7 +341,20 @@ impl StageExec<'_> {
                 let mut digest = copy_sources_digest(self.context, &entries)
                     .map_err(|e| self.step_err(line, format!("{kw}: reading the sources: {e}")))?;
                 for f in &inline {
-                    digest = crate::cache_key::CacheKey(digest).extend(&f.dest, &f.content);
+                    match &f.content {
+                        InlineContent::Bytes(b) => {
+                            digest = crate::cache_key::CacheKey(digest).extend(&f.dest, b);
+                        }
+                        // Downloads are named by their digest in the store.
+                        InlineContent::File(p) => {
+                            let id = p
+                                .file_name()
+                                .map(|n| n.to_string_lossy().to_string())
+                                .unwrap_or_default();
+                            digest =
+                                crate::cache_key::CacheKey(digest).extend(&f.dest, id.as_bytes());
+                        }
+                    }
                 }
                 for a in &archives {
                     let content = std::fs::read(&a.path).map_err(|e| {

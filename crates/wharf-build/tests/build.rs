@@ -524,7 +524,7 @@ fn positioned_errors() {
         ),
         (
             "FROM scratch\nADD https://example.com/a.tgz /a\n",
-            "Dockerfile:2: ADD https://example.com/a.tgz: downloading URLs",
+            "Dockerfile:2: ADD https://example.com/a.tgz: this build has no network access",
         ),
         (
             "FROM scratch\nCOPY --chown=someone app /app\n",

@@ -406,3 +406,99 @@ fn copy_from_an_image_and_from_a_stage_on_a_registry_image() {
         assert!(found, "{name} in its layer");
     }
 }
+
+#[test]
+fn add_downloads_urls_verified_by_checksum() {
+    use sha2::Digest as _;
+    let body = b"release 1.2.3\n".to_vec();
+    let served = body.clone();
+    let server = wharf_testkit::http::serve(move |req| {
+        if req.path.starts_with("/files/tool-1.2.3.txt") {
+            wharf_testkit::http::Reply::Full {
+                status: 200,
+                headers: vec![],
+                body: served.clone(),
+            }
+        } else {
+            wharf_testkit::http::Reply::Full {
+                status: 404,
+                headers: vec![],
+                body: Vec::new(),
+            }
+        }
+    });
+    let sum = format!("sha256:{:x}", sha2::Sha256::digest(&body));
+    let url = format!("http://{}/files/tool-1.2.3.txt", server.base());
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM scratch\nADD --checksum={sum} {url} /opt/\nADD {url} /opt/copy.txt\n"),
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    ok(wharf()
+        .args(["build", "-t", "example.test/dl:1", "--store"])
+        .arg(&store)
+        .arg(&ctx));
+    let (inspect, _) = ok(wharf()
+        .arg("inspect")
+        .arg("--store")
+        .arg(&store)
+        .arg("example.test/dl:1"));
+    let layers = json(&inspect)["manifests"][0]["layers"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let s = Store::open(&store).unwrap();
+    let mut seen = Vec::new();
+    for l in &layers {
+        let digest: wharf_store::Digest = l["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+            .try_into()
+            .unwrap();
+        let f = std::fs::File::open(s.blob_path(&digest)).unwrap();
+        let mut a = tar::Archive::new(flate2::read::GzDecoder::new(f));
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().to_string();
+            if name.ends_with(".txt") {
+                let mode = e.header().mode().unwrap();
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+                seen.push((name, mode & 0o777, text));
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "opt/tool-1.2.3.txt".to_string(),
+                0o600,
+                "release 1.2.3\n".to_string()
+            ),
+            (
+                "opt/copy.txt".to_string(),
+                0o600,
+                "release 1.2.3\n".to_string()
+            ),
+        ]
+    );
+
+    // A wrong checksum fails the build and leaves nothing in the store.
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM scratch\nADD --checksum={wrong} {url} /opt/\n"),
+    )
+    .unwrap();
+    let fresh = dir.path().join("fresh");
+    let (out, _, stderr) = run(wharf().arg("build").arg("--store").arg(&fresh).arg(&ctx));
+    assert!(!out.status.success());
+    assert!(stderr.contains("Dockerfile:2: ADD http://"), "{stderr}");
+    assert!(stderr.contains("digest mismatch"), "{stderr}");
+}
