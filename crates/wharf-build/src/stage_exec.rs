@@ -72,6 +72,42 @@ impl StageExec<'_> {
         })
     }
 
+    /// `/etc/passwd` and `/etc/group` of a Linux stage whose layers are
+    /// `layers` (base layers fetched from `base` when the store lacks them).
+    fn passwd_and_group(
+        &self,
+        layers: &[LayerRef],
+        base: Option<&str>,
+        line: usize,
+    ) -> Result<(Option<String>, Option<String>), BuildError> {
+        let store = self.layers.store();
+        if let Some(b) = base {
+            self.resolver.fetch_layers(b, layers, store).map_err(|m| {
+                self.step_err(line, format!("--chown: reading the users of {b}: {m}"))
+            })?;
+        }
+        let paths: Vec<_> = layers
+            .iter()
+            .map(|l| store.blob_path(&l.descriptor.digest))
+            .collect();
+        let spool = self.layers.temp_dir()?;
+        let view = StageView::from_layers(
+            LayerOs::Linux,
+            &paths,
+            spool.path(),
+            &ViewOptions::default(),
+        )
+        .map_err(|e| self.step_err(line, format!("--chown: reading the stage's files: {e}")))?;
+        let read = |path: &str| -> Option<String> {
+            let e = view.entry(path)?;
+            let mut text = String::new();
+            let r = view.open(e).ok()?;
+            std::io::Read::read_to_string(&mut std::io::Read::take(r, 4 << 20), &mut text).ok()?;
+            Some(text)
+        };
+        Ok((read("etc/passwd"), read("etc/group")))
+    }
+
     fn step_err(&self, line: usize, message: impl Into<String>) -> BuildError {
         BuildError::Step {
             file: self.file.to_string(),
@@ -145,7 +181,7 @@ impl StageExec<'_> {
                     ))
                 }
                 Instruction::Copy(c) => {
-                    let (layer, hit) = self.copy(stage, ins, c, false, None, &chain, &workdir_before, done, events)?;
+                    let (layer, hit) = self.copy(stage, ins, c, false, None, &chain, &workdir_before, (&layers, base_reference.as_deref()), done, events)?;
                     cached = hit;
                     // What follows depends on this step through the layer it made.
                     let made = layer.descriptor.digest.to_string();
@@ -154,7 +190,7 @@ impl StageExec<'_> {
                     cb.apply(ins).map_err(|e| self.step_err(e.line, e.message))?
                 }
                 Instruction::Add { copy, options } => {
-                    let (layer, hit) = self.copy(stage, ins, copy, true, Some(options), &chain, &workdir_before, done, events)?;
+                    let (layer, hit) = self.copy(stage, ins, copy, true, Some(options), &chain, &workdir_before, (&layers, base_reference.as_deref()), done, events)?;
                     cached = hit;
                     // What follows depends on this step through the layer it made.
                     let made = layer.descriptor.digest.to_string();
@@ -200,6 +236,7 @@ impl StageExec<'_> {
         add: Option<&AddOptions>,
         chain: &str,
         workdir_before: &str,
+        current: (&[LayerRef], Option<&str>),
         done: &HashMap<usize, StageResult>,
         events: &mut dyn FnMut(BuildEvent),
     ) -> Result<(LayerRef, bool), BuildError> {
@@ -244,12 +281,22 @@ impl StageExec<'_> {
                     self.step_err(line, format!("--chown={spec}: not a Windows account; use ContainerUser, ContainerAdministrator or a SID (S-1-...)"))
                 })?),
             ),
-            (Some(spec), false) => (
-                Some(linux_owner(spec, None, None).map_err(|e| {
-                    self.step_err(line, format!("--chown {e} (user and group names need the stage's /etc/passwd, which this version of wharf does not read: use numeric ids)"))
-                })?),
-                None,
-            ),
+            (Some(spec), false) => {
+                let numeric = spec.split(':').all(|p| p.parse::<u64>().is_ok());
+                // Names are looked up in the stage's own /etc/passwd and
+                // /etc/group (its layers are read, downloaded if need be).
+                let (passwd, group) = if numeric {
+                    (None, None)
+                } else {
+                    self.passwd_and_group(current.0, current.1, line)?
+                };
+                (
+                    Some(linux_owner(spec, passwd.as_deref(), group.as_deref()).map_err(|e| {
+                        self.step_err(line, format!("--chown {e}"))
+                    })?),
+                    None,
+                )
+            }
         };
         let timestamp = self.timestamp();
         let (dest, dest_is_dir) = destination(&CopyRequest {

@@ -511,6 +511,47 @@ fn add_extracts_local_archives() {
 }
 
 #[test]
+fn chown_by_name_reads_the_stage_users() {
+    let f = fixture();
+    fs::create_dir_all(f.context.join("etc")).unwrap();
+    fs::write(
+        f.context.join("etc/passwd"),
+        "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+    )
+    .unwrap();
+    fs::write(
+        f.context.join("etc/group"),
+        "root:x:0:\nstaff:x:50:\napp:x:1000:\n",
+    )
+    .unwrap();
+    let df = "FROM scratch AS users\nCOPY etc/ /etc/\nFROM users\nCOPY --chown=app:staff README.md /home/app/\n";
+    let (out, _) = run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &NoRegistry,
+    );
+    let layer = &out.images[0].layers[1].descriptor;
+    let file = fs::File::open(f.store.blob_path(&layer.digest)).unwrap();
+    let mut a = tar::Archive::new(wharf_layer::decompress(file, 1 << 30, "t").unwrap());
+    let owners: Vec<(String, u64, u64)> = a
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.path().unwrap().to_string_lossy().to_string(),
+                e.header().uid().unwrap(),
+                e.header().gid().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        owners.contains(&("home/app/README.md".to_string(), 1000, 50)),
+        "{owners:?}"
+    );
+}
+
+#[test]
 fn positioned_errors() {
     let f = fixture();
     let cases: &[(&str, &str)] = &[
