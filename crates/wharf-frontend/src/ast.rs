@@ -198,6 +198,90 @@ pub enum Mount {
     },
 }
 
+fn map_opt<E>(
+    o: &Option<String>,
+    f: &mut impl FnMut(&str) -> Result<String, E>,
+) -> Result<Option<String>, E> {
+    o.as_deref().map(f).transpose()
+}
+
+impl Mount {
+    /// The same mount with every text field (target, source, from, id,
+    /// env) passed through `f`: how the planner expands variables in it.
+    pub fn map_strings<E>(&self, mut f: impl FnMut(&str) -> Result<String, E>) -> Result<Mount, E> {
+        Ok(match self {
+            Mount::Bind {
+                target,
+                source,
+                from,
+                readwrite,
+            } => Mount::Bind {
+                target: f(target)?,
+                source: map_opt(source, &mut f)?,
+                from: map_opt(from, &mut f)?,
+                readwrite: *readwrite,
+            },
+            Mount::Cache {
+                target,
+                id,
+                sharing,
+                readonly,
+                from,
+                source,
+                mode,
+                uid,
+                gid,
+            } => Mount::Cache {
+                target: f(target)?,
+                id: map_opt(id, &mut f)?,
+                sharing: *sharing,
+                readonly: *readonly,
+                from: map_opt(from, &mut f)?,
+                source: map_opt(source, &mut f)?,
+                mode: *mode,
+                uid: *uid,
+                gid: *gid,
+            },
+            Mount::Tmpfs { target, size } => Mount::Tmpfs {
+                target: f(target)?,
+                size: *size,
+            },
+            Mount::Secret {
+                id,
+                target,
+                env,
+                required,
+                mode,
+                uid,
+                gid,
+            } => Mount::Secret {
+                id: map_opt(id, &mut f)?,
+                target: map_opt(target, &mut f)?,
+                env: map_opt(env, &mut f)?,
+                required: *required,
+                mode: *mode,
+                uid: *uid,
+                gid: *gid,
+            },
+            Mount::Ssh {
+                id,
+                target,
+                required,
+                mode,
+                uid,
+                gid,
+            } => Mount::Ssh {
+                id: map_opt(id, &mut f)?,
+                target: map_opt(target, &mut f)?,
+                required: *required,
+                mode: *mode,
+                uid: *uid,
+                gid: *gid,
+            },
+        })
+    }
+}
+
 /// Cache mount sharing mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -13,6 +13,7 @@
 //! documented in `docs/plan-format.md`.
 
 mod graph;
+mod instruction;
 mod paths;
 mod scope;
 mod stage;
