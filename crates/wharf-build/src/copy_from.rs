@@ -14,8 +14,8 @@ use wharf_frontend::dockerignore::PathPattern;
 use wharf_layer::transform::same_os::{copy_linux, copy_windows};
 use wharf_layer::transform::Mapping;
 use wharf_layer::{
-    linux_to_windows, tarfmt, windows_to_linux, LayerOs, LinuxLayerWriter, Skipped, StageView,
-    TarEntry, ToLinuxOptions, ToWindowsOptions, ViewEntry, ViewKind, WindowsLayerWriter,
+    linux_to_windows, windows_to_linux, LayerOs, LinuxLayerWriter, Skipped, StageView,
+    ToLinuxOptions, ToWindowsOptions, ViewEntry, ViewKind, WindowsLayerWriter,
 };
 
 /// A COPY --from that cannot be carried out.
@@ -135,15 +135,7 @@ pub fn copy_into_linux<W: Write>(
     let mut declared: std::collections::BTreeSet<String> = Default::default();
     for m in mappings {
         // Parents of the destination that the layer must declare.
-        let parts: Vec<&str> = m.dest.split('/').filter(|p| !p.is_empty()).collect();
-        for i in 1..parts.len() {
-            let parent = parts[..i].join("/");
-            if declared.insert(parent.clone()) {
-                let mut d = TarEntry::new(format!("{parent}/"), tarfmt::EntryKind::Dir);
-                d.mtime = timestamp;
-                w.append(d, None)?;
-            }
-        }
+        crate::copy_layer::declare_parents(w, &mut declared, &m.dest, timestamp)?;
         if view.os() == LayerOs::Windows {
             let (uid, gid) = owner.linux.unwrap_or((0, 0));
             let report = windows_to_linux(

@@ -144,6 +144,28 @@ fn layer_err(path: &str) -> impl FnOnce(wharf_layer::Error) -> CopyLayerError + 
     }
 }
 
+/// Declares (once) every parent directory of `path` that the layer has
+/// not declared yet, root-owned 0755 at `mtime`: a Linux layer lists
+/// parents before children.
+pub(crate) fn declare_parents<W: Write>(
+    w: &mut LinuxLayerWriter<W>,
+    declared: &mut BTreeSet<String>,
+    path: &str,
+    mtime: u64,
+) -> Result<(), wharf_layer::Error> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    for i in 1..parts.len() {
+        let parent = parts[..i].join("/");
+        if declared.insert(parent.clone()) {
+            let mut d = TarEntry::new(format!("{parent}/"), tarfmt::EntryKind::Dir);
+            d.mode = 0o755;
+            d.mtime = mtime;
+            w.append(d, None)?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes a Linux layer holding `entries`; returns the writer's sink.
 pub fn write_linux<W: Write>(
     ctx: &BuildContext,
@@ -163,17 +185,7 @@ pub fn write_linux<W: Write>(
         if name.is_empty() {
             continue;
         }
-        // Parents the layer must declare before the entry.
-        let parts: Vec<&str> = name.split('/').collect();
-        for i in 1..parts.len() {
-            let parent = parts[..i].join("/");
-            if dirs.insert(parent.clone()) {
-                let mut d = TarEntry::new(format!("{parent}/"), tarfmt::EntryKind::Dir);
-                d.mode = 0o755;
-                d.mtime = spec.timestamp;
-                w.append(d, None).map_err(layer_err(&e.dest))?;
-            }
-        }
+        declare_parents(&mut w, &mut dirs, &name, spec.timestamp).map_err(layer_err(&e.dest))?;
         let host = ctx.host_path(&e.source);
         let meta = fs::symlink_metadata(&host).map_err(read_err(&e.source))?;
         let is_dir = e.kind == EntryKind::Dir;
@@ -218,16 +230,7 @@ pub fn write_linux<W: Write>(
     }
     for f in spec.inline {
         let name = f.dest.trim_start_matches('/').to_string();
-        let parts: Vec<&str> = name.split('/').collect();
-        for i in 1..parts.len() {
-            let parent = parts[..i].join("/");
-            if dirs.insert(parent.clone()) {
-                let mut d = TarEntry::new(format!("{parent}/"), tarfmt::EntryKind::Dir);
-                d.mode = 0o755;
-                d.mtime = spec.timestamp;
-                w.append(d, None).map_err(layer_err(&f.dest))?;
-            }
-        }
+        declare_parents(&mut w, &mut dirs, &name, spec.timestamp).map_err(layer_err(&f.dest))?;
         let (size, mut data) = f.open()?;
         let mut t = TarEntry::new(name, tarfmt::EntryKind::File { size });
         t.mode = spec

@@ -299,7 +299,7 @@ impl StageExec<'_> {
             }
         };
         let timestamp = self.timestamp();
-        let (dest, dest_is_dir) = destination(&CopyRequest {
+        let whole = CopyRequest {
             sources: &c.sources,
             dest: &c.dest,
             workdir: &ins.workdir,
@@ -307,8 +307,9 @@ impl StageExec<'_> {
             parents: c.parents,
             exclude: &c.exclude,
             dest_is_dir_in_image: false,
-        })
-        .map_err(|e| self.step_err(line, e.to_string()))?;
+        };
+        let (dest, dest_is_dir) =
+            destination(&whole).map_err(|e| self.step_err(line, e.to_string()))?;
 
         match ins.reads.first() {
             None => {
@@ -372,12 +373,7 @@ impl StageExec<'_> {
                 }
                 let req = CopyRequest {
                     sources: &file_sources,
-                    dest: &c.dest,
-                    workdir: &ins.workdir,
-                    windows,
-                    parents: c.parents,
-                    exclude: &c.exclude,
-                    dest_is_dir_in_image: false,
+                    ..whole.clone()
                 };
                 let entries = if file_sources.is_empty() {
                     Vec::new()

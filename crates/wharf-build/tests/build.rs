@@ -83,6 +83,25 @@ fn layer_entries(store: &Store, d: &Descriptor) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Names of a stored layer's entries.
+fn layer_names(store: &Store, d: &Descriptor) -> Vec<String> {
+    layer_entries(store, d)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect()
+}
+
+/// For each COPY step, in order: whether it came from the cache.
+fn copy_cache_hits(events: &[BuildEvent]) -> Vec<bool> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            BuildEvent::Step { text, cached, .. } if text.starts_with("COPY") => Some(*cached),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A resolver over synthetic Windows bases whose layers live (or not) in
 /// the store.
 struct WindowsBases {
@@ -281,10 +300,7 @@ fn windows_copy_only_build_references_base_layers_without_downloading() {
     );
     let app = &img.layers[1].descriptor;
     check_windows_layer(&f.store, app);
-    let names: Vec<String> = layer_entries(&f.store, app)
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let names: Vec<String> = layer_names(&f.store, app);
     assert!(
         names.contains(&"Files/app/static/index.html".to_string()),
         "{names:?}"
@@ -352,13 +368,7 @@ fn cache_hits_and_misses_and_reproducible_digests() {
         .iter()
         .all(|e| !matches!(e, BuildEvent::Step { cached: true, .. })));
     let (second, events2) = run_build(&config(&f.store, false), &req, &NoRegistry);
-    let cached: Vec<bool> = events2
-        .iter()
-        .filter_map(|e| match e {
-            BuildEvent::Step { text, cached, .. } if text.starts_with("COPY") => Some(*cached),
-            _ => None,
-        })
-        .collect();
+    let cached: Vec<bool> = copy_cache_hits(&events2);
     assert_eq!(cached, vec![true, true]);
     assert_eq!(
         first.images[0].manifest.digest,
@@ -375,13 +385,7 @@ fn cache_hits_and_misses_and_reproducible_digests() {
     // A changed file invalidates its COPY and what follows, not what precedes.
     fs::write(f.context.join("README.md"), "changed\n").unwrap();
     let (fourth, events4) = run_build(&config(&f.store, false), &req, &NoRegistry);
-    let cached: Vec<bool> = events4
-        .iter()
-        .filter_map(|e| match e {
-            BuildEvent::Step { text, cached, .. } if text.starts_with("COPY") => Some(*cached),
-            _ => None,
-        })
-        .collect();
+    let cached: Vec<bool> = copy_cache_hits(&events4);
     assert_eq!(cached, vec![true, false]);
     assert_ne!(
         first.images[0].manifest.digest,
@@ -404,13 +408,7 @@ fn three_platforms_give_an_index() {
     let (out, events) = run_build(&config(&f.store, false), &req, &resolver);
     assert_eq!(out.images.len(), 2);
     // Built once: the second Windows version takes the first one's layer.
-    let copies: Vec<bool> = events
-        .iter()
-        .filter_map(|e| match e {
-            BuildEvent::Step { text, cached, .. } if text.starts_with("COPY") => Some(*cached),
-            _ => None,
-        })
-        .collect();
+    let copies: Vec<bool> = copy_cache_hits(&events);
     assert_eq!(copies, vec![false, true]);
     let index = out.index.as_ref().unwrap();
     let doc: serde_json::Value =
@@ -500,10 +498,7 @@ fn add_extracts_local_archives() {
     );
     let layer = &out.images[0].layers[1].descriptor;
     check_windows_layer(&f.store, layer);
-    let names: Vec<String> = layer_entries(&f.store, layer)
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let names: Vec<String> = layer_names(&f.store, layer);
     assert!(
         names.contains(&"Files/tools/bin/tool".to_string()),
         "{names:?}"
