@@ -82,6 +82,40 @@ fn skopeo_raw(image: &str) -> serde_json::Value {
     json(&out)
 }
 
+/// Every regular file of each layer of the stored image `name`:
+/// (path, permission bits, content), layer by layer.
+fn image_files(store: &Path, name: &str) -> Vec<Vec<(String, u32, String)>> {
+    let (inspect, _) = ok(wharf().arg("inspect").arg("--store").arg(store).arg(name));
+    let s = Store::open(store).unwrap();
+    json(&inspect)["manifests"][0]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let digest: wharf_store::Digest = l["digest"]
+                .as_str()
+                .unwrap()
+                .to_string()
+                .try_into()
+                .unwrap();
+            let f = std::fs::File::open(s.blob_path(&digest)).unwrap();
+            let mut a = tar::Archive::new(flate2::read::GzDecoder::new(f));
+            let mut files = Vec::new();
+            for e in a.entries().unwrap() {
+                let mut e = e.unwrap();
+                if e.header().entry_type().is_file() {
+                    let name = e.path().unwrap().to_string_lossy().to_string();
+                    let mode = e.header().mode().unwrap() & 0o777;
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+                    files.push((name, mode, text));
+                }
+            }
+            files
+        })
+        .collect()
+}
+
 fn check_windows_layer(path: &Path) {
     let checker = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -374,37 +408,16 @@ fn copy_from_an_image_and_from_a_stage_on_a_registry_image() {
         .arg("--store")
         .arg(&store)
         .arg(&ctx));
-    let (inspect, _) = ok(wharf()
-        .arg("inspect")
-        .arg("--store")
-        .arg(&store)
-        .arg("example.test/copied:1"));
-    let d = json(&inspect);
-    let layers = d["manifests"][0]["layers"].as_array().unwrap();
+    let layers = image_files(&store, "example.test/copied:1");
     assert_eq!(layers.len(), 2);
-    let s = Store::open(&store).unwrap();
-    for (l, name) in layers.iter().zip(["from-image", "from-stage"]) {
-        let digest: wharf_store::Digest = l["digest"]
-            .as_str()
-            .unwrap()
-            .to_string()
-            .try_into()
-            .unwrap();
-        let f = std::fs::File::open(s.blob_path(&digest)).unwrap();
-        let r = flate2::read::GzDecoder::new(f);
-        let mut a = tar::Archive::new(r);
-        let mut found = false;
-        for e in a.entries().unwrap() {
-            let mut e = e.unwrap();
-            if e.path().unwrap().to_string_lossy() == name {
-                let mut body = String::new();
-                std::io::Read::read_to_string(&mut e, &mut body).unwrap();
-                assert_eq!(body, "ID=test\n");
-                found = true;
-            }
-        }
-        assert!(found, "{name} in its layer");
-    }
+    assert_eq!(
+        layers[0],
+        vec![("from-image".to_string(), 0o644, "ID=test\n".to_string())]
+    );
+    assert_eq!(
+        layers[1],
+        vec![("from-stage".to_string(), 0o644, "ID=test\n".to_string())]
+    );
 }
 
 #[test]
@@ -442,37 +455,10 @@ fn add_downloads_urls_verified_by_checksum() {
         .args(["build", "-t", "example.test/dl:1", "--store"])
         .arg(&store)
         .arg(&ctx));
-    let (inspect, _) = ok(wharf()
-        .arg("inspect")
-        .arg("--store")
-        .arg(&store)
-        .arg("example.test/dl:1"));
-    let layers = json(&inspect)["manifests"][0]["layers"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let s = Store::open(&store).unwrap();
-    let mut seen = Vec::new();
-    for l in &layers {
-        let digest: wharf_store::Digest = l["digest"]
-            .as_str()
-            .unwrap()
-            .to_string()
-            .try_into()
-            .unwrap();
-        let f = std::fs::File::open(s.blob_path(&digest)).unwrap();
-        let mut a = tar::Archive::new(flate2::read::GzDecoder::new(f));
-        for e in a.entries().unwrap() {
-            let mut e = e.unwrap();
-            let name = e.path().unwrap().to_string_lossy().to_string();
-            if name.ends_with(".txt") {
-                let mode = e.header().mode().unwrap();
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut e, &mut text).unwrap();
-                seen.push((name, mode & 0o777, text));
-            }
-        }
-    }
+    let seen: Vec<(String, u32, String)> = image_files(&store, "example.test/dl:1")
+        .into_iter()
+        .flatten()
+        .collect();
     assert_eq!(
         seen,
         vec![
