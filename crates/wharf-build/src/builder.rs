@@ -121,6 +121,13 @@ impl BaseResolver for NoRegistry {
 /// Progress of a build, for a progress view or a JSON event stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildEvent {
+    /// A step (instruction) begins.
+    StepStarted {
+        platform: String,
+        stage: String,
+        line: usize,
+        text: String,
+    },
     /// A step (instruction) finished.
     Step {
         platform: String,

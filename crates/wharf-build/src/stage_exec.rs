@@ -169,6 +169,12 @@ impl StageExec<'_> {
             w => w.to_string(),
         };
         for ins in &stage.instructions {
+            events(BuildEvent::StepStarted {
+                platform: self.target_platform.to_string(),
+                stage: stage_name.clone(),
+                line: ins.line,
+                text: ins.source.clone(),
+            });
             let mut cached = false;
             let key = instruction_key(&chain, &stage.platform, &workdir_before, ins, &[]);
             let mut history = match &ins.instruction {

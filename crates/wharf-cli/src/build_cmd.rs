@@ -27,8 +27,10 @@ fn source_date_epoch() -> Result<Option<u64>> {
 /// Runs a build and delivers its outputs.
 pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Output]) -> Result<()> {
     let store = crate::store_cmds::open_store(&a.store)?;
+    let mut reporter = Reporter::new(a.progress);
     let client = RegistryClient::new(ClientOptions {
         insecure_registries: a.insecure_registries.clone(),
+        progress: reporter.transfer_sink(),
         ..ClientOptions::default()
     })
     .context("cannot set up the registry client")?;
@@ -63,7 +65,6 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         source_date_epoch: source_date_epoch()?,
         no_cache: a.no_cache,
     });
-    let mut reporter = Reporter::new(a.progress);
     let output = builder.build(&request, &resolver, &mut |e| reporter.event(&e))?;
     let Some(root) = output.root().cloned() else {
         bail!("the build produced no image");

@@ -1,91 +1,185 @@
-//! Build output on the terminal: plain lines, or one JSON object per line
-//! for tools (`--progress json`). `auto` is plain for now: a live view
-//! with bars is the natural next step.
+//! Build output on the terminal. `--progress auto` draws a live view on a
+//! terminal (a spinner per running step, a bar per blob transfer) and
+//! falls back to plain lines otherwise; `plain` prints one line per
+//! finished step; `json` prints one JSON object per line for tools.
 
 use crate::args::Progress;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
-use std::io::Write;
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use wharf_build::BuildEvent;
+use wharf_registry::{Direction, ProgressSink};
+
+/// The live view's state, shared with the registry client's threads.
+struct Live {
+    multi: MultiProgress,
+    step: Mutex<Option<ProgressBar>>,
+    transfers: Mutex<HashMap<String, ProgressBar>>,
+}
 
 /// Prints build events to stderr in the chosen style.
 pub struct Reporter {
     style: Progress,
     step: usize,
+    live: Option<Arc<Live>>,
+}
+
+fn step_label(platform: &str, stage: &str, line: usize, text: &str) -> String {
+    let first = text.lines().next().unwrap_or("");
+    format!("[{platform} {stage}] line {line}: {first}")
 }
 
 impl Reporter {
     pub fn new(style: Progress) -> Self {
-        Reporter { style, step: 0 }
+        let live = (style == Progress::Auto && std::io::stderr().is_terminal()).then(|| {
+            Arc::new(Live {
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                step: Mutex::new(None),
+                transfers: Mutex::new(HashMap::new()),
+            })
+        });
+        Reporter {
+            style,
+            step: 0,
+            live,
+        }
     }
 
     pub fn json(&self) -> bool {
         self.style == Progress::Json
     }
 
+    /// A sink for the registry client's transfer progress (live view only).
+    pub fn transfer_sink(&self) -> Option<ProgressSink> {
+        let live = self.live.clone()?;
+        Some(ProgressSink::new(move |p| {
+            let Ok(mut bars) = live.transfers.lock() else {
+                return;
+            };
+            let key = p.digest.to_string();
+            let bar = bars.entry(key.clone()).or_insert_with(|| {
+                let bar = live.multi.add(ProgressBar::new(p.total));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                let arrow = match p.direction {
+                    Direction::Download => "pull",
+                    Direction::Upload => "push",
+                };
+                bar.set_prefix(format!("{arrow} {}", &key[..key.len().min(19)]));
+                bar
+            });
+            bar.set_length(p.total.max(p.done));
+            bar.set_position(p.done);
+            if p.total > 0 && p.done >= p.total {
+                bar.finish_and_clear();
+            }
+        }))
+    }
+
+    fn line(&self, text: String) {
+        match &self.live {
+            Some(live) => {
+                let _ = live.multi.println(text);
+            }
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
+            }
+        }
+    }
+
     pub fn event(&mut self, e: &BuildEvent) {
-        let mut err = std::io::stderr().lock();
-        match (self.style, e) {
-            (
-                Progress::Json,
+        if self.json() {
+            let v = match e {
+                BuildEvent::StepStarted {
+                    platform,
+                    stage,
+                    line,
+                    text,
+                } => {
+                    json!({"event": "step-started", "platform": platform, "stage": stage, "line": line, "instruction": text})
+                }
                 BuildEvent::Step {
                     platform,
                     stage,
                     line,
                     text,
                     cached,
-                },
-            ) => {
-                let _ = writeln!(
-                    err,
-                    "{}",
+                } => {
                     json!({"event": "step", "platform": platform, "stage": stage, "line": line, "instruction": text, "cached": cached})
-                );
+                }
+                BuildEvent::Note(m) => json!({"event": "note", "message": m}),
+                BuildEvent::Warning(m) => json!({"event": "warning", "message": m}),
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{v}");
+            return;
+        }
+        match e {
+            BuildEvent::StepStarted {
+                platform,
+                stage,
+                line,
+                text,
+            } => {
+                if let Some(live) = &self.live {
+                    let bar = live.multi.add(ProgressBar::new_spinner());
+                    bar.set_style(
+                        ProgressStyle::with_template("{spinner} #{prefix} {msg} {elapsed}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    bar.set_prefix((self.step + 1).to_string());
+                    bar.set_message(step_label(platform, stage, *line, text));
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    if let Ok(mut current) = live.step.lock() {
+                        *current = Some(bar);
+                    }
+                }
             }
-            (Progress::Json, BuildEvent::Note(m)) => {
-                let _ = writeln!(err, "{}", json!({"event": "note", "message": m}));
-            }
-            (Progress::Json, BuildEvent::Warning(m)) => {
-                let _ = writeln!(err, "{}", json!({"event": "warning", "message": m}));
-            }
-            (
-                _,
-                BuildEvent::Step {
-                    platform,
-                    stage,
-                    line,
-                    text,
-                    cached,
-                },
-            ) => {
+            BuildEvent::Step {
+                platform,
+                stage,
+                line,
+                text,
+                cached,
+            } => {
                 self.step += 1;
-                let first = text.lines().next().unwrap_or("");
-                let _ = writeln!(
-                    err,
-                    "#{} [{platform} {stage}] line {line}: {first}{}",
-                    self.step,
-                    if *cached { "  CACHED" } else { "" }
-                );
+                let label = step_label(platform, stage, *line, text);
+                let suffix = if *cached { "  CACHED" } else { "" };
+                let running = self
+                    .live
+                    .as_ref()
+                    .and_then(|l| l.step.lock().ok().and_then(|mut s| s.take()));
+                match running {
+                    Some(bar) => {
+                        let took = bar.elapsed();
+                        bar.finish_and_clear();
+                        self.line(format!(
+                            "#{} {label}{suffix}  {:.1}s",
+                            self.step,
+                            took.as_secs_f64()
+                        ));
+                    }
+                    None => self.line(format!("#{} {label}{suffix}", self.step)),
+                }
             }
-            (_, BuildEvent::Note(m)) => {
-                let _ = writeln!(err, "note: {m}");
-            }
-            (_, BuildEvent::Warning(m)) => {
-                let _ = writeln!(err, "warning: {m}");
-            }
+            BuildEvent::Note(m) => self.line(format!("note: {m}")),
+            BuildEvent::Warning(m) => self.line(format!("warning: {m}")),
         }
     }
 
     /// The closing line: the image digest and where it went.
     pub fn done(&self, digest: &str, destinations: &[String]) {
-        let mut err = std::io::stderr().lock();
         if self.json() {
-            let _ = writeln!(
-                err,
-                "{}",
-                json!({"event": "done", "digest": digest, "outputs": destinations})
-            );
+            let v = json!({"event": "done", "digest": digest, "outputs": destinations});
+            let _ = writeln!(std::io::stderr().lock(), "{v}");
         } else {
-            let _ = writeln!(err, "built {digest} -> {}", destinations.join(", "));
+            self.line(format!("built {digest} -> {}", destinations.join(", ")));
         }
     }
 }
