@@ -12,8 +12,9 @@
 //! files and here-documents, ADD extracting local tar archives, ADD of
 //! http(s) URLs (verified with `--checksum`), COPY --from another stage or
 //! an image in either OS direction (their layers are downloaded only
-//! then), and every configuration instruction. RUN needs an executor, and
-//! ADD of git repositories needs git; both are refused with their line.
+//! then), ADD of git repositories (through the `git` command), and every
+//! configuration instruction. RUN needs an executor and is refused with
+//! its line.
 
 use crate::context::BuildContext;
 use crate::emit::{emit_image, emit_index, BuiltImage};

@@ -55,6 +55,7 @@ pub mod copy_from;
 pub mod copy_layer;
 pub mod copy_plan;
 pub mod emit;
+pub mod git_source;
 pub mod layer_store;
 pub mod ownership;
 pub mod registry_resolver;

@@ -12,6 +12,7 @@ use crate::copy_layer::{
     write_linux, write_windows, ArchiveSource, CopyLayerSpec, InlineContent, InlineFile,
 };
 use crate::copy_plan::{destination, plan_copy, CopyRequest};
+use crate::git_source::{is_git_source, GitSource};
 use crate::layer_store::{LayerRef, LayerStore};
 use crate::ownership::{linux_owner, Chmod};
 use std::collections::HashMap;
@@ -261,16 +262,54 @@ impl StageExec<'_> {
                 format!("{kw} --from cannot take a here-document source"),
             ));
         }
+        // ADD of a git repository: checked out with git into a temporary
+        // directory, which then stands in for the context.
+        let git = c
+            .sources
+            .iter()
+            .find(|s| is_add && is_git_source(s))
+            .map(|s| GitSource::parse(s));
+        // The checkout lives as long as `_checkout`, until the layer is written.
+        let (files_ctx, file_sources, _checkout) = match &git {
+            Some(g) => {
+                if c.sources.len() != 1 {
+                    return Err(
+                        self.step_err(line, "ADD of a git repository takes it as the only source")
+                    );
+                }
+                let tmp = self.layers.temp_dir()?;
+                let checkout = tmp.path().join("checkout");
+                let keep = add.is_some_and(|a| a.keep_git_dir);
+                let commit = g
+                    .checkout(&checkout, keep)
+                    .map_err(|m| self.step_err(line, format!("ADD {}: {m}", g.remote)))?;
+                events(BuildEvent::Note(format!(
+                    "{}:{line}: ADD {} at commit {commit}",
+                    self.file, g.remote
+                )));
+                let root = g.root_in(&checkout);
+                if !root.is_dir() {
+                    return Err(self.step_err(
+                        line,
+                        format!(
+                            "ADD {}: the repository has no directory {}",
+                            g.remote, g.subdir
+                        ),
+                    ));
+                }
+                (
+                    BuildContext::new(root, None),
+                    vec![".".to_string()],
+                    Some(tmp),
+                )
+            }
+            None => (self.context.clone(), file_sources, None),
+        };
         // ADD of http(s) URLs: downloaded (verified with --checksum) into
-        // the store. Git repositories need git, which this build lacks.
+        // the store.
         let (url_sources, file_sources): (Vec<String>, Vec<String>) = file_sources
             .into_iter()
             .partition(|s| is_add && (s.starts_with("http://") || s.starts_with("https://")));
-        if let Some(g) = c.sources.iter().find(|s| {
-            is_add && (s.starts_with("git@") || s.starts_with("git://") || s.ends_with(".git"))
-        }) {
-            return Err(self.step_err(line, format!("ADD {g}: git sources are not supported by this version of wharf; clone the repository beforehand and COPY it")));
-        }
         let unpack = add.and_then(|a| a.unpack);
         let checksum = add.and_then(|a| a.checksum.clone());
         let chmod = c
@@ -384,10 +423,10 @@ impl StageExec<'_> {
                 let entries = if file_sources.is_empty() {
                     Vec::new()
                 } else {
-                    plan_copy(self.context, &req)
+                    plan_copy(&files_ctx, &req)
                         .map_err(|e| self.step_err(line, format!("{kw}: {e}")))?
                 };
-                let mut digest = copy_sources_digest(self.context, &entries)
+                let mut digest = copy_sources_digest(&files_ctx, &entries)
                     .map_err(|e| self.step_err(line, format!("{kw}: reading the sources: {e}")))?;
                 for f in &inline {
                     match &f.content {
@@ -439,9 +478,9 @@ impl StageExec<'_> {
                     .layers
                     .write_layer(|w| {
                         if windows {
-                            write_windows(self.context, &entries, &spec, w)
+                            write_windows(&files_ctx, &entries, &spec, w)
                         } else {
-                            write_linux(self.context, &entries, &spec, w)
+                            write_linux(&files_ctx, &entries, &spec, w)
                         }
                     })?
                     .map_err(|e| self.step_err(line, format!("{kw}: {e}")))?;

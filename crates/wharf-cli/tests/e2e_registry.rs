@@ -488,3 +488,104 @@ fn add_downloads_urls_verified_by_checksum() {
     assert!(stderr.contains("Dockerfile:2: ADD http://"), "{stderr}");
     assert!(stderr.contains("digest mismatch"), "{stderr}");
 }
+
+/// A `git-daemon` on a free loopback port; killed on drop.
+struct GitDaemon(std::process::Child);
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    ok(Command::new("git")
+        .args([
+            "-c",
+            "user.name=wharf",
+            "-c",
+            "user.email=wharf@example.test",
+        ])
+        .args(args)
+        .current_dir(dir));
+}
+
+#[test]
+fn add_checks_out_git_repositories() {
+    let dir = tempfile::tempdir().unwrap();
+    let repos = dir.path().join("repos");
+    let repo = repos.join("app.git");
+    std::fs::create_dir_all(repo.join("docs")).unwrap();
+    git(&repo, &["init", "--quiet", "-b", "main"]);
+    std::fs::write(repo.join("readme.txt"), "version one\n").unwrap();
+    std::fs::write(repo.join("docs/guide.txt"), "guide\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "--quiet", "-m", "one"]);
+    git(&repo, &["tag", "v1"]);
+    std::fs::write(repo.join("readme.txt"), "version two\n").unwrap();
+    git(&repo, &["commit", "--quiet", "-am", "two"]);
+
+    let port = wharf_testkit::registry::free_port();
+    // git-daemon itself, not `git daemon`: the `git` wrapper would run it
+    // as a child that outlives a kill of the wrapper.
+    let (exec_path, _) = ok(Command::new("git").arg("--exec-path"));
+    let child = Command::new(Path::new(exec_path.trim()).join("git-daemon"))
+        .args(["--reuseaddr", "--export-all", "--listen=127.0.0.1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .arg(format!("--port={port}"))
+        .arg(format!("--base-path={}", repos.display()))
+        .arg(&repos)
+        .spawn()
+        .expect("git daemon");
+    let _daemon = GitDaemon(child);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM scratch\n\
+             ADD git://127.0.0.1:{port}/app.git#v1 /src/\n\
+             ADD --keep-git-dir=true git://127.0.0.1:{port}/app.git#main:docs /docs/\n"
+        ),
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let (_, stderr) = ok(wharf()
+        .args(["build", "-t", "example.test/git:1", "--store"])
+        .arg(&store)
+        .arg(&ctx));
+    assert!(stderr.contains("at commit"), "{stderr}");
+    let layers = image_files(&store, "example.test/git:1");
+    assert!(
+        layers[0].contains(&(
+            "src/readme.txt".to_string(),
+            0o644,
+            "version one\n".to_string()
+        )),
+        "{:?}",
+        layers[0]
+    );
+    assert!(
+        layers[0].iter().all(|(n, _, _)| !n.contains(".git/")),
+        "no .git without --keep-git-dir"
+    );
+    assert!(
+        layers[1].contains(&("docs/guide.txt".to_string(), 0o644, "guide\n".to_string())),
+        "{:?}",
+        layers[1]
+    );
+    assert!(
+        !layers[1]
+            .iter()
+            .any(|(n, _, _)| n.starts_with("docs/readme")),
+        "only the subdirectory"
+    );
+}
