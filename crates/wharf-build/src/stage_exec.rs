@@ -169,6 +169,9 @@ impl StageExec<'_> {
             "" => "/".to_string(),
             w => w.to_string(),
         };
+        // The chain of this stage's own steps, without its base: context
+        // COPY layers are keyed by it (see `copy`).
+        let mut local = format!("stage-local:{}", stage.platform.os);
         for ins in &stage.instructions {
             events(BuildEvent::StepStarted {
                 platform: self.target_platform.to_string(),
@@ -188,7 +191,7 @@ impl StageExec<'_> {
                     ))
                 }
                 Instruction::Copy(c) => {
-                    let (layer, hit) = self.copy(stage, ins, c, false, None, &chain, &workdir_before, (&layers, base_reference.as_deref()), done, events)?;
+                    let (layer, hit) = self.copy(stage, ins, c, false, None, (&chain, &local), &workdir_before, (&layers, base_reference.as_deref()), done, events)?;
                     cached = hit;
                     // What follows depends on this step through the layer it made.
                     let made = layer.descriptor.digest.to_string();
@@ -197,7 +200,7 @@ impl StageExec<'_> {
                     cb.apply(ins).map_err(|e| self.step_err(e.line, e.message))?
                 }
                 Instruction::Add { copy, options } => {
-                    let (layer, hit) = self.copy(stage, ins, copy, true, Some(options), &chain, &workdir_before, (&layers, base_reference.as_deref()), done, events)?;
+                    let (layer, hit) = self.copy(stage, ins, copy, true, Some(options), (&chain, &local), &workdir_before, (&layers, base_reference.as_deref()), done, events)?;
                     cached = hit;
                     // What follows depends on this step through the layer it made.
                     let made = layer.descriptor.digest.to_string();
@@ -210,6 +213,18 @@ impl StageExec<'_> {
                     cb.apply(ins).map_err(|e| self.step_err(e.line, e.message))?
                 }
             };
+            let mut any_version = stage.platform.clone();
+            any_version.os_version = None;
+            any_version.os_features.clear();
+            let made: Vec<String> = match &ins.instruction {
+                Instruction::Copy(_) | Instruction::Add { .. } => layers
+                    .last()
+                    .map(|l| l.descriptor.digest.to_string())
+                    .into_iter()
+                    .collect(),
+                _ => Vec::new(),
+            };
+            local = instruction_key(&local, &any_version, &workdir_before, ins, &made).0;
             history.created = Some(created.clone());
             cb.config.history.push(history);
             workdir_before = ins.workdir.clone();
@@ -241,7 +256,7 @@ impl StageExec<'_> {
         c: &Copy,
         is_add: bool,
         add: Option<&AddOptions>,
-        chain: &str,
+        (chain, local): (&str, &str),
         workdir_before: &str,
         current: (&[LayerRef], Option<&str>),
         done: &HashMap<usize, StageResult>,
@@ -450,15 +465,16 @@ impl StageExec<'_> {
                     })?;
                     digest = crate::cache_key::CacheKey(digest).extend(&a.dest_dir, &content);
                 }
-                // A layer of context files does not depend on the layers
-                // below it (nothing of the base is read), so its key leaves
-                // out the parent and the Windows version, as `COPY --link`
-                // does: the same files make the same layer on every base,
-                // built once for several Windows versions.
+                // A layer of context files does not depend on the base image
+                // (nothing of it is read), so its key follows this stage's
+                // own steps but not the base or the Windows version, as
+                // `COPY --link` does: the same Dockerfile makes the same
+                // layer on every Windows version (built once), while a
+                // changed file still invalidates every later step.
                 let mut any_version = stage.platform.clone();
                 any_version.os_version = None;
                 any_version.os_features.clear();
-                let key = instruction_key("context", &any_version, workdir_before, ins, &[digest]);
+                let key = instruction_key(local, &any_version, workdir_before, ins, &[digest]);
                 if !self.config.no_cache {
                     if let Some(hit) = self.layers.cached(&key) {
                         return Ok((hit, true));

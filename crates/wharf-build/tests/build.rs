@@ -361,7 +361,8 @@ fn cross_os_both_directions() {
 #[test]
 fn cache_hits_and_misses_and_reproducible_digests() {
     let f = fixture();
-    let df = "FROM scratch\nCOPY app/ /app/\nCOPY README.md /\nLABEL v=1\n";
+    let df =
+        "FROM scratch\nCOPY app/ /app/\nCOPY README.md /\nCOPY app/server.conf /etc/\nLABEL v=1\n";
     let req = request(&f.context, df);
     let (first, events1) = run_build(&config(&f.store, false), &req, &NoRegistry);
     assert!(events1
@@ -369,7 +370,7 @@ fn cache_hits_and_misses_and_reproducible_digests() {
         .all(|e| !matches!(e, BuildEvent::Step { cached: true, .. })));
     let (second, events2) = run_build(&config(&f.store, false), &req, &NoRegistry);
     let cached: Vec<bool> = copy_cache_hits(&events2);
-    assert_eq!(cached, vec![true, true]);
+    assert_eq!(cached, vec![true, true, true]);
     assert_eq!(
         first.images[0].manifest.digest,
         second.images[0].manifest.digest
@@ -386,7 +387,7 @@ fn cache_hits_and_misses_and_reproducible_digests() {
     fs::write(f.context.join("README.md"), "changed\n").unwrap();
     let (fourth, events4) = run_build(&config(&f.store, false), &req, &NoRegistry);
     let cached: Vec<bool> = copy_cache_hits(&events4);
-    assert_eq!(cached, vec![true, false]);
+    assert_eq!(cached, vec![true, false, false]);
     assert_ne!(
         first.images[0].manifest.digest,
         fourth.images[0].manifest.digest
