@@ -19,6 +19,7 @@
 use crate::context::BuildContext;
 use crate::emit::{emit_image, emit_index, BuiltImage};
 use crate::layer_store::{LayerRef, LayerStore, LayerStoreError};
+use crate::run_seam::RunExecutor;
 use crate::stage_exec::{StageExec, StageResult};
 use std::collections::{BTreeMap, HashMap};
 use wharf_frontend::ast::BuildFile;
@@ -188,11 +189,22 @@ pub enum BuildError {
 /// Builds images. See the module docs.
 pub struct Builder {
     config: BuildConfig,
+    run_executor: Option<std::sync::Arc<dyn RunExecutor>>,
 }
 
 impl Builder {
     pub fn new(config: BuildConfig) -> Self {
-        Builder { config }
+        Builder {
+            config,
+            run_executor: None,
+        }
+    }
+
+    /// Runs RUN instructions through `executor` (for the platforms it
+    /// supports); without one, RUN is refused.
+    pub fn with_run_executor(mut self, executor: std::sync::Arc<dyn RunExecutor>) -> Self {
+        self.run_executor = Some(executor);
+        self
     }
 
     /// Runs a build.
@@ -279,6 +291,7 @@ impl Builder {
                 };
                 let exec = StageExec {
                     file: &req.file.path,
+                    run_executor: self.run_executor.as_deref(),
                     resolver,
                     lookup_image: &lookup_image,
                     context: &req.context,

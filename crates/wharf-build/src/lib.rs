@@ -59,6 +59,7 @@ pub mod git_source;
 pub mod layer_store;
 pub mod ownership;
 pub mod registry_resolver;
+pub mod run_seam;
 mod stage_exec;
 
 pub use builder::{
@@ -70,3 +71,4 @@ pub use copy_plan::{plan_copy, CopyEntry, CopyError, CopyRequest};
 pub use emit::BuiltImage;
 pub use layer_store::LayerRef;
 pub use registry_resolver::RegistryResolver;
+pub use run_seam::{RunExecutor, RunRequest};

@@ -15,6 +15,7 @@ use crate::copy_plan::{destination, plan_copy, CopyRequest};
 use crate::git_source::{is_git_source, GitSource};
 use crate::layer_store::{LayerRef, LayerStore};
 use crate::ownership::{linux_owner, Chmod};
+use crate::run_seam::{RunExecutor, RunRequest};
 use std::collections::HashMap;
 use wharf_frontend::ast::{AddOptions, Copy, Instruction};
 use wharf_frontend::plan::{Base, PlannedInstruction, Source, StagePlan};
@@ -41,6 +42,8 @@ pub struct StageResult {
 /// Runs stages of one target.
 pub struct StageExec<'a> {
     pub file: &'a str,
+    /// Runs RUN instructions, when this build has an executor.
+    pub run_executor: Option<&'a dyn RunExecutor>,
     /// Downloads layers of images COPY --from reads.
     pub resolver: &'a dyn BaseResolver,
     /// The resolved image a `COPY --from=<image>` of this stage names.
@@ -183,34 +186,111 @@ impl StageExec<'_> {
             let key = instruction_key(&chain, &stage.platform, &workdir_before, ins, &[]);
             let mut history = match &ins.instruction {
                 Instruction::Run(_) => {
-                    return Err(self.step_err(
-                        ins.line,
-                        format!(
-                            "RUN in stage {stage_name}: this version of wharf has no RUN executor; the stage can use FROM, COPY, ADD and configuration instructions"
-                        ),
-                    ))
+                    let Some(executor) = self.run_executor.filter(|e| e.supports(&stage.platform))
+                    else {
+                        return Err(self.step_err(
+                            ins.line,
+                            format!(
+                                "RUN in stage {stage_name}: no RUN executor for {} is available in this build; the stage can use FROM, COPY, ADD and configuration instructions",
+                                stage.platform.short()
+                            ),
+                        ));
+                    };
+                    chain = key.0.clone();
+                    let layer = match self.layers.cached(&key).filter(|_| !self.config.no_cache) {
+                        Some(hit) => {
+                            cached = true;
+                            Some(hit)
+                        }
+                        None => {
+                            if let Some(b) = &base_reference {
+                                self.resolver
+                                    .fetch_layers(b, &layers, self.layers.store())
+                                    .map_err(|m| {
+                                        self.step_err(
+                                            ins.line,
+                                            format!("RUN: the base layers of {b}: {m}"),
+                                        )
+                                    })?;
+                            }
+                            let made = executor
+                                .run(&RunRequest {
+                                    stage,
+                                    instruction: ins,
+                                    layers: &layers,
+                                    config: &cb.config,
+                                    layer_store: self.layers,
+                                    context: self.context,
+                                })
+                                .map_err(|m| {
+                                    self.step_err(
+                                        ins.line,
+                                        format!("RUN in stage {stage_name}: {m}"),
+                                    )
+                                })?;
+                            if let Some(l) = &made {
+                                self.layers.remember(&key, l)?;
+                            }
+                            made
+                        }
+                    };
+                    let mut h = cb
+                        .apply(ins)
+                        .map_err(|e| self.step_err(e.line, e.message))?;
+                    match layer {
+                        Some(l) => layers.push(l),
+                        None => h.empty_layer = true,
+                    }
+                    h
                 }
                 Instruction::Copy(c) => {
-                    let (layer, hit) = self.copy(stage, ins, c, false, None, (&chain, &local), &workdir_before, (&layers, base_reference.as_deref()), done, events)?;
+                    let (layer, hit) = self.copy(
+                        stage,
+                        ins,
+                        c,
+                        false,
+                        None,
+                        (&chain, &local),
+                        &workdir_before,
+                        (&layers, base_reference.as_deref()),
+                        done,
+                        events,
+                    )?;
                     cached = hit;
                     // What follows depends on this step through the layer it made.
                     let made = layer.descriptor.digest.to_string();
-                    chain = instruction_key(&chain, &stage.platform, &workdir_before, ins, &[made]).0;
+                    chain =
+                        instruction_key(&chain, &stage.platform, &workdir_before, ins, &[made]).0;
                     layers.push(layer);
-                    cb.apply(ins).map_err(|e| self.step_err(e.line, e.message))?
+                    cb.apply(ins)
+                        .map_err(|e| self.step_err(e.line, e.message))?
                 }
                 Instruction::Add { copy, options } => {
-                    let (layer, hit) = self.copy(stage, ins, copy, true, Some(options), (&chain, &local), &workdir_before, (&layers, base_reference.as_deref()), done, events)?;
+                    let (layer, hit) = self.copy(
+                        stage,
+                        ins,
+                        copy,
+                        true,
+                        Some(options),
+                        (&chain, &local),
+                        &workdir_before,
+                        (&layers, base_reference.as_deref()),
+                        done,
+                        events,
+                    )?;
                     cached = hit;
                     // What follows depends on this step through the layer it made.
                     let made = layer.descriptor.digest.to_string();
-                    chain = instruction_key(&chain, &stage.platform, &workdir_before, ins, &[made]).0;
+                    chain =
+                        instruction_key(&chain, &stage.platform, &workdir_before, ins, &[made]).0;
                     layers.push(layer);
-                    cb.apply(ins).map_err(|e| self.step_err(e.line, e.message))?
+                    cb.apply(ins)
+                        .map_err(|e| self.step_err(e.line, e.message))?
                 }
                 _ => {
                     chain = key.0.clone();
-                    cb.apply(ins).map_err(|e| self.step_err(e.line, e.message))?
+                    cb.apply(ins)
+                        .map_err(|e| self.step_err(e.line, e.message))?
                 }
             };
             let mut any_version = stage.platform.clone();

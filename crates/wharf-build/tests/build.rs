@@ -547,6 +547,82 @@ fn chown_by_name_reads_the_stage_users() {
     );
 }
 
+/// A RUN executor for tests: "runs" a command by writing a layer holding
+/// the command text, and counts its calls.
+struct RecordingExecutor(std::sync::atomic::AtomicUsize);
+
+impl RunExecutor for RecordingExecutor {
+    fn supports(&self, platform: &Platform) -> bool {
+        platform.is_linux()
+    }
+
+    fn run(&self, request: &RunRequest<'_>) -> Result<Option<LayerRef>, String> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let wharf_frontend::ast::Instruction::Run(run) = &request.instruction.instruction else {
+            return Err("not a RUN".into());
+        };
+        let text = format!("{:?} in {}", run.command, request.instruction.workdir);
+        request
+            .layer_store
+            .write_layer(|w| -> Result<_, wharf_layer::Error> {
+                let mut lw = wharf_layer::LinuxLayerWriter::new(w, Default::default());
+                let entry = wharf_layer::TarEntry::new(
+                    "ran.txt",
+                    wharf_layer::EntryKind::File {
+                        size: text.len() as u64,
+                    },
+                );
+                lw.append(entry, Some(&mut text.as_bytes()))?;
+                lw.finish()
+            })
+            .map_err(|e| e.to_string())?
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn run_goes_through_the_executor_and_is_cached() {
+    let f = fixture();
+    let df = "FROM scratch\nWORKDIR /work\nRUN make all\n";
+    let executor = std::sync::Arc::new(RecordingExecutor(Default::default()));
+    let build = |no_cache| {
+        let mut events = Vec::new();
+        let out = Builder::new(config(&f.store, no_cache))
+            .with_run_executor(executor.clone())
+            .build(&request(&f.context, df), &NoRegistry, &mut |e| {
+                events.push(e)
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        (out, events)
+    };
+    let (out, _) = build(false);
+    let img = &out.images[0];
+    assert_eq!(img.layers.len(), 1);
+    let files = layer_entries(&f.store, &img.layers[0].descriptor);
+    assert_eq!(
+        files,
+        vec![(
+            "ran.txt".to_string(),
+            "Shell(\"make all\") in /work".to_string()
+        )]
+    );
+    assert_eq!(
+        img.config.history[1].created_by.as_deref(),
+        Some("RUN /bin/sh -c make all")
+    );
+    assert!(!img.config.history[1].empty_layer);
+    let (_, events) = build(false);
+    assert!(events.iter().any(
+        |e| matches!(e, BuildEvent::Step { text, cached: true, .. } if text.starts_with("RUN"))
+    ));
+    assert_eq!(
+        executor.0.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the second build used the cache"
+    );
+}
+
 #[test]
 fn positioned_errors() {
     let f = fixture();
