@@ -130,6 +130,8 @@ pub enum BuildEvent {
         line: usize,
         text: String,
     },
+    /// Bytes of file data packed so far into the layer of the step at `line`.
+    LayerProgress { line: usize, bytes: u64 },
     /// A step (instruction) finished.
     Step {
         platform: String,

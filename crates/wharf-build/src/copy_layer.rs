@@ -55,6 +55,17 @@ pub struct CopyLayerSpec<'a> {
     pub inline: &'a [InlineFile],
     /// Tar archives ADD extracts.
     pub archives: &'a [ArchiveSource],
+    /// Told the bytes of file data packed so far, after each file.
+    pub progress: Option<&'a dyn Fn(u64)>,
+}
+
+impl CopyLayerSpec<'_> {
+    fn packed(&self, total: &mut u64, size: u64) {
+        *total += size;
+        if let Some(p) = self.progress {
+            p(*total);
+        }
+    }
 }
 
 /// A local tar archive to extract into the layer.
@@ -180,6 +191,7 @@ pub fn write_linux<W: Write>(
     };
     let mut w = LinuxLayerWriter::new(out, opts);
     let mut dirs: BTreeSet<String> = BTreeSet::new();
+    let mut packed = 0;
     for e in entries {
         let name = e.dest.trim_start_matches('/').to_string();
         if name.is_empty() {
@@ -212,6 +224,7 @@ pub fn write_linux<W: Write>(
                 t.mode = mode;
                 t.mtime = mtime_of(&meta);
                 w.append(t, Some(&mut f)).map_err(layer_err(&e.dest))?;
+                spec.packed(&mut packed, size);
             }
             EntryKind::Symlink => {
                 let target = fs::read_link(&host).map_err(read_err(&e.source))?;
@@ -275,6 +288,7 @@ pub fn write_windows<W: Write>(
         }
         Ok(m)
     };
+    let mut packed = 0;
     for e in entries {
         let name = e.dest.trim_start_matches('/').to_string();
         if name.is_empty() {
@@ -304,6 +318,7 @@ pub fn write_windows<W: Write>(
                 }
                 w.add_file(&name, size, Some(m), &mut f)
                     .map_err(layer_err(&e.dest))?;
+                spec.packed(&mut packed, size);
             }
             EntryKind::Symlink => {
                 let target = fs::read_link(&host).map_err(read_err(&e.source))?;
@@ -417,6 +432,7 @@ mod tests {
             windows_base: None,
             inline: &[],
             archives: &[],
+            progress: None,
         };
         let out = write_linux(&c, &entries(&c, false), &spec, Vec::new()).unwrap();
         let list = tar_listing(&out);
@@ -454,6 +470,7 @@ mod tests {
             windows_base: None,
             inline: &[],
             archives: &[],
+            progress: None,
         };
         let out = write_windows(&c, &entries(&c, true), &spec, Vec::new()).unwrap();
         let mut a = tar::Archive::new(out.as_slice());

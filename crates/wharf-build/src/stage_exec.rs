@@ -560,6 +560,17 @@ impl StageExec<'_> {
                         return Ok((hit, true));
                     }
                 }
+                // Packing progress, at most every 32 MiB, for the live view.
+                let events_cell = std::cell::RefCell::new(&mut *events);
+                let last = std::cell::Cell::new(0u64);
+                let progress = |bytes: u64| {
+                    if bytes >= last.get() + (32 << 20) {
+                        last.set(bytes);
+                        if let Ok(mut ev) = events_cell.try_borrow_mut() {
+                            ev(BuildEvent::LayerProgress { line, bytes });
+                        }
+                    }
+                };
                 let spec = CopyLayerSpec {
                     linux_owner: linux_owner_ids,
                     windows_owner: windows_sid,
@@ -569,6 +580,7 @@ impl StageExec<'_> {
                     windows_base: None,
                     inline: &inline,
                     archives: &archives,
+                    progress: Some(&progress),
                 };
                 let layer = self
                     .layers

@@ -624,6 +624,26 @@ fn run_goes_through_the_executor_and_is_cached() {
 }
 
 #[test]
+fn packing_reports_progress() {
+    let f = fixture();
+    fs::write(f.context.join("big.bin"), vec![0u8; 40 << 20]).unwrap();
+    let df = "FROM scratch\nCOPY big.bin /big.bin\n";
+    let (_, events) = run_build(
+        &config(&f.store, true),
+        &request(&f.context, df),
+        &NoRegistry,
+    );
+    let packed: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            BuildEvent::LayerProgress { line: 2, bytes } => Some(*bytes),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(packed, vec![40 << 20]);
+}
+
+#[test]
 fn positioned_errors() {
     let f = fixture();
     let cases: &[(&str, &str)] = &[

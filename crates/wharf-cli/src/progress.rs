@@ -114,6 +114,9 @@ impl Reporter {
                 } => {
                     json!({"event": "step", "platform": platform, "stage": stage, "line": line, "instruction": text, "cached": cached})
                 }
+                BuildEvent::LayerProgress { line, bytes } => {
+                    json!({"event": "layer-progress", "line": line, "bytes": bytes})
+                }
                 BuildEvent::Note(m) => json!({"event": "note", "message": m}),
                 BuildEvent::Warning(m) => json!({"event": "warning", "message": m}),
             };
@@ -166,6 +169,20 @@ impl Reporter {
                         ));
                     }
                     None => self.line(format!("#{} {label}{suffix}", self.step)),
+                }
+            }
+            BuildEvent::LayerProgress { bytes, .. } => {
+                if let Some(bar) = self
+                    .live
+                    .as_ref()
+                    .and_then(|l| l.step.lock().ok())
+                    .and_then(|s| s.clone())
+                {
+                    bar.set_prefix(format!(
+                        "{} ({} packed)",
+                        self.step + 1,
+                        indicatif::HumanBytes(*bytes)
+                    ));
                 }
             }
             BuildEvent::Note(m) => self.line(format!("note: {m}")),
