@@ -15,6 +15,36 @@ use wharf_registry::{
     push_image, ClientOptions, PushOptions, Reference, RegistryClient, ANNOTATION_SOURCE,
 };
 
+/// `--compression`: `gzip[:1-9]`, `zstd[:1-19]` or `uncompressed`.
+fn compression(spec: &str) -> Result<Compression> {
+    let (algo, level) = match spec.split_once(':') {
+        Some((a, l)) => (a, Some(l)),
+        None => (spec, None),
+    };
+    let level = |default: i64, max: i64| -> Result<i64> {
+        match level {
+            None => Ok(default),
+            Some(l) => l
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .with_context(|| format!("--compression {spec}: the level must be 1 to {max}")),
+        }
+    };
+    Ok(match algo {
+        "gzip" => Compression::Gzip {
+            level: level(6, 9)? as u32,
+            threads: 0,
+        },
+        "zstd" => Compression::Zstd {
+            level: level(3, 19)? as i32,
+            threads: 0,
+        },
+        "uncompressed" | "none" if level(0, 0).is_ok() => Compression::None,
+        _ => bail!("--compression {spec}: use gzip[:LEVEL], zstd[:LEVEL] or uncompressed"),
+    })
+}
+
 fn source_date_epoch() -> Result<Option<u64>> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().parse().with_context(|| {
@@ -58,10 +88,7 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
     };
     let builder = Builder::new(BuildConfig {
         store: store.clone(),
-        compression: Compression::Gzip {
-            level: 6,
-            threads: 0,
-        },
+        compression: compression(&a.compression)?,
         source_date_epoch: source_date_epoch()?,
         no_cache: a.no_cache,
     });

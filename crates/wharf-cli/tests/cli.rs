@@ -345,3 +345,40 @@ fn images_and_prune() {
     assert!(out.status.success());
     assert!(stderr.contains("removed 0 blob(s)"), "{stderr}");
 }
+
+#[test]
+fn compression_choices() {
+    let store = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(wharf()
+        .args([
+            "build",
+            "-t",
+            "example.test/z:1",
+            "--compression",
+            "zstd:3",
+            "--store",
+        ])
+        .arg(store.path())
+        .arg(repo_root().join("examples/hello")));
+    assert!(out.status.success(), "{stderr}");
+    let index = json(&std::fs::read_to_string(store.path().join("index.json")).unwrap());
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let manifest =
+        json(&std::fs::read_to_string(store.path().join("blobs/sha256").join(digest)).unwrap());
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    for bad in ["gzip:12", "brotli", "none:3"] {
+        let (out, _, stderr) = run(wharf()
+            .args(["build", "--compression", bad, "--store"])
+            .arg(store.path())
+            .arg(repo_root().join("examples/hello")));
+        assert!(!out.status.success());
+        assert!(stderr.contains(&format!("--compression {bad}")), "{stderr}");
+    }
+}
