@@ -127,21 +127,19 @@ enum Segment {
 fn classify(segment: &str) -> Segment {
     let words: Vec<&str> = segment.split_whitespace().collect();
     // Leading `sudo [-E ...]` and `VAR=value` assignments.
-    let mut k = 0;
-    while k < words.len() {
+    let is_prefix = |k: usize| {
         let w = words[k];
-        if w == "sudo" || (k > 0 && words[k - 1] == "sudo" && w.starts_with('-')) {
-            k += 1;
-        } else if w.contains('=')
+        let sudo_flag = k > 0 && words[k - 1] == "sudo" && w.starts_with('-');
+        let assignment = w.contains('=')
             && !w.starts_with('-')
             && w.split('=')
                 .next()
-                .is_some_and(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        {
-            k += 1;
-        } else {
-            break;
-        }
+                .is_some_and(|n| n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        w == "sudo" || sudo_flag || assignment
+    };
+    let mut k = 0;
+    while k < words.len() && is_prefix(k) {
+        k += 1;
     }
     let rest = &words[k..];
     let text = segment.trim().to_string();
