@@ -243,35 +243,18 @@ impl StageExec<'_> {
                     }
                     h
                 }
-                Instruction::Copy(c) => {
+                Instruction::Copy(_) | Instruction::Add { .. } => {
+                    let (c, add) = match &ins.instruction {
+                        Instruction::Add { copy, options } => (copy, Some(options)),
+                        Instruction::Copy(c) => (c, None),
+                        _ => unreachable!("matched COPY or ADD above"),
+                    };
                     let (layer, hit) = self.copy(
                         stage,
                         ins,
                         c,
-                        false,
-                        None,
-                        (&chain, &local),
-                        &workdir_before,
-                        (&layers, base_reference.as_deref()),
-                        done,
-                        events,
-                    )?;
-                    cached = hit;
-                    // What follows depends on this step through the layer it made.
-                    let made = layer.descriptor.digest.to_string();
-                    chain =
-                        instruction_key(&chain, &stage.platform, &workdir_before, ins, &[made]).0;
-                    layers.push(layer);
-                    cb.apply(ins)
-                        .map_err(|e| self.step_err(e.line, e.message))?
-                }
-                Instruction::Add { copy, options } => {
-                    let (layer, hit) = self.copy(
-                        stage,
-                        ins,
-                        copy,
-                        true,
-                        Some(options),
+                        add.is_some(),
+                        add,
                         (&chain, &local),
                         &workdir_before,
                         (&layers, base_reference.as_deref()),
