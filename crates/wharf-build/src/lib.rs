@@ -71,4 +71,4 @@ pub use copy_plan::{plan_copy, CopyEntry, CopyError, CopyRequest};
 pub use emit::BuiltImage;
 pub use layer_store::LayerRef;
 pub use registry_resolver::RegistryResolver;
-pub use run_seam::{RunExecutor, RunRequest};
+pub use run_seam::{RunExecutor, RunOutcome, RunRequest};

@@ -26,12 +26,22 @@ pub struct RunRequest<'a> {
     pub context: &'a BuildContext,
 }
 
+/// What running one RUN produced.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunOutcome {
+    /// The layer of the command's changes; `None` when it changed nothing.
+    pub layer: Option<LayerRef>,
+    /// The command actually run, when the executor changed it (a Windows
+    /// executor translating `apt-get install` into `choco install`): shown
+    /// in the build output and recorded in the image history.
+    pub ran_instead: Option<String>,
+}
+
 /// Runs RUN instructions for some platforms.
 pub trait RunExecutor: Send + Sync {
     /// Whether this executor can run commands for `platform` here.
     fn supports(&self, platform: &Platform) -> bool;
 
-    /// Runs the command; returns the layer of its changes, or `None` when
-    /// it changed nothing. The error is shown with the stage and line.
-    fn run(&self, request: &RunRequest<'_>) -> Result<Option<LayerRef>, String>;
+    /// Runs the command. The error is shown with the stage and line.
+    fn run(&self, request: &RunRequest<'_>) -> Result<RunOutcome, String>;
 }

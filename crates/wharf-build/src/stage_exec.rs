@@ -197,46 +197,54 @@ impl StageExec<'_> {
                         ));
                     };
                     chain = key.0.clone();
-                    let layer = match self.layers.cached(&key).filter(|_| !self.config.no_cache) {
-                        Some(hit) => {
-                            cached = true;
-                            Some(hit)
-                        }
-                        None => {
-                            if let Some(b) = &base_reference {
-                                self.resolver
-                                    .fetch_layers(b, &layers, self.layers.store())
+                    let (layer, ran_instead) =
+                        match self.layers.cached(&key).filter(|_| !self.config.no_cache) {
+                            Some(hit) => {
+                                cached = true;
+                                (Some(hit), None)
+                            }
+                            None => {
+                                if let Some(b) = &base_reference {
+                                    self.resolver
+                                        .fetch_layers(b, &layers, self.layers.store())
+                                        .map_err(|m| {
+                                            self.step_err(
+                                                ins.line,
+                                                format!("RUN: the base layers of {b}: {m}"),
+                                            )
+                                        })?;
+                                }
+                                let outcome = executor
+                                    .run(&RunRequest {
+                                        stage,
+                                        instruction: ins,
+                                        layers: &layers,
+                                        config: &cb.config,
+                                        layer_store: self.layers,
+                                        context: self.context,
+                                    })
                                     .map_err(|m| {
                                         self.step_err(
                                             ins.line,
-                                            format!("RUN: the base layers of {b}: {m}"),
+                                            format!("RUN in stage {stage_name}: {m}"),
                                         )
                                     })?;
+                                if let Some(l) = &outcome.layer {
+                                    self.layers.remember(&key, l)?;
+                                }
+                                (outcome.layer, outcome.ran_instead)
                             }
-                            let made = executor
-                                .run(&RunRequest {
-                                    stage,
-                                    instruction: ins,
-                                    layers: &layers,
-                                    config: &cb.config,
-                                    layer_store: self.layers,
-                                    context: self.context,
-                                })
-                                .map_err(|m| {
-                                    self.step_err(
-                                        ins.line,
-                                        format!("RUN in stage {stage_name}: {m}"),
-                                    )
-                                })?;
-                            if let Some(l) = &made {
-                                self.layers.remember(&key, l)?;
-                            }
-                            made
-                        }
-                    };
+                        };
                     let mut h = cb
                         .apply(ins)
                         .map_err(|e| self.step_err(e.line, e.message))?;
+                    if let Some(command) = ran_instead {
+                        events(BuildEvent::Note(format!(
+                            "{}:{}: RUN ran as: {command}",
+                            self.file, ins.line
+                        )));
+                        h.created_by = Some(format!("RUN {command}"));
+                    }
                     match layer {
                         Some(l) => layers.push(l),
                         None => h.empty_layer = true,
