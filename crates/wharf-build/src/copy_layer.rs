@@ -9,10 +9,10 @@
 
 use crate::context::{BuildContext, EntryKind};
 use crate::copy_plan::CopyEntry;
-use crate::ownership::Chmod;
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::Write;
+use wharf_frontend::chmod::Chmod;
 use wharf_layer::windows::sddl::with_owner;
 use wharf_layer::{
     tarfmt, LinuxLayerOptions, LinuxLayerWriter, TarEntry, Timestamp, WinMeta, WindowsBase,

@@ -21,15 +21,6 @@ pub struct GitSource {
     pub subdir: String,
 }
 
-/// Whether ADD should treat `src` as a git repository.
-pub fn is_git_source(src: &str) -> bool {
-    let base = src.split('#').next().unwrap_or(src);
-    src.starts_with("git@")
-        || src.starts_with("git://")
-        || src.starts_with("ssh://")
-        || ((base.starts_with("https://") || base.starts_with("http://")) && base.ends_with(".git"))
-}
-
 impl GitSource {
     /// Splits `remote#ref:subdir`.
     pub fn parse(src: &str) -> GitSource {
@@ -127,13 +118,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn forms() {
-        assert!(is_git_source(
-            "https://github.com/moby/buildkit.git#v0.12.0"
-        ));
-        assert!(is_git_source("git@github.com:moby/buildkit.git"));
-        assert!(is_git_source("git://127.0.0.1:9418/repo"));
-        assert!(!is_git_source("https://example.com/a.tar.gz"));
+    fn fragments() {
         let g = GitSource::parse("https://h/r.git#v1.2:docs/");
         assert_eq!(g.remote, "https://h/r.git");
         assert_eq!(g.reference.as_deref(), Some("v1.2"));

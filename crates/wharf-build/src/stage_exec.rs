@@ -12,13 +12,15 @@ use crate::copy_layer::{
     write_linux, write_windows, ArchiveSource, CopyLayerSpec, InlineContent, InlineFile,
 };
 use crate::copy_plan::{destination, plan_copy, CopyRequest};
-use crate::git_source::{is_git_source, GitSource};
+use crate::git_source::GitSource;
 use crate::layer_store::{LayerRef, LayerStore};
-use crate::ownership::{linux_owner, Chmod};
+use crate::ownership::linux_owner;
 use crate::run_seam::{RunExecutor, RunRequest};
 use std::collections::HashMap;
 use wharf_frontend::ast::{AddOptions, Copy, Instruction};
+use wharf_frontend::chmod::Chmod;
 use wharf_frontend::plan::{Base, PlannedInstruction, Source, StagePlan};
+use wharf_frontend::sources::{is_git, is_url};
 use wharf_image::{ConfigBuilder, ImageConfig};
 use wharf_layer::windows::sddl::resolve_account;
 use wharf_layer::{
@@ -353,7 +355,7 @@ impl StageExec<'_> {
         let git = c
             .sources
             .iter()
-            .find(|s| is_add && is_git_source(s))
+            .find(|s| is_add && is_git(s))
             .map(|s| GitSource::parse(s));
         // The checkout lives as long as `_checkout`, until the layer is written.
         let (files_ctx, file_sources, _checkout) = match &git {
@@ -393,9 +395,8 @@ impl StageExec<'_> {
         };
         // ADD of http(s) URLs: downloaded (verified with --checksum) into
         // the store.
-        let (url_sources, file_sources): (Vec<String>, Vec<String>) = file_sources
-            .into_iter()
-            .partition(|s| is_add && (s.starts_with("http://") || s.starts_with("https://")));
+        let (url_sources, file_sources): (Vec<String>, Vec<String>) =
+            file_sources.into_iter().partition(|s| is_add && is_url(s));
         let unpack = add.and_then(|a| a.unpack);
         let checksum = add.and_then(|a| a.checksum.clone());
         let chmod = c

@@ -10,12 +10,14 @@
 //! - [`dockerignore`] implements Docker's `.dockerignore` matching.
 
 pub mod ast;
+pub mod chmod;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod duration;
 pub mod error;
 pub mod expand;
 pub mod plan;
+pub mod sources;
 mod suggest;
 pub mod zimagefile;
 

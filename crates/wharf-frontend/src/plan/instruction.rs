@@ -260,12 +260,12 @@ impl TargetContext<'_> {
                     .transpose()?;
                 if let Some(sum) = &checksum {
                     validate::checksum(sum).map_err(bad)?;
-                    if !c.sources.iter().all(|s| validate::is_url(s)) {
+                    if !c.sources.iter().all(|s| crate::sources::is_url(s)) {
                         return Err(bad("ADD --checksum applies only to http(s) sources".into())
                             .with_hint("remove --checksum, or use it with ADD https://... only"));
                     }
                 }
-                if options.keep_git_dir && !c.sources.iter().any(|s| validate::is_git(s)) {
+                if options.keep_git_dir && !c.sources.iter().any(|s| crate::sources::is_git(s)) {
                     return Err(bad("ADD --keep-git-dir applies only to git sources".into()));
                 }
                 Instruction::Add {
@@ -428,7 +428,7 @@ impl TargetContext<'_> {
             reads.push(self.resolve_from(f, stage, ins, edges)?);
         }
         if !is_add {
-            if let Some(url) = sources.iter().find(|s| validate::is_url(s)) {
+            if let Some(url) = sources.iter().find(|s| crate::sources::is_url(s)) {
                 return Err(
                     bad(format!("COPY cannot download {url}")).with_hint("use ADD to fetch a URL")
                 );

@@ -59,25 +59,9 @@ pub(crate) fn stop_signal(sig: &str) -> Result<(), String> {
 
 /// `--chmod`: octal (`755`, `0644`) or symbolic (`u+x,go-w`).
 pub(crate) fn chmod(mode: &str) -> Result<(), String> {
-    if !mode.is_empty() && mode.len() <= 4 && mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-        return Ok(());
-    }
-    let symbolic = mode.split(',').all(|clause| {
-        let who_len = clause
-            .find(|c: char| !"ugoa".contains(c))
-            .unwrap_or(clause.len());
-        let rest = &clause[who_len..];
-        !rest.is_empty()
-            && rest.starts_with(['+', '-', '='])
-            && rest[1..].chars().all(|c| "rwxXst".contains(c))
-    });
-    if symbolic {
-        Ok(())
-    } else {
-        Err(format!(
-            "--chmod={mode} is not a mode; use octal such as 755 or symbolic such as u+x"
-        ))
-    }
+    crate::chmod::Chmod::parse(mode)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// `ADD --checksum`: `sha256:`, `sha384:` or `sha512:` and hex of the
@@ -98,22 +82,6 @@ pub(crate) fn checksum(sum: &str) -> Result<(), String> {
     } else {
         Err(err())
     }
-}
-
-/// Whether an ADD source is a remote URL.
-pub(crate) fn is_url(src: &str) -> bool {
-    src.starts_with("http://") || src.starts_with("https://")
-}
-
-/// Whether an ADD source is a git repository.
-pub(crate) fn is_git(src: &str) -> bool {
-    src.starts_with("git@")
-        || src.starts_with("git://")
-        || (is_url(src)
-            && src
-                .split(['#', '?'])
-                .next()
-                .is_some_and(|u| u.ends_with(".git")))
 }
 
 #[cfg(test)]
@@ -154,8 +122,5 @@ mod tests {
         assert!(checksum(&format!("sha256:{h}")).is_ok());
         assert!(checksum(&format!("sha512:{h}")).is_err());
         assert!(checksum("md5:abc").is_err());
-        assert!(is_git("https://github.com/x/y.git#main"));
-        assert!(is_git("git@github.com:x/y.git"));
-        assert!(!is_git("https://example.com/a.tar.gz"));
     }
 }
