@@ -168,22 +168,20 @@ fn for_each_entry(
         let mode = header.mode().unwrap_or(0o644) & 0o7777;
         let mtime = header.mtime().unwrap_or(0);
         let kind = header.entry_type();
+        let link_name = || {
+            entry
+                .link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).to_string())
+                .unwrap_or_default()
+        };
         let item = if kind.is_dir() {
             Item::Dir
         } else if kind.is_file() || kind == tar::EntryType::Continuous {
             Item::File(header.size().unwrap_or(0))
         } else if kind.is_symlink() {
-            let target = entry
-                .link_name_bytes()
-                .map(|b| String::from_utf8_lossy(&b).to_string())
-                .unwrap_or_default();
-            Item::Symlink(target)
+            Item::Symlink(link_name())
         } else if kind.is_hard_link() {
-            let target = entry
-                .link_name_bytes()
-                .map(|b| String::from_utf8_lossy(&b).to_string())
-                .unwrap_or_default();
-            let target = clean_name(&target).map_err(|reason| ArchiveError::BadEntry {
+            let target = clean_name(&link_name()).map_err(|reason| ArchiveError::BadEntry {
                 archive: shown.clone(),
                 entry: raw_name.clone(),
                 reason: format!("is a hardlink that {reason}"),

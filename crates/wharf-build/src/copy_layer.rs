@@ -288,6 +288,19 @@ pub fn write_windows<W: Write>(
         }
         Ok(m)
     };
+    // A file's metadata: the owner, and read-only when --chmod takes
+    // every write bit away (the one mode bit Windows has).
+    let file_meta = |time: Timestamp| -> Result<WinMeta, CopyLayerError> {
+        let mut m = owned(WinMeta::default_file(time))?;
+        if spec
+            .chmod
+            .as_ref()
+            .is_some_and(|c| c.apply(0o644, false) & 0o222 == 0)
+        {
+            m.attributes |= 1; // FILE_ATTRIBUTE_READONLY
+        }
+        Ok(m)
+    };
     let mut packed = 0;
     for e in entries {
         let name = e.dest.trim_start_matches('/').to_string();
@@ -308,14 +321,7 @@ pub fn write_windows<W: Write>(
             EntryKind::File => {
                 let mut f = File::open(&host).map_err(read_err(&e.source))?;
                 let size = f.metadata().map_err(read_err(&e.source))?.len();
-                let mut m = owned(WinMeta::default_file(time))?;
-                if spec
-                    .chmod
-                    .as_ref()
-                    .is_some_and(|c| c.apply(0o644, false) & 0o222 == 0)
-                {
-                    m.attributes |= 1; // FILE_ATTRIBUTE_READONLY
-                }
+                let m = file_meta(time)?;
                 w.add_file(&name, size, Some(m), &mut f)
                     .map_err(layer_err(&e.dest))?;
                 spec.packed(&mut packed, size);
@@ -342,14 +348,7 @@ pub fn write_windows<W: Write>(
     }
     for f in spec.inline {
         let name = f.dest.trim_start_matches('/');
-        let mut m = owned(WinMeta::default_file(ts))?;
-        if spec
-            .chmod
-            .as_ref()
-            .is_some_and(|c| c.apply(0o644, false) & 0o222 == 0)
-        {
-            m.attributes |= 1; // FILE_ATTRIBUTE_READONLY
-        }
+        let m = file_meta(ts)?;
         let (size, mut data) = f.open()?;
         w.add_file(name, size, Some(m), &mut data)
             .map_err(layer_err(&f.dest))?;
