@@ -8,6 +8,7 @@
 //! | stage a layer blob with digest, diff_id, size and media type in one pass | [`LayerBlobWriter`] → [`LayerBlob`], [`Compression`] |
 //! | write a Linux layer (entries, a directory, an overlayfs upper dir, a change set) | [`LinuxLayerWriter`] |
 //! | write a Windows layer (`Files/`, `Hives/`, PAX metadata, whiteouts) | [`WindowsLayerWriter`], [`windows::sddl`] |
+//! | Windows export folder (`HcsExportLayer`) → layer, layer → import folder | [`export_folder_to_layer`], [`layer_to_import_folder`] |
 //! | apply a Linux layer onto a directory, safely | [`apply_layer`], [`apply_layer_file`] (Linux hosts) |
 //! | read a stage's merged files (`COPY --from`) | [`StageView`] over layer tars or a snapshot |
 //! | Linux stage → Windows layer, Windows stage → Linux layer | [`linux_to_windows`], [`windows_to_linux`] |
@@ -49,5 +50,8 @@ pub use transform::to_linux::{windows_to_linux, ToLinuxOptions, ToLinuxReport};
 pub use transform::to_windows::{linux_to_windows, ToWindowsOptions, ToWindowsReport};
 pub use transform::{Mapping, Skipped};
 pub use view::{LayerOs, StageView, ViewEntry, ViewKind, ViewOptions};
+pub use windows::export::{
+    export_folder_to_layer, layer_to_import_folder, ExportSummary, ImportSummary,
+};
 pub use windows::meta::{Timestamp, WinMeta};
 pub use windows::writer::{NoBase, WindowsBase, WindowsLayerOptions, WindowsLayerWriter};

@@ -72,6 +72,7 @@ def check(path, base_layer=False):
     seen = {}
     dirs = set()
     files = set()
+    stream_owner = None
     index = 0
     with open_layer(path) as tar:
         for m in tar:
@@ -90,6 +91,18 @@ def check(path, base_layer=False):
             if top == "UtilityVM" and not base_layer:
                 errors.append(f"{where}: UtilityVM only belongs in base layers")
             comps = clean.split("/")
+            # An alternate data stream is "<file>:<stream>": a regular file entry
+            # directly after its file or directory (or after another of its streams).
+            stream_of = None
+            if m.isfile() and top == "Files" and ":" in comps[-1]:
+                leaf_base, _, stream = comps[-1].partition(":")
+                stream_of = "/".join(comps[:-1] + [leaf_base]).lower()
+                if stream_of != stream_owner:
+                    errors.append(f"{where}: alternate data stream not directly after its file")
+                p = name_problem(stream)
+                if p:
+                    errors.append(f"{where}: stream name {stream!r}: {p}")
+                comps = comps[:-1] + [leaf_base]
             for c in comps[1:]:
                 if c.startswith(".wh."):
                     continue
@@ -135,6 +148,8 @@ def check(path, base_layer=False):
                     errors.append(f"{where}: whiteouts belong under Files/")
                 if not m.isfile() or m.size != 0:
                     errors.append(f"{where}: a whiteout must be an empty regular file")
+            if stream_of is None:
+                stream_owner = key if (m.isdir() or (m.isfile() and not leaf.startswith(".wh."))) else None
             if m.isdir():
                 if not attr & 16:
                     errors.append(f"{where}: directory without FILE_ATTRIBUTE_DIRECTORY")
@@ -152,7 +167,8 @@ def check(path, base_layer=False):
             elif m.isfile():
                 if attr & 16:
                     errors.append(f"{where}: file with FILE_ATTRIBUTE_DIRECTORY")
-                files.add(key)
+                if stream_of is None:
+                    files.add(key)
             else:
                 errors.append(f"{where}: entry type {m.type!r} has no meaning in a Windows layer")
     if index < 2:

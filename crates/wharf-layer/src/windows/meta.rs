@@ -1,5 +1,6 @@
 //! Per-entry Windows metadata and its PAX records: `MSWINDOWS.fileattr`,
-//! `MSWINDOWS.rawsd`, `LIBARCHIVE.creationtime` and `MSWINDOWS.mountpoint`.
+//! `MSWINDOWS.rawsd`, `LIBARCHIVE.creationtime`, `MSWINDOWS.mountpoint` and
+//! `MSWINDOWS.xattr.<name>` (extended attributes, as go-winio's `backuptar` writes them).
 
 use super::sddl::sddl_to_binary;
 use base64::engine::general_purpose::STANDARD;
@@ -23,6 +24,8 @@ pub const PAX_SD: &str = "MSWINDOWS.sd";
 pub const PAX_CREATIONTIME: &str = "LIBARCHIVE.creationtime";
 /// PAX key marking a junction.
 pub const PAX_MOUNTPOINT: &str = "MSWINDOWS.mountpoint";
+/// PAX key prefix of an extended attribute; the value is the base64 of the EA value.
+pub const PAX_XATTR_PREFIX: &str = "MSWINDOWS.xattr.";
 
 /// Default security descriptor of directories created by Wharf (DESIGN.md §3).
 pub const DEFAULT_DIR_SDDL: &str = "O:BAG:SYD:(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;;FA;;;BA)(A;OICIIO;GA;;;CO)(A;OICI;0x1200a9;;;BU)(A;CI;LC;;;BU)(A;CI;DC;;;BU)";
@@ -81,6 +84,9 @@ pub struct WinMeta {
     pub mtime: u64,
     /// The entry is a junction (`MSWINDOWS.mountpoint=1`).
     pub mountpoint: bool,
+    /// Windows extended attributes (name, value), in order. Their flags are not
+    /// kept: the layer format has no place for them.
+    pub extended_attributes: Vec<(String, Vec<u8>)>,
 }
 
 fn default_sd(dir: bool) -> &'static [u8] {
@@ -104,6 +110,7 @@ impl WinMeta {
             creation_time: time,
             mtime: time.secs,
             mountpoint: false,
+            extended_attributes: Vec::new(),
         }
     }
 
@@ -115,6 +122,7 @@ impl WinMeta {
             creation_time: time,
             mtime: time.secs,
             mountpoint: false,
+            extended_attributes: Vec::new(),
         }
     }
 
@@ -136,6 +144,12 @@ impl WinMeta {
         ];
         if self.mountpoint {
             out.push((PAX_MOUNTPOINT.to_string(), b"1".to_vec()));
+        }
+        for (name, value) in &self.extended_attributes {
+            out.push((
+                format!("{PAX_XATTR_PREFIX}{name}"),
+                STANDARD.encode(value).into_bytes(),
+            ));
         }
         out
     }
@@ -174,7 +188,13 @@ impl WinMeta {
                     }
                 }
                 PAX_MOUNTPOINT => meta.mountpoint = text(v) == "1",
-                _ => {}
+                _ => {
+                    if let Some(name) = k.strip_prefix(PAX_XATTR_PREFIX) {
+                        if let Ok(value) = STANDARD.decode(text(v)) {
+                            meta.extended_attributes.push((name.to_string(), value));
+                        }
+                    }
+                }
             }
         }
         meta
@@ -204,6 +224,7 @@ mod tests {
         let mut m = WinMeta::default_file(Timestamp { secs: 10, nanos: 7 });
         m.attributes |= FILE_ATTRIBUTE_REPARSE_POINT;
         m.mountpoint = true;
+        m.extended_attributes = vec![("$KERNEL.PURGE.X".into(), vec![0, 1, 255])];
         let back = WinMeta::from_pax(&m.pax_records(), false, 10);
         assert_eq!(back, m);
     }

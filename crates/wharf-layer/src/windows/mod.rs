@@ -1,11 +1,13 @@
 //! Windows layers (DESIGN.md §3): the writer that follows every rule of the
-//! Windows importer, the security-descriptor encoder it needs, and the PAX
-//! metadata records.
+//! Windows importer, the security-descriptor encoder it needs, the PAX
+//! metadata records, and the conversion to and from the layer folders that
+//! Windows exports and imports ([`export`]).
 //!
 //! No Windows host is available where this is developed: the format is
 //! verified by the tests and by an independent checker written in Python
 //! (`tests/check_windows_layer.py`), not by importing layers into Windows.
 
+pub mod export;
 pub mod meta;
 pub mod names;
 pub mod sddl;

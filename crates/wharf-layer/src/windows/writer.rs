@@ -8,9 +8,12 @@
 //! are Windows paths; an opaque directory becomes one whiteout per child the
 //! base had. Paths given to the writer are container paths relative to `C:\`
 //! with `/` separators (`app/x.exe`); comparisons are case-insensitive.
+//! Registry hive deltas go under `Hives/`, and alternate data streams are
+//! `<file>:<stream>` entries right after their file, as go-winio's `backuptar`
+//! reads them back.
 
 use super::meta::{Timestamp, WinMeta, FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_REPARSE_POINT};
-use super::names::{fold_case, ntfs_path_problem};
+use super::names::{fold_case, ntfs_name_problem, ntfs_path_problem};
 use crate::error::{Error, Result};
 use crate::linux::WHITEOUT_PREFIX;
 use crate::tarfmt::{EntryKind, TarEntry, TarWriter};
@@ -60,6 +63,10 @@ pub struct WindowsLayerWriter<'b, W: Write> {
     files: HashMap<String, String>,
     /// Case-folded paths of every entry, to refuse duplicates.
     written: HashSet<String>,
+    /// Case-folded names of the hive files written under `Hives/`.
+    hives: HashSet<String>,
+    /// Name of the last entry written: alternate streams must follow their file.
+    last_name: String,
 }
 
 impl<'b, W: Write> WindowsLayerWriter<'b, W> {
@@ -72,6 +79,8 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
             dirs: HashSet::new(),
             files: HashMap::new(),
             written: HashSet::new(),
+            hives: HashSet::new(),
+            last_name: String::new(),
         };
         let meta = WinMeta::default_dir(w.opts.timestamp);
         w.raw_dir("Hives", &meta)?;
@@ -129,7 +138,9 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
         let name = entry.path.clone();
         self.tar
             .append(&entry, data)
-            .map_err(|e| Error::io("writing Windows layer entry", name, e))
+            .map_err(|e| Error::io("writing Windows layer entry", name.clone(), e))?;
+        self.last_name = name;
+        Ok(())
     }
 
     /// Declares every missing ancestor of `path`, outermost first.
@@ -303,6 +314,93 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
             self.add_whiteout(&child)?;
         }
         Ok(children.len())
+    }
+
+    /// Adds registry hive delta `name` (`System_Delta`, ...) as `Hives/<name>`.
+    pub fn add_hive(
+        &mut self,
+        name: &str,
+        size: u64,
+        meta: Option<WinMeta>,
+        data: &mut dyn Read,
+    ) -> Result<()> {
+        let path = format!("Hives/{name}");
+        if name.contains('/') {
+            return Err(Error::WindowsLayer {
+                path,
+                reason: "a hive is one file directly under Hives/".into(),
+            });
+        }
+        if let Some(p) = ntfs_name_problem(name) {
+            return Err(Error::NtfsName { path, reason: p });
+        }
+        if !self.hives.insert(fold_case(name)) {
+            return Err(Error::WindowsLayer {
+                path,
+                reason: "written twice (names are case-insensitive on Windows)".into(),
+            });
+        }
+        let mut m = meta.unwrap_or_else(|| WinMeta::default_file(self.opts.timestamp));
+        m.attributes &= !(FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT);
+        if m.attributes == 0 {
+            m.attributes = super::meta::FILE_ATTRIBUTE_ARCHIVE;
+        }
+        let mut e = TarEntry::new(path, EntryKind::File { size });
+        e.mtime = m.mtime;
+        e.pax = m.pax_records();
+        self.write(e, Some(data))
+    }
+
+    /// Adds alternate data stream `stream` of `path`, a file or directory that
+    /// must be the entry written just before (or one of its other streams):
+    /// the importer only attaches streams that directly follow their file.
+    /// The entry carries `meta` (normally the file's) so every entry has the
+    /// Windows records; the importer reads only the stream's data.
+    pub fn add_alternate_stream(
+        &mut self,
+        path: &str,
+        stream: &str,
+        size: u64,
+        meta: Option<WinMeta>,
+        data: &mut dyn Read,
+    ) -> Result<()> {
+        let full = format!("{path}:{stream}");
+        if let Some(p) = ntfs_name_problem(stream) {
+            return Err(Error::NtfsName {
+                path: full,
+                reason: format!("stream name {p}"),
+            });
+        }
+        let owner = format!("Files/{path}");
+        let follows = self.last_name == owner
+            || self
+                .last_name
+                .strip_prefix(&owner)
+                .is_some_and(|rest| rest.starts_with(':'));
+        let key = fold_case(path);
+        if !follows || !(self.files.contains_key(&key) || self.dirs.contains(&key)) {
+            return Err(Error::WindowsLayer {
+                path: full,
+                reason: "an alternate data stream must directly follow its file or directory"
+                    .into(),
+            });
+        }
+        if !self.written.insert(fold_case(&full)) {
+            return Err(Error::WindowsLayer {
+                path: full,
+                reason: "written twice (names are case-insensitive on Windows)".into(),
+            });
+        }
+        let mut m = meta.unwrap_or_else(|| WinMeta::default_file(self.opts.timestamp));
+        m.attributes &= !(FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT);
+        if m.attributes == 0 {
+            m.attributes = super::meta::FILE_ATTRIBUTE_ARCHIVE;
+        }
+        m.mountpoint = false;
+        let mut e = TarEntry::new(format!("Files/{full}"), EntryKind::File { size });
+        e.mtime = m.mtime;
+        e.pax = m.pax_records();
+        self.write(e, Some(data))
     }
 
     /// Ends the archive and returns the inner writer.
