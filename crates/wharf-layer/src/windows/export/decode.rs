@@ -621,20 +621,17 @@ fn sparse_content(blocks: Vec<StreamInfo>) -> std::result::Result<Content, Strin
 /// Reads a sparse file's content: zeros between blocks, block data from the folder file.
 struct SparseReader<'f> {
     file: &'f mut File,
-    blocks: std::vec::IntoIter<StreamInfo>,
-    current: Option<StreamInfo>,
+    /// Blocks not yet fully read, ascending.
+    blocks: &'f [StreamInfo],
     pos: u64,
     size: u64,
 }
 
 impl<'f> SparseReader<'f> {
-    fn new(file: &'f mut File, blocks: &[StreamInfo], size: u64) -> Self {
-        let mut it = blocks.to_vec().into_iter();
-        let current = it.next();
+    fn new(file: &'f mut File, blocks: &'f [StreamInfo], size: u64) -> Self {
         SparseReader {
             file,
-            blocks: it,
-            current,
+            blocks,
             pos: 0,
             size,
         }
@@ -647,7 +644,7 @@ impl Read for SparseReader<'_> {
             return Ok(0);
         }
         let left = self.size - self.pos;
-        let Some(b) = self.current.clone() else {
+        let Some(b) = self.blocks.first() else {
             let n = (buf.len() as u64).min(left) as usize;
             buf[..n].fill(0);
             self.pos += n as u64;
@@ -671,7 +668,7 @@ impl Read for SparseReader<'_> {
         }
         self.pos += got as u64;
         if self.pos - b.sparse_offset >= b.data_len {
-            self.current = self.blocks.next();
+            self.blocks = &self.blocks[1..];
         }
         Ok(got)
     }
