@@ -94,7 +94,7 @@ fn ptr(s: &Option<CString>) -> *const c_char {
 }
 
 /// Runs one op; returns the errno on failure.
-fn run_op(op: &Op) -> Result<(), i32> {
+pub(crate) fn run_op(op: &Op) -> Result<(), i32> {
     // SAFETY (whole function): every pointer comes from a live CString or buffer of the
     // plan, and every call is a plain system call wrapper.
     unsafe {

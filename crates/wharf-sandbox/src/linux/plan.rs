@@ -194,7 +194,7 @@ impl Builder<'_> {
 
 /// Overlay options with every directory given as a short relative symlink name, so the
 /// option string stays far below the kernel's one-page limit and needs no escaping.
-fn overlay_options(
+pub(crate) fn overlay_options(
     lowers: usize,
     extra_lower: Option<&str>,
     upper: bool,
@@ -321,17 +321,11 @@ pub(crate) fn prepare(
     };
     b.push(op, "mounting /sys read-only".into());
 
-    let hosts = spec.hosts.clone().unwrap_or_else(|| {
-        format!(
-            "127.0.0.1\tlocalhost {0}\n::1\tlocalhost ip6-localhost ip6-loopback {0}\n",
-            spec.hostname
-        )
-    });
-    let resolv = match (&spec.resolv_conf, spec.network) {
-        (Some(content), _) => content.clone(),
-        (None, Network::Host) => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        (None, Network::None) => String::new(),
-    };
+    let hosts = spec
+        .hosts
+        .clone()
+        .unwrap_or_else(|| default_hosts(&spec.hostname));
+    let resolv = resolv_conf(spec);
     for (name, content) in [("hosts", hosts), ("resolv.conf", resolv)] {
         let file = runtime.join(name);
         let op = Op::WriteFile {
@@ -405,6 +399,48 @@ pub(crate) fn prepare(
         _argv: argv_store,
         _envp: envp_store,
     })
+}
+
+/// `/etc/hosts` when the spec gives none: localhost and the sandbox's host name.
+pub(crate) fn default_hosts(hostname: &str) -> String {
+    format!(
+        "127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost ip6-loopback {hostname}\n"
+    )
+}
+
+/// `/etc/resolv.conf`: the spec's, else the host's for host networking, else empty.
+pub(crate) fn resolv_conf(spec: &SandboxSpec) -> String {
+    match (&spec.resolv_conf, spec.network) {
+        (Some(content), _) => content.clone(),
+        (None, Network::Host) => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        (None, Network::None) => String::new(),
+    }
+}
+
+/// The stubs an external runtime will create for the spec's mounts (it creates missing
+/// mount points itself, with the same in-root symlink resolution).
+pub(crate) fn stubs_for_runtime(spec: &SandboxSpec) -> Result<Stubs, SandboxError> {
+    let mut b = Builder {
+        ops: Vec::new(),
+        steps: Vec::new(),
+        union: Union::new(&spec.lower_dirs),
+        root: PathBuf::from("/"),
+        stubs: Stubs::default(),
+        mounted: Vec::new(),
+    };
+    for target in ["/proc", "/dev", "/sys"] {
+        b.mount_point(target, Kind::Dir)?;
+    }
+    b.mount_point("/etc/hosts", Kind::File)?;
+    b.mount_point("/etc/resolv.conf", Kind::File)?;
+    for mount in &spec.mounts {
+        let kind = match mount {
+            Mount::Bind { source, .. } if !source.is_dir() => Kind::File,
+            _ => Kind::Dir,
+        };
+        b.mount_point(mount.target(), kind)?;
+    }
+    Ok(b.stubs)
 }
 
 fn add_dev(b: &mut Builder<'_>) -> Result<(), SandboxError> {
