@@ -1,0 +1,157 @@
+//! Readable errors from HCS: the HRESULT of a failed call, named and
+//! explained, plus the result document HCS attaches to failed operations
+//! (`{"Error": <HRESULT>, "ErrorMessage": "...", "ErrorEvents": [...]}`,
+//! hcsshim's `hcsResult`/`ErrorEvent`).
+
+use serde::Deserialize;
+use std::fmt;
+
+/// The result document of a failed HCS operation.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HcsResult {
+    #[serde(default)]
+    pub error: i32,
+    #[serde(default)]
+    pub error_message: String,
+    #[serde(default)]
+    pub error_events: Vec<ErrorEvent>,
+}
+
+/// One event of an [`HcsResult`]; only the members that help a reader.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ErrorEvent {
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub provider: String,
+    #[serde(default, rename = "EventId")]
+    pub event_id: u16,
+    #[serde(default)]
+    pub source: String,
+}
+
+impl HcsResult {
+    /// Parses a result document; `None` when it is empty or not the
+    /// expected shape (the raw text is then shown as it is).
+    pub fn parse(document: &str) -> Option<Self> {
+        if document.trim().is_empty() {
+            return None;
+        }
+        serde_json::from_str(document).ok()
+    }
+}
+
+impl fmt::Display for HcsResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.error_message.trim())?;
+        for event in &self.error_events {
+            let message = event.message.trim();
+            if message.is_empty() {
+                continue;
+            }
+            write!(f, "; {message}")?;
+            if !event.source.is_empty() {
+                write!(f, " (source {})", event.source)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `HRESULT_FROM_WIN32(ERROR_NOT_READY)`: the scratch volume is not
+/// mounted yet; asking again shortly succeeds.
+pub const E_NOT_READY: u32 = 0x8007_0015;
+/// `HCS_E_ACCESS_DENIED`: the caller is not an administrator.
+pub const HCS_E_ACCESS_DENIED: u32 = 0x8037_011B;
+/// `HCS_E_PROCESS_ALREADY_STOPPED`: terminating a process that has exited.
+pub const HCS_E_PROCESS_ALREADY_STOPPED: u32 = 0x8037_011F;
+/// `HCS_E_SYSTEM_ALREADY_STOPPED`: terminating a stopped compute system.
+pub const HCS_E_SYSTEM_ALREADY_STOPPED: u32 = 0x8037_0110;
+
+/// The symbolic name of an HRESULT and what to do about it, for the codes
+/// a build can meet.
+pub fn describe_hresult(code: u32) -> Option<(&'static str, &'static str)> {
+    let known = match code {
+        HCS_E_ACCESS_DENIED => ("HCS_E_ACCESS_DENIED", "run Wharf as an administrator (an elevated prompt): creating containers needs it"),
+        0x8007_0005 => ("E_ACCESSDENIED", "run Wharf as an administrator; importing and exporting layers needs the backup and restore privileges"),
+        0x8007_0522 => ("ERROR_PRIVILEGE_NOT_HELD", "run Wharf as an administrator: it needs the backup and restore privileges"),
+        E_NOT_READY => ("ERROR_NOT_READY", "the layer's volume is not mounted yet; retry"),
+        0x8007_0002 => ("ERROR_FILE_NOT_FOUND", "a layer folder or file is missing: check that every layer of the chain was imported"),
+        0x8007_0003 => ("ERROR_PATH_NOT_FOUND", "a layer folder is missing: check that every layer of the chain was imported"),
+        0x8007_00B7 => ("ERROR_ALREADY_EXISTS", "a folder or compute system of that name exists: remove what a previous run left behind"),
+        0x8037_0100 => ("HCS_E_TERMINATED_DURING_START", "the container stopped while starting: check the Windows event log (Hyper-V-Compute)"),
+        0x8037_0101 => ("HCS_E_IMAGE_MISMATCH", "the base image's Windows version does not match the host: use a base image whose os.version matches this host's build"),
+        0x8037_0102 => ("HCS_E_HYPERV_NOT_INSTALLED", "enable the Containers feature (and Hyper-V for Hyper-V isolation) and reboot"),
+        0x8037_0105 => ("HCS_E_INVALID_STATE", "the compute system is not in a state for this operation; a previous run may have left it behind (hcsdiag list)"),
+        0x8037_0106 => ("HCS_E_UNEXPECTED_EXIT", "the container exited unexpectedly: check the Windows event log (Hyper-V-Compute)"),
+        0x8037_0107 => ("HCS_E_TERMINATED", "the container was terminated"),
+        0x8037_010D => ("HCS_E_INVALID_JSON", "this Windows version does not understand the document: it needs Windows Server 2019 (1809) or later"),
+        0x8037_010E => ("HCS_E_SYSTEM_NOT_FOUND", "the compute system no longer exists"),
+        0x8037_010F => ("HCS_E_SYSTEM_ALREADY_EXISTS", "a compute system with this id exists: remove it (hcsdiag kill) or retry"),
+        HCS_E_SYSTEM_ALREADY_STOPPED => ("HCS_E_SYSTEM_ALREADY_STOPPED", "the compute system has already stopped"),
+        0x8037_0112 => ("HCS_E_INVALID_LAYER", "a layer folder is not a valid imported layer: import the layer again"),
+        0x8037_0114 => ("HCS_E_SERVICE_NOT_AVAILABLE", "start the Hyper-V Host Compute Service (vmcompute) and enable the Containers feature"),
+        0x8037_0118 => ("HCS_E_OPERATION_TIMEOUT", "HCS did not answer in time: retry, and check the host's load"),
+        HCS_E_PROCESS_ALREADY_STOPPED => ("HCS_E_PROCESS_ALREADY_STOPPED", "the process has already exited"),
+        0x8037_011E => ("HCS_E_SERVICE_DISCONNECT", "the Host Compute Service went away: check that it is running (vmcompute) and retry"),
+        _ => return None,
+    };
+    Some(known)
+}
+
+/// Formats an HRESULT as Windows shows it, with its name and advice when
+/// known: `0x8037011B HCS_E_ACCESS_DENIED (run Wharf as an administrator ...)`.
+pub fn format_hresult(code: u32) -> String {
+    match describe_hresult(code) {
+        Some((name, advice)) => format!("0x{code:08X} {name} ({advice})"),
+        None => format!("0x{code:08X}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_denied_says_run_as_administrator() {
+        let text = format_hresult(0x8037_011B);
+        assert!(text.starts_with("0x8037011B HCS_E_ACCESS_DENIED"), "{text}");
+        assert!(text.contains("administrator"), "{text}");
+    }
+
+    #[test]
+    fn unknown_codes_are_shown_in_hex() {
+        assert_eq!(format_hresult(0x8000_4005), "0x80004005");
+        assert_eq!(describe_hresult(0), None);
+    }
+
+    #[test]
+    fn parses_result_documents() {
+        let document = r#"{
+            "Error": -2143878885,
+            "ErrorMessage": "Access is denied.",
+            "ErrorEvents": [
+                {"Message": "The caller is not an administrator.", "Provider": "17103e3f-3c6e-4677-bb17-3b267eb5be57", "EventId": 11, "Source": "vmcompute"},
+                {"Message": "   "}
+            ]
+        }"#;
+        let result = HcsResult::parse(document).expect("parses");
+        assert_eq!(result.error as u32, HCS_E_ACCESS_DENIED);
+        assert_eq!(result.error_events[0].event_id, 11);
+        assert_eq!(
+            result.to_string(),
+            "Access is denied.; The caller is not an administrator. (source vmcompute)"
+        );
+    }
+
+    #[test]
+    fn odd_result_documents_give_none_not_a_panic() {
+        assert_eq!(HcsResult::parse(""), None);
+        assert_eq!(HcsResult::parse("  "), None);
+        assert_eq!(HcsResult::parse("<html>"), None);
+        assert_eq!(HcsResult::parse(r#"{"Error":"x"}"#), None);
+        assert_eq!(HcsResult::parse("{}"), Some(HcsResult::default()));
+    }
+}

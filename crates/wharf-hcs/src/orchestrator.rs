@@ -1,0 +1,450 @@
+//! One RUN in a transient compute system, driven through any [`HcsApi`]:
+//! the order of the calls, the retries, the timeout, and a teardown in
+//! reverse order that always runs, whatever step failed.
+//!
+//! The sequence (what hcsshim and Docker's Windows driver do):
+//! 1. `NameToGuid` for each parent layer folder;
+//! 2. create, activate and prepare the scratch layer on the parents, and
+//!    find its volume (retrying while the volume is not ready);
+//! 3. create and start the compute system, start the command, pass its
+//!    output on until it exits (or stop it at the timeout);
+//! 4. close the process, terminate and close the compute system, unprepare
+//!    the scratch; if the command succeeded, export the scratch's changes
+//!    into the export folder (the scratch stays activated for that);
+//! 5. deactivate and destroy the scratch.
+//!
+//! On failure, each resource still held is released in reverse order of
+//! acquisition: process (terminated if still running), compute system,
+//! prepared volume, activation, scratch folder. The first error is
+//! returned with each teardown failure attached.
+
+use crate::api::{HcsApi, LayerDescriptor, OutputEvent, OutputStream};
+use crate::documents::{ComputeSystem, MappedDirectory, Network, ProcessParameters, ProcessStatus};
+use crate::hcs_error::{HCS_E_PROCESS_ALREADY_STOPPED, HCS_E_SYSTEM_ALREADY_STOPPED};
+use crate::run_error::{RunError, RunFailure, Step};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long one wait for output lasts before the process's status is
+/// asked for again.
+const OUTPUT_POLL: Duration = Duration::from_millis(200);
+
+/// How often, and how far apart, to ask for the scratch's volume while
+/// Windows answers `ERROR_NOT_READY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MountRetry {
+    pub attempts: u32,
+    pub delay: Duration,
+}
+
+impl Default for MountRetry {
+    fn default() -> Self {
+        // hcsshim and Docker wait up to a few seconds.
+        MountRetry {
+            attempts: 30,
+            delay: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Everything one RUN needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSpec {
+    /// A unique id for the compute system (shown by `hcsdiag list`).
+    pub system_id: String,
+    /// The container's host name.
+    pub host_name: String,
+    /// The stage's imported layer folders: immediate parent first, base
+    /// last (the order of every HCS document).
+    pub parent_layers: Vec<PathBuf>,
+    /// Where to create the scratch layer (a folder that does not exist
+    /// yet; its name must be unique, as its id derives from it).
+    pub scratch: PathBuf,
+    /// The process to run.
+    pub process: ProcessParameters,
+    pub mapped_directories: Vec<MappedDirectory>,
+    pub network: Network,
+    /// The command is stopped after this long.
+    pub timeout: Duration,
+    /// The empty folder to export the scratch's changes into. After a
+    /// failed export it may hold part of the export: the caller removes it.
+    pub export_to: PathBuf,
+    pub mount_retry: MountRetry,
+}
+
+/// What a RUN produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunResult {
+    /// The command's exit code (Windows exit codes are 32-bit unsigned,
+    /// e.g. `0xC0000005` for an access violation).
+    pub exit_code: u32,
+    /// The export folder, filled, when the command exited with 0; `None`
+    /// otherwise (a failed RUN yields no layer).
+    pub exported_folder: Option<PathBuf>,
+}
+
+/// Runs one command as described by `spec`, passing its output to
+/// `output` as it arrives.
+pub fn run<A: HcsApi>(
+    api: &mut A,
+    spec: &RunSpec,
+    output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<RunResult, RunFailure> {
+    let parents = layer_descriptors(api, &spec.parent_layers)?;
+    let scratch = path_text(&spec.scratch)?;
+    let mut held = Held::default();
+    let outcome = execute(api, spec, scratch, &parents, &mut held, output);
+    let teardown = release(api, spec, scratch, &mut held);
+    match outcome {
+        Err(error) => Err(RunFailure { error, teardown }),
+        Ok(result) => {
+            let mut teardown = teardown.into_iter();
+            match teardown.next() {
+                None => Ok(result),
+                // A scratch left mounted or activated is a failure even
+                // when the command succeeded.
+                Some(error) => Err(RunFailure {
+                    error,
+                    teardown: teardown.collect(),
+                }),
+            }
+        }
+    }
+}
+
+/// Imports the layer in `source` (a folder in the export format) into the
+/// new layer folder `layer` on `parents` (immediate parent first). A
+/// half-imported layer folder is destroyed.
+pub fn import_layer<A: HcsApi>(
+    api: &mut A,
+    layer: &Path,
+    source: &Path,
+    parents: &[PathBuf],
+) -> Result<(), RunFailure> {
+    let descriptors = layer_descriptors(api, parents)?;
+    let layer_text = path_text(layer)?;
+    path_text(source)?;
+    match api.import_layer(layer, source, &descriptors) {
+        Ok(()) => Ok(()),
+        Err(source) => {
+            let error = RunError::call(Step::ImportLayer, layer_text, source);
+            let teardown = api
+                .destroy_layer(layer)
+                .err()
+                .map(|e| RunError::call(Step::DestroyLayer, layer_text, e))
+                .into_iter()
+                .collect();
+            Err(RunFailure { error, teardown })
+        }
+    }
+}
+
+/// The layer id and path text of each folder, in the same order.
+pub fn layer_descriptors<A: HcsApi>(
+    api: &mut A,
+    folders: &[PathBuf],
+) -> Result<Vec<LayerDescriptor>, RunError> {
+    folders
+        .iter()
+        .map(|folder| {
+            let path = path_text(folder)?;
+            let name = layer_folder_name(path).ok_or_else(|| RunError::LayerFolderName {
+                path: folder.clone(),
+            })?;
+            let id = api
+                .name_to_guid(name)
+                .map_err(|e| RunError::call(Step::LayerId, path, e))?;
+            Ok(LayerDescriptor {
+                id,
+                path: path.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The last component of a Windows or portable path (`C:\a\b\` → `b`),
+/// whichever separators it uses, so that ids derive the same way when
+/// this code is tested on Linux.
+pub fn layer_folder_name(path: &str) -> Option<&str> {
+    let name = path
+        .trim_end_matches(['\\', '/'])
+        .rsplit(['\\', '/'])
+        .next()?;
+    // `C:` alone is a drive, not a folder.
+    if name.is_empty() || name.ends_with(':') {
+        None
+    } else {
+        Some(name)
+    }
+}
+
+fn path_text(path: &Path) -> Result<&str, RunError> {
+    path.to_str().ok_or_else(|| RunError::NonUnicodePath {
+        path: path.to_owned(),
+    })
+}
+
+/// What is held at a given moment, so that teardown releases exactly it.
+struct Held<S, P> {
+    scratch_created: bool,
+    activated: bool,
+    prepared: bool,
+    system: Option<S>,
+    process: Option<P>,
+    process_running: bool,
+}
+
+impl<S, P> Default for Held<S, P> {
+    fn default() -> Self {
+        Held {
+            scratch_created: false,
+            activated: false,
+            prepared: false,
+            system: None,
+            process: None,
+            process_running: false,
+        }
+    }
+}
+
+fn execute<A: HcsApi>(
+    api: &mut A,
+    spec: &RunSpec,
+    scratch: &str,
+    parents: &[LayerDescriptor],
+    held: &mut Held<A::System, A::Process>,
+    output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<RunResult, RunError> {
+    let scratch_path = spec.scratch.as_path();
+    let id = spec.system_id.as_str();
+
+    api.create_scratch_layer(scratch_path, parents)
+        .map_err(|e| RunError::call(Step::CreateScratch, scratch, e))?;
+    held.scratch_created = true;
+    api.activate_layer(scratch_path)
+        .map_err(|e| RunError::call(Step::ActivateScratch, scratch, e))?;
+    held.activated = true;
+    api.prepare_layer(scratch_path, parents)
+        .map_err(|e| RunError::call(Step::PrepareScratch, scratch, e))?;
+    held.prepared = true;
+    let volume = mount_path(api, spec)?;
+
+    let document = ComputeSystem::container(
+        &spec.host_name,
+        parents,
+        &volume,
+        spec.mapped_directories.clone(),
+        &spec.network,
+    );
+    let document = to_json(&document);
+    let system = api
+        .create_compute_system(id, &document)
+        .map_err(|e| RunError::call(Step::CreateComputeSystem, id, e))?;
+    let system = held.system.insert(system);
+    api.start_compute_system(system)
+        .map_err(|e| RunError::call(Step::StartComputeSystem, id, e))?;
+
+    let parameters = to_json(&spec.process);
+    let process = api
+        .create_process(system, &parameters)
+        .map_err(|e| RunError::call(Step::CreateProcess, id, e))?;
+    held.process_running = true;
+    let process = held.process.insert(process);
+    let exit_code = wait_for_exit(api, spec, process, output)?;
+    held.process_running = false;
+
+    // The orderly end: what teardown would do, but failures here are the
+    // RUN's own.
+    if let Some(process) = held.process.take() {
+        api.close_process(process);
+    }
+    if let Some(mut system) = held.system.take() {
+        let stopped = api.terminate_compute_system(&mut system);
+        api.close_compute_system(system);
+        stopped
+            .or_else(ignore(HCS_E_SYSTEM_ALREADY_STOPPED))
+            .map_err(|e| RunError::call(Step::TerminateComputeSystem, id, e))?;
+    }
+    held.prepared = false;
+    api.unprepare_layer(scratch_path)
+        .map_err(|e| RunError::call(Step::UnprepareScratch, scratch, e))?;
+
+    let exported_folder = if exit_code == 0 {
+        api.export_layer(scratch_path, &spec.export_to, parents)
+            .map_err(|e| RunError::call(Step::ExportScratch, scratch, e))?;
+        Some(spec.export_to.clone())
+    } else {
+        None
+    };
+    Ok(RunResult {
+        exit_code,
+        exported_folder,
+    })
+}
+
+fn mount_path<A: HcsApi>(api: &mut A, spec: &RunSpec) -> Result<String, RunError> {
+    let attempts = spec.mount_retry.attempts.max(1);
+    let mut attempt = 1;
+    loop {
+        match api.layer_mount_path(&spec.scratch) {
+            Ok(volume) if volume.is_empty() => {
+                return Err(RunError::EmptyMountPath {
+                    scratch: spec.scratch.clone(),
+                })
+            }
+            Ok(volume) => return Ok(volume),
+            Err(e) if e.is_not_ready() && attempt < attempts => {
+                attempt += 1;
+                std::thread::sleep(spec.mount_retry.delay);
+            }
+            Err(e) if e.is_not_ready() => {
+                return Err(RunError::MountPathNotReady {
+                    scratch: spec.scratch.clone(),
+                    attempts,
+                    source: e,
+                })
+            }
+            Err(e) => {
+                return Err(RunError::call(
+                    Step::MountPath,
+                    spec.scratch.to_string_lossy(),
+                    e,
+                ))
+            }
+        }
+    }
+}
+
+/// Passes output on until the process exits; its exit code.
+fn wait_for_exit<A: HcsApi>(
+    api: &mut A,
+    spec: &RunSpec,
+    process: &mut A::Process,
+    output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<u32, RunError> {
+    let id = spec.system_id.as_str();
+    let started = Instant::now();
+    loop {
+        let elapsed = started.elapsed();
+        if elapsed >= spec.timeout {
+            return Err(RunError::TimedOut {
+                system_id: spec.system_id.clone(),
+                command_line: spec.process.command_line.clone(),
+                after: spec.timeout,
+            });
+        }
+        let wait = OUTPUT_POLL.min(spec.timeout - elapsed);
+        match api
+            .read_output(process, wait)
+            .map_err(|e| RunError::call(Step::ReadOutput, id, e))?
+        {
+            OutputEvent::Output(stream, bytes) => output(stream, &bytes),
+            OutputEvent::Idle | OutputEvent::Closed => {
+                let status = api
+                    .process_status(process)
+                    .map_err(|e| RunError::call(Step::ProcessStatus, id, e))?;
+                let exit_code = ProcessStatus::parse(&status)
+                    .and_then(|status| status.exit_code())
+                    .map_err(|source| RunError::ProcessStatus {
+                        system_id: spec.system_id.clone(),
+                        source,
+                    })?;
+                if let Some(exit_code) = exit_code {
+                    drain_output(api, process, output)
+                        .map_err(|e| RunError::call(Step::ReadOutput, id, e))?;
+                    return Ok(exit_code);
+                }
+            }
+        }
+    }
+}
+
+/// Passes on what the pipes still hold after the process exited.
+fn drain_output<A: HcsApi>(
+    api: &mut A,
+    process: &mut A::Process,
+    output: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<(), crate::api::ApiError> {
+    while let OutputEvent::Output(stream, bytes) = api.read_output(process, Duration::ZERO)? {
+        output(stream, &bytes);
+    }
+    Ok(())
+}
+
+/// Releases what is still held, in reverse order of acquisition; every
+/// step is attempted and its failure collected.
+fn release<A: HcsApi>(
+    api: &mut A,
+    spec: &RunSpec,
+    scratch: &str,
+    held: &mut Held<A::System, A::Process>,
+) -> Vec<RunError> {
+    let id = spec.system_id.as_str();
+    let scratch_path = spec.scratch.as_path();
+    let mut errors = Vec::new();
+    if let Some(mut process) = held.process.take() {
+        if held.process_running {
+            if let Err(e) = api
+                .terminate_process(&mut process)
+                .or_else(ignore(HCS_E_PROCESS_ALREADY_STOPPED))
+            {
+                errors.push(RunError::call(Step::TerminateProcess, id, e));
+            }
+        }
+        api.close_process(process);
+    }
+    if let Some(mut system) = held.system.take() {
+        if let Err(e) = api
+            .terminate_compute_system(&mut system)
+            .or_else(ignore(HCS_E_SYSTEM_ALREADY_STOPPED))
+        {
+            errors.push(RunError::call(Step::TerminateComputeSystem, id, e));
+        }
+        api.close_compute_system(system);
+    }
+    if std::mem::take(&mut held.prepared) {
+        if let Err(e) = api.unprepare_layer(scratch_path) {
+            errors.push(RunError::call(Step::UnprepareScratch, scratch, e));
+        }
+    }
+    if std::mem::take(&mut held.activated) {
+        if let Err(e) = api.deactivate_layer(scratch_path) {
+            errors.push(RunError::call(Step::DeactivateScratch, scratch, e));
+        }
+    }
+    if std::mem::take(&mut held.scratch_created) {
+        if let Err(e) = api.destroy_layer(scratch_path) {
+            errors.push(RunError::call(Step::DestroyLayer, scratch, e));
+        }
+    }
+    errors
+}
+
+/// Treats one HRESULT as success (stopping what has already stopped).
+fn ignore(hresult: u32) -> impl Fn(crate::api::ApiError) -> Result<(), crate::api::ApiError> {
+    move |e| if e.hresult == hresult { Ok(()) } else { Err(e) }
+}
+
+fn to_json<T: serde::Serialize>(document: &T) -> String {
+    // These documents hold only strings, numbers, booleans and string
+    // maps, which always serialise.
+    serde_json::to_string(document).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names() {
+        assert_eq!(layer_folder_name(r"C:\wharf\layers\abc"), Some("abc"));
+        assert_eq!(layer_folder_name(r"C:\wharf\layers\abc\"), Some("abc"));
+        assert_eq!(layer_folder_name("/tmp/layers/abc"), Some("abc"));
+        assert_eq!(layer_folder_name(r"\\?\C:\l\x"), Some("x"));
+        assert_eq!(layer_folder_name("abc"), Some("abc"));
+        assert_eq!(layer_folder_name(r"C:\"), None);
+        assert_eq!(layer_folder_name("C:"), None);
+        assert_eq!(layer_folder_name(""), None);
+        assert_eq!(layer_folder_name(r"\\"), None);
+    }
+}
