@@ -98,7 +98,8 @@ def check(path, base_layer=False):
                 leaf_base, _, stream = comps[-1].partition(":")
                 stream_of = "/".join(comps[:-1] + [leaf_base]).lower()
                 if stream_of != stream_owner:
-                    errors.append(f"{where}: alternate data stream not directly after its file")
+                    errors.append(f"{where}: component {comps[-1]!r}: ':' is a character NTFS cannot hold, "
+                                  "except in an alternate data stream directly after its file")
                 p = name_problem(stream)
                 if p:
                     errors.append(f"{where}: stream name {stream!r}: {p}")
