@@ -8,7 +8,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
 use common::*;
-use wharf_sandbox::{ExitStatus, Ids, Mount, Network, SandboxError};
+use wharf_sandbox::{ExitStatus, Ids, Mount, Network, RootfsMode, SandboxError};
 
 #[test]
 fn exit_codes_and_signals_are_reported_exactly() {
@@ -371,31 +371,6 @@ fn failures_leave_no_mounts_processes_or_stubs() {
 }
 
 #[test]
-fn cancel_all_kills_the_command_and_returns_cancelled() {
-    let s = Scratch::new();
-    let before = mounts();
-    let spec = s.spec("echo started; sleep 4343; echo not-killed");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let mut sent = false;
-        wharf_sandbox::run(&spec, &mut |_, _| {
-            if !sent {
-                sent = true;
-                tx.send(()).unwrap();
-            }
-        })
-    });
-    rx.recv().unwrap();
-    // The shell and its sleep both carry the marker.
-    assert!(!processes_with("sleep 4343").is_empty());
-    wharf_sandbox::cancel_all();
-    let result = handle.join().unwrap();
-    assert!(matches!(result, Err(SandboxError::Cancelled)), "{result:?}");
-    assert_eq!(processes_with("sleep 4343"), Vec::<String>::new());
-    assert_eq!(mounts(), before);
-}
-
-#[test]
 fn scratch_root_with_a_bind_mounted_static_binary() {
     let s = Scratch::new();
     let mut spec = s.spec("");
@@ -459,4 +434,112 @@ fn concurrent_runs_from_many_threads() {
     for h in handles {
         h.join().unwrap();
     }
+}
+
+/// A lower with files to delete, change and replace, for both root modes.
+fn change_scenario(s: &Scratch) -> wharf_sandbox::SandboxSpec {
+    fs::create_dir_all(s.lower.join("etc")).unwrap();
+    fs::write(s.lower.join("etc/motd"), "hello").unwrap();
+    fs::write(s.lower.join("etc/passwd"), "root:x:0:0::/:/bin/sh\n").unwrap();
+    fs::create_dir_all(s.lower.join("data/sub")).unwrap();
+    fs::write(s.lower.join("data/sub/x"), "x").unwrap();
+    fs::create_dir_all(s.lower.join("keep/deep")).unwrap();
+    fs::write(s.lower.join("keep/deep/file"), "same").unwrap();
+    s.spec(
+        "rm /etc/motd && chmod 600 /etc/passwd && ln -s ../etc/passwd /link && rm -rf /data && mkdir /data \
+         && mkdir -p /new/dir && echo n > /new/dir/f && cat /keep/deep/file >/dev/null",
+    )
+}
+
+fn assert_scenario_upper(s: &Scratch) {
+    assert_eq!(
+        s.upper_entries(),
+        [
+            "data",
+            "etc",
+            "etc/motd",
+            "etc/passwd",
+            "link",
+            "new",
+            "new/dir",
+            "new/dir/f"
+        ]
+    );
+    let motd = fs::symlink_metadata(s.upper.join("etc/motd")).unwrap();
+    assert!(
+        motd.file_type().is_char_device() && motd.rdev() == 0,
+        "whiteout expected"
+    );
+    let passwd = fs::metadata(s.upper.join("etc/passwd")).unwrap();
+    assert_eq!(passwd.permissions().mode() & 0o7777, 0o600);
+    assert_eq!(
+        fs::read_to_string(s.upper.join("etc/passwd")).unwrap(),
+        "root:x:0:0::/:/bin/sh\n"
+    );
+    assert_eq!(
+        fs::read_link(s.upper.join("link")).unwrap(),
+        PathBuf::from("../etc/passwd")
+    );
+    assert!(xattr_is_y(&s.upper.join("data"), "trusted.overlay.opaque"));
+    assert_eq!(
+        fs::read_to_string(s.upper.join("new/dir/f")).unwrap(),
+        "n\n"
+    );
+}
+
+#[test]
+fn copy_fallback_writes_the_same_upper_format_as_overlayfs() {
+    let overlay = Scratch::new();
+    run_ok(&change_scenario(&overlay));
+    assert_scenario_upper(&overlay);
+
+    let copy = Scratch::new();
+    let mut spec = change_scenario(&copy);
+    spec.rootfs = RootfsMode::Copy;
+    run_ok(&spec);
+    assert_scenario_upper(&copy);
+    assert_eq!(
+        fs::read_dir(&copy.work).unwrap().count(),
+        0,
+        "the private root is removed"
+    );
+
+    // A lower that deletes through whiteouts and an opaque directory, merged by the copy.
+    let layered = Scratch::new();
+    let top = layered.dir.path().join("top");
+    fs::create_dir_all(top.join("bin")).unwrap();
+    std::process::Command::new("mknod")
+        .arg(top.join("bin/vi"))
+        .args(["c", "0", "0"])
+        .status()
+        .unwrap();
+    let mut spec = layered.spec("ls /bin/vi 2>/dev/null; true");
+    spec.lower_dirs.insert(0, top);
+    spec.rootfs = RootfsMode::Copy;
+    assert_eq!(
+        run_ok(&spec),
+        "",
+        "the whiteout in the top lower hides /bin/vi"
+    );
+    assert_eq!(layered.upper_entries(), Vec::<String>::new());
+}
+
+#[test]
+fn overlay_refusal_falls_back_to_copy_or_says_what_to_do() {
+    let s = Scratch::new();
+    // upper on /var/tmp and work on /dev/shm: overlayfs refuses different filesystems.
+    let shm_work = tempfile::tempdir_in("/dev/shm").unwrap();
+    let mut spec = s.spec("echo hi > /f");
+    spec.work_dir = shm_work.path().to_path_buf();
+    spec.rootfs = RootfsMode::Overlay;
+    let err = run(&spec).0.unwrap_err();
+    assert!(
+        matches!(err, SandboxError::OverlayUnavailable { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("RootfsMode::Copy"), "{err}");
+    assert_eq!(s.upper_entries(), Vec::<String>::new());
+    spec.rootfs = RootfsMode::Auto;
+    run_ok(&spec);
+    assert_eq!(s.upper_entries(), ["f"]);
 }

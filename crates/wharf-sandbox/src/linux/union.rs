@@ -24,14 +24,6 @@ pub(crate) enum Kind {
     Other,
 }
 
-/// An entry found in the merged view.
-#[derive(Debug, Clone)]
-pub(crate) struct Found {
-    pub kind: Kind,
-    /// Host path of the visible (topmost) copy.
-    pub host: PathBuf,
-}
-
 /// A container path resolved against the lowers.
 #[derive(Debug, Clone)]
 pub(crate) struct Resolved {
@@ -39,8 +31,6 @@ pub(crate) struct Resolved {
     pub components: Vec<OsString>,
     /// How many leading components exist in the merged view.
     pub existing: usize,
-    /// The final entry when it exists.
-    pub found: Option<Found>,
 }
 
 impl Resolved {
@@ -155,71 +145,41 @@ impl<'a> Union<'a> {
         let mut done: Vec<OsString> = Vec::new();
         let mut links = 0;
         let mut missing_from: Option<usize> = None;
-        let mut last: Option<Found> = Some(Found {
-            kind: Kind::Dir,
-            host: self.lowers.first().cloned().unwrap_or_default(),
-        });
         while let Some(name) = todo.pop() {
             if name == ".." {
                 done.pop();
-                if missing_from.is_some_and(|m| m > done.len()) {
+                if missing_from.is_some_and(|m| m >= done.len()) {
                     missing_from = None;
                 }
-                last = self.found(&done);
                 continue;
             }
             done.push(name);
             if missing_from.is_some() {
-                last = None;
                 continue;
             }
             match self.entry(&done) {
-                None => {
-                    missing_from = Some(done.len() - 1);
-                    last = None;
-                }
+                None => missing_from = Some(done.len() - 1),
                 Some((Kind::Other, layers)) if links < MAX_SYMLINKS => {
-                    let host = layers[0].clone();
-                    match fs::read_link(&host) {
-                        Ok(target) => {
-                            links += 1;
-                            done.pop();
-                            if target.is_absolute() {
-                                done.clear();
-                            }
-                            for c in split_os(target.as_os_str()).into_iter().rev() {
-                                todo.push(c);
-                            }
-                            last = self.found(&done);
+                    // A symlink (or a special file, which read_link refuses): follow it
+                    // inside the root; an absolute target restarts from the root.
+                    if let Ok(target) = fs::read_link(&layers[0]) {
+                        links += 1;
+                        done.pop();
+                        if target.is_absolute() {
+                            done.clear();
                         }
-                        Err(_) => {
-                            last = Some(Found {
-                                kind: Kind::Other,
-                                host,
-                            })
+                        for c in split_os(target.as_os_str()).into_iter().rev() {
+                            todo.push(c);
                         }
                     }
                 }
-                Some((kind, layers)) => {
-                    last = Some(Found {
-                        kind,
-                        host: layers[0].clone(),
-                    })
-                }
+                Some(_) => {}
             }
         }
         Resolved {
             existing: missing_from.unwrap_or(done.len()),
             components: done,
-            found: if missing_from.is_some() { None } else { last },
         }
-    }
-
-    fn found(&self, components: &[OsString]) -> Option<Found> {
-        self.entry(components).map(|(kind, layers)| Found {
-            kind,
-            host: layers[0].clone(),
-        })
     }
 
     /// Metadata (mode, uid, gid) of the visible copy of a relative path, not followed.
@@ -242,4 +202,64 @@ fn split_os(path: &OsStr) -> Vec<OsString> {
         .filter(|c| !c.is_empty() && *c != b".")
         .map(|c| OsStr::from_bytes(c).to_os_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn names(r: &Resolved) -> (String, usize) {
+        (r.rel().display().to_string(), r.existing)
+    }
+
+    #[test]
+    fn resolves_symlinks_inside_the_root_and_honours_whiteouts_and_opaque_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (top, base) = (dir.path().join("top"), dir.path().join("base"));
+        fs::create_dir_all(base.join("etc/old")).unwrap();
+        fs::write(base.join("etc/old/f"), "").unwrap();
+        fs::write(base.join("etc/hosts"), "").unwrap();
+        fs::create_dir_all(base.join("run")).unwrap();
+        fs::create_dir_all(base.join("var")).unwrap();
+        symlink("../run", base.join("var/run")).unwrap();
+        // An absolute symlink must stay inside the root, never reach the host's /etc.
+        symlink("/etc", base.join("abs")).unwrap();
+        fs::create_dir_all(top.join("etc/old")).unwrap();
+        fs::write(top.join("etc/new"), "").unwrap();
+        let status = std::process::Command::new("mknod")
+            .arg(top.join("etc/hosts"))
+            .args(["c", "0", "0"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let lowers = vec![top.clone(), base.clone()];
+        let u = Union::new(&lowers);
+        assert_eq!(names(&u.resolve("/var/run/x/y")), ("run/x/y".into(), 1));
+        assert_eq!(names(&u.resolve("/abs/new")), ("etc/new".into(), 2));
+        // The whiteout in the top layer hides the base's /etc/hosts.
+        assert_eq!(names(&u.resolve("/etc/hosts")), ("etc/hosts".into(), 1));
+        // Without the opaque marker, the base's etc/old/f shows through.
+        assert_eq!(names(&u.resolve("/etc/old/f")), ("etc/old/f".into(), 3));
+        assert_eq!(
+            names(&u.resolve("/missing/../etc/./new")),
+            ("etc/new".into(), 2)
+        );
+        assert_eq!(names(&u.resolve("/../../etc")), ("etc".into(), 1));
+        let r = u.resolve("/a/b");
+        assert_eq!(r.missing(), [PathBuf::from("a"), PathBuf::from("a/b")]);
+        assert!(r.existing_dirs().is_empty());
+        let r = u.resolve("/etc/x/y");
+        assert_eq!(r.existing_dirs(), [PathBuf::from("etc")]);
+    }
+
+    #[test]
+    fn symlink_loops_end() {
+        let dir = tempfile::tempdir().unwrap();
+        symlink("b", dir.path().join("a")).unwrap();
+        symlink("a", dir.path().join("b")).unwrap();
+        let lowers = vec![dir.path().to_path_buf()];
+        let r = Union::new(&lowers).resolve("/a/x");
+        assert!(r.existing < r.components.len());
+    }
 }
