@@ -1,6 +1,8 @@
 //! `cancel_all` kills every sandbox of the process, so it has its own test binary
 //! (needs root and Debian's busybox-static).
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! The external runtime path with `runc` (needs root and Debian's runc and
 //! busybox-static).
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::fs;

@@ -1,6 +1,8 @@
 //! Runs real commands in the embedded sandbox on a busybox root (needs root and
 //! Debian's busybox-static).
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::fs;
