@@ -469,11 +469,7 @@ impl Encoder {
         mut meta: WinMeta,
     ) -> Result<()> {
         meta.attributes &= !(FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT);
-        let size = entry
-            .header()
-            .size()
-            .map_err(|e| Error::hostile(&name.full, format!("bad size: {e}")))?;
-        let size = entry.size().max(size);
+        let size = entry.size();
         self.start_file(&name.full, fs_path, meta, None)?;
         let open = self
             .open
