@@ -337,6 +337,8 @@ pub(crate) unsafe fn raw_fork(extra_flags: libc::c_int) -> libc::c_long {
 /// PID 1 of the sandbox: prepares the root, starts the command as PID 2, reaps, and
 /// reports. Never returns.
 pub(crate) fn init_main(plan: &Plan, fds: &ChildFds) -> ! {
+    close_other_fds(fds);
+    default_signals();
     // SAFETY: prctl and umask with constant arguments.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
@@ -406,6 +408,42 @@ pub(crate) fn init_main(plan: &Plan, fds: &ChildFds) -> ! {
     }
 }
 
+/// Closes every descriptor above stderr except the sandbox's own. PID 1 never execs, so
+/// close-on-exec does not help: without this it would keep, say, another concurrent
+/// sandbox's output pipe open and delay that sandbox's end of output.
+fn close_other_fds(fds: &ChildFds) {
+    let mut keep = [fds.stdout_w, fds.stderr_w, fds.status_w];
+    keep.sort_unstable();
+    let mut low: u32 = 3;
+    for fd in keep {
+        let fd = fd as u32;
+        if fd > low {
+            // SAFETY: close_range on descriptors nobody in this process uses.
+            unsafe { libc::syscall(libc::SYS_close_range, low, fd - 1, 0u32) };
+        }
+        low = low.max(fd + 1);
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, low, u32::MAX, 0u32) };
+}
+
+/// Empties the signal mask and restores default dispositions: handlers inherited from
+/// the caller (a Ctrl-C handler, say) must not run in the sandbox. PID 1 with default
+/// dispositions ignores everything but SIGKILL, which is how the caller stops it.
+fn default_signals() {
+    // SAFETY: signal mask and disposition changes in a single-threaded child.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        for sig in 1..=libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+    }
+}
+
 fn exit(code: i32) -> ! {
     // SAFETY: _exit skips atexit handlers and stdio flushing, as a forked child must.
     unsafe { libc::_exit(code) }
@@ -415,15 +453,8 @@ fn exit(code: i32) -> ! {
 fn command_main(plan: &Plan, fds: &ChildFds) -> ! {
     // SAFETY (whole function): system calls on prepared data; raw id-switching syscalls
     // because glibc's setuid family would signal the caller's (absent) threads.
+    default_signals();
     unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut all);
-        libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
-        for sig in 1..65 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
-            }
-        }
         libc::setsid();
         let null = libc::open(plan.dev_null.as_ptr(), libc::O_RDONLY);
         let ok = null >= 0

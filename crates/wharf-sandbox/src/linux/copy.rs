@@ -7,9 +7,9 @@
 //! entries as 0/0 character-device whiteouts, replaced directories marked opaque. So the
 //! caller packs the upper directory the same way whichever path ran.
 //!
-//! The change time (ctime) decides "changed", and inode number plus birth time decide
-//! "same entry": the kernel updates it on every content or
-//! metadata change and no program can set it back. Limits: extended attributes other
+//! The change time (ctime) decides "changed": the kernel updates it on every content or
+//! metadata change and no program can set it back. Inode number plus birth time decide
+//! "same entry", so a directory deleted and recreated is seen as replaced. Limits: extended attributes other
 //! than the opaque marker are not copied, and hard links in the lowers become separate
 //! files in the private root.
 

@@ -107,8 +107,8 @@ pub(crate) fn run(
                     userxattr: in_user_namespace(),
                 };
                 match run_in_namespaces(spec, &source, output) {
-                    Err(Failure::Overlay { step, source }) if mode == RootfsMode::Auto => {
-                        let _ = (step, source);
+                    // Nothing ran and nothing reached the upper directory: start over.
+                    Err(Failure::Overlay { .. }) if mode == RootfsMode::Auto => {
                         copy::run(spec, output)
                     }
                     Err(Failure::Overlay { step, source }) => {
