@@ -69,8 +69,7 @@ pub enum OutputEvent {
     Output(OutputStream, Vec<u8>),
     /// Nothing arrived within the wait.
     Idle,
-    /// Both pipes have ended (the implementation still waited before
-    /// saying so, so that a caller polling for exit does not spin).
+    /// Both pipes have ended (said at once, without waiting).
     Closed,
 }
 
@@ -162,6 +161,15 @@ pub trait HcsApi {
         source: &Path,
         parents: &[LayerDescriptor],
     ) -> Result<(), ApiError>;
+
+    /// `ProcessBaseImage`: makes a folder whose `Files\` holds a base
+    /// layer's files (written with their backup streams) usable as a
+    /// base layer.
+    fn process_base_layer(&mut self, layer: &Path) -> Result<(), ApiError>;
+
+    /// `ProcessUtilityImage`: the same for a base layer's `UtilityVM`
+    /// folder (needed for Hyper-V isolation only).
+    fn process_utility_vm(&mut self, utility_vm: &Path) -> Result<(), ApiError>;
 
     /// `CreateSandboxLayer`: a new scratch layer at `scratch` on `parents`.
     fn create_scratch_layer(

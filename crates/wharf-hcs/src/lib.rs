@@ -8,9 +8,9 @@
 //! - [`hcs_error`]: HRESULTs and HCS result documents made readable;
 //! - [`api`]: [`HcsApi`], the host calls one RUN needs, one method per
 //!   Windows function;
-//! - [`orchestrator`]: [`run`] and [`import_layer`], the call order,
-//!   retries, timeout and an always-complete teardown, generic over
-//!   [`HcsApi`];
+//! - [`orchestrator`]: [`run`], [`import_layer`] and [`finish_base_layer`]:
+//!   the call order, retries, timeout and an always-complete teardown,
+//!   generic over [`HcsApi`];
 //! - `windows_shim` (Windows only): [`HcsApi`] over `vmcompute.dll` and
 //!   `computecore.dll`.
 //!
@@ -36,7 +36,7 @@ pub mod windows_shim;
 
 pub use api::{ApiError, Guid, HcsApi, LayerDescriptor, OutputEvent, OutputStream};
 pub use documents::{ComputeSystem, MappedDirectory, Network, ProcessParameters, ProcessStatus};
-pub use orchestrator::{import_layer, run, MountRetry, RunResult, RunSpec};
+pub use orchestrator::{finish_base_layer, import_layer, run, MountRetry, RunResult, RunSpec};
 pub use run_error::{RunError, RunFailure, Step};
 #[cfg(windows)]
 pub use windows_shim::WindowsHcs;

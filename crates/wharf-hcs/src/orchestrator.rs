@@ -139,6 +139,28 @@ pub fn import_layer<A: HcsApi>(
     }
 }
 
+/// Makes `layer`, a folder whose `Files\` (and, if `has_utility_vm`,
+/// `UtilityVM\Files\`) the caller has filled with a base layer's files,
+/// usable as the base of a layer chain. A base layer is not imported with
+/// `ImportLayer` (which needs parents): its files are written in place
+/// and then processed, as hcsshim's base-layer writer does.
+pub fn finish_base_layer<A: HcsApi>(
+    api: &mut A,
+    layer: &Path,
+    has_utility_vm: bool,
+) -> Result<(), RunError> {
+    let text = path_text(layer)?;
+    api.process_base_layer(layer)
+        .map_err(|e| RunError::call(Step::ProcessBaseLayer, text, e))?;
+    if has_utility_vm {
+        let utility_vm = layer.join("UtilityVM");
+        let utility_text = path_text(&utility_vm)?.to_owned();
+        api.process_utility_vm(&utility_vm)
+            .map_err(|e| RunError::call(Step::ProcessUtilityVm, utility_text, e))?;
+    }
+    Ok(())
+}
+
 /// The layer id and path text of each folder, in the same order.
 pub fn layer_descriptors<A: HcsApi>(
     api: &mut A,
@@ -339,7 +361,7 @@ fn wait_for_exit<A: HcsApi>(
             .map_err(|e| RunError::call(Step::ReadOutput, id, e))?
         {
             OutputEvent::Output(stream, bytes) => output(stream, &bytes),
-            OutputEvent::Idle | OutputEvent::Closed => {
+            event @ (OutputEvent::Idle | OutputEvent::Closed) => {
                 let status = api
                     .process_status(process)
                     .map_err(|e| RunError::call(Step::ProcessStatus, id, e))?;
@@ -354,18 +376,25 @@ fn wait_for_exit<A: HcsApi>(
                         .map_err(|e| RunError::call(Step::ReadOutput, id, e))?;
                     return Ok(exit_code);
                 }
+                if event == OutputEvent::Closed {
+                    // The pipes answer at once from now on: pace the
+                    // status polling instead.
+                    std::thread::sleep(wait);
+                }
             }
         }
     }
 }
 
-/// Passes on what the pipes still hold after the process exited.
+/// Passes on what the pipes still hold after the process exited: until
+/// they end, or stay quiet for one poll (a background process the command
+/// started may hold them open).
 fn drain_output<A: HcsApi>(
     api: &mut A,
     process: &mut A::Process,
     output: &mut dyn FnMut(OutputStream, &[u8]),
 ) -> Result<(), crate::api::ApiError> {
-    while let OutputEvent::Output(stream, bytes) = api.read_output(process, Duration::ZERO)? {
+    while let OutputEvent::Output(stream, bytes) = api.read_output(process, OUTPUT_POLL)? {
         output(stream, &bytes);
     }
     Ok(())

@@ -15,6 +15,8 @@ use thiserror::Error;
 pub enum Step {
     LayerId,
     ImportLayer,
+    ProcessBaseLayer,
+    ProcessUtilityVm,
     CreateScratch,
     ActivateScratch,
     PrepareScratch,
@@ -37,6 +39,8 @@ impl fmt::Display for Step {
         f.write_str(match self {
             Step::LayerId => "deriving the layer id of",
             Step::ImportLayer => "importing layer",
+            Step::ProcessBaseLayer => "processing base layer",
+            Step::ProcessUtilityVm => "processing the utility VM of base layer",
             Step::CreateScratch => "creating the scratch layer",
             Step::ActivateScratch => "activating the scratch layer",
             Step::PrepareScratch => "mounting the scratch layer",

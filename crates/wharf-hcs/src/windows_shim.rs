@@ -20,6 +20,10 @@
 //!
 //! Output: `HcsCreateProcess` hands back pipe handles; one thread per pipe
 //! reads them into a channel, which [`HcsApi::read_output`] waits on.
+//!
+//! Handles: a compute system or process whose creation operation failed
+//! after HCS handed out its handle is closed here, so that a failed call
+//! leaves nothing open.
 
 use crate::api::{ApiError, Guid, HcsApi, LayerDescriptor, OutputEvent, OutputStream};
 use std::ffi::OsStr;
@@ -101,6 +105,8 @@ extern "system" {
     ) -> HRESULT;
     fn DeactivateLayer(info: *const DriverInfo, id: PCWSTR) -> HRESULT;
     fn DestroyLayer(info: *const DriverInfo, id: PCWSTR) -> HRESULT;
+    fn ProcessBaseImage(path: PCWSTR) -> HRESULT;
+    fn ProcessUtilityImage(path: PCWSTR) -> HRESULT;
 }
 
 /// The HCS of this host.
@@ -329,6 +335,22 @@ impl HcsApi for WindowsHcs {
         })
     }
 
+    fn process_base_layer(&mut self, layer: &Path) -> Result<(), ApiError> {
+        let path = wide(layer);
+        // SAFETY: a NUL-terminated path.
+        check("ProcessBaseImage", unsafe {
+            ProcessBaseImage(PCWSTR(path.as_ptr()))
+        })
+    }
+
+    fn process_utility_vm(&mut self, utility_vm: &Path) -> Result<(), ApiError> {
+        let path = wide(utility_vm);
+        // SAFETY: a NUL-terminated path.
+        check("ProcessUtilityImage", unsafe {
+            ProcessUtilityImage(PCWSTR(path.as_ptr()))
+        })
+    }
+
     fn create_scratch_layer(
         &mut self,
         scratch: &Path,
@@ -405,7 +427,7 @@ impl HcsApi for WindowsHcs {
     ) -> Result<WindowsSystem, ApiError> {
         let (id, document) = (wide(id), wide(document));
         let mut system = HCS_SYSTEM::default();
-        with_operation("HcsCreateComputeSystem", |operation| {
+        let created = with_operation("HcsCreateComputeSystem", |operation| {
             // SAFETY: NUL-terminated id and document, a live operation.
             system = unsafe {
                 HcsCreateComputeSystem(
@@ -416,8 +438,17 @@ impl HcsApi for WindowsHcs {
                 )
             }?;
             Ok(())
-        })?;
-        Ok(WindowsSystem(system))
+        });
+        match created {
+            Ok(_) => Ok(WindowsSystem(system)),
+            Err(e) => {
+                if !system.is_invalid() {
+                    // SAFETY: a handle HCS gave us, not used again.
+                    unsafe { HcsCloseComputeSystem(system) };
+                }
+                Err(e)
+            }
+        }
     }
 
     fn start_compute_system(&mut self, system: &mut WindowsSystem) -> Result<(), ApiError> {
@@ -447,15 +478,19 @@ impl HcsApi for WindowsHcs {
         let mut document = PWSTR::null();
         let waited = process.and_then(|process| {
             // SAFETY: a live operation and valid out pointers.
-            unsafe {
+            let result = unsafe {
                 HcsWaitForOperationResultAndProcessInfo(
                     operation,
                     INFINITE,
                     Some(&mut info),
                     Some(&mut document),
                 )
+            };
+            if result.is_err() {
+                // SAFETY: a handle HCS gave us, not used again.
+                unsafe { HcsCloseProcess(process) };
             }
-            .map(|()| process)
+            result.map(|()| process)
         });
         // SAFETY: `document` came from the wait above (or is null).
         let text = unsafe { take_document(document) };
@@ -480,10 +515,7 @@ impl HcsApi for WindowsHcs {
         Ok(match process.output.recv_timeout(wait) {
             Ok((stream, bytes)) => OutputEvent::Output(stream, bytes),
             Err(RecvTimeoutError::Timeout) => OutputEvent::Idle,
-            Err(RecvTimeoutError::Disconnected) => {
-                thread::sleep(wait);
-                OutputEvent::Closed
-            }
+            Err(RecvTimeoutError::Disconnected) => OutputEvent::Closed,
         })
     }
 

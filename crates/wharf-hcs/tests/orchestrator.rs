@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 use wharf_hcs::hcs_error::{HCS_E_PROCESS_ALREADY_STOPPED, HCS_E_SYSTEM_ALREADY_STOPPED};
 use wharf_hcs::{
-    import_layer, run, ApiError, MappedDirectory, MountRetry, Network, OutputEvent, OutputStream,
-    ProcessParameters, RunError, RunFailure, RunResult, RunSpec, Step,
+    finish_base_layer, import_layer, run, ApiError, MappedDirectory, MountRetry, Network,
+    OutputEvent, OutputStream, ProcessParameters, RunError, RunFailure, RunResult, RunSpec, Step,
 };
 
 const SCRATCH: &str = r"C:\wharf\scratch\run-1";
@@ -588,4 +588,63 @@ fn api_errors_keep_their_result_document() {
     let text = failure.to_string();
     assert!(text.contains("HCS_E_INVALID_LAYER"), "{text}");
     assert!(text.contains(r"Layer C:\l\x missing"), "{text}");
+}
+
+#[test]
+fn finishing_a_base_layer() {
+    let layer = PathBuf::from("/wharf/layers/base");
+    let mut api = FakeApi::new();
+    finish_base_layer(&mut api, &layer, true).expect("finishes");
+    assert_eq!(
+        api.calls,
+        [
+            "process_base_layer /wharf/layers/base",
+            "process_utility_vm /wharf/layers/base/UtilityVM"
+        ]
+    );
+
+    let mut api = FakeApi::new();
+    finish_base_layer(&mut api, &layer, false).expect("finishes");
+    assert_eq!(api.call_names(), ["process_base_layer"]);
+
+    let mut api = FakeApi::new();
+    api.fail_with = vec![("process_base_layer", 0x8007_0005)];
+    let error = finish_base_layer(&mut api, &layer, true).unwrap_err();
+    assert!(
+        matches!(&error, RunError::Call { step: Step::ProcessBaseLayer, subject, .. } if subject == "/wharf/layers/base")
+    );
+    assert!(error
+        .to_string()
+        .starts_with("processing base layer /wharf/layers/base: "));
+    assert_eq!(api.call_names(), ["process_base_layer"]);
+}
+
+#[test]
+fn closed_pipes_of_a_running_process_do_not_end_the_wait() {
+    let mut api = FakeApi::new();
+    // The command closes its output early, then runs on.
+    api.output_script = [
+        OutputEvent::Output(OutputStream::Stdout, b"x".to_vec()),
+        OutputEvent::Closed,
+        OutputEvent::Closed,
+    ]
+    .into();
+    let (result, output) = run_collecting(&mut api, &spec());
+    assert_eq!(result.expect("succeeds").exit_code, 0);
+    assert_eq!(output.len(), 1);
+    let names = api.call_names();
+    let start = names.iter().position(|n| *n == "create_process").unwrap();
+    assert_eq!(
+        &names[start..start + 8],
+        [
+            "create_process",
+            "read_output",
+            "read_output",
+            "process_status",
+            "read_output",
+            "process_status",
+            "read_output",
+            "close_process"
+        ]
+    );
 }

@@ -112,6 +112,14 @@ impl HcsApi for FakeApi {
         self.call("import_layer", &detail)
     }
 
+    fn process_base_layer(&mut self, layer: &Path) -> Result<(), ApiError> {
+        self.call("process_base_layer", &show(layer))
+    }
+
+    fn process_utility_vm(&mut self, utility_vm: &Path) -> Result<(), ApiError> {
+        self.call("process_utility_vm", &show(utility_vm))
+    }
+
     fn create_scratch_layer(
         &mut self,
         scratch: &Path,
