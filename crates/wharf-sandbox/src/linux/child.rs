@@ -471,7 +471,12 @@ fn command_main(plan: &Plan, fds: &ChildFds) -> ! {
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
-        if libc::syscall(libc::SYS_setgroups, plan.groups.len(), plan.groups.as_ptr()) != 0
+        // A user namespace with a single-id map denies setgroups; with no supplementary
+        // groups asked for there is nothing to drop then.
+        let groups_ok = libc::syscall(libc::SYS_setgroups, plan.groups.len(), plan.groups.as_ptr())
+            == 0
+            || (plan.groups.is_empty() && errno() == libc::EPERM);
+        if !groups_ok
             || libc::syscall(libc::SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0
             || libc::syscall(libc::SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0
         {

@@ -9,9 +9,10 @@
 //!
 //! The change time (ctime) decides "changed": the kernel updates it on every content or
 //! metadata change and no program can set it back. Inode number plus birth time decide
-//! "same entry", so a directory deleted and recreated is seen as replaced. Limits: extended attributes other
-//! than the opaque marker are not copied, and hard links in the lowers become separate
-//! files in the private root.
+//! "same entry", so a directory deleted and recreated is seen as replaced.
+//!
+//! Limits: extended attributes other than the opaque marker are not copied, and hard
+//! links in the lowers become separate files in the private root.
 
 use std::collections::HashMap;
 use std::ffi::CString;

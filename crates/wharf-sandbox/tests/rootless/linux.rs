@@ -1,4 +1,4 @@
-//! The rootless scenario (Linux only); see the test's crate documentation.
+//! The rootless scenarios (Linux only); see the test's crate documentation.
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -8,19 +8,23 @@ use std::process::Command;
 use crate::common::{self, busybox_tree, run_ok};
 use wharf_sandbox::{ExitStatus, Network, RootlessState, SandboxSpec};
 
+/// A user with a subordinate id range.
 const USER: &str = "wharf-rootless";
+/// A user without one (single-id map).
+const USER_SINGLE: &str = "wharf-rootless1";
 const DIR_ENV: &str = "WHARF_ROOTLESS_TEST_DIR";
+const SCENARIO_ENV: &str = "WHARF_ROOTLESS_SCENARIO";
 
 pub fn main() {
-    // libtest passes flags such as --list; this binary has one test and ignores them,
-    // but must not run anything when only listing.
+    // libtest-style flags such as --list must not run anything.
     if std::env::args().any(|a| a == "--list") {
         println!("rootless: test");
         return;
     }
-    match std::env::var(DIR_ENV) {
-        Ok(dir) => unprivileged(Path::new(&dir)),
-        Err(_) => orchestrate(),
+    match (std::env::var(DIR_ENV), std::env::var(SCENARIO_ENV)) {
+        (Ok(dir), Ok(scenario)) if scenario == "single" => single_id_map(Path::new(&dir)),
+        (Ok(dir), _) => subordinate_range(Path::new(&dir)),
+        _ => orchestrate(),
     }
 }
 
@@ -28,95 +32,12 @@ fn sh(cmd: &str) -> std::process::Output {
     Command::new("sh").args(["-c", cmd]).output().unwrap()
 }
 
-fn orchestrate() {
-    if effective_uid() != 0 {
-        // As a plain user, run the scenario directly.
-        let dir = tempfile::tempdir().unwrap();
-        std::env::set_var(DIR_ENV, dir.path());
-        unprivileged(dir.path());
-        return;
-    }
-    if fs::read_to_string("/proc/sys/user/max_user_namespaces")
-        .map(|s| s.trim() == "0")
-        .unwrap_or(false)
-    {
-        println!("rootless: SKIPPED: user namespaces are disabled (user.max_user_namespaces = 0)");
-        return;
-    }
-    if Command::new("id")
-        .arg(USER)
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
-    {
-        let out = sh(&format!("useradd -m {USER}"));
-        assert!(
-            out.status.success(),
-            "useradd: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let subuid = fs::read_to_string("/etc/subuid").unwrap_or_default();
-    if !subuid.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
-        let out = sh(&format!(
-            "usermod --add-subuids 300000-365535 --add-subgids 300000-365535 {USER}"
-        ));
-        assert!(
-            out.status.success(),
-            "usermod: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let probe = sh(&format!(
-        "setpriv --reuid={USER} --regid={USER} --clear-groups unshare -U true"
-    ));
-    if !probe.status.success() {
-        println!(
-            "rootless: SKIPPED: this machine forbids unprivileged user namespaces: {}",
-            String::from_utf8_lossy(&probe.stderr).trim()
-        );
-        return;
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("wharf-rootless")
-        .tempdir_in("/var/tmp")
-        .unwrap();
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
-    let exe = dir.path().join("rootless-test");
-    fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
-    fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
-    let work = dir.path().join("w");
-    fs::create_dir(&work).unwrap();
-    sh(&format!("chown {USER}: {}", work.display()));
-    let out = Command::new("setpriv")
-        .args([
-            &format!("--reuid={USER}"),
-            &format!("--regid={USER}"),
-            "--clear-groups",
-            "env",
-            "PATH=/usr/bin:/bin",
-        ])
-        .arg(format!("{DIR_ENV}={}", work.display()))
-        .arg("TMPDIR=/var/tmp")
-        .arg(&exe)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the unprivileged run failed");
-    assert!(stdout.contains("rootless: ok"));
-    // Seen from the host, the file chowned to container 1000:2000 belongs to the
-    // subordinate ids start + 999 / start + 1999.
-    let line = fs::read_to_string("/etc/subuid").unwrap();
-    let start: u32 = line
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{USER}:")))
-        .and_then(|rest| rest.split(':').next()?.parse().ok())
-        .unwrap();
-    let md = fs::metadata(work.join("upper/owned")).unwrap();
-    assert_eq!(md.uid(), start + 999);
-    let _ = sh(&format!("rm -rf {}", dir.path().display()));
+fn check(out: std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The effective uid, from the "Uid:" line of /proc/self/status.
@@ -129,7 +50,140 @@ fn effective_uid() -> u32 {
         .unwrap()
 }
 
-fn unprivileged(dir: &Path) {
+fn subuid_start(user: &str) -> Option<u32> {
+    fs::read_to_string("/etc/subuid")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{user}:")))
+        .and_then(|rest| rest.split(':').next()?.parse().ok())
+}
+
+fn ensure_user(user: &str, subids: bool) {
+    let exists = Command::new("id")
+        .arg(user)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !exists {
+        check(sh(&format!("useradd -m {user}")), "useradd");
+    }
+    match (subids, subuid_start(user)) {
+        (true, None) => check(
+            sh(&format!(
+                "usermod --add-subuids 300000-365535 --add-subgids 300000-365535 {user}"
+            )),
+            "usermod --add-subuids",
+        ),
+        // useradd may have allocated a range from login.defs: take it away again.
+        (false, Some(_)) => check(
+            sh(&format!("sed -i '/^{user}:/d' /etc/subuid /etc/subgid")),
+            "removing the subordinate ranges",
+        ),
+        _ => {}
+    }
+}
+
+/// Runs this binary as `user` with the scenario's environment; returns its stdout.
+fn run_as(user: &str, scenario: &str, base: &Path) -> String {
+    let exe = base.join("rootless-test");
+    if !exe.exists() {
+        fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+        fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let work = base.join(scenario);
+    fs::create_dir(&work).unwrap();
+    check(sh(&format!("chown {user}: {}", work.display())), "chown");
+    let out = Command::new("setpriv")
+        .args([
+            &format!("--reuid={user}"),
+            &format!("--regid={user}"),
+            "--clear-groups",
+        ])
+        .args(["env", "PATH=/usr/bin:/bin", "TMPDIR=/var/tmp"])
+        .arg(format!("{DIR_ENV}={}", work.display()))
+        .arg(format!("{SCENARIO_ENV}={scenario}"))
+        .arg(&exe)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    println!("{stdout}");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the unprivileged {scenario} run failed"
+    );
+    stdout
+}
+
+fn orchestrate() {
+    if effective_uid() != 0 {
+        // Already unprivileged: run the main scenario directly.
+        let dir = tempfile::tempdir().unwrap();
+        subordinate_range(dir.path());
+        return;
+    }
+    let disabled =
+        fs::read_to_string("/proc/sys/user/max_user_namespaces").is_ok_and(|s| s.trim() == "0");
+    if disabled {
+        println!("rootless: SKIPPED: user namespaces are disabled (user.max_user_namespaces = 0)");
+        return;
+    }
+    ensure_user(USER, true);
+    ensure_user(USER_SINGLE, false);
+    let probe = sh(&format!(
+        "setpriv --reuid={USER} --regid={USER} --clear-groups unshare -U true"
+    ));
+    if !probe.status.success() {
+        println!(
+            "rootless: SKIPPED: this machine forbids unprivileged user namespaces: {}",
+            String::from_utf8_lossy(&probe.stderr).trim()
+        );
+        return;
+    }
+    let base = tempfile::Builder::new()
+        .prefix("wharf-rootless")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    fs::set_permissions(base.path(), fs::Permissions::from_mode(0o755)).unwrap();
+
+    assert!(run_as(USER, "subids", base.path()).contains("rootless subids: ok"));
+    // Seen from the host, the file chowned to container 1000:2000 belongs to the
+    // subordinate id start + 999.
+    let start = subuid_start(USER).unwrap();
+    let md = fs::metadata(base.path().join("subids/main-upper/owned")).unwrap();
+    assert_eq!(md.uid(), start + 999);
+
+    assert!(run_as(USER_SINGLE, "single", base.path()).contains("rootless single: ok"));
+    let _ = sh(&format!("rm -rf {}", base.path().display()));
+}
+
+/// lower (busybox plus a few files), upper and work directories under `dir`.
+fn scratch(dir: &Path, name: &str) -> SandboxSpec {
+    let lower = dir.join("lower");
+    if !lower.exists() {
+        busybox_tree(&lower);
+        fs::create_dir_all(lower.join("data/sub")).unwrap();
+        fs::write(lower.join("data/sub/x"), "x").unwrap();
+        fs::write(lower.join("motd"), "hi").unwrap();
+    }
+    let upper = dir.join(format!("{name}-upper"));
+    let work = dir.join(format!("{name}-work"));
+    fs::create_dir(&upper).unwrap();
+    fs::create_dir(&work).unwrap();
+    let mut spec = SandboxSpec::new(vec![lower], upper, work, vec!["true".into()]);
+    spec.env = vec![("PATH".into(), "/bin".into())];
+    spec
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+fn subordinate_range(dir: &Path) {
     let state = wharf_sandbox::enter_rootless().expect("enter_rootless");
     let RootlessState::InUserNamespace { mapped_ids } = state else {
         panic!("expected to run in a user namespace, got {state:?}");
@@ -138,28 +192,17 @@ fn unprivileged(dir: &Path) {
         mapped_ids > 2000,
         "the subordinate range is mapped ({mapped_ids} ids)"
     );
-    let lower = dir.join("lower");
-    let upper = dir.join("upper");
-    let work = dir.join("work");
-    busybox_tree(&lower);
-    fs::create_dir_all(lower.join("data/sub")).unwrap();
-    fs::write(lower.join("data/sub/x"), "x").unwrap();
-    fs::write(lower.join("motd"), "hi").unwrap();
-    fs::create_dir(&upper).unwrap();
-    fs::create_dir(&work).unwrap();
-    let mut spec = SandboxSpec::new(
-        vec![lower.clone()],
-        upper.clone(),
-        work.clone(),
-        vec![
-            "sh".into(),
-            "-c".into(),
-            "touch /owned && chown 1000:2000 /owned && rm /motd && rm -rf /data && mkdir /data && id -u && ls /sys/class/net".into(),
-        ],
-    );
-    spec.env = vec![("PATH".into(), "/bin".into())];
+    let mut spec = scratch(dir, "main");
+    spec.args = vec![
+        "sh".into(),
+        "-c".into(),
+        "touch /owned && chown 1000:2000 /owned && rm /motd && rm -rf /data && mkdir /data \
+         && id -u && ls /sys/class/net"
+            .into(),
+    ];
     let out = run_ok(&spec);
     assert!(out.starts_with("0\nlo\n"), "{out}");
+    let upper = spec.upper_dir.clone();
     let owned = fs::metadata(upper.join("owned")).unwrap();
     assert_eq!((owned.uid(), owned.gid()), (1000, 2000));
     let motd = fs::symlink_metadata(upper.join("motd")).unwrap();
@@ -167,12 +210,11 @@ fn unprivileged(dir: &Path) {
         motd.file_type().is_char_device() && motd.rdev() == 0,
         "whiteout expected"
     );
-    let mut entries: Vec<String> = fs::read_dir(&upper)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    entries.sort();
-    assert_eq!(entries, ["data", "motd", "owned"], "stubs must be gone");
+    assert_eq!(
+        entries(&upper),
+        ["data", "motd", "owned"],
+        "stubs must be gone"
+    );
     let opaque = Command::new("python3")
         .args([
             "-c",
@@ -186,15 +228,33 @@ fn unprivileged(dir: &Path) {
     assert_eq!(String::from_utf8_lossy(&opaque.stdout), "y\n");
 
     // Host network in a user namespace: sysfs is refused, /sys comes from a bind.
-    let upper2 = dir.join("upper2");
-    let work2 = dir.join("work2");
-    fs::create_dir(&upper2).unwrap();
-    fs::create_dir(&work2).unwrap();
-    let mut spec = SandboxSpec::new(vec![lower], upper2.clone(), work2, vec!["true".into()]);
-    spec.env = vec![("PATH".into(), "/bin".into())];
+    let mut spec = scratch(dir, "host-net");
     spec.network = Network::Host;
     let (result, out) = common::run(&spec);
     assert_eq!(result.unwrap(), ExitStatus::Code(0), "{}", out.stderr);
-    assert_eq!(fs::read_dir(&upper2).unwrap().count(), 0);
-    println!("rootless: ok");
+    assert!(entries(&spec.upper_dir).is_empty());
+
+    // The external runtime is refused clearly.
+    let mut spec = scratch(dir, "runc");
+    spec.runtime = wharf_sandbox::Runtime::External {
+        program: "runc".into(),
+    };
+    let err = common::run(&spec).0.unwrap_err().to_string();
+    assert!(err.contains("rootless"), "{err}");
+    println!("rootless subids: ok");
+}
+
+fn single_id_map(dir: &Path) {
+    let state = wharf_sandbox::enter_rootless().expect("enter_rootless");
+    assert_eq!(state, RootlessState::InUserNamespace { mapped_ids: 1 });
+    let mut spec = scratch(dir, "single");
+    spec.args = vec![
+        "sh".into(),
+        "-c".into(),
+        "id -u; echo new > /f; rm /motd; if chown 1000 /f 2>/dev/null; then echo chowned; fi"
+            .into(),
+    ];
+    assert_eq!(run_ok(&spec), "0\n");
+    assert_eq!(entries(&spec.upper_dir), ["f", "motd"]);
+    println!("rootless single: ok");
 }
