@@ -414,3 +414,45 @@ fn links_and_odd_names_inside_the_folder_are_refused() {
     std::fs::write(f.root.join("Files").join(odd), b"").unwrap();
     refused(&f, "bad", "not valid Unicode");
 }
+
+/// Windows tells hard links apart by file id, which a caller supplies through
+/// `FileIdentity`; here one that keys files by their name's stem.
+struct ByStem;
+
+impl wharf_layer::windows::export::FileIdentity for ByStem {
+    fn link_key(
+        &self,
+        path: &std::path::Path,
+        _meta: &std::fs::Metadata,
+    ) -> std::io::Result<Option<(u64, u64)>> {
+        let name = path.file_name().unwrap().to_string_lossy();
+        match name.split('.').next() {
+            Some("broken") => Err(std::io::Error::other("no file id")),
+            Some("same") => Ok(Some((1, 1))),
+            _ => Ok(None),
+        }
+    }
+}
+
+#[test]
+fn a_caller_supplied_identity_finds_hard_links() {
+    use wharf_layer::windows::export::export_folder_to_layer_with;
+    use wharf_layer::{NoBase, WindowsLayerWriter};
+    let f = Folder::new();
+    f.file("same.1", 32, &[stream(DATA, 0, "", b"one")]);
+    f.file("same.2", 32, &[stream(DATA, 0, "", b"one")]);
+    f.file("other", 32, &[stream(DATA, 0, "", b"two")]);
+    let mut w = WindowsLayerWriter::new(Vec::new(), &NoBase, opts()).unwrap();
+    let summary = export_folder_to_layer_with(&f.root, &mut w, &ByStem).unwrap();
+    let es = read_tar(&w.finish().unwrap());
+    assert_eq!(summary.hardlinks, 1);
+    let second = find(&es, "Files/same.2");
+    assert_eq!((second.ty, second.link.as_str()), (b'1', "Files/same.1"));
+    assert_eq!(find(&es, "Files/other").ty, b'0');
+
+    let g = Folder::new();
+    g.file("broken.bin", 32, &[]);
+    let mut w = WindowsLayerWriter::new(Vec::new(), &NoBase, opts()).unwrap();
+    let err = export_folder_to_layer_with(&g.root, &mut w, &ByStem).unwrap_err();
+    assert!(matches!(err, Error::Io { path, .. } if path.ends_with("broken.bin")));
+}

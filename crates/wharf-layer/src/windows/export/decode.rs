@@ -64,10 +64,21 @@ pub fn export_folder_to_layer<W: Write>(
     folder: &Path,
     writer: &mut WindowsLayerWriter<'_, W>,
 ) -> Result<ExportSummary> {
+    export_folder_to_layer_with(folder, writer, &HostFileIdentity)
+}
+
+/// [`export_folder_to_layer`] with the way files with several names are
+/// recognised supplied by the caller (see [`FileIdentity`]).
+pub fn export_folder_to_layer_with<W: Write>(
+    folder: &Path,
+    writer: &mut WindowsLayerWriter<'_, W>,
+    identity: &dyn FileIdentity,
+) -> Result<ExportSummary> {
     let mut decoder = Decoder {
         writer,
         summary: ExportSummary::default(),
         links: HashMap::new(),
+        identity,
     };
     let files_dir = folder.join("Files");
     let hives_dir = folder.join("Hives");
@@ -149,20 +160,34 @@ fn sorted_names(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// A file that has several names in the folder: the device and file id.
-type FileKey = (u64, u64);
-
-#[cfg(unix)]
-fn link_key(meta: &Metadata) -> Option<FileKey> {
-    use std::os::unix::fs::MetadataExt;
-    (meta.nlink() > 1).then(|| (meta.dev(), meta.ino()))
+/// Recognises the names of one file in the folder: files that share a key
+/// are hard links of one another. The first name met in the walk is written
+/// as a file, the others as tar hardlinks to it.
+pub trait FileIdentity {
+    /// A key shared by all names of the file at `path` (for instance its
+    /// volume and file id), or `None` when the file has a single name.
+    fn link_key(&self, path: &Path, meta: &Metadata) -> io::Result<Option<(u64, u64)>>;
 }
 
-/// Windows' file ids need `GetFileInformationByHandle`, which the standard
-/// library does not expose on stable Rust; see the module docs.
-#[cfg(not(unix))]
-fn link_key(_meta: &Metadata) -> Option<FileKey> {
-    None
+/// The identity this host's standard library can tell: device and inode of
+/// files with more than one link on Unix. On Windows the file id needs
+/// `GetFileInformationByHandle`, which the standard library does not expose
+/// on stable Rust: there this finds no links, and a caller with Windows
+/// bindings (the HCS executor) should pass its own [`FileIdentity`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostFileIdentity;
+
+impl FileIdentity for HostFileIdentity {
+    #[cfg(unix)]
+    fn link_key(&self, _path: &Path, meta: &Metadata) -> io::Result<Option<(u64, u64)>> {
+        use std::os::unix::fs::MetadataExt;
+        Ok((meta.nlink() > 1).then(|| (meta.dev(), meta.ino())))
+    }
+
+    #[cfg(not(unix))]
+    fn link_key(&self, _path: &Path, _meta: &Metadata) -> io::Result<Option<(u64, u64)>> {
+        Ok(None)
+    }
 }
 
 /// Creation and last-write time of a folder file. Windows export folders
@@ -247,7 +272,8 @@ struct Decoder<'a, 'b, W: Write> {
     writer: &'a mut WindowsLayerWriter<'b, W>,
     summary: ExportSummary,
     /// First container path written for each multiply-linked file.
-    links: HashMap<FileKey, String>,
+    links: HashMap<(u64, u64), String>,
+    identity: &'a dyn FileIdentity,
 }
 
 /// A folder entry under `Files/` waiting to be written, and its container path.
@@ -329,7 +355,11 @@ impl<W: Write> Decoder<'_, '_, W> {
         if let Some(point) = decoded.reparse {
             return self.write_link(container, point, false, decoded.meta);
         }
-        if let Some(key) = link_key(lmeta) {
+        let key = self
+            .identity
+            .link_key(fs_path, lmeta)
+            .map_err(|e| Error::io("identifying", fs_path, e))?;
+        if let Some(key) = key {
             if let Some(first) = self.links.get(&key) {
                 let first = first.clone();
                 self.writer

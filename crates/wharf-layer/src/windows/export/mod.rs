@@ -44,11 +44,12 @@
 //! - On hosts other than Windows a folder file has no settable creation
 //!   time, so the decoder uses the last write time as creation time there,
 //!   and the encoder can only store the last write time.
-//! - Hard links are recognised by device and inode on Unix hosts. On
-//!   Windows the file id needs `GetFileInformationByHandle`, not exposed by
-//!   the standard library; until that binding is added, hard-linked files in
-//!   a folder read on Windows become separate files (correct content, more
-//!   bytes).
+//! - Hard links are recognised by device and inode on Unix hosts
+//!   ([`HostFileIdentity`]). On Windows the file id needs
+//!   `GetFileInformationByHandle`, which the standard library does not
+//!   expose: a caller with Windows bindings passes its own [`FileIdentity`]
+//!   to [`export_folder_to_layer_with`]; without one, hard-linked files
+//!   become separate files (correct content, more bytes).
 //! - The payload of `BACKUP_LINK` streams is undocumented; like go-winio,
 //!   such streams (and property, object-id and TxF streams) are skipped and
 //!   counted.
@@ -60,7 +61,10 @@ pub mod encode;
 pub mod reparse;
 pub mod tombstones;
 
-pub use decode::{export_folder_to_layer, ExportSummary};
+pub use decode::{
+    export_folder_to_layer, export_folder_to_layer_with, ExportSummary, FileIdentity,
+    HostFileIdentity,
+};
 pub use encode::{layer_to_import_folder, ImportSummary};
 
 use crate::error::Error;
