@@ -64,7 +64,7 @@ pub struct RunSpec {
     pub process: ProcessParameters,
     pub mapped_directories: Vec<MappedDirectory>,
     pub network: Network,
-    /// The command is stopped after this long.
+    /// The command is stopped after this long (`Duration::MAX`: never).
     pub timeout: Duration,
     /// The empty folder to export the scratch's changes into. After a
     /// failed export it may hold part of the export: the caller removes it.
