@@ -178,6 +178,16 @@ fn hostile_layers_never_write_outside_the_folder() {
             "case-insensitive",
         ),
         (
+            "reserved",
+            [head(), vec![dir("Files/x"), file("Files/x.$wcidirs$")]].concat(),
+            "reserved",
+        ),
+        (
+            "whiteout-in-bad-dir",
+            [head(), vec![file("Files/a:b/.wh.c")]].concat(),
+            "cannot be stored",
+        ),
+        (
             "device",
             [
                 head(),

@@ -257,16 +257,30 @@ impl Encoder {
             return self.hive(entry, &name, mtime);
         }
         let container = name.rest.join("/");
-        if let Some(deleted) = leaf.strip_prefix(WHITEOUT_PREFIX) {
-            return self.whiteout(&name, deleted);
-        }
-        for c in &name.rest {
+        let whiteout = leaf.strip_prefix(WHITEOUT_PREFIX);
+        let checked = if whiteout.is_some() {
+            &name.rest[..name.rest.len() - 1]
+        } else {
+            &name.rest[..]
+        };
+        for c in checked {
             if let Some(p) = ntfs_name_problem(c) {
                 return Err(Error::NtfsName {
                     path: name.full.clone(),
                     reason: format!("component {c:?} {p}"),
                 });
             }
+            if c.ends_with(WCIDIRS_SUFFIX) {
+                return Err(Error::hostile(
+                    &name.full,
+                    format!(
+                        "names ending in {WCIDIRS_SUFFIX} are reserved by the layer folder format"
+                    ),
+                ));
+            }
+        }
+        if let Some(deleted) = whiteout {
+            return self.whiteout(&name, deleted);
         }
         let parent = container.rsplit_once('/').map_or("", |(d, _)| d);
         if !self.dirs.contains(&fold_case(parent)) {
