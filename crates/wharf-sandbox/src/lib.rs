@@ -21,8 +21,8 @@
 //!    the overlay there, builds `/dev`, `/proc`, `/sys`, `/etc/hosts`, `/etc/resolv.conf`
 //!    and the extra mounts, then `pivot_root`s into it (chroot when pivot_root is refused)
 //!    and detaches the old root.
-//! 4. PID 1 clones the command as PID 2, which switches identity, resets signal
-//!    dispositions, and execs. PID 1 reaps every process (orphans included) until PID 2
+//! 4. PID 1 clones the command as PID 2, which drops capabilities outside Docker's
+//!    default set, switches identity, resets signal dispositions, and execs. PID 1 reaps every process (orphans included) until PID 2
 //!    exits, writes PID 2's exact wait status to a status pipe and exits; the kernel then
 //!    kills whatever is left in the PID namespace, and the mount namespace (with every
 //!    mount in it) disappears with its last process. Nothing is ever mounted in the
@@ -32,12 +32,34 @@
 //!    exit status), and removes the mount-point stubs it had to create from the upper
 //!    directory (see `linux::stubs`).
 //!
+//! Because nothing is re-executed, there is no `maybe_run_as_init()` hook: `run` works
+//! from any program, test harnesses included.
+//!
+//! # Root filesystem
+//!
+//! overlayfs (with `userxattr` inside a user namespace; kernel 5.11 or later). When the
+//! kernel refuses the overlay mount and [`RootfsMode::Auto`] is chosen, the run starts
+//! over on a private copy of the lowers and the changes are computed into the upper
+//! directory afterwards, in the same format (see `linux::copy`).
+//!
+//! # External runtime
+//!
+//! [`Runtime::External`] describes the same sandbox as an OCI runtime bundle and runs
+//! `<program> run --bundle <dir> <id>` (tested with `runc`; `crun` 1.x fails on hosts
+//! with hybrid cgroup hierarchies), then `<program> delete -f <id>`.
+//!
 //! # Rootless
 //!
 //! [`enter_rootless`] re-executes the program inside a new user and mount namespace whose
 //! uid/gid maps come from `newuidmap`/`newgidmap` and `/etc/subuid`/`/etc/subgid`, the
 //! model of `buildah unshare`. It must be called first in `main()`, before any thread
 //! starts. Everything afterwards, including [`run`], runs as root of that namespace.
+//!
+//! # Host requirements
+//!
+//! Root (or [`enter_rootless`]), overlayfs, and for the tests Debian's `busybox-static`,
+//! `runc` and `uidmap` packages. The command keeps Docker's default capability set (the
+//! rest is dropped from its bounding set). Not done: seccomp filters, cgroup limits.
 //!
 //! # Other hosts
 //!

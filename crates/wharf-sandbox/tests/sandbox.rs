@@ -545,3 +545,12 @@ fn overlay_refusal_falls_back_to_copy_or_says_what_to_do() {
     run_ok(&spec);
     assert_eq!(s.upper_entries(), ["f"]);
 }
+
+#[test]
+fn root_commands_keep_only_the_default_capabilities() {
+    let s = Scratch::new();
+    let out = run_ok(&s.spec(
+        "grep CapBnd /proc/self/status | cut -f2; if mount -t tmpfs t /bin 2>/dev/null; then echo mounted; fi",
+    ));
+    assert_eq!(out, "00000000a80425fb\n");
+}

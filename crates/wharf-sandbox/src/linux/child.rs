@@ -11,6 +11,24 @@ use std::ffi::{c_char, CString};
 
 use super::status::{Record, TAG_CLONE, TAG_EXEC, TAG_EXIT, TAG_OVERLAY, TAG_SETUP};
 
+/// Docker's default capabilities, as a bit set (`CapBnd: 00000000a80425fb`): CHOWN,
+/// DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE,
+/// NET_RAW, SYS_CHROOT, MKNOD, AUDIT_WRITE, SETFCAP. Build steps expect exactly these.
+pub(crate) const DEFAULT_CAPABILITIES: u64 = (1 << 0)
+    | (1 << 1)
+    | (1 << 3)
+    | (1 << 4)
+    | (1 << 5)
+    | (1 << 6)
+    | (1 << 7)
+    | (1 << 8)
+    | (1 << 10)
+    | (1 << 13)
+    | (1 << 18)
+    | (1 << 27)
+    | (1 << 29)
+    | (1 << 31);
+
 /// One preparation step of PID 1, executed in order.
 pub(crate) enum Op {
     /// mount(2); `overlay` marks the root overlay, whose failure may trigger the copy
@@ -471,6 +489,13 @@ fn command_main(plan: &Plan, fds: &ChildFds) -> ! {
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
+        // Docker's default capability set: everything else leaves the bounding set, so
+        // a root command cannot regain it at exec (EINVAL past the kernel's last cap).
+        for cap in 0..64 {
+            if DEFAULT_CAPABILITIES & (1u64 << cap) == 0 {
+                libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0);
+            }
+        }
         // A user namespace with a single-id map denies setgroups; with no supplementary
         // groups asked for there is nothing to drop then.
         let groups_ok = libc::syscall(libc::SYS_setgroups, plan.groups.len(), plan.groups.as_ptr())

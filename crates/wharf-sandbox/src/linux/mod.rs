@@ -179,8 +179,8 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
     unsafe { Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))) }
 }
 
-/// Runs the sandbox once with the given root and removes its stubs from the upper
-/// directory (or, for the copy fallback, from the private root's upper view).
+/// Runs the sandbox once on an overlay root and removes its stubs from the upper
+/// directory.
 pub(crate) fn run_in_namespaces(
     spec: &SandboxSpec,
     source: &RootSource<'_>,
@@ -197,7 +197,9 @@ pub(crate) fn run_in_namespaces(
     result
 }
 
-/// The stub list for a copy-mode root (removed by the copy fallback after its diff).
+/// Runs the sandbox on the copy fallback's private root. The stubs it created are
+/// returned rather than removed: they reach the upper directory only with the copy's
+/// diff, and the fallback removes them after that.
 pub(crate) fn run_copy_root(
     spec: &SandboxSpec,
     root: &Path,
