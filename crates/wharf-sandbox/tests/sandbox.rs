@@ -554,3 +554,21 @@ fn root_commands_keep_only_the_default_capabilities() {
     ));
     assert_eq!(out, "00000000a80425fb\n");
 }
+
+#[test]
+fn long_layer_chains_fit_the_mount_options() {
+    // 150 lowers with long paths: absolute paths in the options would need ~25 KiB,
+    // far over the kernel's one-page limit.
+    let s = Scratch::new();
+    let mut spec = s.spec("cat /layer-0 /layer-149 && ls / | grep -c '^layer-'");
+    for i in 0..150 {
+        let dir = s.dir.path().join(format!(
+            "{}-{i}",
+            "a-rather-long-directory-name-for-an-unpacked-layer-snapshot".repeat(2)
+        ));
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join(format!("layer-{i}")), format!("{i}\n")).unwrap();
+        spec.lower_dirs.insert(0, dir);
+    }
+    assert_eq!(run_ok(&spec), "0\n149\n150\n");
+}
