@@ -76,6 +76,31 @@ fn decodes_a_typical_export_folder() {
             &reparse_buffer(r"C:\target", r"\??\C:\target", true, 0),
         )],
     );
+    f.file(
+        "app/abs",
+        32 | 1024,
+        &[stream(
+            REPARSE,
+            0,
+            "",
+            &reparse_buffer(
+                r"C:\Windows\notepad.exe",
+                r"\??\C:\Windows\notepad.exe",
+                false,
+                0,
+            ),
+        )],
+    );
+    f.dir(
+        "app/reldir",
+        16 | 1024,
+        &[stream(
+            REPARSE,
+            0,
+            "",
+            &reparse_buffer(r"..\ünï", r"..\ünï", false, 1),
+        )],
+    );
     let a = f.file("app/a.dll", 32, &[stream(DATA, 0, "", b"shared")]);
     std::fs::hard_link(&a, f.path("app/b.dll")).unwrap();
     f.file("app/ünï €.txt", 32, &[stream(DATA, 0, "", "ü".as_bytes())]);
@@ -100,12 +125,14 @@ fn decodes_a_typical_export_folder() {
             "Files/app",
             "Files/app/.wh.old.dll",
             "Files/app/a.dll",
+            "Files/app/abs",
             "Files/app/b.dll",
             "Files/app/cfg",
             "Files/app/data",
             "Files/app/ea.bin",
             "Files/app/empty.txt",
             "Files/app/j",
+            "Files/app/reldir",
             "Files/app/sub",
             "Files/app/sub/.wh.gone",
             "Files/app/x.exe",
@@ -124,7 +151,7 @@ fn decodes_a_typical_export_folder() {
         ExportSummary {
             files: 5,
             directories: 2,
-            symlinks: 2,
+            symlinks: 4,
             junctions: 1,
             hardlinks: 1,
             alternate_streams: 2,
@@ -161,6 +188,15 @@ fn decodes_a_typical_export_folder() {
     let data = find(&es, "Files/app/data");
     assert_eq!((data.ty, data.link.as_str()), (b'2', r"C:\data"));
     assert_eq!(data.pax["MSWINDOWS.fileattr"], "1040");
+    let abs = find(&es, "Files/app/abs");
+    assert_eq!(
+        (abs.ty, abs.link.as_str()),
+        (b'2', r"C:\Windows\notepad.exe")
+    );
+    assert_eq!(abs.pax["MSWINDOWS.fileattr"], "1056");
+    let reldir = find(&es, "Files/app/reldir");
+    assert_eq!((reldir.ty, reldir.link.as_str()), (b'2', r"..\ünï"));
+    assert_eq!(reldir.pax["MSWINDOWS.fileattr"], "1040");
     let j = find(&es, "Files/app/j");
     assert_eq!((j.ty, j.link.as_str()), (b'2', r"C:\target"));
     assert_eq!(j.pax["MSWINDOWS.mountpoint"], "1");
