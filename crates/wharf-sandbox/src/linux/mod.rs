@@ -176,7 +176,24 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
         ));
     }
     // SAFETY: both descriptors are fresh and owned by nobody else.
-    unsafe { Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))) }
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((above_stdio(r)?, above_stdio(w)?))
+}
+
+/// Moves a descriptor to 3 or above: a caller that closed its stdin would otherwise get
+/// a pipe on 0, 1 or 2, which the command's dup2 calls would overwrite.
+fn above_stdio(fd: OwnedFd) -> Result<OwnedFd, SandboxError> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: duplicating a descriptor we own; the copy is owned by the result.
+    let copy = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if copy < 0 {
+        let e = io::Error::last_os_error();
+        return Err(SandboxError::io("duplicating a pipe", "fcntl", e));
+    }
+    // SAFETY: `copy` is a fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
 }
 
 /// Runs the sandbox once on an overlay root and removes its stubs from the upper
