@@ -19,7 +19,7 @@
 use crate::context::BuildContext;
 use crate::emit::{emit_image, emit_index, BuiltImage};
 use crate::layer_store::{LayerRef, LayerStore, LayerStoreError};
-use crate::run_seam::RunExecutor;
+use crate::run_seam::{RunExecutor, SecretSource};
 use crate::stage_exec::{StageExec, StageResult};
 use std::collections::{BTreeMap, HashMap};
 use wharf_frontend::ast::BuildFile;
@@ -140,6 +140,12 @@ pub enum BuildEvent {
         text: String,
         cached: bool,
     },
+    /// A line a RUN command wrote (the step at `line`).
+    RunOutput {
+        line: usize,
+        stderr: bool,
+        text: String,
+    },
     /// Something worth telling (platform choices, skipped names).
     Note(String),
     /// A problem that did not stop the build.
@@ -192,6 +198,7 @@ pub enum BuildError {
 pub struct Builder {
     config: BuildConfig,
     run_executor: Option<std::sync::Arc<dyn RunExecutor>>,
+    secrets: BTreeMap<String, SecretSource>,
 }
 
 impl Builder {
@@ -199,7 +206,14 @@ impl Builder {
         Builder {
             config,
             run_executor: None,
+            secrets: BTreeMap::new(),
         }
+    }
+
+    /// Secrets by id, for `RUN --mount=type=secret,id=...`.
+    pub fn with_secrets(mut self, secrets: BTreeMap<String, SecretSource>) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// Runs RUN instructions through `executor` (for the platforms it
@@ -294,6 +308,7 @@ impl Builder {
                 let exec = StageExec {
                     file: &req.file.path,
                     run_executor: self.run_executor.as_deref(),
+                    secrets: &self.secrets,
                     resolver,
                     lookup_image: &lookup_image,
                     context: &req.context,

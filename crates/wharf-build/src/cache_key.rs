@@ -227,3 +227,30 @@ mod tests {
         assert_ne!(first, copy_sources_digest(&c, &e).unwrap());
     }
 }
+
+/// The content digest of the context directory (or file) `rel` as a
+/// `RUN --mount=type=bind` without `from` shows it: every entry not
+/// excluded by `.dockerignore`, with kinds, modes, link targets and file
+/// contents.
+pub fn context_tree_digest(ctx: &BuildContext, rel: &str) -> Result<String, String> {
+    let clean = ctx.resolve(rel, true).map_err(|e| e.to_string())?;
+    let kind = ctx.kind(&clean).map_err(|e| e.to_string())?;
+    let entries: Vec<CopyEntry> = if kind == EntryKind::Dir {
+        ctx.walk(&clean, &|_| false)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|e| CopyEntry {
+                dest: e.rel.clone(),
+                source: e.rel,
+                kind: e.kind,
+            })
+            .collect()
+    } else {
+        vec![CopyEntry {
+            dest: clean.clone(),
+            source: clean,
+            kind,
+        }]
+    };
+    copy_sources_digest(ctx, &entries).map_err(|e| format!("reading the context: {e}"))
+}

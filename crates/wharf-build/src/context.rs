@@ -116,6 +116,11 @@ impl BuildContext {
         }
     }
 
+    /// Whether a `.dockerignore` applies (else every file is visible).
+    pub fn has_ignore_rules(&self) -> bool {
+        self.ignore.is_some()
+    }
+
     /// Whether `.dockerignore` excludes a clean relative path.
     pub fn is_ignored(&self, rel: &str) -> bool {
         self.ignore.as_ref().is_some_and(|i| i.is_excluded(rel))

@@ -13,7 +13,7 @@ use crate::cache_key::CacheKey;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use wharf_layer::{Compression, LayerBlob, LayerBlobWriter};
 use wharf_store::oci::Descriptor;
 use wharf_store::{Digest, Expected, Store, StoreError};
@@ -24,6 +24,16 @@ pub struct LayerRef {
     pub descriptor: Descriptor,
     /// Digest of the uncompressed tar (`rootfs.diff_ids`).
     pub diff_id: String,
+}
+
+/// What a RUN produced, as the instruction cache keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Its layer; `None` when the command changed nothing.
+    pub layer: Option<LayerRef>,
+    /// The command actually run, when the executor changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_instead: Option<String>,
 }
 
 /// Storing a layer failed.
@@ -138,13 +148,43 @@ impl LayerStore {
 
     /// Remembers that `key` produced `layer`.
     pub fn remember(&self, key: &CacheKey, layer: &LayerRef) -> Result<(), LayerStoreError> {
-        let path = self.cache_path(key);
+        self.write_record(&self.cache_path(key), layer)
+    }
+
+    fn run_record_path(&self, key: &CacheKey) -> PathBuf {
+        let hex = key.0.trim_start_matches("sha256:");
+        self.store
+            .root()
+            .join("wharf-cache")
+            .join(format!("run-{hex}.json"))
+    }
+
+    /// What the RUN with `key` produced before, if its layer (when it made
+    /// one) is still in the store.
+    pub fn cached_run(&self, key: &CacheKey) -> Option<RunRecord> {
+        let text = fs::read(self.run_record_path(key)).ok()?;
+        let r: RunRecord = serde_json::from_slice(&text).ok()?;
+        match &r.layer {
+            Some(l) if self.store.blob_size(&l.descriptor.digest) != Some(l.descriptor.size) => {
+                None
+            }
+            _ => Some(r),
+        }
+    }
+
+    /// Remembers what the RUN with `key` produced (also when it changed
+    /// nothing, so it is not run again).
+    pub fn remember_run(&self, key: &CacheKey, record: &RunRecord) -> Result<(), LayerStoreError> {
+        self.write_record(&self.run_record_path(key), record)
+    }
+
+    fn write_record(&self, path: &Path, record: &impl Serialize) -> Result<(), LayerStoreError> {
         let dir = path.parent().map(PathBuf::from).unwrap_or_default();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io_err(&dir))?;
-        let json = serde_json::to_vec(layer).unwrap_or_default();
-        tmp.write_all(&json).map_err(io_err(&path))?;
-        tmp.persist(&path).map_err(|e| LayerStoreError::Io {
+        let json = serde_json::to_vec(record).unwrap_or_default();
+        tmp.write_all(&json).map_err(io_err(path))?;
+        tmp.persist(path).map_err(|e| LayerStoreError::Io {
             path: path.display().to_string(),
             source: e.error,
         })?;

@@ -6,6 +6,8 @@
 //! has already refused RUNs this host could never execute.
 
 use crate::context::BuildContext;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use crate::layer_store::{LayerRef, LayerStore};
 use wharf_frontend::plan::{PlannedInstruction, StagePlan};
 use wharf_image::ImageConfig;
@@ -24,6 +26,64 @@ pub struct RunRequest<'a> {
     pub layer_store: &'a LayerStore,
     /// The build context, for `--mount=type=bind` without `from`.
     pub context: &'a BuildContext,
+    /// For each of the RUN's `--mount`s, in order: the layers of the stage
+    /// or image its `from=` names (all in the store), `None` without `from`.
+    pub mount_sources: &'a [Option<Vec<LayerRef>>],
+    /// The build's secrets by id, for `--mount=type=secret`.
+    pub secrets: &'a BTreeMap<String, SecretSource>,
+    /// Receives the command's output, one line at a time.
+    pub output: &'a dyn Fn(OutputLine<'_>),
+    /// `SOURCE_DATE_EPOCH`: file times in the new layer are clamped to it.
+    pub source_date_epoch: Option<u64>,
+}
+
+/// One line the command wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLine<'a> {
+    /// Written to standard error (else standard output).
+    pub stderr: bool,
+    /// The line, without its newline (invalid UTF-8 replaced).
+    pub text: &'a str,
+}
+
+/// Where a build secret's value comes from (`--secret id=...,src=...` or
+/// `--secret id=...,env=...`). The value is read only when a RUN mounts
+/// it, and is never stored in a layer, the configuration, the history or
+/// the cache key.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// A file on the host.
+    File(PathBuf),
+    /// An environment variable of the builder's process.
+    Env(String),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::File(p) => write!(f, "File({})", p.display()),
+            SecretSource::Env(n) => write!(f, "Env({n})"),
+        }
+    }
+}
+
+impl SecretSource {
+    /// Reads the secret's value; the error names the file or variable.
+    pub fn read(&self, id: &str) -> Result<Vec<u8>, String> {
+        match self {
+            SecretSource::File(p) => std::fs::read(p).map_err(|e| {
+                format!(
+                    "secret {id}: reading {}: {e}; check the src= path given to --secret",
+                    p.display()
+                )
+            }),
+            SecretSource::Env(name) => std::env::var_os(name)
+                .map(|v| v.into_encoded_bytes())
+                .ok_or_else(|| {
+                    format!("secret {id}: the environment variable {name} is not set; set it or change env= in --secret")
+                }),
+        }
+    }
 }
 
 /// What running one RUN produced.

@@ -5,7 +5,7 @@
 //! direction), cache lookups by [`instruction_key`].
 
 use crate::builder::{rfc3339, BaseResolver, BuildConfig, BuildError, BuildEvent, ResolvedBase};
-use crate::cache_key::{copy_sources_digest, instruction_key};
+use crate::cache_key::{context_tree_digest, copy_sources_digest, instruction_key};
 use crate::context::BuildContext;
 use crate::copy_from::{copy_into_linux, copy_into_windows, plan_copy_from, FromOwner};
 use crate::copy_layer::{
@@ -15,9 +15,10 @@ use crate::copy_plan::{destination, plan_copy, CopyRequest};
 use crate::git_source::GitSource;
 use crate::layer_store::{LayerRef, LayerStore};
 use crate::ownership::linux_owner;
-use crate::run_seam::{RunExecutor, RunRequest};
+use crate::layer_store::RunRecord;
+use crate::run_seam::{OutputLine, RunExecutor, RunRequest, SecretSource};
 use std::collections::HashMap;
-use wharf_frontend::ast::{AddOptions, Copy, Instruction};
+use wharf_frontend::ast::{AddOptions, Copy, Instruction, Mount, Run};
 use wharf_frontend::chmod::Chmod;
 use wharf_frontend::plan::{Base, PlannedInstruction, Source, StagePlan};
 use wharf_frontend::sources::{is_git, is_url};
@@ -46,6 +47,8 @@ pub struct StageExec<'a> {
     pub file: &'a str,
     /// Runs RUN instructions, when this build has an executor.
     pub run_executor: Option<&'a dyn RunExecutor>,
+    /// The build's secrets, for `RUN --mount=type=secret`.
+    pub secrets: &'a std::collections::BTreeMap<String, SecretSource>,
     /// Downloads layers of images COPY --from reads.
     pub resolver: &'a dyn BaseResolver,
     /// The resolved image a `COPY --from=<image>` of this stage names.
@@ -187,67 +190,30 @@ impl StageExec<'_> {
             let mut cached = false;
             let key = instruction_key(&chain, &stage.platform, &workdir_before, ins, &[]);
             let mut history = match &ins.instruction {
-                Instruction::Run(_) => {
-                    let Some(executor) = self.run_executor.filter(|e| e.supports(&stage.platform))
-                    else {
-                        return Err(self.step_err(
-                            ins.line,
-                            format!(
-                                "RUN in stage {stage_name}: no RUN executor for {} is available in this build; the stage can use FROM, COPY, ADD and configuration instructions",
-                                stage.platform.short()
-                            ),
-                        ));
-                    };
-                    chain = key.0.clone();
-                    let (layer, ran_instead) =
-                        match self.layers.cached(&key).filter(|_| !self.config.no_cache) {
-                            Some(hit) => {
-                                cached = true;
-                                (Some(hit), None)
-                            }
-                            None => {
-                                if let Some(b) = &base_reference {
-                                    self.resolver
-                                        .fetch_layers(b, &layers, self.layers.store())
-                                        .map_err(|m| {
-                                            self.step_err(
-                                                ins.line,
-                                                format!("RUN: the base layers of {b}: {m}"),
-                                            )
-                                        })?;
-                                }
-                                let outcome = executor
-                                    .run(&RunRequest {
-                                        stage,
-                                        instruction: ins,
-                                        layers: &layers,
-                                        config: &cb.config,
-                                        layer_store: self.layers,
-                                        context: self.context,
-                                    })
-                                    .map_err(|m| {
-                                        self.step_err(
-                                            ins.line,
-                                            format!("RUN in stage {stage_name}: {m}"),
-                                        )
-                                    })?;
-                                if let Some(l) = &outcome.layer {
-                                    self.layers.remember(&key, l)?;
-                                }
-                                (outcome.layer, outcome.ran_instead)
-                            }
-                        };
+                Instruction::Run(run) => {
+                    let (record, hit, next) = self.run_step(
+                        stage,
+                        ins,
+                        run,
+                        (&chain, &workdir_before),
+                        (&layers, base_reference.as_deref()),
+                        &cb.config,
+                        done,
+                        events,
+                    )?;
+                    cached = hit;
+                    chain = next;
                     let mut h = cb
                         .apply(ins)
                         .map_err(|e| self.step_err(e.line, e.message))?;
-                    if let Some(command) = ran_instead {
+                    if let Some(command) = record.ran_instead {
                         events(BuildEvent::Note(format!(
                             "{}:{}: RUN ran as: {command}",
                             self.file, ins.line
                         )));
                         h.created_by = Some(format!("RUN {command}"));
                     }
-                    match layer {
+                    match record.layer {
                         Some(l) => layers.push(l),
                         None => h.empty_layer = true,
                     }
@@ -317,6 +283,142 @@ impl StageExec<'_> {
             chain,
             base_reference,
         })
+    }
+
+    /// Resolves what a `COPY --from` or `--mount from=` names to a stage
+    /// result, downloading an image's layers into the store.
+    fn source_result(
+        &self,
+        source: &Source,
+        what: &str,
+        line: usize,
+        done: &HashMap<usize, StageResult>,
+    ) -> Result<StageResult, BuildError> {
+        match source {
+            Source::Stage { index } => done.get(index).cloned().ok_or_else(|| {
+                self.step_err(
+                    line,
+                    format!("stage {index} was not built before {what} reads it"),
+                )
+            }),
+            Source::Image { reference } => {
+                let base = (self.lookup_image)(reference).ok_or_else(|| {
+                    self.step_err(line, format!("{what}={reference}: the image was not resolved"))
+                })?;
+                self.resolver
+                    .fetch_layers(reference, &base.layers, self.layers.store())
+                    .map_err(|m| self.step_err(line, format!("{what}={reference}: {m}")))?;
+                Ok(StageResult {
+                    config: base.config,
+                    layers: base.layers,
+                    chain: base.manifest_digest.to_string(),
+                    base_reference: Some(reference.clone()),
+                })
+            }
+        }
+    }
+
+    /// One RUN: returns what it produced, whether that came from the
+    /// cache, and the chain key for the steps after it.
+    #[allow(clippy::too_many_arguments)]
+    fn run_step(
+        &self,
+        stage: &StagePlan,
+        ins: &PlannedInstruction,
+        run: &Run,
+        (chain, workdir_before): (&str, &str),
+        (layers, base_reference): (&[LayerRef], Option<&str>),
+        config: &ImageConfig,
+        done: &HashMap<usize, StageResult>,
+        events: &mut dyn FnMut(BuildEvent),
+    ) -> Result<(RunRecord, bool, String), BuildError> {
+        let line = ins.line;
+        let stage_name = stage.display_name();
+        let Some(executor) = self.run_executor.filter(|e| e.supports(&stage.platform)) else {
+            return Err(self.step_err(
+                line,
+                format!(
+                    "RUN in stage {stage_name}: no RUN executor for {} is available in this build; the stage can use FROM, COPY, ADD and configuration instructions",
+                    stage.platform.short()
+                ),
+            ));
+        };
+        // What the mounts read is part of the key: a stage's or image's
+        // chain, or the content of the context directory bound. Secrets,
+        // caches and tmpfs are not (their content is not the result's).
+        let mut reads = ins.reads.iter();
+        let mut mount_sources = Vec::with_capacity(run.mounts.len());
+        let mut read_keys = Vec::new();
+        for m in &run.mounts {
+            match m {
+                Mount::Bind { from: Some(f), .. } | Mount::Cache { from: Some(f), .. } => {
+                    let source = reads.next().ok_or_else(|| {
+                        self.step_err(line, format!("--mount from={f}: not resolved by the plan"))
+                    })?;
+                    let r = self.source_result(source, "--mount from", line, done)?;
+                    if let Some(b) = &r.base_reference {
+                        self.resolver
+                            .fetch_layers(b, &r.layers, self.layers.store())
+                            .map_err(|m| {
+                                self.step_err(line, format!("--mount from={f}: the layers of {b}: {m}"))
+                            })?;
+                    }
+                    read_keys.push(r.chain.clone());
+                    mount_sources.push(Some(r.layers));
+                }
+                Mount::Bind { from: None, source, .. } => {
+                    let rel = source.as_deref().unwrap_or(".");
+                    let digest = context_tree_digest(self.context, rel).map_err(|e| {
+                        self.step_err(line, format!("--mount=type=bind,source={rel}: {e}"))
+                    })?;
+                    read_keys.push(digest);
+                    mount_sources.push(None);
+                }
+                _ => mount_sources.push(None),
+            }
+        }
+        let key = instruction_key(chain, &stage.platform, workdir_before, ins, &read_keys);
+        let next = key.0.clone();
+        if !self.config.no_cache {
+            if let Some(hit) = self.layers.cached_run(&key) {
+                return Ok((hit, true, next));
+            }
+        }
+        if let Some(b) = base_reference {
+            self.resolver
+                .fetch_layers(b, layers, self.layers.store())
+                .map_err(|m| self.step_err(line, format!("RUN: the base layers of {b}: {m}")))?;
+        }
+        let events_cell = std::cell::RefCell::new(&mut *events);
+        let output = |l: OutputLine<'_>| {
+            if let Ok(mut ev) = events_cell.try_borrow_mut() {
+                ev(BuildEvent::RunOutput {
+                    line,
+                    stderr: l.stderr,
+                    text: l.text.to_string(),
+                });
+            }
+        };
+        let outcome = executor
+            .run(&RunRequest {
+                stage,
+                instruction: ins,
+                layers,
+                config,
+                layer_store: self.layers,
+                context: self.context,
+                mount_sources: &mount_sources,
+                secrets: self.secrets,
+                output: &output,
+                source_date_epoch: self.config.source_date_epoch,
+            })
+            .map_err(|m| self.step_err(line, format!("RUN in stage {stage_name}: {m}")))?;
+        let record = RunRecord {
+            layer: outcome.layer,
+            ran_instead: outcome.ran_instead,
+        };
+        self.layers.remember_run(&key, &record)?;
+        Ok((record, false, next))
     }
 
     /// One COPY or ADD; returns the layer, whether it came from the cache,
@@ -588,33 +690,7 @@ impl StageExec<'_> {
                 Ok((layer, false))
             }
             Some(source) => {
-                let from = match source {
-                    Source::Stage { index } => done.get(index).cloned().ok_or_else(|| {
-                        self.step_err(
-                            line,
-                            format!("stage {index} was not built before COPY --from reads it"),
-                        )
-                    })?,
-                    Source::Image { reference } => {
-                        let base = (self.lookup_image)(reference).ok_or_else(|| {
-                            self.step_err(
-                                line,
-                                format!("COPY --from={reference}: the image was not resolved"),
-                            )
-                        })?;
-                        self.resolver
-                            .fetch_layers(reference, &base.layers, self.layers.store())
-                            .map_err(|m| {
-                                self.step_err(line, format!("COPY --from={reference}: {m}"))
-                            })?;
-                        StageResult {
-                            config: base.config,
-                            layers: base.layers,
-                            chain: base.manifest_digest.to_string(),
-                            base_reference: Some(reference.clone()),
-                        }
-                    }
-                };
+                let from = self.source_result(source, &format!("{kw} --from"), line, done)?;
                 let key = instruction_key(
                     chain,
                     &stage.platform,

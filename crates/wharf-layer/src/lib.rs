@@ -42,6 +42,7 @@ pub use error::{Error, Result};
 #[cfg(target_os = "linux")]
 pub use linux::apply::{
     apply_layer, apply_layer_file, ApplyOptions, ApplyReport, DevicePolicy, IdMapping, IdRange,
+    WhiteoutStyle,
 };
 pub use linux::writer::{LinuxLayerOptions, LinuxLayerWriter};
 pub use tarfmt::{EntryKind, TarEntry};

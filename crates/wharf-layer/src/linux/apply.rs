@@ -68,6 +68,24 @@ impl IdMapping {
     }
 }
 
+/// What a whiteout in the layer does to the target.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum WhiteoutStyle {
+    /// Delete the named entry (the target is a merged tree).
+    #[default]
+    Apply,
+    /// Keep deletions as overlayfs records, for a per-layer snapshot used
+    /// as an overlay lower directory: a whiteout becomes a 0/0 character
+    /// device, an opaque marker sets `<xattr_prefix>overlay.opaque=y` on
+    /// its directory. `xattr_prefix` is `trusted.` for overlays mounted in
+    /// the initial user namespace, `user.` for `userxattr` mounts in a
+    /// user namespace.
+    Overlay {
+        /// `trusted.` or `user.`.
+        xattr_prefix: String,
+    },
+}
+
 /// Limits and choices for [`apply_layer`].
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
@@ -85,6 +103,8 @@ pub struct ApplyOptions {
     pub devices: DevicePolicy,
     /// Apply `SCHILY.xattr.*` records (those the kernel refuses are noted).
     pub xattrs: bool,
+    /// What whiteouts do.
+    pub whiteouts: WhiteoutStyle,
 }
 
 impl Default for ApplyOptions {
@@ -96,6 +116,7 @@ impl Default for ApplyOptions {
             id_mapping: None,
             devices: DevicePolicy::default(),
             xattrs: true,
+            whiteouts: WhiteoutStyle::Apply,
         }
     }
 }
@@ -258,6 +279,10 @@ impl Applier {
         let leaf_str = leaf.as_slice();
         if let Some(rest) = leaf_str.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
             let dir = self.open_dir(parent, &raw_name, true)?;
+            if let WhiteoutStyle::Overlay { xattr_prefix } = &self.opts.whiteouts {
+                let prefix = xattr_prefix.clone();
+                return self.overlay_whiteout(&dir, leaf_str, rest, &prefix, &raw_name);
+            }
             if leaf_str == OPAQUE_MARKER.as_bytes() {
                 self.make_opaque(&dir, parent, &raw_name)?;
             } else if rest.starts_with(WHITEOUT_PREFIX.as_bytes()) {
@@ -634,6 +659,38 @@ impl Applier {
             Ok(_) => rustix::fs::unlinkat(dir, leaf, AtFlags::empty())
                 .map_err(|e| self.io(name, "removing", e)),
         }
+    }
+
+    /// Records a whiteout or opaque marker the way overlayfs reads it.
+    fn overlay_whiteout(
+        &mut self,
+        dir: &OwnedFd,
+        leaf: &[u8],
+        rest: &[u8],
+        xattr_prefix: &str,
+        name: &[u8],
+    ) -> Result<()> {
+        if leaf == OPAQUE_MARKER.as_bytes() {
+            let attr = format!("{xattr_prefix}overlay.opaque");
+            return rustix::fs::fsetxattr(dir, attr.as_str(), b"y", rustix::fs::XattrFlags::empty())
+                .map_err(|e| self.io(name, "marking opaque", e));
+        }
+        if rest.starts_with(WHITEOUT_PREFIX.as_bytes()) {
+            return Ok(());
+        }
+        if rest.is_empty() {
+            return Err(self.hostile(name, "whiteout without a name"));
+        }
+        self.remove_at(dir, rest, name)?;
+        // Since Linux 5.8 anyone may create a 0/0 character device (a whiteout).
+        rustix::fs::mknodat(
+            dir,
+            rest,
+            FileType::CharacterDevice,
+            Mode::empty(),
+            rustix::fs::makedev(0, 0),
+        )
+        .map_err(|e| self.io(name, "creating whiteout", e))
     }
 
     /// Removes every child of `dir` that this layer did not create.

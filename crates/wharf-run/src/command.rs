@@ -1,0 +1,184 @@
+//! The argument vector a Linux RUN executes, from its shell or exec form
+//! and its here-documents, the way BuildKit's Dockerfile front end does:
+//!
+//! - exec form: the arguments as written;
+//! - shell form: the stage's SHELL plus the command text as one argument;
+//! - here-documents: when the command is a single here-document and nothing
+//!   else (`RUN <<EOF`), its body is the script: run by the SHELL, or, when
+//!   it starts with `#!`, written to a file and executed directly so its
+//!   interpreter line is honoured; otherwise the command text is followed by
+//!   each body and its delimiter line, and the shell reads them as the
+//!   here-documents they are.
+
+use wharf_frontend::ast::{Command, Heredoc};
+
+/// What to execute for one RUN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLine {
+    /// The argument vector; `args[0]` is looked up in the container's PATH.
+    pub args: Vec<String>,
+    /// A script to place in the container (read-only) at `script.0` before
+    /// running: the body of a `#!` here-document.
+    pub script: Option<(String, String)>,
+}
+
+/// Where a `#!` here-document script is mounted (as BuildKit does).
+pub const SCRIPT_DIR: &str = "/dev/pipes";
+
+/// The command line for `command` with `heredocs`, run by `shell`.
+pub fn command_line(
+    command: &Command,
+    heredocs: &[Heredoc],
+    shell: &[String],
+) -> Result<CommandLine, String> {
+    let text = match command {
+        Command::Exec(args) => {
+            if args.is_empty() {
+                return Err("RUN has an empty command".into());
+            }
+            return Ok(CommandLine {
+                args: args.clone(),
+                script: None,
+            });
+        }
+        Command::Shell(text) => text,
+    };
+    if shell.is_empty() {
+        return Err("SHELL is empty: set SHELL [\"/bin/sh\", \"-c\"] before this RUN".into());
+    }
+    let with_shell = |script: String| {
+        let mut args = shell.to_vec();
+        args.push(script);
+        args
+    };
+    if let [only] = heredocs {
+        if only.fd.is_none() && is_only_marker(text, &only.name) {
+            if only.content.starts_with("#!") {
+                let path = format!("{SCRIPT_DIR}/{}", script_file_name(&only.name));
+                return Ok(CommandLine {
+                    args: vec![path.clone()],
+                    script: Some((path, only.content.clone())),
+                });
+            }
+            return Ok(CommandLine {
+                args: with_shell(only.content.clone()),
+                script: None,
+            });
+        }
+    }
+    let mut script = text.clone();
+    for h in heredocs {
+        script.push('\n');
+        script.push_str(&h.content);
+        script.push_str(&h.name);
+    }
+    Ok(CommandLine {
+        args: with_shell(script),
+        script: None,
+    })
+}
+
+/// Whether `text` is nothing but a here-document marker for `name`
+/// (`<<EOF`, `<<-EOF`, `<<"EOF"`, `<<'EOF'`).
+fn is_only_marker(text: &str, name: &str) -> bool {
+    let Some(rest) = text.trim().strip_prefix("<<") else {
+        return false;
+    };
+    let rest = rest.strip_prefix('-').unwrap_or(rest);
+    let unquoted = rest
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .or_else(|| rest.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')))
+        .unwrap_or(rest);
+    unquoted == name
+}
+
+/// A file name for a script, from its delimiter (which may hold anything).
+fn script_file_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .collect();
+    if clean.is_empty() {
+        "script".into()
+    } else {
+        clean
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh() -> Vec<String> {
+        vec!["/bin/sh".into(), "-c".into()]
+    }
+
+    fn doc(name: &str, content: &str) -> Heredoc {
+        Heredoc {
+            name: name.into(),
+            content: content.into(),
+            expand: true,
+            strip_tabs: false,
+            fd: None,
+        }
+    }
+
+    #[test]
+    fn exec_form_is_taken_as_written() {
+        let c = command_line(&Command::Exec(vec!["ls".into(), "-l a".into()]), &[], &sh()).unwrap();
+        assert_eq!(c.args, ["ls", "-l a"]);
+        assert!(command_line(&Command::Exec(vec![]), &[], &sh()).is_err());
+    }
+
+    #[test]
+    fn shell_form_uses_the_stage_shell() {
+        let bash = vec!["/bin/bash".into(), "-eo".into(), "pipefail".into(), "-c".into()];
+        let c = command_line(&Command::Shell("echo $HOME | wc".into()), &[], &bash).unwrap();
+        assert_eq!(c.args, ["/bin/bash", "-eo", "pipefail", "-c", "echo $HOME | wc"]);
+        assert!(command_line(&Command::Shell("x".into()), &[], &[]).is_err());
+    }
+
+    #[test]
+    fn a_lone_heredoc_is_the_script() {
+        let d = doc("EOF", "set -e\necho one\necho two\n");
+        for marker in ["<<EOF", "<<-EOF", "<<\"EOF\"", " <<'EOF' "] {
+            let c = command_line(&Command::Shell(marker.into()), &[d.clone()], &sh()).unwrap();
+            assert_eq!(c.args, ["/bin/sh", "-c", "set -e\necho one\necho two\n"], "{marker}");
+            assert_eq!(c.script, None);
+        }
+    }
+
+    #[test]
+    fn a_shebang_heredoc_is_executed_as_a_file() {
+        let d = doc("PY", "#!/usr/bin/python3\nprint(1)\n");
+        let c = command_line(&Command::Shell("<<PY".into()), &[d], &sh()).unwrap();
+        assert_eq!(c.args, ["/dev/pipes/PY"]);
+        assert_eq!(
+            c.script,
+            Some(("/dev/pipes/PY".into(), "#!/usr/bin/python3\nprint(1)\n".into()))
+        );
+    }
+
+    #[test]
+    fn heredocs_in_a_command_are_given_to_the_shell() {
+        let a = doc("A", "alpha\n");
+        let b = doc("B", "beta\n");
+        let c = command_line(
+            &Command::Shell("cat <<A >/a && cat <<B >/b".into()),
+            &[a, b],
+            &sh(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.args,
+            ["/bin/sh", "-c", "cat <<A >/a && cat <<B >/b\nalpha\nA\nbeta\nB"]
+        );
+    }
+
+    #[test]
+    fn script_names_are_made_safe() {
+        assert_eq!(script_file_name("../x y"), "___x_y");
+        assert_eq!(script_file_name(""), "script");
+    }
+}

@@ -1,0 +1,366 @@
+//! `RUN --mount` for the Linux sandbox: what each Dockerfile mount becomes
+//! on the host, and the resources that must live until the command ends.
+//!
+//! - `bind` from the context: the context directory itself (read-only), or
+//!   a tree of hard links (copies across filesystems) of what
+//!   `.dockerignore` leaves visible; `rw` writes go to a throwaway overlay
+//!   upper, never to the context.
+//! - `bind`/`cache` from a stage or image: that chain's snapshots narrowed
+//!   to `source`, as a read-only (or throwaway-writable) overlay.
+//! - `cache`: a directory per id under `<store>/wharf-run-cache/`, kept
+//!   between builds; `sharing=locked` holds an exclusive lock for the run,
+//!   `private` uses a fresh directory when another build holds it.
+//! - `tmpfs`: a tmpfs.
+//! - `secret`: the value written to a file of mode `mode` (default 0400)
+//!   in a private directory on `/dev/shm` (memory) when it exists, bound
+//!   read-only at the target (default `/run/secrets/<id>`), or put into the
+//!   environment variable `env=`. The value never reaches the layer, the
+//!   configuration, the history, the cache key or the log.
+
+use crate::lowers::{find_file, subdir_lowers, Lookup};
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use wharf_build::{BuildContext, SecretSource};
+use wharf_frontend::ast::{CacheSharing, Mount};
+use wharf_sandbox::Mount as SandboxMount;
+
+/// Mounts ready for the sandbox, and what keeps them valid.
+#[derive(Default)]
+pub struct PreparedMounts {
+    pub mounts: Vec<SandboxMount>,
+    /// Secret environment variables (`--mount=type=secret,env=...`).
+    pub env: Vec<(String, String)>,
+    /// Temporary trees and lock files, released after the run.
+    _keep: Vec<Keep>,
+}
+
+enum Keep {
+    Dir(tempfile::TempDir),
+    Lock(#[allow(dead_code)] File),
+}
+
+/// Inputs for [`prepare`].
+pub struct MountInputs<'a> {
+    pub mounts: &'a [Mount],
+    /// Snapshots (top first) of what each mount's `from=` names.
+    pub sources: &'a [Option<Vec<PathBuf>>],
+    pub context: &'a BuildContext,
+    pub secrets: &'a std::collections::BTreeMap<String, SecretSource>,
+    /// The store root (cache mounts live beneath it).
+    pub store_root: &'a Path,
+    /// Where to make temporary trees (in the store, beside the snapshots).
+    pub temp_root: &'a Path,
+    /// The working directory, for relative targets.
+    pub workdir: &'a str,
+}
+
+fn absolute(workdir: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        target.to_string()
+    } else {
+        format!("{}/{}", workdir.trim_end_matches('/'), target)
+    }
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> String {
+    format!("{what} {}: {e}", path.display())
+}
+
+/// Turns the RUN's mounts into sandbox mounts.
+pub fn prepare(inp: &MountInputs<'_>) -> Result<PreparedMounts, String> {
+    let mut out = PreparedMounts::default();
+    for (i, m) in inp.mounts.iter().enumerate() {
+        let from = inp.sources.get(i).and_then(|s| s.as_ref());
+        match m {
+            Mount::Bind {
+                target,
+                source,
+                from: _,
+                readwrite,
+            } => {
+                let target = absolute(inp.workdir, target);
+                let rel = source.as_deref().unwrap_or("");
+                match from {
+                    Some(lowers) => out.mounts.push(stage_mount(lowers, rel, &target, *readwrite)?),
+                    None => bind_context(inp, rel, &target, *readwrite, &mut out)?,
+                }
+            }
+            Mount::Cache {
+                target,
+                id,
+                sharing,
+                readonly,
+                from,
+                source: _,
+                mode,
+                uid,
+                gid,
+            } => {
+                if from.is_some() {
+                    return Err(format!(
+                        "--mount=type=cache,from={}: seeding a cache from a stage is not supported; drop from= (the cache starts empty) or use type=bind",
+                        from.as_deref().unwrap_or_default()
+                    ));
+                }
+                let target = absolute(inp.workdir, target);
+                let id = id.clone().unwrap_or_else(|| target.clone());
+                let dir = cache_dir(inp, &id, *sharing, (*mode, *uid, *gid), &mut out)?;
+                out.mounts.push(SandboxMount::Bind {
+                    source: dir,
+                    target,
+                    readonly: *readonly,
+                });
+            }
+            Mount::Tmpfs { target, size } => out.mounts.push(SandboxMount::Tmpfs {
+                target: absolute(inp.workdir, target),
+                size: *size,
+                mode: None,
+            }),
+            Mount::Secret {
+                id,
+                target,
+                env,
+                required,
+                mode,
+                uid,
+                gid,
+            } => {
+                let id = match (id, target) {
+                    (Some(id), _) => id.clone(),
+                    (None, Some(t)) => t.rsplit('/').next().unwrap_or(t).to_string(),
+                    (None, None) => {
+                        return Err("--mount=type=secret needs id= (or target=)".into());
+                    }
+                };
+                let Some(src) = inp.secrets.get(&id) else {
+                    if *required {
+                        return Err(format!(
+                            "secret {id} is required but was not given; pass --secret id={id},src=<file> (or env=<VAR>)"
+                        ));
+                    }
+                    continue;
+                };
+                let value = src.read(&id)?;
+                if let Some(var) = env {
+                    let text = String::from_utf8(value.clone()).map_err(|_| {
+                        format!("secret {id}: env={var} needs a UTF-8 value")
+                    })?;
+                    out.env.push((var.clone(), text));
+                    if target.is_none() {
+                        continue;
+                    }
+                }
+                let target = match target {
+                    Some(t) => absolute(inp.workdir, t),
+                    None => format!("/run/secrets/{id}"),
+                };
+                let file = secret_file(inp, &id, &value, mode.unwrap_or(0o400), (*uid, *gid), &mut out)?;
+                out.mounts.push(SandboxMount::Bind {
+                    source: file,
+                    target,
+                    readonly: true,
+                });
+            }
+            Mount::Ssh { .. } => {
+                return Err(
+                    "--mount=type=ssh is not supported by wharf; fetch private sources in the context or use a secret mount".into(),
+                )
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A stage's tree (or one file of it) at `target`.
+fn stage_mount(
+    lowers: &[PathBuf],
+    rel: &str,
+    target: &str,
+    writable: bool,
+) -> Result<SandboxMount, String> {
+    let dirs = subdir_lowers(lowers, rel);
+    if !dirs.is_empty() {
+        return Ok(SandboxMount::Layers {
+            lower_dirs: dirs,
+            target: target.to_string(),
+            writable,
+        });
+    }
+    match find_file(lowers, rel) {
+        Lookup::Found(p) if !p.is_symlink() => Ok(SandboxMount::Bind {
+            source: p,
+            target: target.to_string(),
+            readonly: !writable,
+        }),
+        _ => Err(format!(
+            "--mount source={rel}: not found in the stage or image named by from="
+        )),
+    }
+}
+
+fn bind_context(
+    inp: &MountInputs<'_>,
+    rel: &str,
+    target: &str,
+    readwrite: bool,
+    out: &mut PreparedMounts,
+) -> Result<(), String> {
+    let clean = inp
+        .context
+        .resolve(if rel.is_empty() { "." } else { rel }, true)
+        .map_err(|e| e.to_string())?;
+    let kind = inp.context.kind(&clean).map_err(|e| e.to_string())?;
+    let host = inp.context.host_path(&clean);
+    let is_dir = kind == wharf_build::context::EntryKind::Dir;
+    let tree = if is_dir && inp.context.has_ignore_rules() {
+        // Only what .dockerignore leaves visible.
+        let tmp = tempfile::Builder::new()
+            .prefix("bind-")
+            .tempdir_in(inp.temp_root)
+            .map_err(|e| io("creating a directory in", inp.temp_root, e))?;
+        let root = tmp.path().to_path_buf();
+        for e in inp
+            .context
+            .walk(&clean, &|_| false)
+            .map_err(|e| e.to_string())?
+        {
+            let sub = e.rel.strip_prefix(&clean).unwrap_or(&e.rel).trim_start_matches('/');
+            let dst = root.join(sub);
+            let src = inp.context.host_path(&e.rel);
+            match e.kind {
+                wharf_build::context::EntryKind::Dir => {
+                    fs::create_dir_all(&dst).map_err(|er| io("creating", &dst, er))?
+                }
+                wharf_build::context::EntryKind::Symlink => {
+                    let t = fs::read_link(&src).map_err(|er| io("reading", &src, er))?;
+                    std::os::unix::fs::symlink(t, &dst).map_err(|er| io("creating", &dst, er))?
+                }
+                wharf_build::context::EntryKind::File => {
+                    if fs::hard_link(&src, &dst).is_err() {
+                        fs::copy(&src, &dst).map_err(|er| io("copying", &src, er))?;
+                    }
+                }
+                wharf_build::context::EntryKind::Other => {}
+            }
+        }
+        out._keep.push(Keep::Dir(tmp));
+        root
+    } else {
+        host
+    };
+    out.mounts.push(if is_dir {
+        // Through an overlay, so `rw` writes are thrown away and hard
+        // links into the context can never be written through.
+        SandboxMount::Layers {
+            lower_dirs: vec![tree],
+            target: target.to_string(),
+            writable: readwrite,
+        }
+    } else if readwrite {
+        return Err(format!(
+            "--mount=type=bind,source={rel},rw: a single file can only be bound read-only; bind its directory instead"
+        ));
+    } else {
+        SandboxMount::Bind {
+            source: tree,
+            target: target.to_string(),
+            readonly: true,
+        }
+    });
+    Ok(())
+}
+
+fn cache_dir(
+    inp: &MountInputs<'_>,
+    id: &str,
+    sharing: CacheSharing,
+    (mode, uid, gid): (Option<u32>, Option<u32>, Option<u32>),
+    out: &mut PreparedMounts,
+) -> Result<PathBuf, String> {
+    let hash = format!("{:x}", Sha256::digest(id.as_bytes()));
+    let base = inp.store_root.join("wharf-run-cache").join(&hash[..32]);
+    fs::create_dir_all(&base).map_err(|e| io("creating", &base, e))?;
+    let data = base.join("data");
+    let init = |dir: &Path| -> Result<(), String> {
+        if !dir.exists() {
+            fs::create_dir(dir).map_err(|e| io("creating", dir, e))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(mode.unwrap_or(0o755)))
+                .map_err(|e| io("setting the mode of", dir, e))?;
+            if uid.is_some() || gid.is_some() {
+                std::os::unix::fs::chown(dir, uid, gid).map_err(|e| io("chown", dir, e))?;
+            }
+        }
+        Ok(())
+    };
+    // Record which id the directory belongs to, for people looking at the store.
+    let _ = fs::write(base.join("id"), id);
+    match sharing {
+        CacheSharing::Shared => {}
+        CacheSharing::Locked | CacheSharing::Private => {
+            let lock_path = base.join("lock");
+            let lock = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(&lock_path)
+                .map_err(|e| io("opening", &lock_path, e))?;
+            let flags = if sharing == CacheSharing::Locked {
+                rustix::fs::FlockOperation::LockExclusive
+            } else {
+                rustix::fs::FlockOperation::NonBlockingLockExclusive
+            };
+            if rustix::fs::flock(&lock, flags).is_err() {
+                // Private and in use: this run gets a fresh, throwaway cache.
+                let tmp = tempfile::Builder::new()
+                    .prefix("cache-")
+                    .tempdir_in(inp.temp_root)
+                    .map_err(|e| io("creating a directory in", inp.temp_root, e))?;
+                let dir = tmp.path().join("data");
+                init(&dir)?;
+                out._keep.push(Keep::Dir(tmp));
+                return Ok(dir);
+            }
+            out._keep.push(Keep::Lock(lock));
+        }
+    }
+    init(&data)?;
+    Ok(data)
+}
+
+fn secret_file(
+    inp: &MountInputs<'_>,
+    id: &str,
+    value: &[u8],
+    mode: u32,
+    (uid, gid): (Option<u32>, Option<u32>),
+    out: &mut PreparedMounts,
+) -> Result<PathBuf, String> {
+    use std::io::Write;
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        tempfile::Builder::new().prefix("wharf-secret-").tempdir_in(shm)
+    } else {
+        tempfile::Builder::new().prefix("secret-").tempdir_in(inp.temp_root)
+    }
+    .map_err(|e| format!("secret {id}: creating a private directory: {e}"))?;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700))
+        .map_err(|e| format!("secret {id}: {e}"))?;
+    let path = dir.path().join("value");
+    let mut f = File::options()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("secret {id}: {e}"))?;
+    f.write_all(value).map_err(|e| format!("secret {id}: {e}"))?;
+    drop(f);
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(|e| format!("secret {id}: {e}"))?;
+    std::os::unix::fs::chown(&path, Some(uid.unwrap_or(0)), Some(gid.unwrap_or(0)))
+        .map_err(|e| format!("secret {id}: setting its owner: {e}"))?;
+    out._keep.push(Keep::Dir(dir));
+    Ok(path)
+}
