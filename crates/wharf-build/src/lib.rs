@@ -57,10 +57,10 @@ pub mod copy_plan;
 pub mod emit;
 pub mod git_source;
 pub mod layer_store;
-pub mod snapshot;
 pub mod ownership;
 pub mod registry_resolver;
 pub mod run_seam;
+pub mod snapshot;
 mod stage_exec;
 
 pub use builder::{
@@ -71,6 +71,6 @@ pub use context::{BuildContext, ContextEntry, ContextError, EntryKind};
 pub use copy_plan::{plan_copy, CopyEntry, CopyError, CopyRequest};
 pub use emit::BuiltImage;
 pub use layer_store::{LayerRef, RunRecord};
-pub use snapshot::SnapshotXattrs;
 pub use registry_resolver::RegistryResolver;
 pub use run_seam::{OutputLine, RunExecutor, RunOutcome, RunRequest, SecretSource};
+pub use snapshot::SnapshotXattrs;

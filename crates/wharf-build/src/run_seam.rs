@@ -6,9 +6,9 @@
 //! has already refused RUNs this host could never execute.
 
 use crate::context::BuildContext;
+use crate::layer_store::{LayerRef, LayerStore};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use crate::layer_store::{LayerRef, LayerStore};
 use wharf_frontend::plan::{PlannedInstruction, StagePlan};
 use wharf_image::ImageConfig;
 use wharf_platform::Platform;

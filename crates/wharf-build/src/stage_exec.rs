@@ -13,9 +13,9 @@ use crate::copy_layer::{
 };
 use crate::copy_plan::{destination, plan_copy, CopyRequest};
 use crate::git_source::GitSource;
+use crate::layer_store::RunRecord;
 use crate::layer_store::{LayerRef, LayerStore};
 use crate::ownership::linux_owner;
-use crate::layer_store::RunRecord;
 use crate::run_seam::{OutputLine, RunExecutor, RunRequest, SecretSource};
 use std::collections::HashMap;
 use wharf_frontend::ast::{AddOptions, Copy, Instruction, Mount, Run};
@@ -303,7 +303,10 @@ impl StageExec<'_> {
             }),
             Source::Image { reference } => {
                 let base = (self.lookup_image)(reference).ok_or_else(|| {
-                    self.step_err(line, format!("{what}={reference}: the image was not resolved"))
+                    self.step_err(
+                        line,
+                        format!("{what}={reference}: the image was not resolved"),
+                    )
                 })?;
                 self.resolver
                     .fetch_layers(reference, &base.layers, self.layers.store())
@@ -360,13 +363,18 @@ impl StageExec<'_> {
                         self.resolver
                             .fetch_layers(b, &r.layers, self.layers.store())
                             .map_err(|m| {
-                                self.step_err(line, format!("--mount from={f}: the layers of {b}: {m}"))
+                                self.step_err(
+                                    line,
+                                    format!("--mount from={f}: the layers of {b}: {m}"),
+                                )
                             })?;
                     }
                     read_keys.push(r.chain.clone());
                     mount_sources.push(Some(r.layers));
                 }
-                Mount::Bind { from: None, source, .. } => {
+                Mount::Bind {
+                    from: None, source, ..
+                } => {
                     let rel = source.as_deref().unwrap_or(".");
                     let digest = context_tree_digest(self.context, rel).map_err(|e| {
                         self.step_err(line, format!("--mount=type=bind,source={rel}: {e}"))

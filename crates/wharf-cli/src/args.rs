@@ -154,4 +154,32 @@ pub struct BuildArgs {
     /// registries always are. May be repeated.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure_registries: Vec<String>,
+
+    /// A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR
+    /// (never stored in the image, its history or the cache). May be repeated.
+    #[arg(long = "secret", value_name = "id=ID,src=FILE|env=VAR")]
+    pub secrets: Vec<String>,
+
+    /// Network of RUN instructions without --network: host (default, as
+    /// buildah's chroot isolation) or none.
+    #[arg(long = "network", value_enum, default_value_t = RunNetwork::Host)]
+    pub network: RunNetwork,
+
+    /// Run Linux RUN instructions with an external OCI runtime (runc; crun
+    /// 1.x fails on hosts with hybrid cgroups) instead of the embedded
+    /// sandbox.
+    #[arg(long = "runtime", value_name = "runc|PATH")]
+    pub runtime: Option<PathBuf>,
+
+    /// Run Windows RUN lines that call apt-get/apk/yum/dnf as written,
+    /// instead of translating them to Chocolatey.
+    #[arg(long = "no-choco-translation")]
+    pub no_choco_translation: bool,
+}
+
+/// `--network`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RunNetwork {
+    Host,
+    None,
 }

@@ -8,7 +8,9 @@ use crate::output::Output;
 use crate::progress::Reporter;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
-use wharf_build::{BuildConfig, BuildContext, BuildRequest, Builder, RegistryResolver};
+use wharf_build::{
+    BuildConfig, BuildContext, BuildRequest, Builder, RegistryResolver, SecretSource,
+};
 use wharf_frontend::plan::PlanOptions;
 use wharf_layer::Compression;
 use wharf_registry::{
@@ -43,6 +45,43 @@ fn compression(spec: &str) -> Result<Compression> {
         "uncompressed" | "none" if level(0, 0).is_ok() => Compression::None,
         _ => bail!("--compression {spec}: use gzip[:LEVEL], zstd[:LEVEL] or uncompressed"),
     })
+}
+
+/// `--secret id=ID,src=FILE` / `--secret id=ID,env=VAR` (a bare
+/// `id=ID` reads the environment variable ID, as BuildKit does).
+fn secrets(raw: &[String]) -> Result<BTreeMap<String, SecretSource>> {
+    let mut out = BTreeMap::new();
+    for spec in raw {
+        let (mut id, mut src, mut env) = (None, None, None);
+        for field in spec.split(',') {
+            match field.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => src = Some(v.to_string()),
+                Some(("env", v)) => env = Some(v.to_string()),
+                Some(("type", "file" | "env")) => {}
+                _ => bail!(
+                    "--secret {spec}: unknown field {field:?}; write id=ID,src=FILE or id=ID,env=VAR"
+                ),
+            }
+        }
+        let id = id.filter(|i| !i.is_empty()).with_context(|| {
+            format!("--secret {spec}: id= is missing; write id=ID,src=FILE or id=ID,env=VAR")
+        })?;
+        let source = match (src, env) {
+            (Some(_), Some(_)) => bail!("--secret {spec}: give src= or env=, not both"),
+            (Some(f), None) => {
+                let path = std::path::PathBuf::from(&f);
+                if !path.is_file() {
+                    bail!("--secret {spec}: {f} is not a readable file");
+                }
+                SecretSource::File(path)
+            }
+            (None, Some(v)) => SecretSource::Env(v),
+            (None, None) => SecretSource::Env(id.clone()),
+        };
+        out.insert(id, source);
+    }
+    Ok(out)
 }
 
 fn source_date_epoch() -> Result<Option<u64>> {
@@ -86,11 +125,24 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         options,
         labels,
     };
-    let builder = Builder::new(BuildConfig {
+    let mut builder = Builder::new(BuildConfig {
         store: store.clone(),
         compression: compression(&a.compression)?,
         source_date_epoch: source_date_epoch()?,
         no_cache: a.no_cache,
+    })
+    .with_secrets(secrets(&a.secrets)?);
+    if let Some(executor) = crate::run_setup::executor(a)? {
+        builder = builder.with_run_executor(executor);
+    }
+    // Ctrl-C: stop running commands (their mounts go with their
+    // namespaces), then leave.
+    runtime.spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            crate::run_setup::cancel();
+            eprintln!("interrupted");
+            std::process::exit(130);
+        }
     });
     let output = builder.build(&request, &resolver, &mut |e| reporter.event(&e))?;
     let Some(root) = output.root().cloned() else {

@@ -6,6 +6,7 @@ mod build_cmd;
 mod load;
 mod output;
 mod progress;
+mod run_setup;
 mod store_cmds;
 
 use anyhow::{bail, Context, Result};
@@ -20,7 +21,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Plan(a) => run_plan(&a, true),
-        Command::Build(a) => run_build(&a),
+        Command::Build(a) => run_setup::enter_rootless_if_needed().and_then(|()| run_build(&a)),
         Command::Pull(a) => store_cmds::pull(&a),
         Command::Push(a) => store_cmds::push(&a),
         Command::Images(a) => store_cmds::images(&a),

@@ -117,6 +117,9 @@ impl Reporter {
                 BuildEvent::LayerProgress { line, bytes } => {
                     json!({"event": "layer-progress", "line": line, "bytes": bytes})
                 }
+                BuildEvent::RunOutput { line, stderr, text } => {
+                    json!({"event": "run-output", "line": line, "stream": if *stderr { "stderr" } else { "stdout" }, "text": text})
+                }
                 BuildEvent::Note(m) => json!({"event": "note", "message": m}),
                 BuildEvent::Warning(m) => json!({"event": "warning", "message": m}),
             };
@@ -185,6 +188,7 @@ impl Reporter {
                     ));
                 }
             }
+            BuildEvent::RunOutput { text, .. } => self.line(format!("#{} | {text}", self.step + 1)),
             BuildEvent::Note(m) => self.line(format!("note: {m}")),
             BuildEvent::Warning(m) => self.line(format!("warning: {m}")),
         }

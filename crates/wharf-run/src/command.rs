@@ -97,7 +97,13 @@ fn is_only_marker(text: &str, name: &str) -> bool {
 fn script_file_name(name: &str) -> String {
     let clean: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if clean.is_empty() {
         "script".into()
@@ -133,9 +139,17 @@ mod tests {
 
     #[test]
     fn shell_form_uses_the_stage_shell() {
-        let bash = vec!["/bin/bash".into(), "-eo".into(), "pipefail".into(), "-c".into()];
+        let bash = vec![
+            "/bin/bash".into(),
+            "-eo".into(),
+            "pipefail".into(),
+            "-c".into(),
+        ];
         let c = command_line(&Command::Shell("echo $HOME | wc".into()), &[], &bash).unwrap();
-        assert_eq!(c.args, ["/bin/bash", "-eo", "pipefail", "-c", "echo $HOME | wc"]);
+        assert_eq!(
+            c.args,
+            ["/bin/bash", "-eo", "pipefail", "-c", "echo $HOME | wc"]
+        );
         assert!(command_line(&Command::Shell("x".into()), &[], &[]).is_err());
     }
 
@@ -144,7 +158,11 @@ mod tests {
         let d = doc("EOF", "set -e\necho one\necho two\n");
         for marker in ["<<EOF", "<<-EOF", "<<\"EOF\"", " <<'EOF' "] {
             let c = command_line(&Command::Shell(marker.into()), &[d.clone()], &sh()).unwrap();
-            assert_eq!(c.args, ["/bin/sh", "-c", "set -e\necho one\necho two\n"], "{marker}");
+            assert_eq!(
+                c.args,
+                ["/bin/sh", "-c", "set -e\necho one\necho two\n"],
+                "{marker}"
+            );
             assert_eq!(c.script, None);
         }
     }
@@ -156,7 +174,10 @@ mod tests {
         assert_eq!(c.args, ["/dev/pipes/PY"]);
         assert_eq!(
             c.script,
-            Some(("/dev/pipes/PY".into(), "#!/usr/bin/python3\nprint(1)\n".into()))
+            Some((
+                "/dev/pipes/PY".into(),
+                "#!/usr/bin/python3\nprint(1)\n".into()
+            ))
         );
     }
 
@@ -172,7 +193,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             c.args,
-            ["/bin/sh", "-c", "cat <<A >/a && cat <<B >/b\nalpha\nA\nbeta\nB"]
+            [
+                "/bin/sh",
+                "-c",
+                "cat <<A >/a && cat <<B >/b\nalpha\nA\nbeta\nB"
+            ]
         );
     }
 

@@ -157,13 +157,22 @@ impl RunExecutor for LinuxRunExecutor {
         let mut sources: Vec<Option<Vec<PathBuf>>> = Vec::new();
         for s in req.mount_sources {
             sources.push(match s {
-                Some(layers) => Some(layers.iter().rev().map(snapshot).collect::<Result<_, _>>()?),
+                Some(layers) => Some(
+                    layers
+                        .iter()
+                        .rev()
+                        .map(snapshot)
+                        .collect::<Result<_, _>>()?,
+                ),
                 None => None,
             });
         }
 
         // Identity, from the stage's own user database.
-        let user = ins.user.clone().unwrap_or_else(|| req.config.config.user.clone());
+        let user = ins
+            .user
+            .clone()
+            .unwrap_or_else(|| req.config.config.user.clone());
         let read = |p: &str| match find_file(&lowers, p) {
             Lookup::Found(path) => read_small(&path),
             Lookup::Missing => None,
@@ -171,7 +180,11 @@ impl RunExecutor for LinuxRunExecutor {
         let ids = if user.is_empty() || user == "root" || user == "0" {
             Default::default()
         } else {
-            resolve_user(&user, read("etc/passwd").as_deref(), read("etc/group").as_deref())?
+            resolve_user(
+                &user,
+                read("etc/passwd").as_deref(),
+                read("etc/group").as_deref(),
+            )?
         };
 
         let shell = ins
@@ -180,7 +193,11 @@ impl RunExecutor for LinuxRunExecutor {
             .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
         let cmd = command_line(&run.command, &run.heredocs, &shell)?;
 
-        let workdir = if ins.workdir.is_empty() { "/".to_string() } else { ins.workdir.clone() };
+        let workdir = if ins.workdir.is_empty() {
+            "/".to_string()
+        } else {
+            ins.workdir.clone()
+        };
         let tmp = req
             .layer_store
             .temp_dir()
@@ -212,12 +229,8 @@ impl RunExecutor for LinuxRunExecutor {
             });
         }
 
-        let mut env: Vec<(String, String)> = ins
-            .env
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        let mut env: Vec<(String, String)> =
+            ins.env.clone().unwrap_or_default().into_iter().collect();
         if !env.iter().any(|(k, _)| k == "PATH") {
             env.push(("PATH".into(), wharf_sandbox::DEFAULT_PATH.into()));
         }

@@ -32,13 +32,10 @@ pub struct PreparedMounts {
     pub mounts: Vec<SandboxMount>,
     /// Secret environment variables (`--mount=type=secret,env=...`).
     pub env: Vec<(String, String)>,
-    /// Temporary trees and lock files, released after the run.
-    _keep: Vec<Keep>,
-}
-
-enum Keep {
-    Dir(tempfile::TempDir),
-    Lock(#[allow(dead_code)] File),
+    /// Temporary trees, removed after the run.
+    temp_dirs: Vec<tempfile::TempDir>,
+    /// Cache locks, released after the run.
+    locks: Vec<File>,
 }
 
 /// Inputs for [`prepare`].
@@ -226,7 +223,11 @@ fn bind_context(
             .walk(&clean, &|_| false)
             .map_err(|e| e.to_string())?
         {
-            let sub = e.rel.strip_prefix(&clean).unwrap_or(&e.rel).trim_start_matches('/');
+            let sub = e
+                .rel
+                .strip_prefix(&clean)
+                .unwrap_or(&e.rel)
+                .trim_start_matches('/');
             let dst = root.join(sub);
             let src = inp.context.host_path(&e.rel);
             match e.kind {
@@ -245,7 +246,7 @@ fn bind_context(
                 wharf_build::context::EntryKind::Other => {}
             }
         }
-        out._keep.push(Keep::Dir(tmp));
+        out.temp_dirs.push(tmp);
         root
     } else {
         host
@@ -320,10 +321,10 @@ fn cache_dir(
                     .map_err(|e| io("creating a directory in", inp.temp_root, e))?;
                 let dir = tmp.path().join("data");
                 init(&dir)?;
-                out._keep.push(Keep::Dir(tmp));
+                out.temp_dirs.push(tmp);
                 return Ok(dir);
             }
-            out._keep.push(Keep::Lock(lock));
+            out.locks.push(lock);
         }
     }
     init(&data)?;
@@ -341,9 +342,13 @@ fn secret_file(
     use std::io::Write;
     let shm = Path::new("/dev/shm");
     let dir = if shm.is_dir() {
-        tempfile::Builder::new().prefix("wharf-secret-").tempdir_in(shm)
+        tempfile::Builder::new()
+            .prefix("wharf-secret-")
+            .tempdir_in(shm)
     } else {
-        tempfile::Builder::new().prefix("secret-").tempdir_in(inp.temp_root)
+        tempfile::Builder::new()
+            .prefix("secret-")
+            .tempdir_in(inp.temp_root)
     }
     .map_err(|e| format!("secret {id}: creating a private directory: {e}"))?;
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700))
@@ -355,12 +360,13 @@ fn secret_file(
         .mode(0o600)
         .open(&path)
         .map_err(|e| format!("secret {id}: {e}"))?;
-    f.write_all(value).map_err(|e| format!("secret {id}: {e}"))?;
+    f.write_all(value)
+        .map_err(|e| format!("secret {id}: {e}"))?;
     drop(f);
     fs::set_permissions(&path, fs::Permissions::from_mode(mode & 0o7777))
         .map_err(|e| format!("secret {id}: {e}"))?;
     std::os::unix::fs::chown(&path, Some(uid.unwrap_or(0)), Some(gid.unwrap_or(0)))
         .map_err(|e| format!("secret {id}: setting its owner: {e}"))?;
-    out._keep.push(Keep::Dir(dir));
+    out.temp_dirs.push(dir);
     Ok(path)
 }

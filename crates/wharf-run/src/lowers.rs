@@ -115,7 +115,11 @@ mod tests {
     #[test]
     fn top_copy_wins_and_whiteouts_hide() {
         let t = tempfile::tempdir().unwrap();
-        let (top, mid, base) = (t.path().join("top"), t.path().join("mid"), t.path().join("base"));
+        let (top, mid, base) = (
+            t.path().join("top"),
+            t.path().join("mid"),
+            t.path().join("base"),
+        );
         for d in [&top, &mid, &base] {
             fs::create_dir_all(d.join("etc")).unwrap();
         }
@@ -124,10 +128,16 @@ mod tests {
         fs::write(base.join("etc/group"), "g").unwrap();
         whiteout(&mid.join("etc/group"));
         let lowers = vec![top.clone(), mid.clone(), base.clone()];
-        assert_eq!(find_file(&lowers, "etc/passwd"), Lookup::Found(mid.join("etc/passwd")));
+        assert_eq!(
+            find_file(&lowers, "etc/passwd"),
+            Lookup::Found(mid.join("etc/passwd"))
+        );
         assert_eq!(find_file(&lowers, "/etc/group"), Lookup::Missing);
         assert_eq!(find_file(&lowers, "etc/shadow"), Lookup::Missing);
-        assert_eq!(subdir_lowers(&lowers, "etc"), vec![top.join("etc"), mid.join("etc"), base.join("etc")]);
+        assert_eq!(
+            subdir_lowers(&lowers, "etc"),
+            vec![top.join("etc"), mid.join("etc"), base.join("etc")]
+        );
         // Deleting the directory in the middle layer hides the base's copy.
         fs::remove_dir_all(mid.join("etc")).unwrap();
         whiteout(&mid.join("etc"));

@@ -111,7 +111,8 @@ mod tests {
     use super::*;
 
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n# comment\napp:x:1000:1001::/home/app:/bin/sh\nbroken line\n";
-    const GROUP: &str = "root:x:0:\nappgrp:x:1001:\nwheel:x:10:app,other\naudio:x:29:app\nstaff:x:50:\n";
+    const GROUP: &str =
+        "root:x:0:\nappgrp:x:1001:\nwheel:x:10:app,other\naudio:x:29:app\nstaff:x:50:\n";
 
     #[test]
     fn names_and_numbers() {
@@ -121,9 +122,30 @@ mod tests {
         assert_eq!((app.uid, app.gid), (1000, 1001));
         assert_eq!(app.additional_gids, [10, 29]);
         assert_eq!(r("1000").unwrap(), app);
-        assert_eq!(r("app:staff").unwrap(), UserIds { uid: 1000, gid: 50, additional_gids: vec![] });
-        assert_eq!(r("4242:7").unwrap(), UserIds { uid: 4242, gid: 7, additional_gids: vec![] });
-        assert_eq!(r("4242").unwrap(), UserIds { uid: 4242, gid: 0, additional_gids: vec![] });
+        assert_eq!(
+            r("app:staff").unwrap(),
+            UserIds {
+                uid: 1000,
+                gid: 50,
+                additional_gids: vec![]
+            }
+        );
+        assert_eq!(
+            r("4242:7").unwrap(),
+            UserIds {
+                uid: 4242,
+                gid: 7,
+                additional_gids: vec![]
+            }
+        );
+        assert_eq!(
+            r("4242").unwrap(),
+            UserIds {
+                uid: 4242,
+                gid: 0,
+                additional_gids: vec![]
+            }
+        );
     }
 
     #[test]

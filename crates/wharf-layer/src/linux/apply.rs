@@ -672,8 +672,13 @@ impl Applier {
     ) -> Result<()> {
         if leaf == OPAQUE_MARKER.as_bytes() {
             let attr = format!("{xattr_prefix}overlay.opaque");
-            return rustix::fs::fsetxattr(dir, attr.as_str(), b"y", rustix::fs::XattrFlags::empty())
-                .map_err(|e| self.io(name, "marking opaque", e));
+            return rustix::fs::fsetxattr(
+                dir,
+                attr.as_str(),
+                b"y",
+                rustix::fs::XattrFlags::empty(),
+            )
+            .map_err(|e| self.io(name, "marking opaque", e));
         }
         if rest.starts_with(WHITEOUT_PREFIX.as_bytes()) {
             return Ok(());

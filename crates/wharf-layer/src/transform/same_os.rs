@@ -77,6 +77,15 @@ pub fn copy_linux<W: Write>(
         t.uid = uid;
         t.gid = gid;
         t.mtime = e.mtime;
+        if e.path == mapping.source && matches!(e.kind, ViewKind::Dir) {
+            // A directory's contents are copied into the destination,
+            // which is created as BuildKit and buildah create it: 0755,
+            // owned by root or the --chown owner, not like the source.
+            let (uid, gid) = owner.unwrap_or((0, 0));
+            t.mode = 0o755;
+            t.uid = uid;
+            t.gid = gid;
+        }
         t.pax = e
             .xattrs
             .iter()

@@ -1,0 +1,57 @@
+//! Which RUN executor a build uses on this host, from the command line:
+//! the Linux namespace sandbox on Linux hosts (optionally through an
+//! external OCI runtime), none elsewhere (the plan has already refused RUN
+//! in stages this host cannot run).
+
+use crate::args::{BuildArgs, RunNetwork};
+use anyhow::Result;
+use std::sync::Arc;
+use wharf_build::RunExecutor;
+
+/// The executor for this build, if this host has one.
+#[cfg(target_os = "linux")]
+pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
+    use wharf_run::{LinuxRunExecutor, LinuxRunSettings};
+    use wharf_sandbox::{Network, Runtime};
+    let runtime = match &a.runtime {
+        None => Runtime::Embedded,
+        Some(p) => Runtime::External { program: p.clone() },
+    };
+    let settings = LinuxRunSettings {
+        default_network: match a.network {
+            RunNetwork::Host => Network::Host,
+            RunNetwork::None => Network::None,
+        },
+        runtime,
+    };
+    Ok(Some(Arc::new(LinuxRunExecutor::new(settings))))
+}
+
+/// The executor for this build, if this host has one.
+#[cfg(not(target_os = "linux"))]
+pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
+    let _ = (a.network, &a.runtime);
+    Ok(None)
+}
+
+/// Stops every running RUN (Ctrl-C).
+pub fn cancel() {
+    wharf_sandbox::cancel_all();
+}
+
+/// For a build by an unprivileged user that runs Linux RUN steps: moves
+/// the process into a user namespace (the model of `buildah unshare`)
+/// before any thread starts, so layers can be unpacked with their owners
+/// and overlays mounted.
+pub fn enter_rootless_if_needed() -> Result<()> {
+    use anyhow::Context;
+    match wharf_sandbox::enter_rootless().context(
+        "cannot enter a user namespace for a rootless build; install Debian's uidmap package and give the user a range in /etc/subuid and /etc/subgid, or build as root",
+    )? {
+        wharf_sandbox::RootlessState::InUserNamespace { mapped_ids: 1 } => {
+            eprintln!("note: rootless build without a subordinate id range: only root (0) exists in RUN steps; add the user to /etc/subuid and /etc/subgid to have more");
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,403 @@
+//! `wharf build` with RUN, end to end: a busybox base (Debian's
+//! `busybox-static`) pushed to a real loopback `docker-registry`, a
+//! multi-stage Dockerfile whose RUN steps create, delete, chmod and link
+//! files, use cache and secret mounts and switch USER; the result is
+//! unpacked by umoci and compared file by file with what buildah
+//! (`bud --isolation chroot --runtime runc`) builds from the same
+//! Dockerfile; the image's CMD is run in the sandbox; the secret is looked
+//! for in every blob; a cache mount keeps its content between builds; a
+//! Linux stage's RUN output is copied into a Windows stage; and the same
+//! build runs as an unprivileged user (rootless).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use wharf_store::Store;
+use wharf_testkit::registry::{start, Auth, Registry};
+
+const SECRET: &str = "s3cr3t-Value-4242-never-stored";
+
+fn wharf() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("runs");
+    (
+        out.clone(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn ok(cmd: &mut Command) -> (String, String) {
+    let (out, stdout, stderr) = run(cmd);
+    assert!(out.status.success(), "{cmd:?} failed:\n{stderr}\n{stdout}");
+    (stdout, stderr)
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// A registry holding `<host>/base/busybox:1`.
+fn registry_with_busybox() -> (Registry, tempfile::TempDir, String) {
+    assert!(
+        wharf_testkit::busybox::available(),
+        "install Debian's busybox-static"
+    );
+    let reg = start(Auth::None, None);
+    let dir = tempfile::tempdir().unwrap();
+    let src = Store::open(dir.path().join("src")).unwrap();
+    let name = format!("{}/base/busybox:1", reg.host());
+    wharf_testkit::busybox::store_busybox_image(&src, &name);
+    ok(wharf()
+        .arg("push")
+        .arg("--store")
+        .arg(dir.path().join("src"))
+        .arg(&name));
+    (reg, dir, name)
+}
+
+/// The Dockerfile; `heredoc: false` writes the here-document step as a
+/// plain RUN with the same effect (Debian 12's buildah 1.28 predates
+/// here-documents).
+fn dockerfile(base: &str, heredoc: bool) -> String {
+    // buildah keeps cache mounts outside its --root: a fresh id per run.
+    let nonce = std::process::id();
+    let text = format!(
+        r#"FROM {base} AS build
+RUN mkdir -p /out/sub && echo hello > /out/hello.txt && ln -s hello.txt /out/link \
+ && chmod 0750 /out/sub && echo x > /out/sub/x && chmod 0600 /out/sub/x
+RUN rm /opt/data/remove.txt /etc/motd && chmod 0755 /opt/data/script.sh \
+ && ln -sf /opt/data/keep.txt /opt/keep-link
+RUN --mount=type=cache,target=/cache,id=counter-{nonce} \
+    echo run >> /cache/log && wc -l < /cache/log > /out/cache-count
+RUN --mount=type=secret,id=token wc -c < /run/secrets/token > /out/token-len
+RUN --mount=type=bind,source=src,target=/src cp /src/input.txt /out/input.txt
+RUN <<EOF
+set -e
+echo "from a here-document" > /out/heredoc.txt
+EOF
+RUN mkdir -p /home/app/work && chown app:app /home/app/work
+USER app
+WORKDIR /home/app/work
+RUN id -u > uid && id -G > groups && touch made-by-app
+
+FROM {base}
+COPY --from=build /out /app
+COPY --from=build /home/app/work /work
+RUN rm -rf /opt/data && mkdir /opt/data && echo new > /opt/data/n
+CMD ["sh", "-c", "cat /app/hello.txt /app/input.txt"]
+"#
+    );
+    if heredoc {
+        text
+    } else {
+        text.replace(
+            "RUN <<EOF\nset -e\necho \"from a here-document\" > /out/heredoc.txt\nEOF\n",
+            "RUN set -e; echo \"from a here-document\" > /out/heredoc.txt\n",
+        )
+    }
+}
+
+fn context(dir: &Path, base: &str) -> PathBuf {
+    let ctx = dir.join("ctx");
+    std::fs::create_dir_all(ctx.join("src")).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), dockerfile(base, true)).unwrap();
+    std::fs::write(ctx.join("Dockerfile.plain"), dockerfile(base, false)).unwrap();
+    assert_ne!(dockerfile(base, true), dockerfile(base, false));
+    std::fs::write(ctx.join("src/input.txt"), "input from the context\n").unwrap();
+    std::fs::write(dir.join("token"), SECRET).unwrap();
+    ctx
+}
+
+/// The OCI layout at `dir`: its blobs and the first manifest's ref name.
+fn layout_ref(dir: &Path) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]
+        .as_str()
+        .unwrap_or("latest")
+        .to_string()
+}
+
+fn umoci_unpack(layout: &Path, bundle: &Path) -> PathBuf {
+    let r = layout_ref(layout);
+    ok(Command::new("umoci")
+        .arg("unpack")
+        .arg("--image")
+        .arg(format!("{}:{r}", layout.display()))
+        .arg(bundle));
+    bundle.join("rootfs")
+}
+
+/// path → (kind, mode, uid, gid, link target or content digest).
+type Tree = BTreeMap<String, (char, u32, u32, u32, String)>;
+
+fn tree(root: &Path) -> Tree {
+    fn walk(root: &Path, dir: &Path, out: &mut Tree) {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        for n in names {
+            let p = dir.join(&n);
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let (kind, what) = if m.file_type().is_symlink() {
+                (
+                    'l',
+                    std::fs::read_link(&p)
+                        .unwrap()
+                        .to_string_lossy()
+                        .to_string(),
+                )
+            } else if m.is_dir() {
+                ('d', String::new())
+            } else if m.is_file() {
+                let mut s = String::new();
+                let mut f = std::fs::File::open(&p).unwrap();
+                let mut buf = Vec::new();
+                f.read_to_end(&mut buf).unwrap();
+                if buf.len() < 256 {
+                    s.push_str(&String::from_utf8_lossy(&buf));
+                } else {
+                    s = format!("{} bytes", buf.len());
+                }
+                ('f', s)
+            } else {
+                ('o', String::new())
+            };
+            out.insert(
+                rel,
+                (
+                    kind,
+                    m.permissions().mode() & 0o7777,
+                    m.uid(),
+                    m.gid(),
+                    what,
+                ),
+            );
+            if m.is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let mut out = Tree::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// Every layer tar (decompressed) and the config of the image in `layout`.
+fn all_blobs_text(layout: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+        let p = e.unwrap().path();
+        let raw = std::fs::read(&p).unwrap();
+        let data = if raw.starts_with(&[0x1f, 0x8b]) {
+            let mut d = Vec::new();
+            flate2::read::GzDecoder::new(raw.as_slice())
+                .read_to_end(&mut d)
+                .unwrap();
+            d
+        } else {
+            raw
+        };
+        out.push((p.display().to_string(), data));
+    }
+    out
+}
+
+fn wharf_build(store: &Path, ctx: &Path, secret: &Path, out: &Path, extra: &[&str]) -> String {
+    let (_, stderr) = ok(wharf()
+        .arg("build")
+        .arg("--store")
+        .arg(store)
+        .arg("--progress")
+        .arg("plain")
+        .arg("--secret")
+        .arg(format!("id=token,src={}", secret.display()))
+        .arg("-t")
+        .arg("example.test/run:1")
+        .arg("-o")
+        .arg(format!("type=oci,dest={}", out.display()))
+        .args(extra)
+        .arg(ctx));
+    stderr
+}
+
+#[test]
+fn multi_stage_run_build_matches_buildah_and_keeps_secrets_out() {
+    let (reg, dir, base) = registry_with_busybox();
+    let ctx = context(dir.path(), &base);
+    let store = dir.path().join("store");
+    let out = dir.path().join("wharf-oci");
+    let stderr = wharf_build(&store, &ctx, &dir.path().join("token"), &out, &[]);
+    // Output of the commands is streamed to the progress view.
+    assert!(stderr.contains("RUN"), "{stderr}");
+
+    // The file tree umoci unpacks.
+    let rootfs = umoci_unpack(&out, &dir.path().join("bundle"));
+    let t = tree(&rootfs);
+    let file = |p: &str| t.get(p).unwrap_or_else(|| panic!("{p} missing")).clone();
+    assert_eq!(file("app/hello.txt").4, "hello\n");
+    assert_eq!(file("app/link"), ('l', 0o777, 0, 0, "hello.txt".into()));
+    assert_eq!(file("app/sub").1, 0o750);
+    assert_eq!(file("app/sub/x").1, 0o600);
+    assert_eq!(file("app/cache-count").4.trim(), "1");
+    assert_eq!(file("app/token-len").4.trim(), SECRET.len().to_string());
+    assert_eq!(file("app/input.txt").4, "input from the context\n");
+    assert_eq!(file("app/heredoc.txt").4, "from a here-document\n");
+    assert_eq!(file("work/uid").4.trim(), "1000");
+    assert_eq!(file("work/groups").4.trim(), "1000 50");
+    assert_eq!(file("work/made-by-app").2, 1000, "owned by app");
+    // The final stage replaced /opt/data: only the new file is there.
+    assert_eq!(file("opt/data/n").4, "new\n");
+    assert!(!t.contains_key("opt/data/keep.txt"), "opaque directory");
+    // Nothing of the sandbox's own mounts leaked into the image.
+    for p in ["cache", "run/secrets", "src", "dev/pipes", "proc/self"] {
+        assert!(!t.contains_key(p), "{p} should not be in the image");
+    }
+
+    // The secret is in no blob (layers decompressed, config, manifests).
+    for (name, data) in all_blobs_text(&out) {
+        assert!(
+            !data.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+            "the secret is in {name}"
+        );
+    }
+
+    // The first stage's layers record deletions as whiteouts.
+    let build_out = dir.path().join("build-oci");
+    let (o, _, e) = run(wharf()
+        .arg("build")
+        .arg("--store")
+        .arg(&store)
+        .arg("--target")
+        .arg("build")
+        .arg("--secret")
+        .arg(format!(
+            "id=token,src={}",
+            dir.path().join("token").display()
+        ))
+        .arg("-o")
+        .arg(format!("type=oci,dest={}", build_out.display()))
+        .arg(&ctx));
+    assert!(o.status.success(), "{e}");
+    let mut names = Vec::new();
+    for (_, data) in all_blobs_text(&build_out) {
+        if let Ok(entries) = tar::Archive::new(data.as_slice()).entries() {
+            for en in entries.flatten() {
+                names.push(en.path().unwrap().to_string_lossy().to_string());
+            }
+        }
+    }
+    for w in ["opt/data/.wh.remove.txt", "etc/.wh.motd"] {
+        assert!(names.iter().any(|n| n == w), "{w} missing in {names:?}");
+    }
+
+    // The image's CMD runs under the sandbox.
+    let upper = dir.path().join("cmd-upper");
+    let work = dir.path().join("cmd-work");
+    std::fs::create_dir_all(&upper).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    let spec = wharf_sandbox::SandboxSpec::new(
+        vec![rootfs.clone()],
+        upper,
+        work,
+        vec![
+            "sh".into(),
+            "-c".into(),
+            "cat /app/hello.txt /app/input.txt".into(),
+        ],
+    );
+    let mut stdout = Vec::new();
+    let status = wharf_sandbox::run(&spec, &mut |s, b| {
+        if s == wharf_sandbox::Stream::Stdout {
+            stdout.extend_from_slice(b)
+        }
+    })
+    .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&stdout),
+        "hello\ninput from the context\n"
+    );
+
+    // A cache mount keeps its content between builds.
+    let out2 = dir.path().join("wharf-oci-2");
+    wharf_build(
+        &store,
+        &ctx,
+        &dir.path().join("token"),
+        &out2,
+        &["--no-cache"],
+    );
+    let t2 = tree(&umoci_unpack(&out2, &dir.path().join("bundle2")));
+    assert_eq!(t2["app/cache-count"].4.trim(), "2");
+
+    // buildah builds the same tree.
+    if !have("buildah") {
+        panic!("install Debian's buildah to compare with it");
+    }
+    let broot = dir.path().join("buildah");
+    let buildah = |args: &[&str]| {
+        let mut c = Command::new("buildah");
+        c.arg("--root")
+            .arg(broot.join("root"))
+            .arg("--runroot")
+            .arg(broot.join("runroot"))
+            .args(args);
+        c
+    };
+    let secret_arg = format!("id=token,src={}", dir.path().join("token").display());
+    ok(buildah(&[
+        "bud",
+        "--isolation",
+        "chroot",
+        "--runtime",
+        "runc",
+        "--tls-verify=false",
+        "--secret",
+        &secret_arg,
+        "-t",
+        "localhost/run:1",
+        "-f",
+    ])
+    .arg(ctx.join("Dockerfile.plain"))
+    .arg(&ctx));
+    let b_layout = dir.path().join("buildah-oci");
+    ok(buildah(&["push", "localhost/run:1"]).arg(format!("oci:{}:run", b_layout.display())));
+    let b_tree = tree(&umoci_unpack(&b_layout, &dir.path().join("bbundle")));
+    // buildah 1.28's chroot isolation leaves the stubs of its bind mounts
+    // in the image (empty 0755 files, an empty /run); BuildKit and wharf
+    // remove what they created to mount on.
+    let buildah_stub = |k: &str| {
+        ["etc/hostname", "etc/hosts", "etc/resolv.conf", "run"].contains(&k)
+            && !t.contains_key(k)
+            && matches!(b_tree.get(k), Some((_, 0o755, 0, 0, w)) if w.is_empty())
+    };
+    let differences: Vec<String> = t
+        .keys()
+        .chain(b_tree.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| t.get(*k) != b_tree.get(*k) && !buildah_stub(k))
+        .map(|k| format!("{k}: wharf {:?} buildah {:?}", t.get(k), b_tree.get(k)))
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "wharf and buildah differ:\n{}",
+        differences.join("\n")
+    );
+    drop(reg);
+}

@@ -1,0 +1,127 @@
+//! A real, runnable Linux base image made from Debian's `busybox-static`:
+//! `/bin/busybox` with a symlink per applet, `/etc/passwd` and `/etc/group`
+//! (root, an `app` user 1000:1000 in a supplementary group, nobody),
+//! `/tmp` (1777) and a few files a RUN can delete, chmod or replace. The
+//! config and `rootfs.diff_ids` are exact, so other tools (buildah, skopeo,
+//! umoci) accept it.
+
+use crate::images::{gzip, GZIP_LAYER};
+use std::path::Path;
+use std::process::Command;
+use wharf_platform::Platform;
+use wharf_store::oci::{Descriptor, ImageManifest, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_MANIFEST};
+use wharf_store::{sha256_of, Store};
+
+/// Where Debian's `busybox-static` installs the binary.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// Whether the busybox binary is present (package `busybox-static`).
+pub fn available() -> bool {
+    Path::new(BUSYBOX).is_file()
+}
+
+fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(1_700_000_000);
+    h
+}
+
+/// The uncompressed root filesystem tar.
+pub fn rootfs_tar() -> Vec<u8> {
+    let binary = std::fs::read(BUSYBOX).expect("busybox-static is installed (/bin/busybox)");
+    let list = Command::new(BUSYBOX)
+        .arg("--list-full")
+        .output()
+        .expect("busybox --list-full");
+    let mut applets: Vec<String> = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty() && l != "bin/busybox")
+        .collect();
+    applets.sort();
+    applets.dedup();
+    let mut b = tar::Builder::new(Vec::new());
+    let dir = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32| {
+        let mut h = header(tar::EntryType::Directory, mode, 0);
+        b.append_data(&mut h, path, std::io::empty()).expect("tar");
+    };
+    let file = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32, data: &[u8]| {
+        let mut h = header(tar::EntryType::Regular, mode, data.len() as u64);
+        b.append_data(&mut h, path, data).expect("tar");
+    };
+    for d in [
+        "bin", "dev", "etc", "home", "home/app", "proc", "root", "sbin", "sys", "usr", "usr/bin",
+        "usr/sbin", "var", "var/lib", "opt", "opt/data",
+    ] {
+        dir(&mut b, d, 0o755);
+    }
+    dir(&mut b, "tmp", 0o1777);
+    file(&mut b, "bin/busybox", 0o755, &binary);
+    for a in &applets {
+        let depth = a.matches('/').count();
+        let target = format!("{}bin/busybox", "../".repeat(depth));
+        let mut h = header(tar::EntryType::Symlink, 0o777, 0);
+        b.append_link(&mut h, a, &target).expect("tar");
+    }
+    file(
+        &mut b,
+        "etc/passwd",
+        0o644,
+        b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    );
+    file(
+        &mut b,
+        "etc/group",
+        0o644,
+        b"root:x:0:\napp:x:1000:\nstaff:x:50:app\nnogroup:x:65534:\n",
+    );
+    file(&mut b, "etc/motd", 0o644, b"welcome\n");
+    file(&mut b, "opt/data/keep.txt", 0o644, b"keep\n");
+    file(&mut b, "opt/data/remove.txt", 0o644, b"remove me\n");
+    file(&mut b, "opt/data/script.sh", 0o644, b"echo hi\n");
+    b.into_inner().expect("tar")
+}
+
+/// Stores the busybox image as `tag` and returns its manifest descriptor.
+pub fn store_busybox_image(store: &Store, tag: &str) -> Descriptor {
+    let platform = Platform::host();
+    let tar = rootfs_tar();
+    let diff_id = sha256_of(&tar).to_string();
+    let blob = gzip(&tar);
+    let layer = store.put_bytes(&blob, None).expect("layer");
+    let config = serde_json::json!({
+        "architecture": platform.architecture, "os": "linux",
+        "created": "2023-11-14T22:13:20Z",
+        "config": {
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Cmd": ["sh"]
+        },
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created": "2023-11-14T22:13:20Z", "created_by": "busybox-static rootfs"}],
+    });
+    let config_bytes = serde_json::to_vec(&config).expect("json");
+    let c = store.put_bytes(&config_bytes, None).expect("config");
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_TYPE_OCI_MANIFEST.into()),
+        artifact_type: None,
+        config: Descriptor::new(MEDIA_TYPE_OCI_CONFIG, c.digest, c.size),
+        layers: vec![Descriptor::new(GZIP_LAYER, layer.digest, layer.size)],
+        subject: None,
+        annotations: None,
+    };
+    let bytes = serde_json::to_vec(&manifest).expect("json");
+    let m = store.put_bytes(&bytes, None).expect("manifest");
+    let mut d = Descriptor::new(MEDIA_TYPE_OCI_MANIFEST, m.digest, m.size);
+    d.platform = Some(Platform {
+        os: "linux".into(),
+        ..platform
+    });
+    store.tag(tag, &d).expect("tag");
+    d
+}
