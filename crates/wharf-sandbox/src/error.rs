@@ -99,6 +99,8 @@ pub enum SandboxError {
     },
 }
 
+// Only the Linux implementation builds errors from parts.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 impl SandboxError {
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         SandboxError::Io {
