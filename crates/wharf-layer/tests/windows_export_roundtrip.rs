@@ -261,3 +261,36 @@ fn checker_rejects_streams_not_after_their_file() {
     let report = check_windows_layer(&p).unwrap_err();
     assert!(report.contains("directly after its file"), "{report}");
 }
+
+#[test]
+fn writer_refuses_misplaced_streams_and_hives() {
+    let mut w = WindowsLayerWriter::new(Vec::new(), &NoBase, opts()).unwrap();
+    w.add_file("a", 1, None, &mut &b"a"[..]).unwrap();
+    w.add_alternate_stream("a", "s1", 0, None, &mut std::io::empty())
+        .unwrap();
+    w.add_alternate_stream("A", "s2", 0, None, &mut std::io::empty())
+        .unwrap_err();
+    w.add_alternate_stream("a", "S1", 0, None, &mut std::io::empty())
+        .unwrap_err();
+    w.add_alternate_stream("a", "bad:name", 0, None, &mut std::io::empty())
+        .unwrap_err();
+    w.add_file("b", 0, None, &mut std::io::empty()).unwrap();
+    assert!(matches!(
+        w.add_alternate_stream("a", "late", 0, None, &mut std::io::empty()),
+        Err(Error::WindowsLayer { reason, .. }) if reason.contains("directly follow")
+    ));
+    w.add_hive("System_Delta", 0, None, &mut std::io::empty())
+        .unwrap();
+    assert!(matches!(
+        w.add_hive("system_delta", 0, None, &mut std::io::empty()),
+        Err(Error::WindowsLayer { .. })
+    ));
+    assert!(matches!(
+        w.add_hive("sub/x", 0, None, &mut std::io::empty()),
+        Err(Error::WindowsLayer { .. })
+    ));
+    assert!(matches!(
+        w.add_hive("NUL", 0, None, &mut std::io::empty()),
+        Err(Error::NtfsName { .. })
+    ));
+}
