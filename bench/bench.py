@@ -47,6 +47,7 @@ CACHE = Path(os.environ.get("WHARF_BENCH_CACHE", "/var/cache/wharf-test"))
 WHARF = os.environ.get("WHARF_BIN", str(REPO / "target/release/wharf"))
 MINBASE = Path(os.environ.get("WHARF_DEBIAN_ROOT", str(CACHE / "bookworm-minbase")))
 WIN_VERSION = "10.0.20348.2113"
+LOGS = WORK / time.strftime("logs-%Y%m%dT%H%M%S")
 MARK_BEGIN = "<!-- bench/run.sh: begin -->"
 MARK_END = "<!-- bench/run.sh: end -->"
 
@@ -100,7 +101,7 @@ def measure(label, argv, cwd=None, stamp_stderr=False):
     the seconds since the start (wharf's `--progress json` events carry no
     time of their own; this turns them into step timings)."""
     _counter[0] += 1
-    logs = WORK / "logs"
+    logs = LOGS
     logs.mkdir(parents=True, exist_ok=True)
     base = logs / f"{_counter[0]:03d}-{label}"
     tfile = base.with_suffix(".time")
@@ -855,7 +856,6 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"bench.py: {tool} is missing; run bench/run.sh, which installs it")
     WORK.mkdir(parents=True, exist_ok=True)
-    rmtree(WORK / "logs")
     rmtree(WORK / "ctx-windows")
     rmtree(WORK / "warm-wharf")
     rmtree(WORK / "warm-buildah")
@@ -904,7 +904,7 @@ def main():
     write_report(text)
     failed = [f"{r.number}{getattr(r, 'sub', '')}" for r in results if r.failed]
     if failed:
-        log(f"FAILED TO RUN: case(s) {', '.join(failed)}; logs in {WORK / 'logs'}")
+        log(f"FAILED TO RUN: case(s) {', '.join(failed)}; logs in {LOGS}")
         sys.exit(1)
 
 
