@@ -401,3 +401,185 @@ fn multi_stage_run_build_matches_buildah_and_keeps_secrets_out() {
     );
     drop(reg);
 }
+
+fn layer_entries(blob: &Path) -> Vec<(String, u64, u64, Vec<u8>)> {
+    let f = std::fs::File::open(blob).unwrap();
+    let mut a = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    let mut out = Vec::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().to_string();
+        let (uid, gid) = (e.header().uid().unwrap(), e.header().gid().unwrap());
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        out.push((name, uid, gid, data));
+    }
+    out
+}
+
+/// The blob path of each layer of the stored image `name`.
+fn stored_layers(store: &Path, name: &str) -> Vec<PathBuf> {
+    let (inspect, _) = ok(wharf().arg("inspect").arg("--store").arg(store).arg(name));
+    let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    let s = Store::open(store).unwrap();
+    v["manifests"][0]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let d: wharf_store::Digest = l["digest"]
+                .as_str()
+                .unwrap()
+                .to_string()
+                .try_into()
+                .unwrap();
+            s.blob_path(&d)
+        })
+        .collect()
+}
+
+#[test]
+fn linux_run_output_copied_into_a_windows_stage() {
+    let (reg, dir, busybox) = registry_with_busybox();
+    let src = Store::open(dir.path().join("win-src")).unwrap();
+    let win = format!("{}/base/windows:1", reg.host());
+    let d = wharf_testkit::images::store_windows_image(&src, "10.0.20348.2113");
+    src.tag(&win, &d).unwrap();
+    ok(wharf()
+        .arg("push")
+        .arg("--store")
+        .arg(dir.path().join("win-src"))
+        .arg(&win));
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM --platform=linux/amd64 {busybox} AS build\n\
+             RUN mkdir -p /out/bin && echo built-on-linux > /out/bin/app.txt && chmod 0755 /out/bin/app.txt\n\
+             FROM {win}\n\
+             COPY --from=build /out/ C:/app/\n"
+        ),
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    ok(wharf()
+        .args([
+            "build",
+            "--platform",
+            "windows/amd64:10.0.20348",
+            "-t",
+            "example.test/cross:1",
+        ])
+        .arg("--store")
+        .arg(&store)
+        .arg(&ctx));
+    let layers = stored_layers(&store, "example.test/cross:1");
+    let last = layers.last().unwrap();
+    let entries = layer_entries(last);
+    let app = entries
+        .iter()
+        .find(|e| e.0 == "Files/app/bin/app.txt")
+        .unwrap_or_else(|| {
+            panic!(
+                "no Files/app/bin/app.txt in {:?}",
+                entries.iter().map(|e| &e.0).collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(app.3, b"built-on-linux\n");
+    let checker = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../wharf-layer/tests/check_windows_layer.py"
+    );
+    ok(Command::new("python3").arg(checker).arg(last));
+}
+
+/// An unprivileged user (created if missing) for the rootless test.
+const ROOTLESS_USER: &str = "wharf-rootless";
+
+#[test]
+fn rootless_build_runs_run_steps_with_container_owners() {
+    // The test creates the user when it runs as root (CI); as any other
+    // user it runs the build as itself.
+    let as_root = rustix::process::geteuid().is_root();
+    if as_root {
+        let exists = Command::new("id")
+            .arg(ROOTLESS_USER)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        if !exists {
+            ok(Command::new("useradd").args(["-m", ROOTLESS_USER]));
+        }
+        let subuid = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
+        assert!(
+            subuid
+                .lines()
+                .any(|l| l.starts_with(&format!("{ROOTLESS_USER}:"))),
+            "useradd gave {ROOTLESS_USER} no /etc/subuid range"
+        );
+    }
+    let (reg, dir, busybox) = registry_with_busybox();
+    let work = dir.path().join("rootless");
+    std::fs::create_dir_all(work.join("ctx")).unwrap();
+    std::fs::write(
+        work.join("ctx/Dockerfile"),
+        format!(
+            "FROM {busybox}\n\
+             RUN mkdir /data && echo root-file > /data/r && chown -R app:staff /data && touch /data/app-owned && chown 1000:50 /data/app-owned\n\
+             RUN rm /opt/data/remove.txt\n\
+             USER app\n\
+             RUN id -u > /tmp/uid\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = if as_root {
+        ok(Command::new("chown")
+            .arg("-R")
+            .arg(ROOTLESS_USER)
+            .arg(&work));
+        // The tempdir itself is 0700 root: let the user through to `work`.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+        let mut c = Command::new("runuser");
+        c.args(["-u", ROOTLESS_USER, "--", "env"])
+            .arg(format!("HOME={}", work.display()))
+            .arg(env!("CARGO_BIN_EXE_wharf"));
+        c
+    } else {
+        wharf()
+    };
+    let store = work.join("store");
+    ok(cmd
+        .args([
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            "example.test/rootless:1",
+        ])
+        .arg("--store")
+        .arg(&store)
+        .arg(work.join("ctx")));
+    let layers = stored_layers(&store, "example.test/rootless:1");
+    assert_eq!(layers.len(), 4, "base + three RUN layers");
+    let first = layer_entries(&layers[1]);
+    let owner = |name: &str| {
+        first
+            .iter()
+            .find(|e| e.0.trim_end_matches('/') == name)
+            .map(|e| (e.1, e.2))
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    // Container ids, not the host ids they were mapped to.
+    assert_eq!(owner("data"), (1000, 50));
+    assert_eq!(owner("data/r"), (1000, 50));
+    assert_eq!(owner("data/app-owned"), (1000, 50));
+    let second = layer_entries(&layers[2]);
+    assert!(second.iter().any(|e| e.0 == "opt/data/.wh.remove.txt"));
+    let third = layer_entries(&layers[3]);
+    let uid = third.iter().find(|e| e.0 == "tmp/uid").expect("tmp/uid");
+    assert_eq!(String::from_utf8_lossy(&uid.3).trim(), "1000");
+    assert_eq!((uid.1, uid.2), (1000, 1000));
+    drop(reg);
+}
