@@ -1,7 +1,8 @@
 //! Which RUN executor a build uses on this host, from the command line:
 //! the Linux namespace sandbox on Linux hosts (optionally through an
-//! external OCI runtime), none elsewhere (the plan has already refused RUN
-//! in stages this host cannot run).
+//! external OCI runtime), HCS on Windows hosts (with the Chocolatey
+//! translation unless `--no-choco-translation`), none elsewhere (the plan
+//! has already refused RUN in stages this host cannot run).
 
 use crate::args::{BuildArgs, RunNetwork};
 use anyhow::Result;
@@ -27,8 +28,20 @@ pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
     Ok(Some(Arc::new(LinuxRunExecutor::new(settings))))
 }
 
+/// The executor for this build: HCS on Windows hosts.
+#[cfg(windows)]
+pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
+    use wharf_run::{WindowsRunExecutor, WindowsRunSettings};
+    let _ = (a.network, &a.runtime);
+    let settings = WindowsRunSettings {
+        translate_packages: !a.no_choco_translation,
+        ..WindowsRunSettings::default()
+    };
+    Ok(Some(Arc::new(WindowsRunExecutor::new(settings))))
+}
+
 /// The executor for this build, if this host has one.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
     let _ = (a.network, &a.runtime);
     Ok(None)

@@ -5,8 +5,10 @@
 //!   snapshots; [`linux_mounts`] sets up `RUN --mount`, [`lowers`] reads
 //!   the snapshots, [`users`] resolves USER, [`command`] builds the argument
 //!   vector.
-//! - [`choco`]: the translation of Linux package-manager commands into
-//!   Chocolatey for Windows stages.
+//! - [`windows_executor`]: Windows stages on Windows hosts, through HCS
+//!   (`wharf-hcs`), with the Chocolatey translation ([`choco`]) of Linux
+//!   package-manager commands; its host half (`windows_host`) is
+//!   Windows-only and type-checked, not run.
 
 pub mod choco;
 pub mod command;
@@ -17,7 +19,11 @@ pub mod linux_mounts;
 #[cfg(target_os = "linux")]
 pub mod lowers;
 pub mod users;
+pub mod windows_executor;
+#[cfg(windows)]
+mod windows_host;
 
 pub use choco::{translate, ChocoTable, Translation};
 #[cfg(target_os = "linux")]
 pub use linux_executor::{LinuxRunExecutor, LinuxRunSettings};
+pub use windows_executor::{WindowsRunExecutor, WindowsRunSettings};
