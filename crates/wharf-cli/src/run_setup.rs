@@ -58,13 +58,11 @@ pub fn cancel() {
 /// and overlays mounted.
 pub fn enter_rootless_if_needed() -> Result<()> {
     use anyhow::Context;
-    match wharf_sandbox::enter_rootless().context(
+    let state = wharf_sandbox::enter_rootless().context(
         "cannot enter a user namespace for a rootless build; install Debian's uidmap package and give the user a range in /etc/subuid and /etc/subgid, or build as root",
-    )? {
-        wharf_sandbox::RootlessState::InUserNamespace { mapped_ids: 1 } => {
-            eprintln!("note: rootless build without a subordinate id range: only root (0) exists in RUN steps; add the user to /etc/subuid and /etc/subgid to have more");
-        }
-        _ => {}
+    )?;
+    if state == (wharf_sandbox::RootlessState::InUserNamespace { mapped_ids: 1 }) {
+        eprintln!("note: rootless build without a subordinate id range: only root (0) exists in RUN steps; add the user to /etc/subuid and /etc/subgid to have more");
     }
     Ok(())
 }

@@ -157,7 +157,12 @@ mod tests {
     fn a_lone_heredoc_is_the_script() {
         let d = doc("EOF", "set -e\necho one\necho two\n");
         for marker in ["<<EOF", "<<-EOF", "<<\"EOF\"", " <<'EOF' "] {
-            let c = command_line(&Command::Shell(marker.into()), &[d.clone()], &sh()).unwrap();
+            let c = command_line(
+                &Command::Shell(marker.into()),
+                std::slice::from_ref(&d),
+                &sh(),
+            )
+            .unwrap();
             assert_eq!(
                 c.args,
                 ["/bin/sh", "-c", "set -e\necho one\necho two\n"],
