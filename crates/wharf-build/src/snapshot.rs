@@ -12,8 +12,13 @@
 //! renamed into place, so a half-unpacked tree is never used, and two
 //! builds unpacking the same layer at once both end with the same tree.
 
-use crate::layer_store::{LayerRef, LayerStore, LayerStoreError};
+#[cfg(target_os = "linux")]
+use crate::layer_store::LayerStore;
+#[cfg(target_os = "linux")]
+use crate::layer_store::{LayerRef, LayerStoreError};
+#[cfg(target_os = "linux")]
 use std::fs;
+#[cfg(target_os = "linux")]
 use std::path::PathBuf;
 
 /// Which xattr namespace the overlay that reads the snapshot uses.
@@ -35,10 +40,10 @@ impl SnapshotXattrs {
     }
 }
 
+#[cfg(target_os = "linux")]
 impl LayerStore {
     /// The unpacked snapshot of `layer` (a Linux layer in the store),
     /// unpacking it on first use.
-    #[cfg(target_os = "linux")]
     pub fn snapshot(
         &self,
         layer: &LayerRef,

@@ -4,7 +4,7 @@
 //! translation unless `--no-choco-translation`), none elsewhere (the plan
 //! has already refused RUN in stages this host cannot run).
 
-use crate::args::{BuildArgs, RunNetwork};
+use crate::args::BuildArgs;
 use anyhow::Result;
 use std::sync::Arc;
 use wharf_build::RunExecutor;
@@ -12,6 +12,7 @@ use wharf_build::RunExecutor;
 /// The executor for this build, if this host has one.
 #[cfg(target_os = "linux")]
 pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
+    use crate::args::RunNetwork;
     use wharf_run::{LinuxRunExecutor, LinuxRunSettings};
     use wharf_sandbox::{Network, Runtime};
     let runtime = match &a.runtime {

@@ -160,7 +160,7 @@ impl RunExecutor for WindowsRunExecutor {
         }
         #[cfg(windows)]
         {
-            let layer = crate::windows_host::run(req, &plan, &self.settings)?;
+            let layer = crate::windows_host::run_on_host(req, &plan, &self.settings)?;
             Ok(RunOutcome {
                 layer,
                 ran_instead: plan.ran_instead,

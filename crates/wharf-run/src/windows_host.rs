@@ -11,7 +11,7 @@ use crate::windows_executor::{WindowsRunPlan, WindowsRunSettings};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use wharf_build::{LayerRef, OutputLine, RunRequest};
-use wharf_hcs::{import_layer, run, MountRetry, Network, OutputStream, RunSpec, WindowsHcs};
+use wharf_hcs::{import_layer, MountRetry, Network, OutputStream, RunSpec, WindowsHcs};
 use wharf_layer::{
     export_folder_to_layer, layer_to_import_folder, NoBase, Timestamp, WindowsLayerOptions,
     WindowsLayerWriter,
@@ -33,7 +33,7 @@ fn chain_ids(layers: &[LayerRef]) -> Vec<String> {
 }
 
 /// Runs `plan` for `req`; returns the new layer (`None`: nothing changed).
-pub fn run(
+pub fn run_on_host(
     req: &RunRequest<'_>,
     plan: &WindowsRunPlan,
     settings: &WindowsRunSettings,
@@ -57,10 +57,18 @@ pub fn run(
                 .map_err(|e| format!("creating a folder in {}: {e}", root.display()))?;
             let blob = std::fs::File::open(store.blob_path(&layer.descriptor.digest))
                 .map_err(|e| format!("reading layer {}: {e}", layer.descriptor.digest))?;
-            let reader =
-                wharf_layer::decompress(blob, u64::MAX, &layer.descriptor.digest.to_string())
-                    .map_err(|e| e.to_string())?;
-            layer_to_import_folder(reader, staging.path()).map_err(|e| e.to_string())?;
+            let reader = wharf_layer::decompress(blob, u64::MAX, layer.descriptor.digest.as_ref())
+                .map_err(|e| e.to_string())?;
+            let summary =
+                layer_to_import_folder(reader, staging.path()).map_err(|e| e.to_string())?;
+            if !summary.removals.is_empty() || !summary.links.is_empty() {
+                // hcsshim applies these to the imported layer folder itself
+                // after ImportLayer; Wharf does not do that yet.
+                return Err(format!(
+                    "layer {} deletes files or holds hard links, which importing for RUN does not handle yet",
+                    layer.descriptor.digest
+                ));
+            }
             import_layer(&mut api, &folder, staging.path(), &parents).map_err(|e| e.to_string())?;
         }
         parents.insert(0, folder);
@@ -82,7 +90,7 @@ pub fn run(
         mount_retry: MountRetry::default(),
     };
     let mut partial: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
-    let result = run(&mut api, &spec, &mut |stream, bytes| {
+    let result = wharf_hcs::run(&mut api, &spec, &mut |stream, bytes| {
         let i = usize::from(stream == OutputStream::Stderr);
         partial[i].extend_from_slice(bytes);
         while let Some(n) = partial[i].iter().position(|b| *b == b'\n') {
