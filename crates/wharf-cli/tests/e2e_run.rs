@@ -593,3 +593,50 @@ fn rootless_build_runs_run_steps_with_container_owners() {
     assert_eq!((uid.1, uid.2), (1000, 1000));
     drop(reg);
 }
+
+#[test]
+fn external_runc_runtime_and_failing_commands() {
+    let (reg, dir, busybox) = registry_with_busybox();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {busybox}\nRUN echo hi > /x && rm /etc/motd\n"),
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    ok(wharf()
+        .args([
+            "build",
+            "--progress",
+            "plain",
+            "--runtime",
+            "runc",
+            "-t",
+            "example.test/runc:1",
+        ])
+        .arg("--store")
+        .arg(&store)
+        .arg(&ctx));
+    let layers = stored_layers(&store, "example.test/runc:1");
+    let names: Vec<String> = layer_entries(&layers[1]).into_iter().map(|e| e.0).collect();
+    assert!(names.iter().any(|n| n == "x"), "{names:?}");
+    assert!(names.iter().any(|n| n == "etc/.wh.motd"), "{names:?}");
+
+    // A failing command names the file, line and exit code, with its output.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {busybox}\nRUN echo first\nRUN echo about to fail >&2; exit 3\n"),
+    )
+    .unwrap();
+    let (out, _, stderr) = run(wharf()
+        .args(["build", "--progress", "plain"])
+        .arg("--store")
+        .arg(&store)
+        .arg(&ctx));
+    assert!(!out.status.success());
+    assert!(stderr.contains("Dockerfile:3"), "{stderr}");
+    assert!(stderr.contains("exit code 3"), "{stderr}");
+    assert!(stderr.contains("about to fail"), "{stderr}");
+    drop(reg);
+}
