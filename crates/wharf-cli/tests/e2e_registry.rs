@@ -8,34 +8,13 @@
 //! - a Linux image exported as OCI archive and docker-archive, read by
 //!   skopeo and unpacked by umoci.
 
+mod common;
+use common::{json, ok, run, wharf};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use wharf_store::Store;
 use wharf_testkit::images::{store_image, store_index, store_windows_image, GZIP_LAYER};
 use wharf_testkit::registry::{start, Auth, Registry};
-
-fn wharf() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-}
-
-fn run(cmd: &mut Command) -> (Output, String, String) {
-    let out = cmd.output().expect("runs");
-    (
-        out.clone(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
-
-fn ok(cmd: &mut Command) -> (String, String) {
-    let (out, stdout, stderr) = run(cmd);
-    assert!(out.status.success(), "{cmd:?} failed:\n{stderr}\n{stdout}");
-    (stdout, stderr)
-}
-
-fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-}
 
 /// A registry holding `base/multi:1`: Windows 17763, 20348 and 26100 and
 /// Linux entries in one index.

@@ -10,34 +10,17 @@
 //! build runs as an unprivileged user (rootless).
 #![cfg(target_os = "linux")]
 
+mod common;
+use common::{ok, run, wharf};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use wharf_store::Store;
 use wharf_testkit::registry::{start, Auth, Registry};
 
 const SECRET: &str = "s3cr3t-Value-4242-never-stored";
-
-fn wharf() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wharf"))
-}
-
-fn run(cmd: &mut Command) -> (Output, String, String) {
-    let out = cmd.output().expect("runs");
-    (
-        out.clone(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
-
-fn ok(cmd: &mut Command) -> (String, String) {
-    let (out, stdout, stderr) = run(cmd);
-    assert!(out.status.success(), "{cmd:?} failed:\n{stderr}\n{stdout}");
-    (stdout, stderr)
-}
 
 fn have(tool: &str) -> bool {
     Command::new("sh")

@@ -1,0 +1,29 @@
+//! Helpers shared by the `wharf` binary's integration tests: run the
+//! binary, check it succeeded, read its JSON.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// The `wharf` binary under test.
+pub fn wharf() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wharf"))
+}
+
+/// Runs `cmd`: its output, stdout and stderr as text.
+pub fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("the command runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (out, stdout, stderr)
+}
+
+/// Runs `cmd` and fails the test with its output unless it succeeded.
+pub fn ok(cmd: &mut Command) -> (String, String) {
+    let (out, stdout, stderr) = run(cmd);
+    assert!(out.status.success(), "{cmd:?} failed:\n{stderr}\n{stdout}");
+    (stdout, stderr)
+}
+
+pub fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
