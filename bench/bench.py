@@ -463,6 +463,16 @@ def step_timings(log_path):
     return steps
 
 
+def check_layers(store, tag, expected):
+    """Fails the case unless wharf's image has the expected layers: a build
+    that exits 0 without doing its work must not be reported as fast."""
+    info = json.loads(sh(wharf("inspect", "--store", store, tag)))
+    layers = info["manifests"][0]["layers"]
+    if len(layers) != expected:
+        raise CaseFailed(f"wharf built {tag} with {len(layers)} layers, expected {expected}")
+    return layers
+
+
 class Result:
     def __init__(self, number, title, peer, target):
         self.number = number
@@ -519,8 +529,11 @@ def case_cold(reg, ctx):
 
     def w(i):
         store = fresh(WORK / "c1-wharf")
-        return measure("c1-wharf", wharf("build", "--progress", "json", "--store", store,
-                                         "-t", "bench/multistage:1", ctx), stamp_stderr=True)
+        s = measure("c1-wharf", wharf("build", "--progress", "json", "--store", store,
+                                      "-t", "bench/multistage:1", ctx), stamp_stderr=True)
+        # busybox, COPY --from, COPY, RUN.
+        check_layers(store, "bench/multistage:1", 4)
+        return s
 
     def b(i):
         root = fresh(WORK / "c1-buildah")
@@ -584,8 +597,10 @@ def case_copy_tree():
 
     def w(i):
         store = fresh(WORK / "c4-wharf")
-        return measure("c4-wharf", wharf("build", "--progress", "json", "--store", store,
-                                         "-t", "bench/tree:1", "-f", dockerfile, tree), stamp_stderr=True)
+        s = measure("c4-wharf", wharf("build", "--progress", "json", "--store", store,
+                                      "-t", "bench/tree:1", "-f", dockerfile, tree), stamp_stderr=True)
+        check_layers(store, "bench/tree:1", 1)
+        return s
 
     def b(i):
         root = fresh(WORK / "c4-buildah")
@@ -632,6 +647,9 @@ def case_windows(reg):
                                       f"windows/amd64:{WIN_VERSION.rsplit('.', 1)[0]}",
                                       "--store", store, "-t", "bench/windows-app:1",
                                       "-f", dockerfile, app), stamp_stderr=True)
+        layers = check_layers(store, "bench/windows-app:1", len(base_layers) + 1)
+        if [layer.get("present") for layer in layers] != [False] * len(base_layers) + [True]:
+            raise CaseFailed(f"unexpected base/app layer presence in the store: {layers}")
         time.sleep(0.2)  # let the registry flush its access log
         downloaded.append(sum(n for d, n in reg.blob_gets(since) if d in base_layers))
         copy_steps.extend(t for instr, t, _ in step_timings(s.log) if instr.startswith("COPY"))
@@ -696,7 +714,7 @@ def case_push_pull(reg):
             # Checks the access-log reading that case 5 relies on.
             time.sleep(0.2)
             got = sum(n for _, n in reg.blob_gets(since))
-            pull.notes.append(f"registry access log: wharf pull fetched {got} blob bytes of {total} in layers")
+            pull.notes.append(f"registry access log: wharf pull fetched {got} blob bytes; the layers hold {total}")
         return s
 
     def pull_s(i):
