@@ -70,7 +70,6 @@ RUN <<EOF
 set -e
 echo "from a here-document" > /out/heredoc.txt
 EOF
-RUN mkdir -p /home/app/work && chown app:app /home/app/work
 USER app
 WORKDIR /home/app/work
 RUN id -u > uid && id -G > groups && touch made-by-app

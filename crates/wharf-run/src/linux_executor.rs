@@ -122,6 +122,62 @@ fn read_small(path: &std::path::Path) -> Option<String> {
     Some(s)
 }
 
+/// Creates a missing working directory in the upper directory, owned by
+/// the RUN's user as BuildKit's WORKDIR makes it (so `USER app` +
+/// `WORKDIR /home/app/work` can write there); missing parents are root's,
+/// existing ones keep the metadata the lower layers give them.
+fn create_workdir(
+    lowers: &[PathBuf],
+    upper: &std::path::Path,
+    workdir: &str,
+    (uid, gid): (u32, u32),
+) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let comps: Vec<&str> = workdir.split('/').filter(|c| !c.is_empty()).collect();
+    if comps.is_empty() || !crate::lowers::subdir_lowers(lowers, workdir).is_empty() {
+        return Ok(());
+    }
+    // Something that is not a directory (or a dangling path through a
+    // symlink) is left for the sandbox to report.
+    if let Lookup::Found(_) = find_file(lowers, workdir) {
+        return Ok(());
+    }
+    let mut rel = String::new();
+    for (i, c) in comps.iter().enumerate() {
+        if !rel.is_empty() {
+            rel.push('/');
+        }
+        rel.push_str(c);
+        let host = upper.join(&rel);
+        let existing = crate::lowers::subdir_lowers(lowers, &rel);
+        if let Some(top) = existing.first() {
+            if host.is_dir() {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(top)
+                .map_err(|e| format!("reading {}: {e}", top.display()))?;
+            std::fs::create_dir(&host).map_err(|e| format!("creating {}: {e}", host.display()))?;
+            std::fs::set_permissions(&host, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+                .map_err(|e| format!("creating {}: {e}", host.display()))?;
+            std::os::unix::fs::lchown(&host, Some(meta.uid()), Some(meta.gid()))
+                .map_err(|e| format!("creating {}: {e}", host.display()))?;
+            continue;
+        }
+        if let Lookup::Found(_) = find_file(lowers, &rel) {
+            // A file or symlink on the way: the sandbox reports it.
+            return Ok(());
+        }
+        std::fs::create_dir(&host).map_err(|e| format!("creating {}: {e}", host.display()))?;
+        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("creating {}: {e}", host.display()))?;
+        if i + 1 == comps.len() {
+            std::os::unix::fs::lchown(&host, Some(uid), Some(gid))
+                .map_err(|e| format!("creating {}: {e}", host.display()))?;
+        }
+    }
+    Ok(())
+}
+
 impl RunExecutor for LinuxRunExecutor {
     fn supports(&self, platform: &Platform) -> bool {
         let host = Platform::host();
@@ -207,6 +263,7 @@ impl RunExecutor for LinuxRunExecutor {
         for d in [&upper, &work] {
             std::fs::create_dir(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
         }
+        create_workdir(&lowers, &upper, &workdir, (ids.uid, ids.gid))?;
         let mut prepared = prepare(&MountInputs {
             mounts: &run.mounts,
             sources: &sources,
