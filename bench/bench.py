@@ -24,6 +24,8 @@ Environment:
   WHARF_BIN          the wharf binary (run.sh sets it)
 """
 
+import hashlib
+import http.client
 import json
 import os
 import re
@@ -33,7 +35,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -220,7 +221,7 @@ class Registry:
 # ---------------------------------------------------------------- fixtures
 
 
-def busybox_layout(dest):
+def busybox_layout():
     """An OCI layout holding a busybox image, made with umoci (not wharf)."""
     layout = CACHE / "bench-busybox"
     if not (layout / "index.json").exists():
@@ -259,9 +260,6 @@ def push_layout_http(layout, tag, reg, repo):
     """Pushes an OCI layout's image (manifest list included) through the
     registry API, byte for byte. skopeo 1.9 does not accept a Docker
     manifest list in an OCI layout, and Microsoft's bases are exactly that."""
-    import hashlib
-    import http.client
-
     def blob_path(digest):
         return layout / "blobs/sha256" / digest.split(":")[1]
 
@@ -289,7 +287,8 @@ def push_layout_http(layout, tag, reg, repo):
 
     def put_manifest(digest, ref):
         data = blob_path(digest).read_bytes()
-        assert "sha256:" + hashlib.sha256(data).hexdigest() == digest
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            raise CaseFailed(f"{blob_path(digest)} does not match its digest: remake the fixture")
         doc = json.loads(data)
         for child in doc.get("manifests", []):
             put_manifest(child["digest"], child["digest"])
@@ -483,6 +482,21 @@ class Result:
         self.peer_samples = []
         self.failed = None
         self.notes = []
+        self.sub = ""  # 6a / 6b
+        self.downloaded = None  # case 5: base-layer bytes fetched by the build
+        self.base_bytes = None
+
+
+def note_steps(result):
+    """Adds the step timings of wharf's median run to the result's notes."""
+    runs = sorted(result.wharf, key=lambda s: s.secs)
+    if not runs:
+        return
+    steps = [(i, t) for i, t, cached in step_timings(runs[len(runs) // 2].log)
+             if t >= 0.05 and i != "(image written)"]
+    if steps:
+        short = ", ".join(f"`{i[:28]}{'…' if len(i) > 28 else ''}` {t:.2f} s" for i, t in steps)
+        result.notes.append(f"wharf's median run, steps ≥ 0.05 s: {short}")
 
 
 def median(samples):
@@ -544,6 +558,7 @@ def case_cold(reg, ctx):
     finally:
         rmtree(WORK / "c1-wharf")
         rmtree(WORK / "c1-buildah")
+    note_steps(r)
     return r
 
 
@@ -583,6 +598,7 @@ def case_warm(reg, ctx, which):
         return measure(f"{label}-buildah", bud(broot, "--layers", "-t", "bench/multistage:1", ctx))
 
     alternate(r, w, b)
+    note_steps(r)
     return r
 
 
@@ -616,6 +632,7 @@ def case_copy_tree():
     finally:
         for d in ["c4-wharf", "c4-buildah", "c4-buildah-oci"]:
             rmtree(WORK / d)
+    note_steps(r)
     return r
 
 
@@ -778,7 +795,7 @@ def fmt(x, unit=""):
     return "–" if x is None else f"{x:.2f}{unit}"
 
 
-def report(results, m, failed):
+def report(results, m):
     lines = [
         MARK_BEGIN,
         "## Wharf against buildah and skopeo (bench/run.sh)",
@@ -796,7 +813,7 @@ def report(results, m, failed):
     ]
     rss_all = []
     for r in results:
-        num = f"{r.number}{getattr(r, 'sub', '')}"
+        num = f"{r.number}{r.sub}"
         if r.failed:
             lines.append(f"| {num}. {r.title} | **FAILED TO RUN** | {r.peer} | – | – | ≤ {r.target} | – | – | – |")
             continue
@@ -808,7 +825,7 @@ def report(results, m, failed):
             f"| {num}. {r.title} | {fmt(wm)} | {r.peer} | {fmt(pm)} | {fmt(ratio)} | ≤ {r.target} | {met} "
             f"| {fmt(peak(r.wharf))} | {fmt(peak(r.peer_samples))} |"
         )
-        if r.number == 5 and getattr(r, "downloaded", None) is not None:
+        if r.number == 5 and r.downloaded is not None:
             ok = "yes" if r.downloaded == 0 else "**no**"
             lines.append(
                 f"| 5. base-layer bytes downloaded by the build (registry access log) | {r.downloaded} "
@@ -822,7 +839,7 @@ def report(results, m, failed):
         )
     lines += ["", "Every run (seconds), wharf / peer:", ""]
     for r in results:
-        num = f"{r.number}{getattr(r, 'sub', '')}"
+        num = f"{r.number}{r.sub}"
         if r.failed:
             why = r.failed.strip().splitlines()
             first = next((line for line in why if "error" in line.lower()), why[0])[:300]
@@ -885,7 +902,7 @@ def main():
         ctx = None
         if {1, 2, 3} & set(CASES):
             try:
-                push_layout(busybox_layout(None), "1", reg, "bench/busybox:1")
+                push_layout(busybox_layout(), "1", reg, "bench/busybox:1")
                 ctx = multistage_context(reg)
             except CaseFailed as e:
                 for n in sorted({1, 2, 3} & set(CASES)):
@@ -916,11 +933,11 @@ def main():
         reg.stop()
         rmtree(WORK / "warm-wharf")
         rmtree(WORK / "warm-buildah")
-    results.sort(key=lambda r: (r.number, getattr(r, "sub", "")))
-    text = report(results, m, None)
+    results.sort(key=lambda r: (r.number, r.sub))
+    text = report(results, m)
     print(text)
     write_report(text)
-    failed = [f"{r.number}{getattr(r, 'sub', '')}" for r in results if r.failed]
+    failed = [f"{r.number}{r.sub}" for r in results if r.failed]
     if failed:
         log(f"FAILED TO RUN: case(s) {', '.join(failed)}; logs in {LOGS}")
         sys.exit(1)
