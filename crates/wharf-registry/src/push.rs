@@ -15,6 +15,7 @@ use crate::progress::ProgressSink;
 use crate::pull::ANNOTATION_SOURCE;
 use crate::reference::Reference;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Response, StatusCode, Url};
 use std::future::Future;
@@ -518,12 +519,29 @@ pub async fn push_image<T: PushTarget + Sync>(
         let manifest: ImageManifest = store.read_json(&m.digest, "image manifest")?;
         let mut blobs = vec![manifest.config.clone()];
         blobs.extend(manifest.layers.iter().cloned());
+        let mut wanted = Vec::new();
         for blob in &blobs {
             if is_foreign_layer(&blob.media_type) && !options.push_foreign_layers {
                 report.skipped_foreign += 1;
-                continue;
+            } else {
+                wanted.push(blob);
             }
-            push_blob(target, &ctx, blob, &mut report).await?;
+        }
+        // Several blobs at once, as Docker and skopeo push: one upload
+        // rarely fills the link or the registry's disk.
+        let mut pushes = futures_util::stream::iter(
+            wanted.into_iter().map(|blob| push_blob(target, &ctx, blob)),
+        )
+        .buffer_unordered(PUSH_CONCURRENCY);
+        while let Some(outcome) = pushes.next().await {
+            match outcome? {
+                BlobOutcome::Existing => report.existing += 1,
+                BlobOutcome::Mounted => report.mounted += 1,
+                BlobOutcome::Uploaded { fetched } => {
+                    report.uploaded += 1;
+                    report.fetched += usize::from(fetched);
+                }
+            }
         }
         let bytes = Bytes::from(store.read_document(&m.digest, "image manifest")?);
         let reference = if is_index {
@@ -563,18 +581,16 @@ async fn push_blob<T: PushTarget + Sync>(
     target: &T,
     ctx: &BlobContext<'_>,
     blob: &Descriptor,
-    report: &mut PushReport,
-) -> Result<(), RegistryError> {
+) -> Result<BlobOutcome, RegistryError> {
     if target.blob_exists(&blob.digest).await? {
-        report.existing += 1;
-        return Ok(());
+        return Ok(BlobOutcome::Existing);
     }
     if let Some(from) = &ctx.mount_repo {
         if target.mount_blob(&blob.digest, from).await? {
-            report.mounted += 1;
-            return Ok(());
+            return Ok(BlobOutcome::Mounted);
         }
     }
+    let mut fetched = false;
     if ctx.store.blob_size(&blob.digest) != Some(blob.size) {
         let Some((client, source)) = ctx.fetch else {
             return Err(RegistryError::BlobUnavailableForPush {
@@ -584,9 +600,18 @@ async fn push_blob<T: PushTarget + Sync>(
             });
         };
         client.fetch_blob(source, blob, ctx.store).await?;
-        report.fetched += 1;
+        fetched = true;
     }
     target.upload_blob(ctx.store, blob).await?;
-    report.uploaded += 1;
-    Ok(())
+    Ok(BlobOutcome::Uploaded { fetched })
 }
+
+/// What happened to one blob of a push.
+enum BlobOutcome {
+    Existing,
+    Mounted,
+    Uploaded { fetched: bool },
+}
+
+/// Blobs pushed at the same time.
+const PUSH_CONCURRENCY: usize = 4;

@@ -392,5 +392,9 @@ async fn base_layers_never_downloaded_are_mounted_or_copied() {
     )
     .await
     .expect("copy between registries");
-    assert_eq!((report.fetched, report.uploaded), (2, 2), "{report:?}");
+    // The failed push above may have uploaded the config before it
+    // stopped (blobs go up concurrently); the base layers were copied now.
+    assert_eq!(report.fetched, 2, "{report:?}");
+    assert!(report.uploaded >= 2, "{report:?}");
+    assert_eq!(report.uploaded + report.existing, 3, "{report:?}");
 }
