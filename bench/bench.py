@@ -856,7 +856,7 @@ def report(results, m):
 FIXTURE_NOTE = (
     "the busybox base is `/bin/busybox` of Debian's busybox-static with its applet links, "
     "made into an OCI image with umoci and pushed with skopeo; the multi-stage context is "
-    "generated C-like sources (`{src_files}` files, {src_mib} MiB); the COPY tree is "
+    "generated C-like sources ({src_files} files, {src_mib} MiB); the COPY tree is "
     "`{copy_tree}` (copies of a `debootstrap --variant=minbase bookworm` root); the Windows "
     "base is `bench/make_windows_base.py` ({win_files} files, {win_mib} MiB of file data, "
     "two layers, `UtilityVM/` hardlinks, PAX security descriptors, Docker manifest list "
