@@ -931,6 +931,7 @@ def main():
                 results.append(r)
     finally:
         reg.stop()
+        rmtree(WORK / "registry")  # the pushed fixtures: 3 GiB on a full run
         rmtree(WORK / "warm-wharf")
         rmtree(WORK / "warm-buildah")
     results.sort(key=lambda r: (r.number, r.sub))
