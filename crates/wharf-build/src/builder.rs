@@ -275,8 +275,23 @@ impl Builder {
         }
 
         let layers = LayerStore::new(self.config.store.clone(), self.config.compression);
+        let unexported_layers = layers.for_unexported_stages();
         let mut images = Vec::new();
         for (t_index, target) in plan.targets.iter().enumerate() {
+            // The output stage and the stages it is built FROM: their
+            // layers are the image's.
+            let mut exported = std::collections::HashSet::new();
+            let mut next = Some(target.output_stage);
+            while let Some(i) = next.filter(|i| exported.insert(*i)) {
+                next = target
+                    .stages
+                    .iter()
+                    .find(|s| s.index == i)
+                    .and_then(|s| match s.base {
+                        Base::Stage { index, .. } => Some(index),
+                        _ => None,
+                    });
+            }
             let mut results: HashMap<usize, StageResult> = HashMap::new();
             for stage in &target.stages {
                 let base = match &stage.base {
@@ -312,7 +327,11 @@ impl Builder {
                     resolver,
                     lookup_image: &lookup_image,
                     context: &req.context,
-                    layers: &layers,
+                    layers: if exported.contains(&stage.index) {
+                        &layers
+                    } else {
+                        &unexported_layers
+                    },
                     config: &self.config,
                     target_platform: &target.platform,
                 };

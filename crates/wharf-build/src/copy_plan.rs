@@ -451,3 +451,66 @@ mod tests {
         ));
     }
 }
+
+/// For a Windows destination: keeps the first of entries whose
+/// destinations differ only in case (NTFS holds one of them), with
+/// everything below a dropped directory; returns what was dropped.
+pub fn drop_case_duplicates(entries: Vec<CopyEntry>) -> (Vec<CopyEntry>, Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    let mut dropped_dirs: Vec<String> = Vec::new();
+    let mut kept = Vec::with_capacity(entries.len());
+    let mut dropped = Vec::new();
+    for e in entries {
+        let folded = e.dest.to_lowercase();
+        let under_dropped = dropped_dirs.iter().any(|d| {
+            folded.starts_with(d.as_str()) && folded.as_bytes().get(d.len()) == Some(&b'/')
+        });
+        if under_dropped {
+            continue;
+        }
+        if seen.insert(folded.clone()) {
+            kept.push(e);
+        } else {
+            if e.kind == EntryKind::Dir {
+                dropped_dirs.push(folded);
+            }
+            dropped.push(e.dest);
+        }
+    }
+    (kept, dropped)
+}
+
+#[cfg(test)]
+mod case_tests {
+    use super::*;
+
+    fn entry(dest: &str, kind: EntryKind) -> CopyEntry {
+        CopyEntry {
+            source: dest.trim_start_matches('/').to_string(),
+            dest: dest.to_string(),
+            kind,
+        }
+    }
+
+    #[test]
+    fn case_only_duplicates_are_dropped_with_what_is_below_them() {
+        let entries = vec![
+            entry("/man", EntryKind::Dir),
+            entry("/man/PAM.7.gz", EntryKind::File),
+            entry("/man/pam.7.gz", EntryKind::File),
+            entry("/Docs", EntryKind::Dir),
+            entry("/Docs/a", EntryKind::File),
+            entry("/docs", EntryKind::Dir),
+            entry("/docs/a", EntryKind::File),
+            entry("/docs/b", EntryKind::File),
+            entry("/docsx", EntryKind::File),
+        ];
+        let (kept, dropped) = drop_case_duplicates(entries);
+        let kept: Vec<&str> = kept.iter().map(|e| e.dest.as_str()).collect();
+        assert_eq!(
+            kept,
+            ["/man", "/man/PAM.7.gz", "/Docs", "/Docs/a", "/docsx"]
+        );
+        assert_eq!(dropped, ["/man/pam.7.gz", "/docs"]);
+    }
+}

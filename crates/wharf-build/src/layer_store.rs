@@ -58,6 +58,9 @@ pub enum LayerStoreError {
 pub struct LayerStore {
     store: Store,
     compression: Compression,
+    /// Appended to cache record names, so layers made with another
+    /// compression are remembered apart.
+    cache_suffix: &'static str,
 }
 
 fn io_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> LayerStoreError + '_ {
@@ -69,7 +72,25 @@ fn io_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> LayerStoreError +
 
 impl LayerStore {
     pub fn new(store: Store, compression: Compression) -> Self {
-        LayerStore { store, compression }
+        LayerStore {
+            store,
+            compression,
+            cache_suffix: "",
+        }
+    }
+
+    /// The layer store for stages whose layers no image of the build
+    /// contains (build stages only read by `COPY --from`, RUN mounts or
+    /// later RUNs): their layers are plain tars, since compressing them
+    /// costs time twice (packing, and again unpacking or indexing them)
+    /// and saves nothing. They are cached apart from compressed layers,
+    /// so a stage that is exported later is packed compressed.
+    pub fn for_unexported_stages(&self) -> LayerStore {
+        LayerStore {
+            store: self.store.clone(),
+            compression: Compression::None,
+            cache_suffix: "-tar",
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -136,14 +157,55 @@ impl LayerStore {
         self.store
             .root()
             .join("wharf-cache")
-            .join(format!("{hex}.json"))
+            .join(format!("{hex}{}.json", self.cache_suffix))
     }
 
-    /// The layer cached for `key`, if its blob is still in the store.
+    /// The layer cached for `key`, if its blob is still in the store; a
+    /// layer the other namespace (compressed or plain) holds is adopted.
     pub fn cached(&self, key: &CacheKey) -> Option<LayerRef> {
+        if let Some(r) = self.cached_here(key) {
+            return Some(r);
+        }
+        let theirs = self.other_namespace().cached_here(key)?;
+        let mine = self.adopt(&theirs).ok()?;
+        self.remember(key, &mine).ok()?;
+        Some(mine)
+    }
+
+    fn cached_here(&self, key: &CacheKey) -> Option<LayerRef> {
         let text = fs::read(self.cache_path(key)).ok()?;
         let r: LayerRef = serde_json::from_slice(&text).ok()?;
         (self.store.blob_size(&r.descriptor.digest) == Some(r.descriptor.size)).then_some(r)
+    }
+
+    /// The store of the other cache namespace: plain-tar layers for
+    /// stages no image exports, or compressed ones for those that are.
+    fn other_namespace(&self) -> LayerStore {
+        if self.cache_suffix.is_empty() {
+            self.for_unexported_stages()
+        } else {
+            LayerStore::new(self.store.clone(), self.compression)
+        }
+    }
+
+    /// `layer`, made in the other namespace, as this one wants it: a plain
+    /// tar is compressed when this store compresses (the same tar, so the
+    /// same diff_id); anything else is used as it is.
+    fn adopt(&self, layer: &LayerRef) -> Result<LayerRef, LayerStoreError> {
+        let plain = layer.descriptor.media_type.ends_with(".tar");
+        if !plain || matches!(self.compression, Compression::None) {
+            return Ok(layer.clone());
+        }
+        let path = self.store.blob_path(&layer.descriptor.digest);
+        let adopted = self.write_layer(|mut w| {
+            let mut f = File::open(&path).map_err(io_err(&path))?;
+            io::copy(&mut f, &mut w).map_err(io_err(&path))?;
+            Ok::<_, LayerStoreError>(w)
+        })??;
+        if adopted.diff_id != layer.diff_id {
+            return Err(LayerStoreError::BadDigest(adopted.diff_id));
+        }
+        Ok(adopted)
     }
 
     /// Remembers that `key` produced `layer`.
@@ -156,12 +218,30 @@ impl LayerStore {
         self.store
             .root()
             .join("wharf-cache")
-            .join(format!("run-{hex}.json"))
+            .join(format!("run-{hex}{}.json", self.cache_suffix))
     }
 
     /// What the RUN with `key` produced before, if its layer (when it made
-    /// one) is still in the store.
+    /// one) is still in the store; a record of the other namespace is
+    /// adopted (its layer compressed when needed), so a stage that becomes
+    /// exported does not run its commands again.
     pub fn cached_run(&self, key: &CacheKey) -> Option<RunRecord> {
+        if let Some(r) = self.cached_run_here(key) {
+            return Some(r);
+        }
+        let theirs = self.other_namespace().cached_run_here(key)?;
+        let mine = RunRecord {
+            layer: match &theirs.layer {
+                Some(l) => Some(self.adopt(l).ok()?),
+                None => None,
+            },
+            ran_instead: theirs.ran_instead,
+        };
+        self.remember_run(key, &mine).ok()?;
+        Some(mine)
+    }
+
+    fn cached_run_here(&self, key: &CacheKey) -> Option<RunRecord> {
         let text = fs::read(self.run_record_path(key)).ok()?;
         let r: RunRecord = serde_json::from_slice(&text).ok()?;
         match &r.layer {

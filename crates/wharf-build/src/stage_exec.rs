@@ -238,8 +238,10 @@ impl StageExec<'_> {
                         events,
                     )?;
                     cached = hit;
-                    // What follows depends on this step through the layer it made.
-                    let made = layer.descriptor.digest.to_string();
+                    // What follows depends on this step through the layer it
+                    // made, by content (diff_id): the same whether the layer
+                    // is stored compressed (exported stages) or not.
+                    let made = layer.diff_id.clone();
                     chain =
                         instruction_key(&chain, &stage.platform, &workdir_before, ins, &[made]).0;
                     layers.push(layer);
@@ -258,7 +260,7 @@ impl StageExec<'_> {
             let made: Vec<String> = match &ins.instruction {
                 Instruction::Copy(_) | Instruction::Add { .. } => layers
                     .last()
-                    .map(|l| l.descriptor.digest.to_string())
+                    .map(|l| l.diff_id.clone())
                     .into_iter()
                     .collect(),
                 _ => Vec::new(),
@@ -622,6 +624,20 @@ impl StageExec<'_> {
                 } else {
                     plan_copy(&files_ctx, &req)
                         .map_err(|e| self.step_err(line, format!("{kw}: {e}")))?
+                };
+                let entries = if windows {
+                    let (kept, dropped) = crate::copy_plan::drop_case_duplicates(entries);
+                    if !dropped.is_empty() {
+                        events(BuildEvent::Warning(format!(
+                            "{}:{line}: {kw} skipped {} name(s) that differ from another only in case, which Windows cannot hold apart: {}",
+                            self.file,
+                            dropped.len(),
+                            dropped.join(", ")
+                        )));
+                    }
+                    kept
+                } else {
+                    entries
                 };
                 let mut digest = copy_sources_digest(&files_ctx, &entries)
                     .map_err(|e| self.step_err(line, format!("{kw}: reading the sources: {e}")))?;

@@ -686,3 +686,86 @@ fn positioned_errors() {
         assert!(e.contains(expected), "{df:?}: {e}");
     }
 }
+
+#[test]
+fn unexported_stages_keep_plain_layers_and_an_exported_stage_adopts_them() {
+    let f = fixture();
+    let df = "FROM scratch AS build\nCOPY app/ /src/\nFROM build AS mid\nCOPY README.md /\nFROM scratch\nCOPY --from=mid /src/server.conf /etc/\n";
+    let cfg = config(&f.store, false);
+    let (out, events) = run_build(&cfg, &request(&f.context, df), &NoRegistry);
+    assert!(copy_cache_hits(&events).iter().all(|hit| !hit));
+    // The image's layer is compressed.
+    let img = &out.images[0];
+    assert_eq!(img.layers.len(), 1);
+    assert!(img.layers[0].descriptor.media_type.ends_with("gzip"));
+    // The build stages' layers were stored as plain tars.
+    let plain: Vec<String> = fs::read_dir(f.store.root().join("wharf-cache"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with("-tar.json"))
+        .collect();
+    assert_eq!(plain.len(), 2, "{plain:?}");
+    for name in &plain {
+        let r: wharf_build::LayerRef = serde_json::from_slice(
+            &fs::read(f.store.root().join("wharf-cache").join(name)).unwrap(),
+        )
+        .unwrap();
+        assert!(r.descriptor.media_type.ends_with(".tar"), "{r:?}");
+    }
+
+    // Exporting the middle stage (FROM build) reuses both COPY layers,
+    // compressed now, with the same contents (diff_ids).
+    let mut req = request(&f.context, df);
+    req.options.target = Some("mid".into());
+    let (out, events) = run_build(&cfg, &req, &NoRegistry);
+    assert_eq!(copy_cache_hits(&events), vec![true, true]);
+    let img = &out.images[0];
+    assert_eq!(img.layers.len(), 2);
+    for l in &img.layers {
+        assert!(l.descriptor.media_type.ends_with("gzip"), "{l:?}");
+    }
+    let names: Vec<String> = layer_entries(&f.store, &img.layers[0].descriptor)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(names.contains(&"src/server.conf".to_string()), "{names:?}");
+}
+
+#[test]
+fn windows_copy_skips_names_that_differ_only_in_case() {
+    let f = fixture();
+    fs::create_dir_all(f.context.join("man")).unwrap();
+    fs::write(f.context.join("man/PAM.7.gz"), "upper").unwrap();
+    fs::write(f.context.join("man/pam.7.gz"), "lower").unwrap();
+    let df = "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nCOPY man/ C:/man/\n";
+    let resolver = WindowsBases {
+        layers: vec![absent_base_layer()],
+    };
+    let (out, events) = run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &resolver,
+    );
+    let warning = events
+        .iter()
+        .find_map(|e| match e {
+            BuildEvent::Warning(w) if w.contains("only in case") => Some(w.clone()),
+            _ => None,
+        })
+        .expect("a warning names the skipped file");
+    assert!(
+        warning.contains("pam.7.gz") && warning.contains("Dockerfile:2"),
+        "{warning}"
+    );
+    let app = &out.images[0].layers[1].descriptor;
+    check_windows_layer(&f.store, app);
+    let names = layer_names(&f.store, app);
+    assert!(
+        names.contains(&"Files/man/PAM.7.gz".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"Files/man/pam.7.gz".to_string()),
+        "{names:?}"
+    );
+}

@@ -55,6 +55,10 @@ impl Store {
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let root = root.into();
+        // Absolute, so paths derived from it stay valid for processes
+        // working elsewhere (the RUN sandbox's overlay mounts).
+        let root = std::path::absolute(&root)
+            .map_err(|e| StoreError::io("resolving the store path", &root, e))?;
         let blobs = root.join("blobs").join("sha256");
         fs::create_dir_all(&blobs).map_err(|e| StoreError::io("creating store", &blobs, e))?;
         let layout = root.join("oci-layout");

@@ -325,3 +325,30 @@ fn refuses_a_layout_of_another_version() {
     std::fs::write(dir.path().join("oci-layout"), b"garbage").expect("write");
     assert!(Store::open(dir.path()).is_err());
 }
+
+#[test]
+fn a_relative_store_path_is_made_absolute() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    // Relative to the current directory, as `--store ./store` is.
+    let rel = pathdiff(dir.path(), &cwd).join("s");
+    let s = Store::open(&rel).unwrap();
+    assert!(s.root().is_absolute(), "{}", s.root().display());
+    assert_eq!(s.root(), cwd.join(&rel));
+    assert!(dir.path().join("s/oci-layout").is_file());
+}
+
+/// `target` relative to `base` (both absolute), with `..` as needed.
+fn pathdiff(target: &std::path::Path, base: &std::path::Path) -> PathBuf {
+    let t: Vec<_> = target.components().collect();
+    let b: Vec<_> = base.components().collect();
+    let common = t.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c.as_os_str());
+    }
+    out
+}
