@@ -491,73 +491,82 @@ async fn failed_upload_restarts_in_a_new_session() {
 /// blob the registry assembles has the right digest.
 #[tokio::test]
 async fn chunked_upload_continues_after_a_failed_patch() {
+    // One upload session per POST (blobs are pushed concurrently).
     #[derive(Default)]
     struct State {
-        data: Vec<u8>,
+        sessions: std::collections::HashMap<String, Vec<u8>>,
         patches: usize,
         posts: usize,
         status_queries: usize,
         completed: Vec<String>,
     }
+    const UPLOADS: &str = "/v2/test/app/blobs/uploads/";
     let state = Arc::new(Mutex::new(State::default()));
     let st = state.clone();
     let server = serve(move |req: &Req| {
         let mut s = st.lock().expect("lock");
         let p = req.path.as_str();
-        let location = vec![(
-            "Location".to_string(),
-            "/v2/test/app/blobs/uploads/one".to_string(),
-        )];
+        let session = p
+            .strip_prefix(UPLOADS)
+            .map(|rest| rest.split('?').next().unwrap_or("").to_string())
+            .unwrap_or_default();
+        let location = |id: &str| vec![("Location".to_string(), format!("{UPLOADS}{id}"))];
         match req.method.as_str() {
             "HEAD" => Reply::status(404),
             "POST" => {
                 s.posts += 1;
-                s.data.clear();
+                let id = format!("s{}", s.posts);
+                s.sessions.insert(id.clone(), Vec::new());
                 Reply::Full {
                     status: 202,
-                    headers: location,
+                    headers: location(&id),
                     body: vec![],
                 }
             }
             "PATCH" => {
                 s.patches += 1;
+                let second = s.patches == 2;
                 let start: usize = req
                     .header("content-range")
                     .and_then(|r| r.split('-').next())
                     .and_then(|a| a.parse().ok())
                     .unwrap_or(usize::MAX);
-                if start != s.data.len() {
+                let Some(data) = s.sessions.get_mut(&session) else {
+                    return Reply::status(404);
+                };
+                if start != data.len() {
                     return Reply::status(416);
                 }
-                if s.patches == 2 {
+                if second {
                     let half = req.body.len() / 2;
-                    s.data.extend_from_slice(&req.body[..half]);
+                    data.extend_from_slice(&req.body[..half]);
                     return Reply::status(500);
                 }
-                s.data.extend_from_slice(&req.body);
+                data.extend_from_slice(&req.body);
                 Reply::Full {
                     status: 202,
-                    headers: location,
+                    headers: location(&session),
                     body: vec![],
                 }
             }
-            "GET" if p.starts_with("/v2/test/app/blobs/uploads/one") => {
+            "GET" if p.starts_with(UPLOADS) => {
                 s.status_queries += 1;
-                let mut headers = location;
-                headers.push((
-                    "Range".into(),
-                    format!("0-{}", s.data.len().saturating_sub(1)),
-                ));
+                let len = s.sessions.get(&session).map(Vec::len).unwrap_or(0);
+                let mut headers = location(&session);
+                headers.push(("Range".into(), format!("0-{}", len.saturating_sub(1))));
                 Reply::Full {
                     status: 204,
                     headers,
                     body: vec![],
                 }
             }
-            "PUT" if p.starts_with("/v2/test/app/blobs/uploads/one") => {
-                s.data.extend_from_slice(&req.body);
+            "PUT" if p.starts_with(UPLOADS) => {
+                let Some(mut data) = s.sessions.remove(&session) else {
+                    return Reply::status(404);
+                };
+                data.extend_from_slice(&req.body);
                 let digest = p.split("digest=").nth(1).unwrap_or("").replace("%3A", ":");
-                if wharf_store::sha256_of(&s.data).to_string() != digest {
+                if wharf_store::sha256_of(&data).to_string() != digest {
                     return Reply::status(400);
                 }
                 s.completed.push(digest);
