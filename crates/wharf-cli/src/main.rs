@@ -26,7 +26,10 @@ fn main() -> ExitCode {
         Command::Push(a) => store_cmds::push(&a),
         Command::Images(a) => store_cmds::images(&a),
         Command::Inspect(a) => store_cmds::inspect(&a),
-        Command::Prune(a) => store_cmds::prune(&a),
+        // A rootless build's snapshots belong to its subordinate ids.
+        Command::Prune(a) => {
+            run_setup::enter_rootless_if_needed().and_then(|()| store_cmds::prune(&a))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -169,10 +169,14 @@ pub fn prune(a: &StoreArgs) -> Result<()> {
     let store = open_store(a)?;
     let r = store.gc()?;
     eprintln!(
-        "removed {} blob(s), freed {}; {} blob(s) kept for tagged images",
+        "removed {} blob(s), freed {}; {} blob(s) kept for tagged images; removed {} unpacked layer snapshot(s)",
         r.removed_blobs,
         human(r.freed_bytes),
-        r.kept_blobs
+        r.kept_blobs,
+        r.removed_snapshots
     );
+    for e in &r.snapshot_errors {
+        eprintln!("warning: could not remove the snapshot {e}; remove it by hand");
+    }
     Ok(())
 }

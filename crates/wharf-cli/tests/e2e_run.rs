@@ -573,6 +573,48 @@ fn rootless_build_runs_run_steps_with_container_owners() {
     let uid = third.iter().find(|e| e.0 == "tmp/uid").expect("tmp/uid");
     assert_eq!(String::from_utf8_lossy(&uid.3).trim(), "1000");
     assert_eq!((uid.1, uid.2), (1000, 1000));
+
+    // `wharf prune` (rootless too) keeps the snapshots of tagged images and
+    // removes the others, though their files belong to subordinate ids.
+    let prune = |as_user: bool| {
+        let mut c = if as_user {
+            let mut c = Command::new("runuser");
+            c.args(["-u", ROOTLESS_USER, "--"])
+                .arg(env!("CARGO_BIN_EXE_wharf"));
+            c
+        } else {
+            wharf()
+        };
+        let (_, stderr) = ok(c.arg("prune").arg("--store").arg(&store));
+        stderr
+    };
+    let snapshots = || {
+        std::fs::read_dir(store.join("wharf-snapshots"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let before = snapshots();
+    // The base and the layers of the first two RUNs (the last one is
+    // never a lower directory).
+    assert_eq!(before, 3);
+    let stderr = prune(as_root);
+    assert!(
+        stderr.contains("removed 0 unpacked layer snapshot(s)"),
+        "{stderr}"
+    );
+    assert_eq!(snapshots(), before);
+    // Untag everything: every snapshot goes.
+    let index = store.join("index.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&index).unwrap()).unwrap();
+    v["manifests"] = serde_json::json!([]);
+    std::fs::write(&index, serde_json::to_vec(&v).unwrap()).unwrap();
+    let stderr = prune(as_root);
+    assert!(
+        stderr.contains(&format!("removed {before} unpacked layer snapshot(s)")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("could not remove"), "{stderr}");
+    assert_eq!(snapshots(), 0);
     drop(reg);
 }
 

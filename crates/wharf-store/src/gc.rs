@@ -1,5 +1,7 @@
-//! Garbage collection: deletes blobs that no tagged image reaches, and stale
-//! temporary files of interrupted writes.
+//! Garbage collection: deletes blobs that no tagged image reaches, stale
+//! temporary files of interrupted writes, and unpacked layer snapshots
+//! (`wharf-snapshots/<diff_id hex>`, which RUN steps use as overlay lower
+//! directories) of layers no tagged image contains.
 
 use crate::lock::FileLock;
 use crate::oci::{manifest_kind, Descriptor, ImageIndex, ImageManifest, ManifestKind};
@@ -22,6 +24,11 @@ pub struct GcReport {
     pub freed_bytes: u64,
     /// Blobs kept because a tagged image references them.
     pub kept_blobs: usize,
+    /// Unpacked layer snapshots deleted.
+    pub removed_snapshots: usize,
+    /// Snapshots that could not be deleted (e.g. made by a rootless build,
+    /// owned by its subordinate ids): one line each.
+    pub snapshot_errors: Vec<String>,
 }
 
 impl Store {
@@ -31,6 +38,8 @@ impl Store {
         let _exclusive = FileLock::exclusive(&self.root().join("wharf.lock"))?;
         let _index = FileLock::exclusive(&self.root().join("index.lock"))?;
         let mut live: HashSet<String> = HashSet::new();
+        // Layer contents (diff_ids) of the tagged images: their snapshots stay.
+        let mut live_diff_ids: HashSet<String> = HashSet::new();
         let mut pending: Vec<Descriptor> = self.read_index()?.manifests;
         while let Some(desc) = pending.pop() {
             if !live.insert(desc.digest.to_string()) {
@@ -47,6 +56,17 @@ impl Store {
                 }
                 Some(ManifestKind::Image) => {
                     let m: ImageManifest = self.read_json(&desc.digest, "image manifest")?;
+                    if let Ok(config) =
+                        self.read_json::<serde_json::Value>(&m.config.digest, "image config")
+                    {
+                        if let Some(ids) = config["rootfs"]["diff_ids"].as_array() {
+                            live_diff_ids.extend(
+                                ids.iter()
+                                    .filter_map(|d| d.as_str())
+                                    .map(|d| d.trim_start_matches("sha256:").to_string()),
+                            );
+                        }
+                    }
                     pending.push(m.config);
                     pending.extend(m.layers);
                     pending.extend(m.subject);
@@ -90,6 +110,30 @@ impl Store {
                 }
             }
         }
+        self.remove_snapshots(&live_diff_ids, &mut report);
         Ok(report)
+    }
+
+    /// Deletes snapshot directories whose layer no tagged image holds, and
+    /// half-unpacked ones (no build runs while the exclusive lock is held).
+    fn remove_snapshots(&self, live: &HashSet<String>, report: &mut GcReport) {
+        let dir = self.root().join("wharf-snapshots");
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let hex = name.strip_suffix("-user").unwrap_or(&name);
+            if live.contains(hex) {
+                continue;
+            }
+            let path = entry.path();
+            match fs::remove_dir_all(&path) {
+                Ok(()) => report.removed_snapshots += 1,
+                Err(e) => report
+                    .snapshot_errors
+                    .push(format!("{}: {e}", path.display())),
+            }
+        }
     }
 }

@@ -352,3 +352,39 @@ fn pathdiff(target: &std::path::Path, base: &std::path::Path) -> PathBuf {
     }
     out
 }
+
+#[test]
+fn gc_removes_snapshots_of_layers_no_tagged_image_holds() {
+    let (_d, store) = store();
+    let layer = b"plain tar layer".to_vec();
+    let desc = synthetic_image(&store, &layer, None);
+    store.tag("example.test/keep:1", &desc).unwrap();
+    let live_hex = sha256_of(&layer)
+        .to_string()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let snaps = store.root().join("wharf-snapshots");
+    for name in [
+        live_hex.clone(),
+        format!("{live_hex}-user"),
+        "0".repeat(64),
+        format!("{}-user", "1".repeat(64)),
+        ".unpacking-abc".to_string(),
+    ] {
+        fs::create_dir_all(snaps.join(&name).join("etc")).unwrap();
+        fs::write(
+            snaps.join(&name).join("etc/passwd"),
+            "root:x:0:0::/:/bin/sh\n",
+        )
+        .unwrap();
+    }
+    let report = store.gc().unwrap();
+    assert_eq!(report.removed_snapshots, 3, "{report:?}");
+    assert!(report.snapshot_errors.is_empty(), "{report:?}");
+    let mut left: Vec<String> = fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec![live_hex.clone(), format!("{live_hex}-user")]);
+}
