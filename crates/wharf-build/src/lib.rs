@@ -60,6 +60,7 @@ pub mod layer_store;
 pub mod ownership;
 pub mod registry_resolver;
 pub mod run_seam;
+mod run_step;
 pub mod snapshot;
 mod stage_exec;
 

@@ -5,7 +5,7 @@
 //! direction), cache lookups by [`instruction_key`].
 
 use crate::builder::{rfc3339, BaseResolver, BuildConfig, BuildError, BuildEvent, ResolvedBase};
-use crate::cache_key::{context_tree_digest, copy_sources_digest, instruction_key};
+use crate::cache_key::{copy_sources_digest, instruction_key};
 use crate::context::BuildContext;
 use crate::copy_from::{copy_into_linux, copy_into_windows, plan_copy_from, FromOwner};
 use crate::copy_layer::{
@@ -13,12 +13,11 @@ use crate::copy_layer::{
 };
 use crate::copy_plan::{destination, plan_copy, CopyRequest};
 use crate::git_source::GitSource;
-use crate::layer_store::RunRecord;
 use crate::layer_store::{LayerRef, LayerStore};
 use crate::ownership::linux_owner;
-use crate::run_seam::{OutputLine, RunExecutor, RunRequest, SecretSource};
+use crate::run_seam::{RunExecutor, SecretSource};
 use std::collections::HashMap;
-use wharf_frontend::ast::{AddOptions, Copy, Instruction, Mount, Run};
+use wharf_frontend::ast::{AddOptions, Copy, Instruction};
 use wharf_frontend::chmod::Chmod;
 use wharf_frontend::plan::{Base, PlannedInstruction, Source, StagePlan};
 use wharf_frontend::sources::{is_git, is_url};
@@ -117,7 +116,7 @@ impl StageExec<'_> {
         Ok((read("etc/passwd"), read("etc/group")))
     }
 
-    fn step_err(&self, line: usize, message: impl Into<String>) -> BuildError {
+    pub(crate) fn step_err(&self, line: usize, message: impl Into<String>) -> BuildError {
         BuildError::Step {
             file: self.file.to_string(),
             line,
@@ -289,7 +288,7 @@ impl StageExec<'_> {
 
     /// Resolves what a `COPY --from` or `--mount from=` names to a stage
     /// result, downloading an image's layers into the store.
-    fn source_result(
+    pub(crate) fn source_result(
         &self,
         source: &Source,
         what: &str,
@@ -321,114 +320,6 @@ impl StageExec<'_> {
                 })
             }
         }
-    }
-
-    /// One RUN: returns what it produced, whether that came from the
-    /// cache, and the chain key for the steps after it.
-    #[allow(clippy::too_many_arguments)]
-    fn run_step(
-        &self,
-        stage: &StagePlan,
-        ins: &PlannedInstruction,
-        run: &Run,
-        (chain, workdir_before): (&str, &str),
-        (layers, base_reference): (&[LayerRef], Option<&str>),
-        config: &ImageConfig,
-        done: &HashMap<usize, StageResult>,
-        events: &mut dyn FnMut(BuildEvent),
-    ) -> Result<(RunRecord, bool, String), BuildError> {
-        let line = ins.line;
-        let stage_name = stage.display_name();
-        let Some(executor) = self.run_executor.filter(|e| e.supports(&stage.platform)) else {
-            return Err(self.step_err(
-                line,
-                format!(
-                    "RUN in stage {stage_name}: no RUN executor for {} is available in this build; the stage can use FROM, COPY, ADD and configuration instructions",
-                    stage.platform.short()
-                ),
-            ));
-        };
-        // What the mounts read is part of the key: a stage's or image's
-        // chain, or the content of the context directory bound. Secrets,
-        // caches and tmpfs are not (their content is not the result's).
-        let mut reads = ins.reads.iter();
-        let mut mount_sources = Vec::with_capacity(run.mounts.len());
-        let mut read_keys = Vec::new();
-        for m in &run.mounts {
-            match m {
-                Mount::Bind { from: Some(f), .. } | Mount::Cache { from: Some(f), .. } => {
-                    let source = reads.next().ok_or_else(|| {
-                        self.step_err(line, format!("--mount from={f}: not resolved by the plan"))
-                    })?;
-                    let r = self.source_result(source, "--mount from", line, done)?;
-                    if let Some(b) = &r.base_reference {
-                        self.resolver
-                            .fetch_layers(b, &r.layers, self.layers.store())
-                            .map_err(|m| {
-                                self.step_err(
-                                    line,
-                                    format!("--mount from={f}: the layers of {b}: {m}"),
-                                )
-                            })?;
-                    }
-                    read_keys.push(r.chain.clone());
-                    mount_sources.push(Some(r.layers));
-                }
-                Mount::Bind {
-                    from: None, source, ..
-                } => {
-                    let rel = source.as_deref().unwrap_or(".");
-                    let digest = context_tree_digest(self.context, rel).map_err(|e| {
-                        self.step_err(line, format!("--mount=type=bind,source={rel}: {e}"))
-                    })?;
-                    read_keys.push(digest);
-                    mount_sources.push(None);
-                }
-                _ => mount_sources.push(None),
-            }
-        }
-        let key = instruction_key(chain, &stage.platform, workdir_before, ins, &read_keys);
-        let next = key.0.clone();
-        if !self.config.no_cache {
-            if let Some(hit) = self.layers.cached_run(&key) {
-                return Ok((hit, true, next));
-            }
-        }
-        if let Some(b) = base_reference {
-            self.resolver
-                .fetch_layers(b, layers, self.layers.store())
-                .map_err(|m| self.step_err(line, format!("RUN: the base layers of {b}: {m}")))?;
-        }
-        let events_cell = std::cell::RefCell::new(&mut *events);
-        let output = |l: OutputLine<'_>| {
-            if let Ok(mut ev) = events_cell.try_borrow_mut() {
-                ev(BuildEvent::RunOutput {
-                    line,
-                    stderr: l.stderr,
-                    text: l.text.to_string(),
-                });
-            }
-        };
-        let outcome = executor
-            .run(&RunRequest {
-                stage,
-                instruction: ins,
-                layers,
-                config,
-                layer_store: self.layers,
-                context: self.context,
-                mount_sources: &mount_sources,
-                secrets: self.secrets,
-                output: &output,
-                source_date_epoch: self.config.source_date_epoch,
-            })
-            .map_err(|m| self.step_err(line, format!("RUN in stage {stage_name}: {m}")))?;
-        let record = RunRecord {
-            layer: outcome.layer,
-            ran_instead: outcome.ran_instead,
-        };
-        self.layers.remember_run(&key, &record)?;
-        Ok((record, false, next))
     }
 
     /// One COPY or ADD; returns the layer, whether it came from the cache,
