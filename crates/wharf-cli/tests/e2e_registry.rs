@@ -9,7 +9,7 @@
 //!   skopeo and unpacked by umoci.
 
 mod common;
-use common::{json, ok, run, wharf};
+use common::{check_windows_layer, json, ok, run, wharf};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wharf_store::Store;
@@ -93,14 +93,6 @@ fn image_files(store: &Path, name: &str) -> Vec<Vec<(String, u32, String)>> {
             files
         })
         .collect()
-}
-
-fn check_windows_layer(path: &Path) {
-    let checker = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../wharf-layer/tests/check_windows_layer.py"
-    );
-    ok(Command::new("python3").arg(checker).arg(path));
 }
 
 #[test]

@@ -11,7 +11,7 @@
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{ok, run, wharf};
+use common::{check_windows_layer, ok, run, wharf};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -470,11 +470,7 @@ fn linux_run_output_copied_into_a_windows_stage() {
             )
         });
     assert_eq!(app.3, b"built-on-linux\n");
-    let checker = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../wharf-layer/tests/check_windows_layer.py"
-    );
-    ok(Command::new("python3").arg(checker).arg(last));
+    check_windows_layer(last);
 }
 
 /// An unprivileged user (created if missing) for the rootless test.

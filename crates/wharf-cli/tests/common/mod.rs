@@ -27,3 +27,13 @@ pub fn ok(cmd: &mut Command) -> (String, String) {
 pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
+
+/// Runs the independent Windows layer checker (Python's tarfile) on the
+/// layer blob at `path`.
+pub fn check_windows_layer(path: &std::path::Path) {
+    let checker = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../wharf-layer/tests/check_windows_layer.py"
+    );
+    ok(Command::new("python3").arg(checker).arg(path));
+}
