@@ -2,8 +2,8 @@
 //!
 //! - [`linux_executor`]: Linux stages on Linux hosts, in the namespace
 //!   sandbox of `wharf-sandbox`, on an overlay of the stage's layer
-//!   snapshots; [`linux_mounts`] sets up `RUN --mount`, [`lowers`] reads
-//!   the snapshots, [`users`] resolves USER, [`command`] builds the argument
+//!   snapshots; [`linux_mounts`] sets up `RUN --mount` (reading stages
+//!   through `wharf_sandbox::LowerView`), [`users`] resolves USER, [`command`] builds the argument
 //!   vector.
 //! - [`windows_executor`]: Windows stages on Windows hosts, through HCS
 //!   (`wharf-hcs`), with the Chocolatey translation ([`choco`]) of Linux
@@ -16,8 +16,6 @@ pub mod command;
 pub mod linux_executor;
 #[cfg(target_os = "linux")]
 pub mod linux_mounts;
-#[cfg(target_os = "linux")]
-pub mod lowers;
 pub mod users;
 pub mod windows_executor;
 #[cfg(windows)]

@@ -14,7 +14,6 @@
 
 use crate::command::command_line;
 use crate::linux_mounts::{prepare, MountInputs};
-use crate::lowers::{find_file, Lookup};
 use crate::users::resolve_user;
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -22,7 +21,7 @@ use wharf_build::{OutputLine, RunExecutor, RunOutcome, RunRequest, SnapshotXattr
 use wharf_frontend::ast::{Instruction, Network as RunNetwork, Security};
 use wharf_layer::{LinuxLayerOptions, LinuxLayerWriter};
 use wharf_platform::Platform;
-use wharf_sandbox::{ExitStatus, Ids, Network, Runtime, SandboxSpec, Stream};
+use wharf_sandbox::{ExitStatus, Ids, LowerKind, LowerView, Network, Runtime, SandboxSpec, Stream};
 
 /// How many lines of output a failure message repeats.
 const TAIL_LINES: usize = 15;
@@ -125,55 +124,43 @@ fn read_small(path: &std::path::Path) -> Option<String> {
 /// Creates a missing working directory in the upper directory, owned by
 /// the RUN's user as BuildKit's WORKDIR makes it (so `USER app` +
 /// `WORKDIR /home/app/work` can write there); missing parents are root's,
-/// existing ones keep the metadata the lower layers give them.
+/// existing ones keep the metadata the lower layers give them (as an
+/// overlay copy-up would). Symlinks on the way are followed inside the root.
 fn create_workdir(
-    lowers: &[PathBuf],
+    view: &LowerView<'_>,
     upper: &std::path::Path,
     workdir: &str,
     (uid, gid): (u32, u32),
 ) -> Result<(), String> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let comps: Vec<&str> = workdir.split('/').filter(|c| !c.is_empty()).collect();
-    if comps.is_empty() || !crate::lowers::subdir_lowers(lowers, workdir).is_empty() {
+    // An existing path, directory or not (the sandbox reports a file).
+    if view.lookup(workdir).is_some() {
         return Ok(());
     }
-    // Something that is not a directory (or a dangling path through a
-    // symlink) is left for the sandbox to report.
-    if let Lookup::Found(_) = find_file(lowers, workdir) {
-        return Ok(());
-    }
-    let mut rel = String::new();
-    for (i, c) in comps.iter().enumerate() {
-        if !rel.is_empty() {
-            rel.push('/');
-        }
-        rel.push_str(c);
-        let host = upper.join(&rel);
-        let existing = crate::lowers::subdir_lowers(lowers, &rel);
-        if let Some(top) = existing.first() {
-            if host.is_dir() {
-                continue;
-            }
-            let meta = std::fs::symlink_metadata(top)
-                .map_err(|e| format!("reading {}: {e}", top.display()))?;
-            std::fs::create_dir(&host).map_err(|e| format!("creating {}: {e}", host.display()))?;
-            std::fs::set_permissions(&host, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
-                .map_err(|e| format!("creating {}: {e}", host.display()))?;
-            std::os::unix::fs::lchown(&host, Some(meta.uid()), Some(meta.gid()))
-                .map_err(|e| format!("creating {}: {e}", host.display()))?;
-            continue;
-        }
-        if let Lookup::Found(_) = find_file(lowers, &rel) {
-            // A file or symlink on the way: the sandbox reports it.
+    let path = view.resolve(workdir);
+    let mkdir = |rel: &std::path::Path, mode: u32, (uid, gid): (u32, u32)| {
+        let host = upper.join(rel);
+        if host.is_dir() {
             return Ok(());
         }
-        std::fs::create_dir(&host).map_err(|e| format!("creating {}: {e}", host.display()))?;
-        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| format!("creating {}: {e}", host.display()))?;
-        if i + 1 == comps.len() {
-            std::os::unix::fs::lchown(&host, Some(uid), Some(gid))
-                .map_err(|e| format!("creating {}: {e}", host.display()))?;
+        let fail =
+            |e: std::io::Error| format!("creating the working directory {}: {e}", host.display());
+        std::fs::create_dir(&host).map_err(fail)?;
+        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode)).map_err(fail)?;
+        std::os::unix::fs::lchown(&host, Some(uid), Some(gid)).map_err(fail)
+    };
+    for rel in &path.existing_parents {
+        match view.metadata(rel) {
+            Some(meta) if meta.is_dir() => {
+                mkdir(rel, meta.mode() & 0o7777, (meta.uid(), meta.gid()))?
+            }
+            // A file on the way: the sandbox reports it.
+            _ => return Ok(()),
         }
+    }
+    let last = path.missing.len().saturating_sub(1);
+    for (i, rel) in path.missing.iter().enumerate() {
+        mkdir(rel, 0o755, if i == last { (uid, gid) } else { (0, 0) })?;
     }
     Ok(())
 }
@@ -229,9 +216,10 @@ impl RunExecutor for LinuxRunExecutor {
             .user
             .clone()
             .unwrap_or_else(|| req.config.config.user.clone());
-        let read = |p: &str| match find_file(&lowers, p) {
-            Lookup::Found(path) => read_small(&path),
-            Lookup::Missing => None,
+        let view = LowerView::new(&lowers);
+        let read = |p: &str| {
+            let e = view.lookup(p).filter(|e| e.kind == LowerKind::File)?;
+            read_small(e.layers.first()?)
         };
         let ids = if user.is_empty() || user == "root" || user == "0" {
             Default::default()
@@ -263,7 +251,7 @@ impl RunExecutor for LinuxRunExecutor {
         for d in [&upper, &work] {
             std::fs::create_dir(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
         }
-        create_workdir(&lowers, &upper, &workdir, (ids.uid, ids.gid))?;
+        create_workdir(&view, &upper, &workdir, (ids.uid, ids.gid))?;
         let mut prepared = prepare(&MountInputs {
             mounts: &run.mounts,
             sources: &sources,

@@ -17,14 +17,13 @@
 //!   environment variable `env=`. The value never reaches the layer, the
 //!   configuration, the history, the cache key or the log.
 
-use crate::lowers::{find_file, subdir_lowers, Lookup};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use wharf_build::{BuildContext, SecretSource};
 use wharf_frontend::ast::{CacheSharing, Mount};
-use wharf_sandbox::Mount as SandboxMount;
+use wharf_sandbox::{LowerKind, LowerView, Mount as SandboxMount};
 
 /// Mounts ready for the sandbox, and what keeps them valid.
 #[derive(Default)]
@@ -177,21 +176,22 @@ fn stage_mount(
     target: &str,
     writable: bool,
 ) -> Result<SandboxMount, String> {
-    let dirs = subdir_lowers(lowers, rel);
-    if !dirs.is_empty() {
-        return Ok(SandboxMount::Layers {
-            lower_dirs: dirs,
-            target: target.to_string(),
+    let target = target.to_string();
+    match LowerView::new(lowers).lookup(rel) {
+        Some(e) if e.kind == LowerKind::Dir => Ok(SandboxMount::Layers {
+            lower_dirs: e.layers,
+            target,
             writable,
-        });
-    }
-    match find_file(lowers, rel) {
-        Lookup::Found(p) if !p.is_symlink() => Ok(SandboxMount::Bind {
-            source: p,
-            target: target.to_string(),
+        }),
+        Some(e) if e.kind == LowerKind::File => Ok(SandboxMount::Bind {
+            source: e.layers.into_iter().next().unwrap_or_default(),
+            target,
             readonly: !writable,
         }),
-        _ => Err(format!(
+        Some(_) => Err(format!(
+            "--mount source={rel}: not a file or directory in the stage or image named by from="
+        )),
+        None => Err(format!(
             "--mount source={rel}: not found in the stage or image named by from="
         )),
     }

@@ -73,6 +73,8 @@ mod spec;
 mod linux;
 
 pub use error::SandboxError;
+#[cfg(target_os = "linux")]
+pub use linux::view::{LowerEntry, LowerKind, LowerPath, LowerView};
 pub use spec::{
     ExitStatus, Ids, Mount, Network, RootfsMode, Runtime, SandboxSpec, Stream, DEFAULT_PATH,
 };

@@ -9,6 +9,7 @@ pub(crate) mod rootless;
 mod status;
 mod stubs;
 mod union;
+pub(crate) mod view;
 
 use std::fs::{self, File};
 use std::io::{self, Read};

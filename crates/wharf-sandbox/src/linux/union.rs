@@ -93,7 +93,7 @@ impl<'a> Union<'a> {
     /// Looks up one entry by symlink-free relative components, honouring whiteouts and
     /// opaque directories. Returns the kind and every layer path that contributes (for
     /// a directory, all merged copies; otherwise the single visible one).
-    fn entry(&self, components: &[OsString]) -> Option<(Kind, Vec<PathBuf>)> {
+    pub(crate) fn entry(&self, components: &[OsString]) -> Option<(Kind, Vec<PathBuf>)> {
         let mut active: Vec<PathBuf> = self.lowers.to_vec();
         let mut kind = Kind::Dir;
         for name in components {
