@@ -16,6 +16,7 @@ pub mod command;
 pub mod linux_executor;
 #[cfg(target_os = "linux")]
 pub mod linux_mounts;
+pub mod output;
 pub mod users;
 pub mod windows_executor;
 #[cfg(windows)]

@@ -14,17 +14,14 @@
 
 use crate::command::command_line;
 use crate::linux_mounts::{prepare, MountInputs};
+use crate::output::LineSink;
 use crate::users::resolve_user;
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use wharf_build::{OutputLine, RunExecutor, RunOutcome, RunRequest, SnapshotXattrs};
+use wharf_build::{RunExecutor, RunOutcome, RunRequest, SnapshotXattrs};
 use wharf_frontend::ast::{Instruction, Network as RunNetwork, Security};
 use wharf_layer::{LinuxLayerOptions, LinuxLayerWriter};
 use wharf_platform::Platform;
 use wharf_sandbox::{ExitStatus, Ids, LowerKind, LowerView, Network, Runtime, SandboxSpec, Stream};
-
-/// How many lines of output a failure message repeats.
-const TAIL_LINES: usize = 15;
 
 /// Choices that hold for every RUN of a build.
 #[derive(Debug, Clone)]
@@ -67,49 +64,6 @@ fn in_user_namespace() -> bool {
             fields != ["0", "0", "4294967295"]
         }
         Err(_) => false,
-    }
-}
-
-/// Splits output chunks into lines for the progress view, keeping the
-/// last lines for an error message.
-struct LineSink<'a> {
-    out: &'a dyn Fn(OutputLine<'_>),
-    partial: [Vec<u8>; 2],
-    tail: VecDeque<String>,
-}
-
-impl LineSink<'_> {
-    fn push(&mut self, stream: Stream, bytes: &[u8]) {
-        let i = usize::from(stream == Stream::Stderr);
-        self.partial[i].extend_from_slice(bytes);
-        while let Some(n) = self.partial[i].iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.partial[i].drain(..=n).collect();
-            self.emit(i == 1, &line[..line.len() - 1]);
-        }
-        // A very long line without a newline is shown in pieces.
-        if self.partial[i].len() > 64 << 10 {
-            let line = std::mem::take(&mut self.partial[i]);
-            self.emit(i == 1, &line);
-        }
-    }
-
-    fn emit(&mut self, stderr: bool, line: &[u8]) {
-        let text = String::from_utf8_lossy(line);
-        let text = text.trim_end_matches('\r');
-        (self.out)(OutputLine { stderr, text });
-        if self.tail.len() == TAIL_LINES {
-            self.tail.pop_front();
-        }
-        self.tail.push_back(text.to_string());
-    }
-
-    fn finish(&mut self) {
-        for i in 0..2 {
-            if !self.partial[i].is_empty() {
-                let line = std::mem::take(&mut self.partial[i]);
-                self.emit(i == 1, &line);
-            }
-        }
     }
 }
 
@@ -297,25 +251,13 @@ impl RunExecutor for LinuxRunExecutor {
         spec.mounts = std::mem::take(&mut prepared.mounts);
         spec.runtime = self.settings.runtime.clone();
 
-        let mut sink = LineSink {
-            out: req.output,
-            partial: [Vec::new(), Vec::new()],
-            tail: VecDeque::new(),
-        };
-        let status = wharf_sandbox::run(&spec, &mut |s, b| sink.push(s, b));
+        let mut sink = LineSink::new(req.output);
+        let status = wharf_sandbox::run(&spec, &mut |s, b| sink.push(s == Stream::Stderr, b));
         sink.finish();
         drop(prepared);
         let status = status.map_err(|e| e.to_string())?;
         if status != ExitStatus::Code(0) {
-            let mut msg = format!("the command failed ({status})");
-            if !sink.tail.is_empty() {
-                msg.push_str("; its last output:");
-                for l in &sink.tail {
-                    msg.push_str("\n  ");
-                    msg.push_str(l);
-                }
-            }
-            return Err(msg);
+            return Err(sink.failure(&status.to_string()));
         }
 
         if std::fs::read_dir(&upper)
@@ -343,40 +285,5 @@ impl RunExecutor for LinuxRunExecutor {
             layer: Some(layer),
             ran_instead: None,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::cell::RefCell;
-
-    #[test]
-    fn output_is_split_into_lines_per_stream_and_the_tail_is_kept() {
-        let seen = RefCell::new(Vec::new());
-        let out = |l: OutputLine<'_>| seen.borrow_mut().push((l.stderr, l.text.to_string()));
-        let mut sink = LineSink {
-            out: &out,
-            partial: [Vec::new(), Vec::new()],
-            tail: VecDeque::new(),
-        };
-        sink.push(Stream::Stdout, b"one\ntw");
-        sink.push(Stream::Stderr, b"err\r\n");
-        sink.push(Stream::Stdout, b"o\nthree");
-        sink.finish();
-        assert_eq!(
-            *seen.borrow(),
-            [
-                (false, "one".to_string()),
-                (true, "err".to_string()),
-                (false, "two".to_string()),
-                (false, "three".to_string())
-            ]
-        );
-        for i in 0..40 {
-            sink.push(Stream::Stdout, format!("line {i}\n").as_bytes());
-        }
-        assert_eq!(sink.tail.len(), TAIL_LINES);
-        assert_eq!(sink.tail.back().map(String::as_str), Some("line 39"));
     }
 }

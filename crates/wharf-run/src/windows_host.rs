@@ -7,10 +7,11 @@
 //! id and the layer's diff_id), because an imported Windows layer is tied
 //! to its parents and HCS derives the layer id from the folder's name.
 
+use crate::output::LineSink;
 use crate::windows_executor::{WindowsRunPlan, WindowsRunSettings};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
-use wharf_build::{LayerRef, OutputLine, RunRequest};
+use wharf_build::{LayerRef, RunRequest};
 use wharf_hcs::{import_layer, MountRetry, Network, OutputStream, RunSpec, WindowsHcs};
 use wharf_layer::{
     export_folder_to_layer, layer_to_import_folder, NoBase, Timestamp, WindowsLayerOptions,
@@ -89,25 +90,14 @@ pub fn run_on_host(
         export_to,
         mount_retry: MountRetry::default(),
     };
-    let mut partial: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+    let mut sink = LineSink::new(req.output);
     let result = wharf_hcs::run(&mut api, &spec, &mut |stream, bytes| {
-        let i = usize::from(stream == OutputStream::Stderr);
-        partial[i].extend_from_slice(bytes);
-        while let Some(n) = partial[i].iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = partial[i].drain(..=n).collect();
-            let text = String::from_utf8_lossy(&line);
-            (req.output)(OutputLine {
-                stderr: i == 1,
-                text: text.trim_end_matches(['\r', '\n']),
-            });
-        }
-    })
-    .map_err(|e| e.to_string())?;
+        sink.push(stream == OutputStream::Stderr, bytes)
+    });
+    sink.finish();
+    let result = result.map_err(|e| e.to_string())?;
     if result.exit_code != 0 {
-        return Err(format!(
-            "the command failed (exit code {:#x})",
-            result.exit_code
-        ));
+        return Err(sink.failure(&format!("exit code {:#x}", result.exit_code)));
     }
     let Some(folder) = result.exported_folder else {
         return Ok(None);
