@@ -53,6 +53,9 @@ pub enum LayerStoreError {
     BadDigest(String),
 }
 
+/// Suffix of cache records of plain-tar layers (stages no image exports).
+const PLAIN_SUFFIX: &str = "-tar";
+
 /// Writes layers into `store` and keeps the instruction cache.
 #[derive(Debug, Clone)]
 pub struct LayerStore {
@@ -89,7 +92,7 @@ impl LayerStore {
         LayerStore {
             store: self.store.clone(),
             compression: Compression::None,
-            cache_suffix: "-tar",
+            cache_suffix: PLAIN_SUFFIX,
         }
     }
 
@@ -152,40 +155,47 @@ impl LayerStore {
         })
     }
 
-    fn cache_path(&self, key: &CacheKey) -> PathBuf {
+    /// The file of a cache record: `<prefix><key hex><suffix>.json`, the
+    /// prefix naming the kind of record (`run-` for RUN records), the
+    /// suffix the namespace (plain-tar layers, or compressed ones).
+    fn record_path(&self, prefix: &str, key: &CacheKey, suffix: &str) -> PathBuf {
         let hex = key.0.trim_start_matches("sha256:");
         self.store
             .root()
             .join("wharf-cache")
-            .join(format!("{hex}{}.json", self.cache_suffix))
+            .join(format!("{prefix}{hex}{suffix}.json"))
+    }
+
+    /// The namespace of the other kind of stage (exported or not).
+    fn other_suffix(&self) -> &'static str {
+        if self.cache_suffix.is_empty() {
+            PLAIN_SUFFIX
+        } else {
+            ""
+        }
+    }
+
+    fn read_record<T: serde::de::DeserializeOwned>(&self, path: &Path) -> Option<T> {
+        serde_json::from_slice(&fs::read(path).ok()?).ok()
+    }
+
+    fn present(&self, layer: &LayerRef) -> bool {
+        self.store.blob_size(&layer.descriptor.digest) == Some(layer.descriptor.size)
     }
 
     /// The layer cached for `key`, if its blob is still in the store; a
     /// layer the other namespace (compressed or plain) holds is adopted.
     pub fn cached(&self, key: &CacheKey) -> Option<LayerRef> {
-        if let Some(r) = self.cached_here(key) {
+        let lookup = |suffix| {
+            self.read_record::<LayerRef>(&self.record_path("", key, suffix))
+                .filter(|l| self.present(l))
+        };
+        if let Some(r) = lookup(self.cache_suffix) {
             return Some(r);
         }
-        let theirs = self.other_namespace().cached_here(key)?;
-        let mine = self.adopt(&theirs).ok()?;
+        let mine = self.adopt(&lookup(self.other_suffix())?).ok()?;
         self.remember(key, &mine).ok()?;
         Some(mine)
-    }
-
-    fn cached_here(&self, key: &CacheKey) -> Option<LayerRef> {
-        let text = fs::read(self.cache_path(key)).ok()?;
-        let r: LayerRef = serde_json::from_slice(&text).ok()?;
-        (self.store.blob_size(&r.descriptor.digest) == Some(r.descriptor.size)).then_some(r)
-    }
-
-    /// The store of the other cache namespace: plain-tar layers for
-    /// stages no image exports, or compressed ones for those that are.
-    fn other_namespace(&self) -> LayerStore {
-        if self.cache_suffix.is_empty() {
-            self.for_unexported_stages()
-        } else {
-            LayerStore::new(self.store.clone(), self.compression)
-        }
     }
 
     /// `layer`, made in the other namespace, as this one wants it: a plain
@@ -210,15 +220,7 @@ impl LayerStore {
 
     /// Remembers that `key` produced `layer`.
     pub fn remember(&self, key: &CacheKey, layer: &LayerRef) -> Result<(), LayerStoreError> {
-        self.write_record(&self.cache_path(key), layer)
-    }
-
-    fn run_record_path(&self, key: &CacheKey) -> PathBuf {
-        let hex = key.0.trim_start_matches("sha256:");
-        self.store
-            .root()
-            .join("wharf-cache")
-            .join(format!("run-{hex}{}.json", self.cache_suffix))
+        self.write_record(&self.record_path("", key, self.cache_suffix), layer)
     }
 
     /// What the RUN with `key` produced before, if its layer (when it made
@@ -226,10 +228,14 @@ impl LayerStore {
     /// adopted (its layer compressed when needed), so a stage that becomes
     /// exported does not run its commands again.
     pub fn cached_run(&self, key: &CacheKey) -> Option<RunRecord> {
-        if let Some(r) = self.cached_run_here(key) {
+        let lookup = |suffix| {
+            self.read_record::<RunRecord>(&self.record_path("run-", key, suffix))
+                .filter(|r| r.layer.as_ref().is_none_or(|l| self.present(l)))
+        };
+        if let Some(r) = lookup(self.cache_suffix) {
             return Some(r);
         }
-        let theirs = self.other_namespace().cached_run_here(key)?;
+        let theirs = lookup(self.other_suffix())?;
         let mine = RunRecord {
             layer: match &theirs.layer {
                 Some(l) => Some(self.adopt(l).ok()?),
@@ -241,21 +247,10 @@ impl LayerStore {
         Some(mine)
     }
 
-    fn cached_run_here(&self, key: &CacheKey) -> Option<RunRecord> {
-        let text = fs::read(self.run_record_path(key)).ok()?;
-        let r: RunRecord = serde_json::from_slice(&text).ok()?;
-        match &r.layer {
-            Some(l) if self.store.blob_size(&l.descriptor.digest) != Some(l.descriptor.size) => {
-                None
-            }
-            _ => Some(r),
-        }
-    }
-
     /// Remembers what the RUN with `key` produced (also when it changed
     /// nothing, so it is not run again).
     pub fn remember_run(&self, key: &CacheKey, record: &RunRecord) -> Result<(), LayerStoreError> {
-        self.write_record(&self.run_record_path(key), record)
+        self.write_record(&self.record_path("run-", key, self.cache_suffix), record)
     }
 
     fn write_record(&self, path: &Path, record: &impl Serialize) -> Result<(), LayerStoreError> {
