@@ -520,10 +520,12 @@ pub async fn push_image<T: PushTarget + Sync>(
         let mut blobs = vec![manifest.config.clone()];
         blobs.extend(manifest.layers.iter().cloned());
         let mut wanted = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for blob in &blobs {
             if is_foreign_layer(&blob.media_type) && !options.push_foreign_layers {
                 report.skipped_foreign += 1;
-            } else {
+            } else if seen.insert(&blob.digest) {
+                // A blob listed twice (two identical layers) goes up once.
                 wanted.push(blob);
             }
         }

@@ -223,3 +223,37 @@ async fn progress_is_reported_for_uploads_and_downloads() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_listed_twice_is_uploaded_once() {
+    let reg = registry::start(Auth::None, None);
+    let (_d, src) = new_store();
+    let layer = linux_layer("same.txt", b"twice");
+    let spec = (GZIP_LAYER.to_string(), layer, None);
+    let desc = store_image(
+        &src,
+        &Platform::new("linux", "amd64", None),
+        &[spec.clone(), spec],
+    );
+    src.tag("local/twice:1", &desc).expect("tag");
+    let target = Reference::parse(&format!("{}/team/twice:1", reg.host())).expect("ref");
+    let client = anonymous();
+    let report = push_image(
+        &client.repository(&target),
+        &target,
+        &src,
+        "local/twice:1",
+        &PushOptions::default(),
+    )
+    .await
+    .expect("push");
+    assert_eq!(report.uploaded, 2, "config and the one layer: {report:?}");
+    assert_eq!(report.existing, 0, "{report:?}");
+    // The registry serves the image with both layer entries.
+    let (_d2, dst) = new_store();
+    let pulled = client
+        .pull(&target, &Platform::new("linux", "amd64", None), &dst)
+        .await
+        .expect("pull");
+    assert_eq!(pulled.image.manifest.layers.len(), 2);
+}
