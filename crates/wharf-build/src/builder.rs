@@ -1,7 +1,8 @@
-//! The builder's API: [`Builder::new`] with a [`BuildConfig`], then
+//! The builder: [`Builder::new`] with a [`BuildConfig`], then
 //! [`Builder::build`] with a [`BuildRequest`], giving [`BuildOutput`]
-//! (one [`BuiltImage`] per platform, and an index when there are several),
-//! with [`BuildEvent`]s reported as steps run.
+//! (one image per platform, and an index when there are several), with
+//! [`BuildEvent`]s reported as steps run. It only orchestrates: stages run
+//! in `stage_exec`, each step kind in its own module.
 //!
 //! A build plans once from the Dockerfile alone to learn its base images,
 //! resolves them through a [`BaseResolver`] (manifest and configuration
@@ -16,189 +17,24 @@
 //! configuration instruction. RUN needs an executor and is refused with
 //! its line.
 
-use crate::context::BuildContext;
-use crate::emit::{emit_image, emit_index, BuiltImage};
-use crate::layer_store::{LayerRef, LayerStore, LayerStoreError};
-use crate::run_seam::{RunExecutor, SecretSource};
+use crate::api::{
+    BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest, ResolvedBase,
+};
+use crate::clock::rfc3339;
+use crate::emit::{emit_image, emit_index};
+use crate::layer_store::LayerStore;
+use crate::secrets::SecretSource;
 use crate::stage_exec::{StageExec, StageResult};
 use std::collections::{BTreeMap, HashMap};
-use wharf_frontend::ast::BuildFile;
-use wharf_frontend::plan::{
-    plan, Base, BaseImage, KnownBaseImages, NoBaseImages, Plan, PlanOptions,
-};
-use wharf_frontend::FrontendError;
-use wharf_image::ImageConfig;
-use wharf_layer::Compression;
-use wharf_platform::Platform;
-use wharf_store::oci::Descriptor;
-use wharf_store::{Digest, Store, StoreError};
-
-/// How the builder works, independent of what it builds.
-#[derive(Debug, Clone)]
-pub struct BuildConfig {
-    /// Where blobs, images and the instruction cache live.
-    pub store: Store,
-    /// Compression of new layers.
-    pub compression: Compression,
-    /// `SOURCE_DATE_EPOCH`: image `created`, history times and an upper
-    /// bound of file times, for reproducible images.
-    pub source_date_epoch: Option<u64>,
-    /// Ignore the instruction cache (it is still written).
-    pub no_cache: bool,
-}
-
-/// What to build.
-#[derive(Debug, Clone)]
-pub struct BuildRequest {
-    /// The parsed build file and its text (for error quotes).
-    pub file: BuildFile,
-    pub source_text: String,
-    pub context: BuildContext,
-    /// Build args, target, platforms, host capabilities.
-    pub options: PlanOptions,
-    /// `--label`s for the final image.
-    pub labels: BTreeMap<String, String>,
-}
-
-/// A base image as its registry describes it.
-#[derive(Debug, Clone)]
-pub struct ResolvedBase {
-    /// The image manifest's digest (identifies the base in cache keys).
-    pub manifest_digest: Digest,
-    pub config: ImageConfig,
-    /// Its layers, with media types and `urls` as the registry gave them.
-    pub layers: Vec<LayerRef>,
-    /// Explanation of a non-obvious platform choice.
-    pub note: Option<String>,
-}
-
-/// Resolves base image references (a registry client, or a test double).
-pub trait BaseResolver {
-    /// The image `reference` names for `platform`; the error says why not.
-    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedBase, String>;
-
-    /// Downloads `url` into the store (for `ADD <url>`), verified against
-    /// `checksum` (`sha256:...`) when given; returns its digest.
-    fn download(&self, url: &str, checksum: Option<&str>, store: &Store) -> Result<Digest, String> {
-        let _ = (checksum, store);
-        Err(format!(
-            "this build has no network access to download {url}"
-        ))
-    }
-
-    /// Puts the `layers` of the image `reference` that the store lacks into
-    /// it (COPY --from reads them). The default can only report what is
-    /// missing.
-    fn fetch_layers(
-        &self,
-        reference: &str,
-        layers: &[LayerRef],
-        store: &Store,
-    ) -> Result<(), String> {
-        match layers
-            .iter()
-            .find(|l| store.blob_size(&l.descriptor.digest) != Some(l.descriptor.size))
-        {
-            Some(l) => Err(format!(
-                "layer {} of {reference} is not in the store and this build cannot download it",
-                l.descriptor.digest
-            )),
-            None => Ok(()),
-        }
-    }
-}
-
-/// A resolver that knows no image: builds from `scratch` and stages only.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoRegistry;
-
-impl BaseResolver for NoRegistry {
-    fn resolve(&self, reference: &str, _: &Platform) -> Result<ResolvedBase, String> {
-        Err(format!(
-            "cannot resolve {reference}: this build has no registry access"
-        ))
-    }
-}
-
-/// Progress of a build, for a progress view or a JSON event stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BuildEvent {
-    /// A step (instruction) begins.
-    StepStarted {
-        platform: String,
-        stage: String,
-        line: usize,
-        text: String,
-    },
-    /// Bytes of file data packed so far into the layer of the step at `line`.
-    LayerProgress { line: usize, bytes: u64 },
-    /// A step (instruction) finished.
-    Step {
-        platform: String,
-        stage: String,
-        line: usize,
-        text: String,
-        cached: bool,
-    },
-    /// A line a RUN command wrote (the step at `line`).
-    RunOutput {
-        line: usize,
-        stderr: bool,
-        text: String,
-    },
-    /// Something worth telling (platform choices, skipped names).
-    Note(String),
-    /// A problem that did not stop the build.
-    Warning(String),
-}
-
-/// The result: one image per target platform, and an index over them when
-/// there are several.
-#[derive(Debug, Clone)]
-pub struct BuildOutput {
-    pub plan: Plan,
-    pub images: Vec<BuiltImage>,
-    pub index: Option<Descriptor>,
-}
-
-impl BuildOutput {
-    /// The descriptor to tag or push: the index, or the single manifest.
-    pub fn root(&self) -> Option<&Descriptor> {
-        self.index
-            .as_ref()
-            .or_else(|| self.images.first().map(|i| &i.manifest))
-    }
-}
-
-/// Why a build stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error(transparent)]
-    Plan(#[from] FrontendError),
-    #[error("{file}:{line}: FROM {reference}: {message}")]
-    Resolve {
-        file: String,
-        line: usize,
-        reference: String,
-        message: String,
-    },
-    #[error("{file}:{line}: {message}")]
-    Step {
-        file: String,
-        line: usize,
-        message: String,
-    },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Layer(#[from] LayerStoreError),
-}
+use wharf_frontend::plan::{plan, Base, BaseImage, KnownBaseImages, NoBaseImages, Plan};
+use wharf_run::{ChocoTable, RunExecutor};
 
 /// Builds images. See the module docs.
 pub struct Builder {
     config: BuildConfig,
     run_executor: Option<std::sync::Arc<dyn RunExecutor>>,
     secrets: BTreeMap<String, SecretSource>,
+    choco: Option<ChocoTable>,
 }
 
 impl Builder {
@@ -207,7 +43,16 @@ impl Builder {
             config,
             run_executor: None,
             secrets: BTreeMap::new(),
+            choco: Some(ChocoTable::builtin()),
         }
+    }
+
+    /// Whether Windows RUN lines that use `apt-get`, `apk`, `yum` or `dnf`
+    /// run as `choco install` instead (on by default; shown in the output
+    /// and recorded in the history).
+    pub fn with_choco_translation(mut self, translate: bool) -> Self {
+        self.choco = translate.then(ChocoTable::builtin);
+        self
     }
 
     /// Secrets by id, for `RUN --mount=type=secret,id=...`.
@@ -249,7 +94,7 @@ impl Builder {
             if let Some(n) = &base.note {
                 events(BuildEvent::Note(format!("{reference}: {n}")));
             }
-            let info: BaseImage = base.config.as_base_image();
+            let info: BaseImage = wharf_image::base_image(&base.config);
             known
                 .0
                 .insert((reference.clone(), platform.to_string()), info);
@@ -323,6 +168,7 @@ impl Builder {
                 let exec = StageExec {
                     file: &req.file.path,
                     run_executor: self.run_executor.as_deref(),
+                    choco: self.choco.as_ref(),
                     secrets: &self.secrets,
                     resolver,
                     lookup_image: &lookup_image,
@@ -349,7 +195,7 @@ impl Builder {
             for (k, v) in &req.labels {
                 config.config.labels.insert(k.clone(), v.clone());
             }
-            config.created = Some(rfc3339(self.config.source_date_epoch.unwrap_or_else(now)));
+            config.created = Some(rfc3339(self.config.time()));
             let platform = config.platform();
             let mut image = emit_image(&self.config.store, &platform, config, out.layers)?;
             image.base_reference = root_base(target, target.output_stage);
@@ -366,13 +212,6 @@ impl Builder {
             index,
         })
     }
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// The image reference a stage is ultimately based on (through stages).
@@ -394,38 +233,4 @@ fn first_line_of(plan: &Plan, reference: &str) -> usize {
         .find(|s| matches!(&s.base, Base::Image { reference: r, .. } if r == reference))
         .map(|s| s.line)
         .unwrap_or(0)
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC, proleptic
-/// Gregorian calendar; days-from-civil inverted).
-pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rfc3339;
-
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
 }

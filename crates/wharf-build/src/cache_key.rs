@@ -12,45 +12,55 @@
 use crate::context::{BuildContext, EntryKind};
 use crate::copy_plan::CopyEntry;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use wharf_frontend::ast::Instruction;
 use wharf_frontend::plan::PlannedInstruction;
-use wharf_platform::Platform;
+use wharf_oci::{Digest, Hasher, Platform};
 
 /// Bump when the key document changes shape: old entries then miss.
 const KEY_FORMAT: &str = "wharf-cache-v1";
 
-/// A cache key: `sha256:<hex>`.
+/// A cache key: the digest of a key document, or of what a chain of
+/// steps starts from (a base image's manifest, `scratch`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct CacheKey(pub String);
+pub struct CacheKey(pub Digest);
 
 impl CacheKey {
+    /// The start of a chain on a base image: its manifest digest.
+    pub fn of_base(manifest: &Digest) -> Self {
+        CacheKey(manifest.clone())
+    }
+
+    /// The start of a chain on `scratch` for `platform`.
+    pub fn scratch(platform: &Platform) -> Self {
+        CacheKey(Digest::of_bytes(format!("scratch:{platform}").as_bytes()))
+    }
+
     /// A digest over this one, a name and some bytes (for content that is
     /// not a file of the context, such as a here-document).
-    pub fn extend(&self, name: &str, bytes: &[u8]) -> String {
-        let mut h = Sha256::new();
-        h.update(self.0.as_bytes());
-        h.update([0]);
+    pub fn extend(&self, name: &str, bytes: &[u8]) -> Digest {
+        let mut h = Hasher::sha256();
+        h.update(self.0.as_str().as_bytes());
+        h.update(&[0]);
         h.update(name.as_bytes());
-        h.update([0]);
+        h.update(&[0]);
         h.update(bytes);
-        format!("sha256:{:x}", h.finalize())
+        h.finish()
     }
 }
 
 impl std::fmt::Display for CacheKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0.as_str())
     }
 }
 
 #[derive(Serialize)]
 struct KeyDocument<'a> {
     format: &'static str,
-    parent: &'a str,
+    parent: &'a Digest,
     platform: String,
     instruction: &'a Instruction,
     workdir_before: &'a str,
@@ -58,28 +68,22 @@ struct KeyDocument<'a> {
     shell: Option<&'a Vec<String>>,
     env: Option<&'a BTreeMap<String, String>>,
     args: &'a BTreeMap<String, String>,
-    sources: &'a [String],
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    let mut h = Sha256::new();
-    h.update(bytes);
-    format!("sha256:{:x}", h.finalize())
+    sources: &'a [Digest],
 }
 
 /// The key of `ins` run on top of `parent`, with `workdir_before` the
 /// working directory in effect before it and `sources` the content
 /// digests of what it reads.
 pub fn instruction_key(
-    parent: &str,
+    parent: &CacheKey,
     platform: &Platform,
     workdir_before: &str,
     ins: &PlannedInstruction,
-    sources: &[String],
+    sources: &[Digest],
 ) -> CacheKey {
     let doc = KeyDocument {
         format: KEY_FORMAT,
-        parent,
+        parent: &parent.0,
         platform: platform.to_string(),
         instruction: &ins.instruction,
         workdir_before,
@@ -92,24 +96,24 @@ pub fn instruction_key(
     // Struct fields serialise in declaration order and maps are sorted:
     // the document is canonical.
     let json = serde_json::to_vec(&doc).unwrap_or_default();
-    CacheKey(sha256_hex(&json))
+    CacheKey(Digest::of_bytes(&json))
 }
 
 /// The content digest of a COPY's entries: destination paths, kinds,
 /// modes, link targets and file contents, in order.
-pub fn copy_sources_digest(ctx: &BuildContext, entries: &[CopyEntry]) -> io::Result<String> {
-    let mut h = Sha256::new();
+pub fn copy_sources_digest(ctx: &BuildContext, entries: &[CopyEntry]) -> io::Result<Digest> {
+    let mut h = Hasher::sha256();
     let mut buf = vec![0u8; 1 << 16];
     for e in entries {
         h.update(e.dest.as_bytes());
-        h.update([0]);
+        h.update(&[0]);
         let host = ctx.host_path(&e.source);
         let meta = fs::symlink_metadata(&host)?;
-        h.update(mode_bits(&meta).to_le_bytes());
+        h.update(&mode_bits(&meta).to_le_bytes());
         match e.kind {
             EntryKind::File => {
                 h.update(b"f");
-                h.update(meta.len().to_le_bytes());
+                h.update(&meta.len().to_le_bytes());
                 let mut f = File::open(&host)?;
                 loop {
                     let n = f.read(&mut buf)?;
@@ -126,9 +130,9 @@ pub fn copy_sources_digest(ctx: &BuildContext, entries: &[CopyEntry]) -> io::Res
             EntryKind::Dir => h.update(b"d"),
             EntryKind::Other => h.update(b"o"),
         }
-        h.update([0]);
+        h.update(&[0]);
     }
-    Ok(format!("sha256:{:x}", h.finalize()))
+    Ok(h.finish())
 }
 
 #[cfg(unix)]
@@ -162,7 +166,7 @@ mod tests {
     fn key(src: &str, i: usize) -> CacheKey {
         let p = planned(src);
         instruction_key(
-            "sha256:base",
+            &CacheKey(Digest::of_bytes(b"base")),
             &"linux/amd64".parse().unwrap(),
             "/",
             &p[i],
@@ -179,24 +183,25 @@ mod tests {
         // A different command, or a different build-arg value, does.
         assert_ne!(a, key("FROM x\nARG V\nRUN echo $V!\n", 1));
         assert_ne!(a, key("FROM x\nARG V=2\nENV V=3\nRUN echo $V\n", 2));
-        assert!(a.0.starts_with("sha256:") && a.0.len() == 71);
+        assert!(a.0.as_str().starts_with("sha256:") && a.0.as_str().len() == 71);
         // A fixed vector: the key format must not drift between releases.
         let p = planned("FROM x\nWORKDIR /app\n");
         let k = instruction_key(
-            "sha256:base",
+            &CacheKey(Digest::of_bytes(b"base")),
             &"linux/amd64".parse().unwrap(),
             "/",
             &p[0],
             &[],
         );
         assert_eq!(
-            k.0, "sha256:970b05ed1d7e9efcbe65d96d67386871fd507afdaf662e03ad97fb4a55a1fe7e",
+            k.0.as_str(),
+            "sha256:98a376b9773ac400cc400745ad7cebbdd34eb9a5c6d079ca63156ba6902311d6",
             "the key document changed: bump KEY_FORMAT and update this vector"
         );
         assert_ne!(
             k,
             instruction_key(
-                "sha256:other",
+                &CacheKey(Digest::of_bytes(b"other")),
                 &"linux/amd64".parse().unwrap(),
                 "/",
                 &p[0],
@@ -232,7 +237,7 @@ mod tests {
 /// `RUN --mount=type=bind` without `from` shows it: every entry not
 /// excluded by `.dockerignore`, with kinds, modes, link targets and file
 /// contents.
-pub fn context_tree_digest(ctx: &BuildContext, rel: &str) -> Result<String, String> {
+pub fn context_tree_digest(ctx: &BuildContext, rel: &str) -> Result<Digest, String> {
     let clean = ctx.resolve(rel, true).map_err(|e| e.to_string())?;
     let kind = ctx.kind(&clean).map_err(|e| e.to_string())?;
     let entries: Vec<CopyEntry> = if kind == EntryKind::Dir {

@@ -3,11 +3,12 @@
 //! they were), and for several platforms an OCI index whose entries carry
 //! each image's platform, `os.version` included.
 
-use crate::layer_store::LayerRef;
 use std::collections::BTreeMap;
-use wharf_image::ImageConfig;
-use wharf_platform::Platform;
-use wharf_store::oci::{
+use wharf_oci::ImageConfig;
+use wharf_oci::LayerRef;
+
+use wharf_oci::Platform;
+use wharf_oci::{
     Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX,
     MEDIA_TYPE_OCI_MANIFEST,
 };

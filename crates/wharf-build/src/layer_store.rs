@@ -2,29 +2,19 @@
 //! them.
 //!
 //! A layer is written by the layer engine's [`LayerBlobWriter`] (one pass:
-//! tar, compression, diff_id and blob digest) into a temporary file beside
-//! the store, then streamed into the store's verifying blob writer, which
-//! checks the digest the layer engine computed. The cache maps a cache key
-//! to the layer it produced, as one small JSON file per key under
-//! `<store>/wharf-cache/`, written atomically (temp file + rename), so
-//! concurrent builds at worst both write the same record.
+//! tar, compression, diff_id and blob digest) into a file of the store's
+//! ingest area, which then enters the store by rename: the data is written
+//! and hashed once. The cache maps a cache key to the layer it produced,
+//! as one small record per key in the store's cache area, written
+//! atomically, so concurrent builds at worst both write the same record.
 
 use crate::cache_key::CacheKey;
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File};
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
-use wharf_layer::{Compression, LayerBlob, LayerBlobWriter};
-use wharf_store::oci::Descriptor;
-use wharf_store::{Digest, Expected, Store, StoreError};
-
-/// A layer of an image being built: its manifest descriptor and diff_id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LayerRef {
-    pub descriptor: Descriptor,
-    /// Digest of the uncompressed tar (`rootfs.diff_ids`).
-    pub diff_id: String,
-}
+use std::fs::File;
+use std::io;
+use wharf_layer::{Compression, LayerBlobWriter};
+use wharf_oci::{Descriptor, LayerRef};
+use wharf_store::{RecordKind, RecordSpace, Store, StoreError};
 
 /// What a RUN produced, as the instruction cache keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,17 +43,14 @@ pub enum LayerStoreError {
     BadDigest(String),
 }
 
-/// Suffix of cache records of plain-tar layers (stages no image exports).
-const PLAIN_SUFFIX: &str = "-tar";
-
 /// Writes layers into `store` and keeps the instruction cache.
 #[derive(Debug, Clone)]
 pub struct LayerStore {
     store: Store,
     compression: Compression,
-    /// Appended to cache record names, so layers made with another
-    /// compression are remembered apart.
-    cache_suffix: &'static str,
+    /// Where its cache records go: layers made with another compression
+    /// are remembered apart.
+    space: RecordSpace,
 }
 
 fn io_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> LayerStoreError + '_ {
@@ -78,7 +65,7 @@ impl LayerStore {
         LayerStore {
             store,
             compression,
-            cache_suffix: "",
+            space: RecordSpace::Exported,
         }
     }
 
@@ -92,7 +79,7 @@ impl LayerStore {
         LayerStore {
             store: self.store.clone(),
             compression: Compression::None,
-            cache_suffix: PLAIN_SUFFIX,
+            space: RecordSpace::Plain,
         }
     }
 
@@ -100,16 +87,9 @@ impl LayerStore {
         &self.store
     }
 
-    fn scratch_dir(&self) -> Result<PathBuf, LayerStoreError> {
-        let dir = self.store.root().join("wharf-tmp");
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        Ok(dir)
-    }
-
     /// A directory for temporary files of a build (layer spools).
     pub fn temp_dir(&self) -> Result<tempfile::TempDir, LayerStoreError> {
-        let dir = self.scratch_dir()?;
-        tempfile::tempdir_in(&dir).map_err(io_err(&dir))
+        Ok(self.store.temp_dir()?)
     }
 
     /// Writes a layer with `fill` (which gets the uncompressed tar sink)
@@ -118,65 +98,26 @@ impl LayerStore {
         &self,
         fill: impl FnOnce(LayerBlobWriter) -> Result<LayerBlobWriter, E>,
     ) -> Result<Result<LayerRef, E>, LayerStoreError> {
-        let tmp = tempfile::NamedTempFile::new_in(self.scratch_dir()?).map_err(|e| {
-            LayerStoreError::Io {
-                path: "store temporary directory".into(),
-                source: e,
-            }
-        })?;
-        let path = tmp.path().to_path_buf();
-        let writer = LayerBlobWriter::create(&path, self.compression)?;
+        let file = self.store.ingest_file()?;
+        let writer = LayerBlobWriter::create(file.path(), self.compression)?;
         let writer = match fill(writer) {
             Ok(w) => w,
             Err(e) => return Ok(Err(e)),
         };
         let blob = writer.finish()?;
-        let r = self.import(&blob)?;
-        drop(tmp);
-        Ok(Ok(r))
-    }
-
-    /// Streams a finished layer blob into the store, verified.
-    fn import(&self, blob: &LayerBlob) -> Result<LayerRef, LayerStoreError> {
-        let digest = Digest::try_from(blob.digest.as_str().to_string())
-            .map_err(|_| LayerStoreError::BadDigest(blob.digest.as_str().to_string()))?;
-        if self.store.blob_size(&digest) != Some(blob.size) {
-            let mut w = self.store.blob_writer(Some(Expected {
-                digest: digest.clone(),
-                size: Some(blob.size),
-            }))?;
-            let mut f = File::open(&blob.path).map_err(io_err(&blob.path))?;
-            io::copy(&mut f, &mut w).map_err(io_err(&blob.path))?;
-            w.commit()?;
-        }
-        Ok(LayerRef {
-            descriptor: Descriptor::new(blob.media_type.clone(), digest, blob.size),
-            diff_id: blob.diff_id.as_str().to_string(),
-        })
-    }
-
-    /// The file of a cache record: `<prefix><key hex><suffix>.json`, the
-    /// prefix naming the kind of record (`run-` for RUN records), the
-    /// suffix the namespace (plain-tar layers, or compressed ones).
-    fn record_path(&self, prefix: &str, key: &CacheKey, suffix: &str) -> PathBuf {
-        let hex = key.0.trim_start_matches("sha256:");
-        self.store
-            .root()
-            .join("wharf-cache")
-            .join(format!("{prefix}{hex}{suffix}.json"))
+        self.store.commit_hashed(file, &blob.digest, blob.size)?;
+        Ok(Ok(LayerRef {
+            descriptor: Descriptor::new(blob.media_type, blob.digest, blob.size),
+            diff_id: blob.diff_id,
+        }))
     }
 
     /// The namespace of the other kind of stage (exported or not).
-    fn other_suffix(&self) -> &'static str {
-        if self.cache_suffix.is_empty() {
-            PLAIN_SUFFIX
-        } else {
-            ""
+    fn other_space(&self) -> RecordSpace {
+        match self.space {
+            RecordSpace::Exported => RecordSpace::Plain,
+            RecordSpace::Plain => RecordSpace::Exported,
         }
-    }
-
-    fn read_record<T: serde::de::DeserializeOwned>(&self, path: &Path) -> Option<T> {
-        serde_json::from_slice(&fs::read(path).ok()?).ok()
     }
 
     fn present(&self, layer: &LayerRef) -> bool {
@@ -186,14 +127,15 @@ impl LayerStore {
     /// The layer cached for `key`, if its blob is still in the store; a
     /// layer the other namespace (compressed or plain) holds is adopted.
     pub fn cached(&self, key: &CacheKey) -> Option<LayerRef> {
-        let lookup = |suffix| {
-            self.read_record::<LayerRef>(&self.record_path("", key, suffix))
+        let lookup = |space| {
+            self.store
+                .read_cache_record::<LayerRef>(RecordKind::Layer, space, &key.0)
                 .filter(|l| self.present(l))
         };
-        if let Some(r) = lookup(self.cache_suffix) {
+        if let Some(r) = lookup(self.space) {
             return Some(r);
         }
-        let mine = self.adopt(&lookup(self.other_suffix())?).ok()?;
+        let mine = self.adopt(&lookup(self.other_space())?).ok()?;
         self.remember(key, &mine).ok()?;
         Some(mine)
     }
@@ -213,14 +155,16 @@ impl LayerStore {
             Ok::<_, LayerStoreError>(w)
         })??;
         if adopted.diff_id != layer.diff_id {
-            return Err(LayerStoreError::BadDigest(adopted.diff_id));
+            return Err(LayerStoreError::BadDigest(adopted.diff_id.to_string()));
         }
         Ok(adopted)
     }
 
     /// Remembers that `key` produced `layer`.
     pub fn remember(&self, key: &CacheKey, layer: &LayerRef) -> Result<(), LayerStoreError> {
-        self.write_record(&self.record_path("", key, self.cache_suffix), layer)
+        Ok(self
+            .store
+            .write_cache_record(RecordKind::Layer, self.space, &key.0, layer)?)
     }
 
     /// What the RUN with `key` produced before, if its layer (when it made
@@ -228,14 +172,15 @@ impl LayerStore {
     /// adopted (its layer compressed when needed), so a stage that becomes
     /// exported does not run its commands again.
     pub fn cached_run(&self, key: &CacheKey) -> Option<RunRecord> {
-        let lookup = |suffix| {
-            self.read_record::<RunRecord>(&self.record_path("run-", key, suffix))
+        let lookup = |space| {
+            self.store
+                .read_cache_record::<RunRecord>(RecordKind::Run, space, &key.0)
                 .filter(|r| r.layer.as_ref().is_none_or(|l| self.present(l)))
         };
-        if let Some(r) = lookup(self.cache_suffix) {
+        if let Some(r) = lookup(self.space) {
             return Some(r);
         }
-        let theirs = lookup(self.other_suffix())?;
+        let theirs = lookup(self.other_space())?;
         let mine = RunRecord {
             layer: match &theirs.layer {
                 Some(l) => Some(self.adopt(l).ok()?),
@@ -250,19 +195,8 @@ impl LayerStore {
     /// Remembers what the RUN with `key` produced (also when it changed
     /// nothing, so it is not run again).
     pub fn remember_run(&self, key: &CacheKey, record: &RunRecord) -> Result<(), LayerStoreError> {
-        self.write_record(&self.record_path("run-", key, self.cache_suffix), record)
-    }
-
-    fn write_record(&self, path: &Path, record: &impl Serialize) -> Result<(), LayerStoreError> {
-        let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io_err(&dir))?;
-        let json = serde_json::to_vec(record).unwrap_or_default();
-        tmp.write_all(&json).map_err(io_err(path))?;
-        tmp.persist(path).map_err(|e| LayerStoreError::Io {
-            path: path.display().to_string(),
-            source: e.error,
-        })?;
-        Ok(())
+        Ok(self
+            .store
+            .write_cache_record(RecordKind::Run, self.space, &key.0, record)?)
     }
 }

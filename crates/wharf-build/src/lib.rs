@@ -47,9 +47,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod api;
 pub mod archive;
 pub mod builder;
 pub mod cache_key;
+mod clock;
 pub mod context;
 pub mod copy_from;
 pub mod copy_layer;
@@ -57,21 +59,24 @@ pub mod copy_plan;
 pub mod emit;
 pub mod git_source;
 pub mod layer_store;
-pub mod ownership;
 pub mod registry_resolver;
-pub mod run_seam;
+pub mod run_command;
+#[cfg(target_os = "linux")]
+mod run_mounts;
+mod run_spec;
 mod run_step;
-pub mod snapshot;
+pub mod secrets;
 mod stage_exec;
+pub mod users;
 
-pub use builder::{
-    BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest, Builder,
-    NoRegistry, ResolvedBase,
+pub use api::{
+    BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest, NoRegistry,
+    ResolvedBase,
 };
+pub use builder::Builder;
 pub use context::{BuildContext, ContextEntry, ContextError, EntryKind};
 pub use copy_plan::{plan_copy, CopyEntry, CopyError, CopyRequest};
 pub use emit::BuiltImage;
-pub use layer_store::{LayerRef, RunRecord};
+pub use layer_store::RunRecord;
 pub use registry_resolver::RegistryResolver;
-pub use run_seam::{OutputLine, RunExecutor, RunOutcome, RunRequest, SecretSource};
-pub use snapshot::SnapshotXattrs;
+pub use secrets::SecretSource;

@@ -3,11 +3,12 @@
 //! index, Windows `os.version` rules included) and the configuration into
 //! the store; layers stay in the registry until something needs them.
 
-use crate::builder::{BaseResolver, ResolvedBase};
-use crate::layer_store::LayerRef;
-use wharf_image::ImageConfig;
-use wharf_platform::Platform;
-use wharf_registry::{Reference, RegistryClient};
+use crate::api::{BaseResolver, ResolvedBase};
+use wharf_oci::LayerRef;
+use wharf_oci::{ImageConfig, Reference};
+
+use wharf_oci::Platform;
+use wharf_registry::RegistryClient;
 use wharf_store::Store;
 
 /// Resolves bases through `client`, storing what it fetches in `store`.
@@ -74,10 +75,10 @@ impl BaseResolver for RegistryResolver {
         url: &str,
         checksum: Option<&str>,
         store: &Store,
-    ) -> Result<wharf_store::Digest, String> {
+    ) -> Result<wharf_oci::Digest, String> {
         let expected = checksum
             .map(|c| {
-                wharf_store::Digest::try_from(c.to_string())
+                wharf_oci::Digest::try_from(c.to_string())
                     .map_err(|_| format!("--checksum={c} is not a digest"))
             })
             .transpose()?;

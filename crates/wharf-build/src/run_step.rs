@@ -1,33 +1,52 @@
 //! One RUN step of a stage: what its mounts read (stages, images, context
-//! directories; part of the cache key), the cached result or the host's
-//! [`RunExecutor`], and the record the cache keeps.
+//! directories; part of the cache key), the cached result, or else the
+//! run itself: the lower layers prepared in the store in the form the
+//! host's [`RunExecutor`] wants, the command, environment, user and mounts
+//! decided here ([`crate::run_spec`]), and the change the executor
+//! returns packed into the step's layer.
 
-use crate::builder::{BuildError, BuildEvent};
-use crate::cache_key::{context_tree_digest, instruction_key};
-use crate::layer_store::{LayerRef, RunRecord};
-use crate::run_seam::{OutputLine, RunRequest};
+use crate::api::{BuildError, BuildEvent};
+use crate::cache_key::{context_tree_digest, instruction_key, CacheKey};
+use crate::layer_store::RunRecord;
 use crate::stage_exec::{StageExec, StageResult};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use wharf_frontend::ast::{Mount, Run};
 use wharf_frontend::plan::{PlannedInstruction, StagePlan};
-use wharf_image::ImageConfig;
+use wharf_layer::{
+    export_folder_to_layer, LinuxLayerOptions, LinuxLayerWriter, NoBase, Timestamp,
+    WindowsLayerOptions, WindowsLayerWriter,
+};
+use wharf_oci::{chain_ids, ImageConfig, LayerRef};
+use wharf_run::{LowerForm, LowerLayer, OutputLine, RunChange, RunExecutor};
+use wharf_store::SnapshotXattrs;
+
+/// One RUN as the stage loop hands it over.
+pub(crate) struct RunStep<'a> {
+    pub stage: &'a StagePlan,
+    pub ins: &'a PlannedInstruction,
+    pub run: &'a Run,
+    /// The cache key of the step before, and the working directory then.
+    pub chain: &'a CacheKey,
+    pub workdir_before: &'a str,
+    /// The stage's layers so far, base first, and the registry image they
+    /// come from (to fetch base layers the store lacks).
+    pub layers: &'a [LayerRef],
+    pub base_reference: Option<&'a str>,
+    /// The stage's configuration so far.
+    pub config: &'a ImageConfig,
+}
 
 impl StageExec<'_> {
     /// One RUN: returns what it produced, whether that came from the
     /// cache, and the chain key for the steps after it.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run_step(
         &self,
-        stage: &StagePlan,
-        ins: &PlannedInstruction,
-        run: &Run,
-        (chain, workdir_before): (&str, &str),
-        (layers, base_reference): (&[LayerRef], Option<&str>),
-        config: &ImageConfig,
+        step: &RunStep<'_>,
         done: &HashMap<usize, StageResult>,
         events: &mut dyn FnMut(BuildEvent),
-    ) -> Result<(RunRecord, bool, String), BuildError> {
-        let line = ins.line;
+    ) -> Result<(RunRecord, bool, CacheKey), BuildError> {
+        let (stage, ins, line) = (step.stage, step.ins, step.ins.line);
         let stage_name = stage.display_name();
         let Some(executor) = self.run_executor.filter(|e| e.supports(&stage.platform)) else {
             return Err(self.step_err(
@@ -38,13 +57,83 @@ impl StageExec<'_> {
                 ),
             ));
         };
-        // What the mounts read is part of the key: a stage's or image's
-        // chain, or the content of the context directory bound. Secrets,
-        // caches and tmpfs are not (their content is not the result's).
-        let mut reads = ins.reads.iter();
-        let mut mount_sources = Vec::with_capacity(run.mounts.len());
-        let mut read_keys = Vec::new();
-        for m in &run.mounts {
+        let (mount_sources, read_keys) = self.mount_sources(step, done)?;
+        let key = instruction_key(
+            step.chain,
+            &stage.platform,
+            step.workdir_before,
+            ins,
+            &read_keys,
+        );
+        if !self.config.no_cache {
+            if let Some(hit) = self.layers.cached_run(&key) {
+                return Ok((hit, true, key));
+            }
+        }
+        if let Some(b) = step.base_reference {
+            self.resolver
+                .fetch_layers(b, step.layers, self.layers.store())
+                .map_err(|m| self.step_err(line, format!("RUN: the base layers of {b}: {m}")))?;
+        }
+        let fail = |m: String| self.step_err(line, format!("RUN in stage {stage_name}: {m}"));
+        let lowers = self.prepare_lowers(executor, step.layers).map_err(&fail)?;
+        let mut mount_lowers = Vec::with_capacity(mount_sources.len());
+        for source in &mount_sources {
+            mount_lowers.push(match source {
+                Some(layers) => Some(self.prepare_lowers(executor, layers).map_err(&fail)?),
+                None => None,
+            });
+        }
+        let scratch = self.layers.store().temp_dir()?;
+        let events_cell = std::cell::RefCell::new(&mut *events);
+        let output = |l: OutputLine<'_>| {
+            if let Ok(mut ev) = events_cell.try_borrow_mut() {
+                ev(BuildEvent::RunOutput {
+                    line,
+                    stderr: l.stderr,
+                    text: l.text.to_string(),
+                });
+            }
+        };
+        let planned = self
+            .run_spec(step, lowers, &mount_lowers, scratch.path(), &output)
+            .map_err(&fail)?;
+        for note in &planned.notes {
+            output(OutputLine {
+                stderr: true,
+                text: &format!("wharf: {note}"),
+            });
+        }
+        let change = executor
+            .run(&planned.spec)
+            .map_err(|e| fail(e.to_string()))?;
+        drop(planned.keep_alive);
+        let layer = self
+            .pack_change(change, stage.platform.is_windows())
+            .map_err(|m| fail(format!("packing the command's changes: {m}")))?;
+        let record = RunRecord {
+            layer,
+            ran_instead: planned.ran_instead,
+        };
+        self.layers.remember_run(&key, &record)?;
+        Ok((record, false, key))
+    }
+
+    /// The layers each `--mount from=` reads (fetched into the store), and
+    /// what they contribute to the cache key: a stage's or image's chain,
+    /// or the content of the context directory bound. Secrets, caches and
+    /// tmpfs are not part of the key (their content is not the result's).
+    #[allow(clippy::type_complexity)]
+    fn mount_sources(
+        &self,
+        step: &RunStep<'_>,
+        done: &HashMap<usize, StageResult>,
+    ) -> Result<(Vec<Option<Vec<LayerRef>>>, Vec<wharf_oci::Digest>), BuildError> {
+        let line = step.ins.line;
+        let mut reads = step.ins.reads.iter();
+        let mut sources = Vec::with_capacity(step.run.mounts.len());
+        let mut keys = Vec::new();
+        for m in &step.run.mounts {
             match m {
                 Mount::Bind { from: Some(f), .. } | Mount::Cache { from: Some(f), .. } => {
                     let source = reads.next().ok_or_else(|| {
@@ -61,8 +150,8 @@ impl StageExec<'_> {
                                 )
                             })?;
                     }
-                    read_keys.push(r.chain.clone());
-                    mount_sources.push(Some(r.layers));
+                    keys.push(r.chain.0.clone());
+                    sources.push(Some(r.layers));
                 }
                 Mount::Bind {
                     from: None, source, ..
@@ -71,53 +160,93 @@ impl StageExec<'_> {
                     let digest = context_tree_digest(self.context, rel).map_err(|e| {
                         self.step_err(line, format!("--mount=type=bind,source={rel}: {e}"))
                     })?;
-                    read_keys.push(digest);
-                    mount_sources.push(None);
+                    keys.push(digest);
+                    sources.push(None);
                 }
-                _ => mount_sources.push(None),
+                _ => sources.push(None),
             }
         }
-        let key = instruction_key(chain, &stage.platform, workdir_before, ins, &read_keys);
-        let next = key.0.clone();
-        if !self.config.no_cache {
-            if let Some(hit) = self.layers.cached_run(&key) {
-                return Ok((hit, true, next));
+        Ok((sources, keys))
+    }
+
+    /// `layers` (base first, all in the store) prepared as `executor`
+    /// wants them, each once per store: paths top first.
+    fn prepare_lowers(
+        &self,
+        executor: &dyn RunExecutor,
+        layers: &[LayerRef],
+    ) -> Result<Vec<PathBuf>, String> {
+        let store = self.layers.store();
+        let form = executor.lower_form();
+        let chains = chain_ids(layers.iter().map(|l| &l.diff_id));
+        // Immediate parent first, as overlayfs and HCS take them.
+        let mut prepared: Vec<PathBuf> = Vec::with_capacity(layers.len());
+        for (layer, chain) in layers.iter().zip(&chains) {
+            let (dest, staging) = match form {
+                LowerForm::SnapshotTrusted => {
+                    store.snapshot_dir(&layer.diff_id, SnapshotXattrs::Trusted)
+                }
+                LowerForm::SnapshotUser => store.snapshot_dir(&layer.diff_id, SnapshotXattrs::User),
+                LowerForm::WindowsFolder => store.windows_layer_folder(chain),
             }
+            .map_err(|e| e.to_string())?;
+            if !dest.is_dir() {
+                executor
+                    .prepare_lower(&LowerLayer {
+                        blob: &store.blob_path(&layer.descriptor.digest),
+                        media_type: &layer.descriptor.media_type,
+                        digest: &layer.descriptor.digest,
+                        dest: &dest,
+                        staging: &staging,
+                        parents: &prepared,
+                    })
+                    .map_err(|e| e.to_string())?;
+            }
+            prepared.insert(0, dest);
         }
-        if let Some(b) = base_reference {
-            self.resolver
-                .fetch_layers(b, layers, self.layers.store())
-                .map_err(|m| self.step_err(line, format!("RUN: the base layers of {b}: {m}")))?;
-        }
-        let events_cell = std::cell::RefCell::new(&mut *events);
-        let output = |l: OutputLine<'_>| {
-            if let Ok(mut ev) = events_cell.try_borrow_mut() {
-                ev(BuildEvent::RunOutput {
-                    line,
-                    stderr: l.stderr,
-                    text: l.text.to_string(),
-                });
+        Ok(prepared)
+    }
+
+    /// The layer of a command's changes; `None` when it changed nothing.
+    fn pack_change(&self, change: RunChange, windows: bool) -> Result<Option<LayerRef>, String> {
+        let layer = match change {
+            RunChange::Nothing => return Ok(None),
+            RunChange::Upper(upper) if !windows => {
+                let opts = LinuxLayerOptions {
+                    source_date_epoch: self.config.source_date_epoch,
+                    owner: None,
+                    skip_xattrs: false,
+                };
+                self.layers.write_layer(|w| {
+                    let mut lw = LinuxLayerWriter::new(w, opts);
+                    lw.add_overlay_upper(&upper)?;
+                    lw.finish()
+                })
+            }
+            RunChange::ExportFolder(folder) if windows => {
+                let options = WindowsLayerOptions {
+                    timestamp: Timestamp {
+                        secs: self.config.time(),
+                        nanos: 0,
+                    },
+                    base_layer: false,
+                };
+                self.layers.write_layer(|w| {
+                    let mut ww = WindowsLayerWriter::new(w, &NoBase, options)?;
+                    export_folder_to_layer(&folder, &mut ww)?;
+                    ww.finish()
+                })
+            }
+            other => {
+                return Err(format!(
+                    "the executor returned {other:?}, which is not a change of a {} stage",
+                    if windows { "Windows" } else { "Linux" }
+                ))
             }
         };
-        let outcome = executor
-            .run(&RunRequest {
-                stage,
-                instruction: ins,
-                layers,
-                config,
-                layer_store: self.layers,
-                context: self.context,
-                mount_sources: &mount_sources,
-                secrets: self.secrets,
-                output: &output,
-                source_date_epoch: self.config.source_date_epoch,
-            })
-            .map_err(|m| self.step_err(line, format!("RUN in stage {stage_name}: {m}")))?;
-        let record = RunRecord {
-            layer: outcome.layer,
-            ran_instead: outcome.ran_instead,
-        };
-        self.layers.remember_run(&key, &record)?;
-        Ok((record, false, next))
+        let layer = layer
+            .map_err(|e| e.to_string())?
+            .map_err(|e: wharf_layer::Error| e.to_string())?;
+        Ok(Some(layer))
     }
 }

@@ -4,8 +4,9 @@
 //! layer each (from the context, or from another stage in either OS
 //! direction), cache lookups by [`instruction_key`].
 
-use crate::builder::{rfc3339, BaseResolver, BuildConfig, BuildError, BuildEvent, ResolvedBase};
-use crate::cache_key::{copy_sources_digest, instruction_key};
+use crate::api::{BaseResolver, BuildConfig, BuildError, BuildEvent, ResolvedBase};
+use crate::cache_key::{copy_sources_digest, instruction_key, CacheKey};
+use crate::clock::rfc3339;
 use crate::context::BuildContext;
 use crate::copy_from::{copy_into_linux, copy_into_windows, plan_copy_from, FromOwner};
 use crate::copy_layer::{
@@ -13,21 +14,24 @@ use crate::copy_layer::{
 };
 use crate::copy_plan::{destination, plan_copy, CopyRequest};
 use crate::git_source::GitSource;
-use crate::layer_store::{LayerRef, LayerStore};
-use crate::ownership::linux_owner;
-use crate::run_seam::{RunExecutor, SecretSource};
+use crate::layer_store::LayerStore;
+use crate::run_step::RunStep;
+use crate::secrets::SecretSource;
+use crate::users::chown_ids;
 use std::collections::HashMap;
 use wharf_frontend::ast::{AddOptions, Copy, Instruction};
 use wharf_frontend::chmod::Chmod;
 use wharf_frontend::plan::{Base, PlannedInstruction, Source, StagePlan};
 use wharf_frontend::sources::{is_git, is_url};
-use wharf_image::{ConfigBuilder, ImageConfig};
+use wharf_image::ConfigBuilder;
 use wharf_layer::windows::sddl::resolve_account;
 use wharf_layer::{
     LayerOs, LinuxLayerOptions, LinuxLayerWriter, NoBase, StageView, Timestamp, ViewOptions,
     WindowsLayerOptions, WindowsLayerWriter,
 };
-use wharf_platform::Platform;
+use wharf_oci::LayerRef;
+use wharf_oci::{Digest, ImageConfig, Platform};
+use wharf_run::{ChocoTable, RunExecutor};
 
 /// What a finished stage leaves for stages that use it.
 #[derive(Debug, Clone)]
@@ -35,7 +39,7 @@ pub struct StageResult {
     pub config: ImageConfig,
     pub layers: Vec<LayerRef>,
     /// Cache key of the last step: identifies the stage's content.
-    pub chain: String,
+    pub chain: CacheKey,
     /// The registry image the stage is ultimately based on (where its
     /// base layers can be downloaded from, when something reads them).
     pub base_reference: Option<String>,
@@ -46,6 +50,9 @@ pub struct StageExec<'a> {
     pub file: &'a str,
     /// Runs RUN instructions, when this build has an executor.
     pub run_executor: Option<&'a dyn RunExecutor>,
+    /// The Chocolatey table Windows RUN lines are translated with (`None`:
+    /// no translation).
+    pub choco: Option<&'a ChocoTable>,
     /// The build's secrets, for `RUN --mount=type=secret`.
     pub secrets: &'a std::collections::BTreeMap<String, SecretSource>,
     /// Downloads layers of images COPY --from reads.
@@ -124,15 +131,6 @@ impl StageExec<'_> {
         }
     }
 
-    fn timestamp(&self) -> u64 {
-        self.config.source_date_epoch.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        })
-    }
-
     /// Runs `stage`.
     pub fn run(
         &self,
@@ -160,16 +158,16 @@ impl StageExec<'_> {
                 let mut c = b.config.clone();
                 // The stage's platform carries the base's os.version.
                 c.os_version = stage.platform.os_version.clone().or(c.os_version);
-                (c, b.layers.clone(), b.manifest_digest.to_string())
+                (c, b.layers.clone(), CacheKey::of_base(&b.manifest_digest))
             }
             _ => (
                 ImageConfig::for_platform(&stage.platform),
                 Vec::new(),
-                format!("scratch:{}", stage.platform),
+                CacheKey::scratch(&stage.platform),
             ),
         };
         let mut cb = ConfigBuilder::new(config);
-        let created = rfc3339(self.timestamp());
+        let created = rfc3339(self.config.time());
         let stage_name = stage.display_name();
         let mut workdir_before = match cb.config.config.working_dir.as_str() {
             "" if stage.platform.is_windows() => "C:\\".to_string(),
@@ -178,7 +176,9 @@ impl StageExec<'_> {
         };
         // The chain of this stage's own steps, without its base: context
         // COPY layers are keyed by it (see `copy`).
-        let mut local = format!("stage-local:{}", stage.platform.os);
+        let mut local = CacheKey(Digest::of_bytes(
+            format!("stage-local:{}", stage.platform.os).as_bytes(),
+        ));
         for ins in &stage.instructions {
             events(BuildEvent::StepStarted {
                 platform: self.target_platform.to_string(),
@@ -190,16 +190,17 @@ impl StageExec<'_> {
             let key = instruction_key(&chain, &stage.platform, &workdir_before, ins, &[]);
             let mut history = match &ins.instruction {
                 Instruction::Run(run) => {
-                    let (record, hit, next) = self.run_step(
+                    let step = RunStep {
                         stage,
                         ins,
                         run,
-                        (&chain, &workdir_before),
-                        (&layers, base_reference.as_deref()),
-                        &cb.config,
-                        done,
-                        events,
-                    )?;
+                        chain: &chain,
+                        workdir_before: &workdir_before,
+                        layers: &layers,
+                        base_reference: base_reference.as_deref(),
+                        config: &cb.config,
+                    };
+                    let (record, hit, next) = self.run_step(&step, done, events)?;
                     cached = hit;
                     chain = next;
                     let mut h = cb
@@ -241,14 +242,13 @@ impl StageExec<'_> {
                     // made, by content (diff_id): the same whether the layer
                     // is stored compressed (exported stages) or not.
                     let made = layer.diff_id.clone();
-                    chain =
-                        instruction_key(&chain, &stage.platform, &workdir_before, ins, &[made]).0;
+                    chain = instruction_key(&chain, &stage.platform, &workdir_before, ins, &[made]);
                     layers.push(layer);
                     cb.apply(ins)
                         .map_err(|e| self.step_err(e.line, e.message))?
                 }
                 _ => {
-                    chain = key.0.clone();
+                    chain = key.clone();
                     cb.apply(ins)
                         .map_err(|e| self.step_err(e.line, e.message))?
                 }
@@ -256,7 +256,7 @@ impl StageExec<'_> {
             let mut any_version = stage.platform.clone();
             any_version.os_version = None;
             any_version.os_features.clear();
-            let made: Vec<String> = match &ins.instruction {
+            let made: Vec<Digest> = match &ins.instruction {
                 Instruction::Copy(_) | Instruction::Add { .. } => layers
                     .last()
                     .map(|l| l.diff_id.clone())
@@ -264,7 +264,7 @@ impl StageExec<'_> {
                     .collect(),
                 _ => Vec::new(),
             };
-            local = instruction_key(&local, &any_version, &workdir_before, ins, &made).0;
+            local = instruction_key(&local, &any_version, &workdir_before, ins, &made);
             history.created = Some(created.clone());
             cb.config.history.push(history);
             workdir_before = ins.workdir.clone();
@@ -315,7 +315,7 @@ impl StageExec<'_> {
                 Ok(StageResult {
                     config: base.config,
                     layers: base.layers,
-                    chain: base.manifest_digest.to_string(),
+                    chain: CacheKey::of_base(&base.manifest_digest),
                     base_reference: Some(reference.clone()),
                 })
             }
@@ -332,7 +332,7 @@ impl StageExec<'_> {
         c: &Copy,
         is_add: bool,
         add: Option<&AddOptions>,
-        (chain, local): (&str, &str),
+        (chain, local): (&CacheKey, &CacheKey),
         workdir_before: &str,
         current: (&[LayerRef], Option<&str>),
         done: &HashMap<usize, StageResult>,
@@ -426,14 +426,16 @@ impl StageExec<'_> {
                     self.passwd_and_group(current.0, current.1, line)?
                 };
                 (
-                    Some(linux_owner(spec, passwd.as_deref(), group.as_deref()).map_err(|e| {
-                        self.step_err(line, format!("--chown {e}"))
-                    })?),
+                    Some(
+                        chown_ids(spec, passwd.as_deref(), group.as_deref())
+                            .map(|(u, g)| (u64::from(u), u64::from(g)))
+                            .map_err(|e| self.step_err(line, format!("--chown {e}")))?,
+                    ),
                     None,
                 )
             }
         };
-        let timestamp = self.timestamp();
+        let timestamp = self.config.time();
         let whole = CopyRequest {
             sources: &c.sources,
             dest: &c.dest,
@@ -535,7 +537,7 @@ impl StageExec<'_> {
                 for f in &inline {
                     match &f.content {
                         InlineContent::Bytes(b) => {
-                            digest = crate::cache_key::CacheKey(digest).extend(&f.dest, b);
+                            digest = CacheKey(digest).extend(&f.dest, b);
                         }
                         // Downloads are named by their digest in the store.
                         InlineContent::File(p) => {
@@ -543,8 +545,7 @@ impl StageExec<'_> {
                                 .file_name()
                                 .map(|n| n.to_string_lossy().to_string())
                                 .unwrap_or_default();
-                            digest =
-                                crate::cache_key::CacheKey(digest).extend(&f.dest, id.as_bytes());
+                            digest = CacheKey(digest).extend(&f.dest, id.as_bytes());
                         }
                     }
                 }
@@ -552,7 +553,7 @@ impl StageExec<'_> {
                     let content = std::fs::read(&a.path).map_err(|e| {
                         self.step_err(line, format!("ADD {}: {e}", a.path.display()))
                     })?;
-                    digest = crate::cache_key::CacheKey(digest).extend(&a.dest_dir, &content);
+                    digest = CacheKey(digest).extend(&a.dest_dir, &content);
                 }
                 // A layer of context files does not depend on the base image
                 // (nothing of it is read), so its key follows this stage's
@@ -611,7 +612,7 @@ impl StageExec<'_> {
                     &stage.platform,
                     workdir_before,
                     ins,
-                    std::slice::from_ref(&from.chain),
+                    std::slice::from_ref(&from.chain.0),
                 );
                 if !self.config.no_cache {
                     if let Some(hit) = self.layers.cached(&key) {

@@ -11,11 +11,12 @@ use wharf_build::layer_store::LayerStore;
 use wharf_build::*;
 use wharf_frontend::dockerfile::parse;
 use wharf_frontend::plan::PlanOptions;
-use wharf_image::ImageConfig;
+use wharf_oci::{Descriptor, Digest, ImageConfig, LayerRef};
+
 use wharf_layer::{Compression, Timestamp, WinMeta, WindowsLayerOptions, WindowsLayerWriter};
-use wharf_platform::Platform;
-use wharf_store::oci::Descriptor;
-use wharf_store::{Digest, Store};
+use wharf_oci::Platform;
+
+use wharf_store::Store;
 
 const EPOCH: u64 = 1_700_000_000;
 
@@ -119,7 +120,7 @@ impl BaseResolver for WindowsBases {
         config.config.env = vec!["PATH=C:\\Windows\\system32;C:\\Windows".into()];
         config.config.user = "ContainerUser".into();
         config.rootfs.diff_ids = self.layers.iter().map(|l| l.diff_id.clone()).collect();
-        config.history = vec![wharf_image::History {
+        config.history = vec![wharf_oci::History {
             created_by: Some("Apply image 10.0.20348.2113".into()),
             ..Default::default()
         }];
@@ -144,7 +145,7 @@ fn absent_base_layer() -> LayerRef {
     ]);
     LayerRef {
         descriptor: d,
-        diff_id: format!("sha256:{}", "ef".repeat(32)),
+        diff_id: wharf_oci::Digest::sha256_hex(&"ef".repeat(32)).unwrap(),
     }
 }
 
@@ -547,41 +548,40 @@ fn chown_by_name_reads_the_stage_users() {
     );
 }
 
-/// A RUN executor for tests: "runs" a command by writing a layer holding
-/// the command text, and counts its calls.
+/// A RUN executor for tests: "runs" a command by writing a file holding
+/// the command it was given into its upper directory, and counts its
+/// calls. On Windows stages it changes nothing.
 struct RecordingExecutor(std::sync::atomic::AtomicUsize);
 
-impl RunExecutor for RecordingExecutor {
-    fn supports(&self, platform: &Platform) -> bool {
-        platform.is_linux()
+impl wharf_run::RunExecutor for RecordingExecutor {
+    fn supports(&self, _: &Platform) -> bool {
+        true
     }
 
-    fn run(&self, request: &RunRequest<'_>) -> Result<RunOutcome, String> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let wharf_frontend::ast::Instruction::Run(run) = &request.instruction.instruction else {
-            return Err("not a RUN".into());
-        };
-        let text = format!("{:?} in {}", run.command, request.instruction.workdir);
-        request
-            .layer_store
-            .write_layer(|w| -> Result<_, wharf_layer::Error> {
-                let mut lw = wharf_layer::LinuxLayerWriter::new(w, Default::default());
-                let entry = wharf_layer::TarEntry::new(
-                    "ran.txt",
-                    wharf_layer::EntryKind::File {
-                        size: text.len() as u64,
-                    },
-                );
-                lw.append(entry, Some(&mut text.as_bytes()))?;
-                lw.finish()
-            })
-            .map_err(|e| e.to_string())?
-            .map(|layer| RunOutcome {
-                layer: Some(layer),
-                ran_instead: Some(format!("recorded {text}")),
-            })
-            .map_err(|e| e.to_string())
+    fn lower_form(&self) -> wharf_run::LowerForm {
+        wharf_run::LowerForm::SnapshotTrusted
     }
+
+    fn prepare_lower(&self, layer: &wharf_run::LowerLayer<'_>) -> Result<(), wharf_run::RunError> {
+        fs::create_dir_all(layer.dest).map_err(|e| wharf_run::RunError::Sandbox(e.to_string()))
+    }
+
+    fn run(
+        &self,
+        spec: &wharf_run::RunSpec<'_>,
+    ) -> Result<wharf_run::RunChange, wharf_run::RunError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if spec.platform.is_windows() {
+            return Ok(wharf_run::RunChange::Nothing);
+        }
+        let upper = spec.scratch.join("upper");
+        fs::create_dir(&upper).unwrap();
+        let text = format!("{:?} in {}", spec.command, spec.cwd);
+        fs::write(upper.join("ran.txt"), text).unwrap();
+        Ok(wharf_run::RunChange::Upper(upper))
+    }
+
+    fn cancel_all(&self) {}
 }
 
 #[test]
@@ -607,13 +607,12 @@ fn run_goes_through_the_executor_and_is_cached() {
         files,
         vec![(
             "ran.txt".to_string(),
-            "Shell(\"make all\") in /work".to_string()
+            "Argv([\"/bin/sh\", \"-c\", \"make all\"]) in /work".to_string()
         )]
     );
-    // What the executor says it ran is what the history records.
     assert_eq!(
         img.config.history[1].created_by.as_deref(),
-        Some("RUN recorded Shell(\"make all\") in /work")
+        Some("RUN /bin/sh -c make all")
     );
     assert!(!img.config.history[1].empty_layer);
     let (_, events) = build(false);
@@ -624,6 +623,41 @@ fn run_goes_through_the_executor_and_is_cached() {
         executor.0.load(std::sync::atomic::Ordering::SeqCst),
         1,
         "the second build used the cache"
+    );
+}
+
+#[test]
+fn a_translated_windows_run_is_what_the_history_records() {
+    let f = fixture();
+    let base = stored_base_layer(&f.store);
+    let resolver = WindowsBases { layers: vec![base] };
+    let df = "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nRUN apt-get install -y git\n";
+    let executor = std::sync::Arc::new(RecordingExecutor(Default::default()));
+    let mut req = request(&f.context, df);
+    let windows: Platform = "windows/amd64".parse().unwrap();
+    req.options.platforms = vec![windows.clone()];
+    req.options.run_platforms = Some(vec![windows]);
+    let mut events = Vec::new();
+    let out = Builder::new(config(&f.store, false))
+        .with_run_executor(executor.clone())
+        .build(&req, &resolver, &mut |e| events.push(e))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let img = &out.images[0];
+    let ran = img.config.history[1].created_by.clone().unwrap_or_default();
+    assert!(ran.starts_with("RUN choco install -y git"), "{ran}");
+    assert!(img.config.history[1].empty_layer, "nothing changed");
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, BuildEvent::Note(n) if n.contains("RUN ran as: choco install"))));
+    // Without translation the command runs as written.
+    let out = Builder::new(config(&f.store, true))
+        .with_run_executor(executor)
+        .with_choco_translation(false)
+        .build(&req, &resolver, &mut |_| {})
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.images[0].config.history[1].created_by.as_deref(),
+        Some("RUN cmd /S /C apt-get install -y git")
     );
 }
 
@@ -706,7 +740,7 @@ fn unexported_stages_keep_plain_layers_and_an_exported_stage_adopts_them() {
         .collect();
     assert_eq!(plain.len(), 2, "{plain:?}");
     for name in &plain {
-        let r: wharf_build::LayerRef = serde_json::from_slice(
+        let r: wharf_oci::LayerRef = serde_json::from_slice(
             &fs::read(f.store.root().join("wharf-cache").join(name)).unwrap(),
         )
         .unwrap();

@@ -26,8 +26,19 @@ pub enum Command {
     Images(StoreArgs),
     /// Show an image of the store: manifest, config, platform, layers.
     Inspect(InspectArgs),
-    /// Delete blobs no tagged image uses.
-    Prune(StoreArgs),
+    /// Delete what no tagged image uses: blobs, cache records, unpacked
+    /// layers, temporary files (and, with --cache, RUN cache mounts).
+    Prune(PruneArgs),
+}
+
+/// `wharf prune`.
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Also empty the RUN cache mounts (`RUN --mount=type=cache`).
+    #[arg(long)]
+    pub cache: bool,
 }
 
 /// Where the image store is.

@@ -13,9 +13,8 @@ use wharf_build::{
 };
 use wharf_frontend::plan::PlanOptions;
 use wharf_layer::Compression;
-use wharf_registry::{
-    push_image, ClientOptions, PushOptions, Reference, RegistryClient, ANNOTATION_SOURCE,
-};
+use wharf_oci::Reference;
+use wharf_registry::{push_image, ClientOptions, PushOptions, RegistryClient, ANNOTATION_SOURCE};
 
 /// `--compression`: `gzip[:1-9]`, `zstd[:1-19]` or `uncompressed`.
 fn compression(spec: &str) -> Result<Compression> {
@@ -131,15 +130,19 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         source_date_epoch: source_date_epoch()?,
         no_cache: a.no_cache,
     })
-    .with_secrets(secrets(&a.secrets)?);
-    if let Some(executor) = crate::run_setup::executor(a)? {
-        builder = builder.with_run_executor(executor);
+    .with_secrets(secrets(&a.secrets)?)
+    .with_choco_translation(!a.no_choco_translation);
+    let executor = crate::run_setup::executor(a)?;
+    if let Some(executor) = &executor {
+        builder = builder.with_run_executor(executor.clone());
     }
     // Ctrl-C: stop running commands (their mounts go with their
     // namespaces), then leave.
-    runtime.spawn(async {
+    runtime.spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            crate::run_setup::cancel();
+            if let Some(executor) = executor {
+                executor.cancel_all();
+            }
             eprintln!("interrupted");
             std::process::exit(130);
         }
@@ -206,7 +209,7 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
                 let (source, tags) = match refs.first() {
                     Some(r) => (r.to_string(), refs.iter().map(|r| r.to_string()).collect()),
                     None => {
-                        let name = format!("localhost/wharf-build:{}", &root.digest.digest()[..12]);
+                        let name = format!("localhost/wharf-build:{}", &root.digest.hex()[..12]);
                         store
                             .tag(&name, &root)
                             .with_context(|| format!("cannot tag {name} in the store"))?;
@@ -217,7 +220,7 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
                     .images
                     .first()
                     .map(|i| i.platform.clone())
-                    .unwrap_or_else(wharf_platform::Platform::host);
+                    .unwrap_or_else(wharf_oci::Platform::host);
                 let report = wharf_export::export(
                     &store,
                     &[wharf_export::ExportImage { source, tags }],

@@ -15,7 +15,7 @@ use clap::Parser;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use wharf_frontend::plan::{plan, NoBaseImages, Plan, PlanOptions};
-use wharf_platform::Platform;
+use wharf_oci::Platform;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -1,13 +1,14 @@
 //! Which RUN executor a build uses on this host, from the command line:
 //! the Linux namespace sandbox on Linux hosts (optionally through an
 //! external OCI runtime), HCS on Windows hosts (with the Chocolatey
-//! translation unless `--no-choco-translation`), none elsewhere (the plan
+//! translation, which the builder applies, unless
+//! `--no-choco-translation`), none elsewhere (the plan
 //! has already refused RUN in stages this host cannot run).
 
 use crate::args::BuildArgs;
 use anyhow::Result;
 use std::sync::Arc;
-use wharf_build::RunExecutor;
+use wharf_run::RunExecutor;
 
 /// The executor for this build, if this host has one.
 #[cfg(target_os = "linux")]
@@ -34,11 +35,9 @@ pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
 pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
     use wharf_run::{WindowsRunExecutor, WindowsRunSettings};
     let _ = (a.network, &a.runtime);
-    let settings = WindowsRunSettings {
-        translate_packages: !a.no_choco_translation,
-        ..WindowsRunSettings::default()
-    };
-    Ok(Some(Arc::new(WindowsRunExecutor::new(settings))))
+    Ok(Some(Arc::new(WindowsRunExecutor::new(
+        WindowsRunSettings::default(),
+    ))))
 }
 
 /// The executor for this build, if this host has one.
@@ -46,11 +45,6 @@ pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
 pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
     let _ = (a.network, &a.runtime);
     Ok(None)
-}
-
-/// Stops every running RUN (Ctrl-C).
-pub fn cancel() {
-    wharf_sandbox::cancel_all();
 }
 
 /// For a build by an unprivileged user that runs Linux RUN steps: moves

@@ -1,10 +1,11 @@
 //! `wharf pull`, `push`, `images`, `inspect` and `prune`: the store and the
 //! registry on their own, without a build.
 
-use crate::args::{InspectArgs, PullArgs, PushArgs, StoreArgs};
+use crate::args::{InspectArgs, PruneArgs, PullArgs, PushArgs, StoreArgs};
 use anyhow::{Context, Result};
-use wharf_platform::Platform;
-use wharf_registry::{push_image, ClientOptions, PushOptions, Reference, RegistryClient};
+use wharf_oci::Platform;
+use wharf_oci::Reference;
+use wharf_registry::{push_image, ClientOptions, PushOptions, RegistryClient};
 use wharf_store::Store;
 
 /// `--store`, else `$WHARF_STORE`, else the user's data directory.
@@ -165,18 +166,28 @@ pub fn inspect(a: &InspectArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn prune(a: &StoreArgs) -> Result<()> {
-    let store = open_store(a)?;
-    let r = store.gc()?;
+pub fn prune(a: &PruneArgs) -> Result<()> {
+    let store = open_store(&a.store)?;
+    let r = store.gc_with(wharf_store::GcOptions {
+        run_caches: a.cache,
+    })?;
     eprintln!(
-        "removed {} blob(s), freed {}; {} blob(s) kept for tagged images; removed {} unpacked layer snapshot(s)",
+        "removed {} blob(s), freed {}; {} blob(s) kept for tagged images; removed {} unpacked layer snapshot(s), {} Windows layer folder(s), {} cache record(s), {} temporary file(s){}",
         r.removed_blobs,
         human(r.freed_bytes),
         r.kept_blobs,
-        r.removed_snapshots
+        r.removed_snapshots,
+        r.removed_windows_layers,
+        r.removed_cache_records,
+        r.removed_temp,
+        if a.cache {
+            format!(", {} RUN cache mount(s)", r.removed_run_caches)
+        } else {
+            String::new()
+        }
     );
     for e in &r.snapshot_errors {
-        eprintln!("warning: could not remove the snapshot {e}; remove it by hand");
+        eprintln!("warning: could not remove {e}; remove it by hand");
     }
     Ok(())
 }

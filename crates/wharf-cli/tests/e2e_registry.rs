@@ -71,7 +71,7 @@ fn image_files(store: &Path, name: &str) -> Vec<Vec<(String, u32, String)>> {
         .unwrap()
         .iter()
         .map(|l| {
-            let digest: wharf_store::Digest = l["digest"]
+            let digest: wharf_oci::Digest = l["digest"]
                 .as_str()
                 .unwrap()
                 .to_string()

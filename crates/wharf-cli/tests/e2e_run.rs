@@ -410,7 +410,7 @@ fn stored_layers(store: &Path, name: &str) -> Vec<PathBuf> {
         .unwrap()
         .iter()
         .map(|l| {
-            let d: wharf_store::Digest = l["digest"]
+            let d: wharf_oci::Digest = l["digest"]
                 .as_str()
                 .unwrap()
                 .to_string()

@@ -5,7 +5,8 @@
 use crate::ExportError;
 use std::io::Write;
 use std::path::Path;
-use wharf_store::{Digest, Store};
+use wharf_oci::Digest;
+use wharf_store::Store;
 
 pub(crate) struct ArchiveWriter<W: Write> {
     builder: tar::Builder<W>,
@@ -86,5 +87,5 @@ impl<W: Write> ArchiveWriter<W> {
 
 /// `blobs/<alg>/<hex>`, the path of a blob in an OCI layout.
 pub(crate) fn blob_name(digest: &Digest) -> String {
-    format!("blobs/{}/{}", digest.algorithm(), digest.digest())
+    format!("blobs/{}/{}", digest.algorithm().name(), digest.hex())
 }

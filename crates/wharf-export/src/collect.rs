@@ -3,11 +3,12 @@
 
 use crate::{ExportError, ExportImage};
 use std::collections::{BTreeMap, BTreeSet};
-use wharf_store::oci::{
+use wharf_oci::Digest;
+use wharf_oci::{
     is_foreign_layer, manifest_kind, Descriptor, ImageIndex, ImageManifest, ManifestKind,
     ANNOTATION_REF_NAME,
 };
-use wharf_store::{Digest, Store};
+use wharf_store::Store;
 
 /// The blobs and index entries of an export.
 #[derive(Debug, Default)]

@@ -5,7 +5,7 @@
 //! compressed, which `docker load` and skopeo decompress themselves.
 //!
 //! A docker-archive holds one platform per image: for an index, the entry
-//! for the requested platform is chosen with `wharf_platform::select`.
+//! for the requested platform is chosen with `wharf_oci::select`.
 
 use crate::archive::{blob_name, ArchiveWriter};
 use crate::collect::Plan;
@@ -14,8 +14,9 @@ use crate::{ExportError, ExportImage, ExportReport};
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
-use wharf_platform::Platform;
-use wharf_store::oci::{manifest_kind, Descriptor, ImageIndex, ManifestKind};
+use wharf_oci::Platform;
+use wharf_oci::{manifest_kind, Descriptor, ImageIndex, ManifestKind};
+
 use wharf_store::Store;
 
 #[derive(Serialize)]
@@ -105,7 +106,7 @@ fn single_platform(
                         .unwrap_or_else(|| Platform::new("unknown", "unknown", None))
                 })
                 .collect();
-            let selection = wharf_platform::select(platform, &platforms).map_err(|source| {
+            let selection = wharf_oci::select(platform, &platforms).map_err(|source| {
                 ExportError::NoMatchingPlatform {
                     image: image.source.clone(),
                     source,

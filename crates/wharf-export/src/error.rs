@@ -41,7 +41,7 @@ pub enum ExportError {
         image: String,
         /// The matcher's explanation.
         #[source]
-        source: wharf_platform::NoMatchingPlatform,
+        source: wharf_oci::NoMatchingPlatform,
     },
     /// The image is neither an image manifest nor an index.
     #[error("cannot export {image}: unsupported media type {media_type}")]

@@ -20,7 +20,7 @@ pub use error::ExportError;
 pub use oci::{write_oci_archive, write_oci_dir};
 
 use std::path::{Path, PathBuf};
-use wharf_platform::Platform;
+use wharf_oci::Platform;
 use wharf_store::Store;
 
 /// One image to export.

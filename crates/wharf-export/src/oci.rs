@@ -6,7 +6,8 @@ use crate::{ExportError, ExportImage, ExportReport};
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use wharf_store::oci::{ImageIndex, ANNOTATION_REF_NAME};
+use wharf_oci::{ImageIndex, ANNOTATION_REF_NAME};
+
 use wharf_store::Store;
 
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -50,7 +51,7 @@ pub fn write_oci_dir(
         fs::create_dir_all(parent).map_err(io(parent))?;
         // Copy to a temporary name and rename, so an interrupted export
         // never leaves a truncated blob under its digest.
-        let tmp = parent.join(format!(".{}.tmp", digest.digest()));
+        let tmp = parent.join(format!(".{}.tmp", digest.hex()));
         let mut src = store.open_blob(digest)?;
         let mut out = fs::File::create(&tmp).map_err(io(&tmp))?;
         std::io::copy(&mut src, &mut out)
@@ -114,14 +115,14 @@ pub fn write_oci_archive<W: Write>(
 pub(crate) fn write_blobs<'a, W: Write>(
     tar: &mut ArchiveWriter<W>,
     store: &Store,
-    blobs: impl Iterator<Item = &'a (wharf_store::Digest, u64)>,
+    blobs: impl Iterator<Item = &'a (wharf_oci::Digest, u64)>,
     report: &mut ExportReport,
 ) -> Result<(), ExportError> {
     let mut dirs_done = std::collections::BTreeSet::new();
     tar.dir("blobs/")?;
     for (digest, size) in blobs {
-        let alg = digest.algorithm().to_string();
-        if dirs_done.insert(alg.clone()) {
+        let alg = digest.algorithm().name();
+        if dirs_done.insert(alg) {
             tar.dir(&format!("blobs/{alg}/"))?;
         }
         tar.blob(store, &blob_name(digest), digest, *size)?;

@@ -4,12 +4,13 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use wharf_export::{export, ExportError, ExportImage, Output};
-use wharf_platform::Platform;
-use wharf_store::oci::{
+use wharf_oci::Digest;
+use wharf_oci::Platform;
+use wharf_oci::{
     Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX,
     MEDIA_TYPE_OCI_MANIFEST,
 };
-use wharf_store::{sha256_of, Store};
+use wharf_store::Store;
 
 fn new_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -28,7 +29,10 @@ fn layer(name: &str, content: &[u8]) -> (Vec<u8>, String) {
     let tar = b.into_inner().expect("tar");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&tar).expect("gzip");
-    (gz.finish().expect("gzip"), sha256_of(&tar).to_string())
+    (
+        gz.finish().expect("gzip"),
+        Digest::of_bytes(&tar).to_string(),
+    )
 }
 
 /// Stores a two-layer image for `platform` and returns its manifest descriptor.
@@ -114,7 +118,7 @@ fn oci_directory_with_several_tags() {
     assert_eq!((report.blobs, report.tags), (4, 2));
     for tag in ["example.com/app:1", "example.com/app:latest"] {
         let raw = skopeo(&["inspect", "--raw", &format!("oci:{}:{tag}", out.display())]);
-        assert_eq!(sha256_of(&raw), d.digest);
+        assert_eq!(Digest::of_bytes(&raw), d.digest);
     }
     // skopeo can copy the whole image out (it verifies every blob).
     skopeo(&[
@@ -167,7 +171,7 @@ fn oci_archive_of_a_multi_platform_index() {
         "--raw",
         &format!("oci-archive:{}:example.com/multi:1", file.display()),
     ]);
-    assert_eq!(sha256_of(&raw), c.digest);
+    assert_eq!(Digest::of_bytes(&raw), c.digest);
     let inspected = skopeo(&[
         "inspect",
         "--override-arch",
@@ -233,7 +237,7 @@ fn docker_archive_is_read_by_skopeo() {
         "--raw",
         &format!("docker-archive:{}", file.display()),
     ]);
-    assert_eq!(sha256_of(&config), m.config.digest);
+    assert_eq!(Digest::of_bytes(&config), m.config.digest);
     // A full copy checks every layer against the config's diff_ids.
     skopeo(&[
         "copy",

@@ -6,7 +6,7 @@ use wharf_frontend::ast::Instruction;
 use wharf_frontend::dockerfile::parse;
 use wharf_frontend::plan::*;
 use wharf_frontend::FrontendError;
-use wharf_platform::Platform;
+use wharf_oci::Platform;
 
 fn linux() -> Platform {
     "linux/amd64".parse().unwrap()

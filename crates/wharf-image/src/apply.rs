@@ -8,10 +8,10 @@
 //! recorded as written; config instructions by the values they set (which
 //! are in the config anyway).
 
-use crate::config::{Empty, HealthConfig, ImageConfig};
 use wharf_frontend::ast::{Command, Healthcheck, Instruction};
 use wharf_frontend::duration::parse_duration;
 use wharf_frontend::plan::PlannedInstruction;
+use wharf_oci::{Empty, HealthConfig, ImageConfig};
 
 /// A configuration being built for one stage.
 #[derive(Debug, Clone)]
@@ -78,10 +78,7 @@ impl ConfigBuilder {
 
     /// Applies one instruction. Returns the history entry it leaves
     /// (`empty_layer` set for instructions that add no layer).
-    pub fn apply(
-        &mut self,
-        ins: &PlannedInstruction,
-    ) -> Result<crate::config::History, ApplyError> {
+    pub fn apply(&mut self, ins: &PlannedInstruction) -> Result<wharf_oci::History, ApplyError> {
         let err = |message: String| ApplyError {
             line: ins.line,
             message,
@@ -189,7 +186,7 @@ impl ConfigBuilder {
                 return Err(err("FROM does not apply to a configuration".into()))
             }
         };
-        Ok(crate::config::History {
+        Ok(wharf_oci::History {
             created: self.config.created.clone(),
             created_by: Some(created_by),
             author: None,
@@ -274,9 +271,9 @@ mod tests {
     use super::*;
     use wharf_frontend::dockerfile::parse;
     use wharf_frontend::plan::{plan, NoBaseImages, PlanOptions};
-    use wharf_platform::Platform;
+    use wharf_oci::Platform;
 
-    fn build(src: &str, base: ImageConfig) -> (ImageConfig, Vec<crate::config::History>) {
+    fn build(src: &str, base: ImageConfig) -> (ImageConfig, Vec<wharf_oci::History>) {
         let f = parse("Dockerfile", src).unwrap();
         let mut o = PlanOptions::for_host();
         o.run_platforms = None;

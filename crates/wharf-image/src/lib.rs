@@ -1,9 +1,11 @@
-//! Images as data: the typed configuration document ([`ImageConfig`],
-//! OCI plus Docker's fields) and how planned instructions change it
-//! ([`ConfigBuilder`]), including the history each leaves.
+//! How planned instructions change an image: the configuration
+//! ([`wharf_oci::ImageConfig`], OCI plus Docker's fields) as each
+//! instruction leaves it, with the history line it writes
+//! ([`ConfigBuilder`]), and what the planner needs to know of a base
+//! image ([`base_image`]).
 
 pub mod apply;
-pub mod config;
+mod base;
 
 pub use apply::{ApplyError, ConfigBuilder};
-pub use config::{ContainerConfig, HealthConfig, History, ImageConfig, RootFs};
+pub use base::base_image;

@@ -3,12 +3,12 @@
 //! bytes are hashed for the blob digest on their way to the file.
 
 use crate::compress::{resolve_threads, Compression};
-use crate::digest::{Digest, HashingWriter};
 use crate::error::{Error, Result};
 use crate::pgzip::{ParallelGzipWriter, DEFAULT_BLOCK_SIZE};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use wharf_oci::{Digest, HashingWriter};
 
 /// A layer blob staged on disk, with everything a manifest and config need.
 #[derive(Clone, Debug, PartialEq, Eq)]

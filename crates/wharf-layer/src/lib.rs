@@ -26,7 +26,6 @@
 
 pub mod blob;
 pub mod compress;
-pub mod digest;
 pub mod error;
 pub mod linux;
 pub mod pgzip;
@@ -37,7 +36,6 @@ pub mod windows;
 
 pub use blob::{LayerBlob, LayerBlobWriter};
 pub use compress::{decompress, Compression, Format};
-pub use digest::Digest;
 pub use error::{Error, Result};
 #[cfg(target_os = "linux")]
 pub use linux::apply::{

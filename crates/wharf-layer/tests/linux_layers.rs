@@ -72,7 +72,7 @@ fn describe(root: &Path) -> BTreeMap<String, String> {
                     "file {:o} {} {}",
                     md.mode() & 0o7777,
                     data.len(),
-                    wharf_layer::Digest::of_bytes(&data)
+                    wharf_oci::Digest::of_bytes(&data)
                 )
             };
             out.insert(rel, desc);

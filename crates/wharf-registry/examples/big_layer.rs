@@ -6,10 +6,11 @@
 //! `/usr/bin/time -v`.
 
 use std::io::Write;
-use wharf_registry::{
-    push_image, ClientOptions, CredentialStore, PushOptions, Reference, RegistryClient,
+use wharf_oci::{
+    Descriptor, ImageManifest, Reference, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_MANIFEST,
 };
-use wharf_store::oci::{Descriptor, ImageManifest, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_MANIFEST};
+use wharf_registry::{push_image, ClientOptions, CredentialStore, PushOptions, RegistryClient};
+
 use wharf_store::Store;
 
 fn peak_rss_kib() -> String {

@@ -8,13 +8,14 @@ use crate::auth::{url_host_port, Scope};
 use crate::client::{RegistryClient, Request};
 use crate::error::RegistryError;
 use crate::progress::{Direction, Progress, ProgressSink};
-use crate::reference::Reference;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_RANGE, RANGE};
 use reqwest::{Method, Response, StatusCode, Url};
 use std::io::Write;
-use wharf_store::oci::{is_foreign_layer, Descriptor};
-use wharf_store::{BlobWriter, CommittedBlob, Digest, Expected, Store, StoreError};
+use wharf_oci::Reference;
+use wharf_oci::{is_foreign_layer, Descriptor, Digest};
+
+use wharf_store::{BlobWriter, CommittedBlob, Expected, Store, StoreError};
 
 enum Source<'a> {
     /// A blob of a repository, by digest.

@@ -5,7 +5,6 @@
 use crate::auth::{Authenticator, CredentialStore, Scope};
 use crate::error::RegistryError;
 use crate::progress::{Direction, Progress, ProgressSink};
-use crate::reference::Reference;
 use crate::retry::{parse_retry_after, RetryPolicy};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -14,7 +13,8 @@ use reqwest::{Method, Response, StatusCode, Url};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use wharf_store::Digest;
+use wharf_oci::Digest;
+use wharf_oci::Reference;
 
 /// Error bodies are small; only this much is read.
 const MAX_ERROR_BODY: usize = 64 * 1024;

@@ -3,7 +3,7 @@
 //! tokens (URLs carry none: authentication travels in headers only).
 
 use crate::auth::CredentialError;
-use crate::reference::ReferenceError;
+use wharf_oci::ReferenceError;
 use wharf_store::StoreError;
 
 /// Everything that can go wrong talking to a registry.
@@ -137,7 +137,7 @@ pub enum RegistryError {
         reference: String,
         /// The matcher's explanation (lists what the index offers).
         #[source]
-        source: wharf_platform::NoMatchingPlatform,
+        source: wharf_oci::NoMatchingPlatform,
     },
     /// Plain HTTP was required but not allowed.
     #[error("refusing plain HTTP to {host} for {what}: only loopback hosts and registries given with --insecure-registry may use HTTP")]

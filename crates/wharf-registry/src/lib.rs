@@ -23,7 +23,6 @@ mod manifest;
 mod progress;
 mod pull;
 mod push;
-mod reference;
 mod retry;
 
 pub use auth::{CredentialStore, Credentials, Secret};
@@ -33,5 +32,4 @@ pub use manifest::{FetchedManifest, ResolvedImage, MAX_MANIFEST_SIZE};
 pub use progress::{Direction, Progress, ProgressSink};
 pub use pull::{PulledImage, ANNOTATION_SOURCE};
 pub use push::{push_image, PushOptions, PushReport, PushTarget, RemoteRepository};
-pub use reference::{is_loopback_host, Reference, ReferenceError, DOCKER_HUB};
 pub use retry::RetryPolicy;

@@ -1,21 +1,22 @@
 //! Fetching manifests and indexes, and resolving a reference to the image
 //! manifest for one platform (with the Windows `os.version` rules of
-//! `wharf_platform::select`). Resolving stores the manifest and the config
+//! `wharf_oci::select`). Resolving stores the manifest and the config
 //! only: a Windows base used by a COPY-only build needs nothing else.
 
 use crate::auth::Scope;
 use crate::client::{read_limited, RegistryClient, Request};
 use crate::error::RegistryError;
-use crate::reference::Reference;
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
-use wharf_platform::Platform;
-use wharf_store::oci::{
+use wharf_oci::Platform;
+use wharf_oci::Reference;
+use wharf_oci::{
     manifest_kind, Descriptor, ImageIndex, ImageManifest, ManifestKind, MEDIA_TYPE_OCI_INDEX,
     MEDIA_TYPE_OCI_MANIFEST,
 };
-use wharf_store::{sha256_of, Digest, ImageConfiguration, Store, MAX_DOCUMENT_SIZE};
+use wharf_oci::{Digest, ImageConfig};
+use wharf_store::{Store, MAX_DOCUMENT_SIZE};
 
 /// Manifests larger than this are refused (the distribution registry's own
 /// limit is 4 MiB).
@@ -55,7 +56,7 @@ pub struct ResolvedImage {
     /// The image manifest.
     pub manifest: ImageManifest,
     /// The image configuration.
-    pub config: ImageConfiguration,
+    pub config: ImageConfig,
     /// The platform, from the configuration (with `os.version`).
     pub platform: Platform,
     /// The index the manifest was chosen from, if any.
@@ -108,7 +109,7 @@ impl RegistryClient {
         let bytes = Bytes::from(read_limited(resp, MAX_MANIFEST_SIZE, "GET", &shown).await?);
         let digest = match reference.digest() {
             Some(d) => {
-                let mut h = wharf_store::Hasher::for_digest(d)?;
+                let mut h = wharf_oci::Hasher::for_digest(d);
                 h.update(&bytes);
                 let actual = h.finish();
                 if &actual != d {
@@ -118,12 +119,16 @@ impl RegistryClient {
                         reason: format!("its digest is {actual}, not the requested {d}"),
                     });
                 }
-                sha256_of(&bytes)
+                Digest::of_bytes(&bytes)
             }
-            None => sha256_of(&bytes),
+            None => Digest::of_bytes(&bytes),
         };
-        if let Some(hd) = header_digest.filter(|h| h.starts_with("sha256:")) {
-            if hd != digest.to_string() {
+        // A header digest of another algorithm cannot be compared.
+        if let Some(hd) = header_digest
+            .and_then(|h| Digest::parse(&h).ok())
+            .filter(|h| h.algorithm() == digest.algorithm())
+        {
+            if hd != digest {
                 return Err(RegistryError::BadResponse {
                     what: "manifest".into(),
                     url: shown,
@@ -168,7 +173,7 @@ impl RegistryClient {
                     .filter_map(|(i, d)| d.platform.as_ref().map(|p| (i, normalized(p))))
                     .collect();
                 let platforms: Vec<Platform> = candidates.iter().map(|(_, p)| p.clone()).collect();
-                let selection = wharf_platform::select(platform, &platforms).map_err(|source| {
+                let selection = wharf_oci::select(platform, &platforms).map_err(|source| {
                     RegistryError::NoMatchingPlatform {
                         reference: reference.to_string(),
                         source,
@@ -200,11 +205,11 @@ impl RegistryClient {
         self.fetch_blob(&config_ref, &manifest.config, store)
             .await?;
         let config_bytes = store.read_document(&manifest.config.digest, "image configuration")?;
-        let config: ImageConfiguration = parse(&config_bytes, "image configuration", reference)?;
+        let config: ImageConfig = parse(&config_bytes, "image configuration", reference)?;
         let config_platform: Platform = parse(&config_bytes, "image configuration", reference)?;
         // A single-platform manifest must still be for the wanted OS.
         if index.is_none() {
-            wharf_platform::select(platform, std::slice::from_ref(&config_platform)).map_err(
+            wharf_oci::select(platform, std::slice::from_ref(&config_platform)).map_err(
                 |source| RegistryError::NoMatchingPlatform {
                     reference: reference.to_string(),
                     source,
@@ -275,7 +280,7 @@ fn media_type_of(header: Option<String>, bytes: &[u8], url: &str) -> Result<Stri
 }
 
 /// Index entries are written by many tools; spell their OS and architecture
-/// the way `wharf_platform` compares them (`aarch64` → `arm64`, ...).
+/// the way `wharf_oci` compares them (`aarch64` → `arm64`, ...).
 fn normalized(p: &Platform) -> Platform {
     Platform {
         os_version: p.os_version.clone(),

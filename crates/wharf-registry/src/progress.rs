@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use wharf_store::Digest;
+use wharf_oci::Digest;
 
 /// Which way a blob moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

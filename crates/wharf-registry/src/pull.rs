@@ -4,10 +4,10 @@
 use crate::client::RegistryClient;
 use crate::error::RegistryError;
 use crate::manifest::ResolvedImage;
-use crate::reference::Reference;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
-use wharf_platform::Platform;
+use wharf_oci::Platform;
+use wharf_oci::Reference;
 use wharf_store::Store;
 
 /// Annotation on a store tag recording the reference an image was pulled

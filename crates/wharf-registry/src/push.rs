@@ -13,16 +13,17 @@ use crate::client::{Body, RegistryClient, Request};
 use crate::error::RegistryError;
 use crate::progress::ProgressSink;
 use crate::pull::ANNOTATION_SOURCE;
-use crate::reference::Reference;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Response, StatusCode, Url};
 use std::future::Future;
-use wharf_store::oci::{
+use wharf_oci::Digest;
+use wharf_oci::Reference;
+use wharf_oci::{
     is_foreign_layer, manifest_kind, Descriptor, ImageIndex, ImageManifest, ManifestKind,
 };
-use wharf_store::{Digest, Store};
+use wharf_store::Store;
 
 /// Where a built image goes, blob by blob. The registry client implements
 /// it ([`RemoteRepository`]); a builder can push through any implementation.
@@ -442,7 +443,7 @@ impl PushTarget for RemoteRepository {
                 reason: format!("{media_type:?} is not a valid header value"),
             })?,
         );
-        let digest = wharf_store::sha256_of(&bytes);
+        let digest = wharf_oci::Digest::of_bytes(&bytes);
         let resp = self
             .client
             .send(Request {

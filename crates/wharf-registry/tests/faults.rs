@@ -9,10 +9,11 @@ use common::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wharf_platform::Platform;
-use wharf_registry::{PushTarget, Reference, RegistryError};
-use wharf_store::oci::ImageManifest;
-use wharf_store::{Digest, Store, StoreError};
+use wharf_oci::Platform;
+use wharf_oci::{Digest, ImageManifest, Reference};
+use wharf_registry::{PushTarget, RegistryError};
+
+use wharf_store::{Store, StoreError};
 
 /// The image the fake registry serves.
 struct Image {
@@ -566,7 +567,7 @@ async fn chunked_upload_continues_after_a_failed_patch() {
                 };
                 data.extend_from_slice(&req.body);
                 let digest = p.split("digest=").nth(1).unwrap_or("").replace("%3A", ":");
-                if wharf_store::sha256_of(&data).to_string() != digest {
+                if wharf_oci::Digest::of_bytes(&data).to_string() != digest {
                     return Reply::status(400);
                 }
                 s.completed.push(digest);

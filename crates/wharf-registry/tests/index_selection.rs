@@ -6,9 +6,8 @@ mod common;
 use common::http::{serve, Reply, Req};
 use common::*;
 use std::collections::HashMap;
-use wharf_platform::Platform;
-use wharf_registry::Reference;
-use wharf_store::oci::{ImageIndex, MEDIA_TYPE_OCI_INDEX};
+use wharf_oci::Platform;
+use wharf_oci::{ImageIndex, Reference, MEDIA_TYPE_OCI_INDEX};
 
 #[tokio::test]
 async fn picks_the_right_entry_among_foreign_spellings_and_attestations() {
@@ -61,7 +60,7 @@ async fn picks_the_right_entry_among_foreign_spellings_and_attestations() {
         let digest = req
             .path
             .strip_prefix("/v2/test/app/blobs/")
-            .and_then(|d| wharf_store::Digest::try_from(d).ok());
+            .and_then(|d| wharf_oci::Digest::try_from(d).ok());
         match digest.and_then(|d| std::fs::read(blobs.blob_path(&d)).ok()) {
             Some(b) => Reply::ok("application/octet-stream", b),
             None => Reply::status(404),

@@ -8,16 +8,16 @@ use common::http::{serve, Reply, Req};
 use common::*;
 use std::process::Command;
 use std::time::Duration;
-use wharf_platform::Platform;
-use wharf_registry::Reference;
-use wharf_store::oci::ImageManifest;
+use wharf_oci::Platform;
+use wharf_oci::{ImageManifest, Reference};
+
 use wharf_store::Store;
 
 const STORE_ENV: &str = "WHARF_KILL_TEST_STORE";
 const REF_ENV: &str = "WHARF_KILL_TEST_REF";
 
 /// Serves one image; when `stall` every layer response stops half way.
-fn server(stall: bool) -> (common::http::TestServer, wharf_store::Digest) {
+fn server(stall: bool) -> (common::http::TestServer, wharf_oci::Digest) {
     let (_d, scratch) = new_store();
     let desc = store_linux_image(&scratch, "x:1", &noise(400_000, 11));
     let manifest = scratch.read_document(&desc.digest, "m").expect("manifest");

@@ -8,10 +8,9 @@ use base64::Engine;
 use common::registry::{self, Auth, PASSWORD, USER};
 use common::*;
 use std::sync::atomic::Ordering;
-use wharf_platform::Platform;
-use wharf_registry::{
-    push_image, CredentialStore, Credentials, PushOptions, Reference, RegistryError,
-};
+use wharf_oci::Platform;
+use wharf_oci::Reference;
+use wharf_registry::{push_image, CredentialStore, Credentials, PushOptions, RegistryError};
 
 fn docker_config(dir: &std::path::Path, host: &str, user: &str, password: &str) -> CredentialStore {
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));

@@ -6,8 +6,9 @@ mod common;
 use common::registry::{self, Auth};
 use common::*;
 use std::process::Command;
-use wharf_platform::Platform;
-use wharf_registry::{push_image, PushOptions, Reference};
+use wharf_oci::Platform;
+use wharf_oci::Reference;
+use wharf_registry::{push_image, PushOptions};
 
 fn skopeo(args: &[&str]) -> std::process::Output {
     let out = Command::new("skopeo")
@@ -48,7 +49,7 @@ async fn push_then_pull_round_trips_and_skopeo_agrees() {
         "--raw",
         &format!("docker://{target}"),
     ]);
-    assert_eq!(wharf_store::sha256_of(&raw.stdout), desc.digest);
+    assert_eq!(wharf_oci::Digest::of_bytes(&raw.stdout), desc.digest);
 
     // wharf pulls it back into another store.
     let (_d2, dst) = new_store();
@@ -70,7 +71,7 @@ async fn push_then_pull_round_trips_and_skopeo_agrees() {
         "--raw",
         &format!("oci:{}:{}", dst.root().display(), target),
     ]);
-    assert_eq!(wharf_store::sha256_of(&raw.stdout), desc.digest);
+    assert_eq!(wharf_oci::Digest::of_bytes(&raw.stdout), desc.digest);
 
     // A second pull downloads nothing.
     let second = client

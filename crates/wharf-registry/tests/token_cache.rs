@@ -9,7 +9,8 @@ use common::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use wharf_registry::{CredentialStore, Credentials, Reference};
+use wharf_oci::Reference;
+use wharf_registry::{CredentialStore, Credentials};
 
 const PASSWORD: &str = "very-secret-pw";
 

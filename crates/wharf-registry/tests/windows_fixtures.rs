@@ -11,8 +11,9 @@ use common::registry::{self, Auth};
 use common::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use wharf_platform::Platform;
-use wharf_registry::{push_image, PushOptions, PushTarget, Reference, RegistryError};
+use wharf_oci::Platform;
+use wharf_oci::Reference;
+use wharf_registry::{push_image, PushOptions, PushTarget, RegistryError};
 use wharf_store::Store;
 
 const ALLOW_LOOPBACK: &str = r"^http://127\.0\.0\.1:";
@@ -279,7 +280,7 @@ async fn corrupt_foreign_layer_is_refused() {
         msg.contains("digest mismatch") && msg.contains("/layers/0"),
         "{msg}"
     );
-    assert_eq!(store.blob_size(&wharf_store::sha256_of(&base)), None);
+    assert_eq!(store.blob_size(&wharf_oci::Digest::of_bytes(&base)), None);
     assert!(ingest_is_empty(&store));
 }
 

@@ -1,23 +1,24 @@
-//! RUN for Wharf: the executors behind `wharf_build::RunExecutor`.
+//! RUN executors: one command over a stack of prepared lower layers,
+//! returning the change it made. The builder (`wharf-build`) decides what
+//! to run; an executor knows nothing of Dockerfiles or the store.
 //!
+//! - [`seam`]: the [`RunExecutor`] trait and what crosses it ([`RunSpec`]
+//!   in, [`RunChange`] or a typed [`RunError`] out).
 //! - [`linux_executor`]: Linux stages on Linux hosts, in the namespace
-//!   sandbox of `wharf-sandbox`, on an overlay of the stage's layer
-//!   snapshots; [`linux_mounts`] sets up `RUN --mount` (reading stages
-//!   through `wharf_sandbox::LowerView`), [`users`] resolves USER, [`command`] builds the argument
-//!   vector.
+//!   sandbox of `wharf-sandbox` on an overlay of unpacked layer snapshots.
 //! - [`windows_executor`]: Windows stages on Windows hosts, through HCS
-//!   (`wharf-hcs`), with the Chocolatey translation ([`choco`]) of Linux
-//!   package-manager commands; its host half (`windows_host`) is
-//!   Windows-only and type-checked, not run.
+//!   (`wharf-hcs`); its host half (`windows_host`) is Windows-only and
+//!   type-checked, not run.
+//! - [`output`]: a command's output split into lines, with the tail kept
+//!   for failure messages; [`choco`]: the Chocolatey translation of Linux
+//!   package-manager commands (table `data/choco-packages.tsv`), which the
+//!   builder applies to Windows RUN lines.
 
 pub mod choco;
-pub mod command;
 #[cfg(target_os = "linux")]
 pub mod linux_executor;
-#[cfg(target_os = "linux")]
-pub mod linux_mounts;
 pub mod output;
-pub mod users;
+pub mod seam;
 pub mod windows_executor;
 #[cfg(windows)]
 mod windows_host;
@@ -25,4 +26,8 @@ mod windows_host;
 pub use choco::{translate, ChocoTable, Translation};
 #[cfg(target_os = "linux")]
 pub use linux_executor::{LinuxRunExecutor, LinuxRunSettings};
+pub use seam::{
+    Command, LowerForm, LowerLayer, OutputLine, RunChange, RunError, RunExecutor, RunMount,
+    RunNetwork, RunSpec, RunUser,
+};
 pub use windows_executor::{WindowsRunExecutor, WindowsRunSettings};

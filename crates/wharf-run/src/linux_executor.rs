@@ -1,27 +1,29 @@
-//! The Linux RUN executor: runs a Linux stage's RUN in the namespace
-//! sandbox (`wharf-sandbox`) on an overlay of the stage's layer snapshots,
-//! and packs the overlay upper directory into the RUN's layer.
+//! The Linux RUN executor: one command in the namespace sandbox
+//! (`wharf-sandbox`) on an overlay of the stage's unpacked layers; the
+//! overlay's upper directory is the change.
 //!
-//! Per RUN: the stage's layers are unpacked once each into the store
-//! ([`wharf_build::LayerStore::snapshot`]) and used as overlay lower
-//! directories; USER names are resolved from the stage's own
-//! `/etc/passwd` and `/etc/group`; the environment is exactly the stage's
-//! (ENV and the ARGs in scope), with Docker's default PATH when none is
-//! set; the working directory is created when missing; mounts are set up
-//! by [`crate::linux_mounts`]. Output is streamed line by line to the
-//! build's progress; a failure names the exit code and repeats the last
-//! lines of output.
+//! Lower layers are unpacked snapshots ([`LinuxRunExecutor::prepare_lower`]):
+//! each layer applied once into its own directory, its deletions kept as
+//! overlayfs reads them (0/0 character devices, an `overlay.opaque`
+//! xattr), so a stage's root is the overlay of its layers' snapshots, top
+//! first, with nothing merged or copied. A snapshot is unpacked into a
+//! staging directory and renamed into place, so a half-unpacked tree is
+//! never used, and two builds unpacking one layer at once both end with
+//! the same tree. Overlays mounted in a user namespace (rootless builds)
+//! read `user.` xattrs instead of `trusted.` ones.
+//!
+//! Per RUN, the working directory is created in the upper directory when
+//! the layers lack it, owned by the RUN's user, as BuildKit's executor does.
 
-use crate::command::command_line;
-use crate::linux_mounts::{prepare, MountInputs};
 use crate::output::LineSink;
-use crate::users::resolve_user;
-use std::path::PathBuf;
-use wharf_build::{RunExecutor, RunOutcome, RunRequest, SnapshotXattrs};
-use wharf_frontend::ast::{Instruction, Network as RunNetwork, Security};
-use wharf_layer::{LinuxLayerOptions, LinuxLayerWriter};
-use wharf_platform::Platform;
-use wharf_sandbox::{ExitStatus, Ids, LowerKind, LowerView, Network, Runtime, SandboxSpec, Stream};
+use crate::seam::{
+    Command, LowerForm, LowerLayer, RunChange, RunError, RunExecutor, RunMount, RunNetwork,
+    RunSpec, RunUser,
+};
+use std::fs;
+use std::path::Path;
+use wharf_oci::Platform;
+use wharf_sandbox::{ExitStatus, Ids, LowerView, Network, Runtime, SandboxSpec, Stream};
 
 /// Choices that hold for every RUN of a build.
 #[derive(Debug, Clone)]
@@ -43,7 +45,7 @@ impl Default for LinuxRunSettings {
     }
 }
 
-/// Runs Linux RUN instructions on this (Linux) host.
+/// Runs Linux RUN commands on this (Linux) host.
 #[derive(Debug, Clone, Default)]
 pub struct LinuxRunExecutor {
     settings: LinuxRunSettings,
@@ -58,21 +60,13 @@ impl LinuxRunExecutor {
 /// Whether this process runs in a user namespace (a rootless build): its
 /// overlays then read `user.overlay.*` xattrs.
 fn in_user_namespace() -> bool {
-    match std::fs::read_to_string("/proc/self/uid_map") {
+    match fs::read_to_string("/proc/self/uid_map") {
         Ok(map) => {
             let fields: Vec<&str> = map.split_whitespace().collect();
             fields != ["0", "0", "4294967295"]
         }
         Err(_) => false,
     }
-}
-
-fn read_small(path: &std::path::Path) -> Option<String> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).ok()?;
-    let mut s = String::new();
-    f.take(8 << 20).read_to_string(&mut s).ok()?;
-    Some(s)
 }
 
 /// Creates a missing working directory in the upper directory, owned by
@@ -82,25 +76,24 @@ fn read_small(path: &std::path::Path) -> Option<String> {
 /// overlay copy-up would). Symlinks on the way are followed inside the root.
 fn create_workdir(
     view: &LowerView<'_>,
-    upper: &std::path::Path,
+    upper: &Path,
     workdir: &str,
     (uid, gid): (u32, u32),
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     // An existing path, directory or not (the sandbox reports a file).
     if view.lookup(workdir).is_some() {
         return Ok(());
     }
     let path = view.resolve(workdir);
-    let mkdir = |rel: &std::path::Path, mode: u32, (uid, gid): (u32, u32)| {
+    let mkdir = |rel: &Path, mode: u32, (uid, gid): (u32, u32)| {
         let host = upper.join(rel);
         if host.is_dir() {
             return Ok(());
         }
-        let fail =
-            |e: std::io::Error| format!("creating the working directory {}: {e}", host.display());
-        std::fs::create_dir(&host).map_err(fail)?;
-        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode)).map_err(fail)?;
+        let fail = |e| RunError::io("creating the working directory", &host, e);
+        fs::create_dir(&host).map_err(fail)?;
+        fs::set_permissions(&host, fs::Permissions::from_mode(mode)).map_err(fail)?;
         std::os::unix::fs::lchown(&host, Some(uid), Some(gid)).map_err(fail)
     };
     for rel in &path.existing_parents {
@@ -122,168 +115,135 @@ fn create_workdir(
 impl RunExecutor for LinuxRunExecutor {
     fn supports(&self, platform: &Platform) -> bool {
         let host = Platform::host();
-        cfg!(target_os = "linux")
-            && platform.os == "linux"
-            && platform.architecture == host.architecture
+        platform.os == "linux" && platform.architecture == host.architecture
     }
 
-    fn run(&self, req: &RunRequest<'_>) -> Result<RunOutcome, String> {
-        let ins = req.instruction;
-        let Instruction::Run(run) = &ins.instruction else {
-            return Err("not a RUN instruction".into());
-        };
-        if run.security == Some(Security::Insecure) {
-            return Err(
-                "--security=insecure is not supported: wharf runs every RUN without extra privileges".into(),
-            );
-        }
-        let xattrs = if in_user_namespace() {
-            SnapshotXattrs::User
+    fn lower_form(&self) -> LowerForm {
+        if in_user_namespace() {
+            LowerForm::SnapshotUser
         } else {
-            SnapshotXattrs::Trusted
-        };
-        let snapshot = |l: &wharf_build::LayerRef| {
-            req.layer_store
-                .snapshot(l, xattrs)
-                .map_err(|e| format!("unpacking layer {}: {e}", l.descriptor.digest))
-        };
-        let mut lowers = Vec::with_capacity(req.layers.len());
-        for l in req.layers.iter().rev() {
-            lowers.push(snapshot(l)?);
+            LowerForm::SnapshotTrusted
         }
-        let mut sources: Vec<Option<Vec<PathBuf>>> = Vec::new();
-        for s in req.mount_sources {
-            sources.push(match s {
-                Some(layers) => Some(
-                    layers
-                        .iter()
-                        .rev()
-                        .map(snapshot)
-                        .collect::<Result<_, _>>()?,
-                ),
-                None => None,
-            });
+    }
+
+    fn prepare_lower(&self, layer: &LowerLayer<'_>) -> Result<(), RunError> {
+        let lower_err = |reason: String| RunError::Lower {
+            digest: layer.digest.to_string(),
+            reason,
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".unpacking-")
+            .tempdir_in(layer.staging)
+            .map_err(|e| RunError::io("creating a directory in", layer.staging, e))?;
+        let tree = tmp.path().join("tree");
+        fs::create_dir(&tree).map_err(|e| RunError::io("creating", &tree, e))?;
+        let prefix = match self.lower_form() {
+            LowerForm::SnapshotUser => "user.",
+            _ => "trusted.",
+        };
+        let opts = wharf_layer::ApplyOptions {
+            whiteouts: wharf_layer::WhiteoutStyle::Overlay {
+                xattr_prefix: prefix.to_string(),
+            },
+            ..Default::default()
+        };
+        wharf_layer::apply_layer_file(layer.blob, &tree, &opts)
+            .map_err(|e| lower_err(e.to_string()))?;
+        match fs::rename(&tree, layer.dest) {
+            Ok(()) => Ok(()),
+            // Another build finished the same snapshot first.
+            Err(_) if layer.dest.is_dir() => Ok(()),
+            Err(e) => Err(RunError::io("renaming into place", layer.dest, e)),
         }
+    }
 
-        // Identity, from the stage's own user database.
-        let user = ins
-            .user
-            .clone()
-            .unwrap_or_else(|| req.config.config.user.clone());
-        let view = LowerView::new(&lowers);
-        let read = |p: &str| {
-            let e = view.lookup(p).filter(|e| e.kind == LowerKind::File)?;
-            read_small(e.layers.first()?)
+    fn run(&self, spec: &RunSpec<'_>) -> Result<RunChange, RunError> {
+        let Command::Argv(args) = &spec.command else {
+            return Err(RunError::Unsupported(
+                "a Linux RUN takes an argument vector, not a Windows command line".into(),
+            ));
         };
-        let ids = if user.is_empty() || user == "root" || user == "0" {
-            Default::default()
-        } else {
-            resolve_user(
-                &user,
-                read("etc/passwd").as_deref(),
-                read("etc/group").as_deref(),
-            )?
+        let RunUser::Ids {
+            uid,
+            gid,
+            additional_gids,
+        } = &spec.user
+        else {
+            return Err(RunError::Unsupported(
+                "a Linux RUN runs as numeric ids, not a Windows account".into(),
+            ));
         };
-
-        let shell = ins
-            .shell
-            .clone()
-            .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
-        let cmd = command_line(&run.command, &run.heredocs, &shell)?;
-
-        let workdir = if ins.workdir.is_empty() {
-            "/".to_string()
-        } else {
-            ins.workdir.clone()
-        };
-        let tmp = req
-            .layer_store
-            .temp_dir()
-            .map_err(|e| format!("creating the sandbox's directories: {e}"))?;
-        let upper = tmp.path().join("upper");
-        let work = tmp.path().join("work");
+        let upper = spec.scratch.join("upper");
+        let work = spec.scratch.join("work");
         for d in [&upper, &work] {
-            std::fs::create_dir(d).map_err(|e| format!("creating {}: {e}", d.display()))?;
+            fs::create_dir(d).map_err(|e| RunError::io("creating", d, e))?;
         }
-        create_workdir(&view, &upper, &workdir, (ids.uid, ids.gid))?;
-        let mut prepared = prepare(&MountInputs {
-            mounts: &run.mounts,
-            sources: &sources,
-            context: req.context,
-            secrets: req.secrets,
-            store_root: req.layer_store.store().root(),
-            temp_root: tmp.path(),
-            workdir: &workdir,
-        })?;
-        if let Some((path, content)) = &cmd.script {
-            let file = tmp.path().join("script");
-            std::fs::write(&file, content)
-                .map_err(|e| format!("writing the here-document script: {e}"))?;
-            std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .map_err(|e| format!("writing the here-document script: {e}"))?;
-            prepared.mounts.push(wharf_sandbox::Mount::Bind {
-                source: file,
-                target: path.clone(),
-                readonly: true,
-            });
-        }
+        let view = LowerView::new(&spec.lowers);
+        create_workdir(&view, &upper, &spec.cwd, (*uid, *gid))?;
 
-        let mut env: Vec<(String, String)> =
-            ins.env.clone().unwrap_or_default().into_iter().collect();
-        if !env.iter().any(|(k, _)| k == "PATH") {
-            env.push(("PATH".into(), wharf_sandbox::DEFAULT_PATH.into()));
-        }
-        env.append(&mut prepared.env);
-
-        let mut spec = SandboxSpec::new(lowers, upper.clone(), work, cmd.args);
-        spec.env = env;
-        spec.cwd = workdir;
-        spec.user = Ids {
-            uid: ids.uid,
-            gid: ids.gid,
-            additional_gids: ids.additional_gids,
+        let mut sandbox = SandboxSpec::new(spec.lowers.clone(), upper.clone(), work, args.clone());
+        sandbox.env = spec.env.clone();
+        sandbox.cwd = spec.cwd.clone();
+        sandbox.user = Ids {
+            uid: *uid,
+            gid: *gid,
+            additional_gids: additional_gids.clone(),
         };
-        spec.network = match run.network {
-            Some(RunNetwork::None) => Network::None,
-            Some(RunNetwork::Host) => Network::Host,
-            Some(RunNetwork::Default) | None => self.settings.default_network,
+        sandbox.network = match spec.network {
+            RunNetwork::None => Network::None,
+            RunNetwork::Host => Network::Host,
+            RunNetwork::Default => self.settings.default_network,
         };
-        spec.mounts = std::mem::take(&mut prepared.mounts);
-        spec.runtime = self.settings.runtime.clone();
+        sandbox.mounts = spec.mounts.iter().map(sandbox_mount).collect();
+        sandbox.runtime = self.settings.runtime.clone();
 
-        let mut sink = LineSink::new(req.output);
-        let status = wharf_sandbox::run(&spec, &mut |s, b| sink.push(s == Stream::Stderr, b));
+        let mut sink = LineSink::new(spec.output);
+        let status = wharf_sandbox::run(&sandbox, &mut |s, b| sink.push(s == Stream::Stderr, b));
         sink.finish();
-        drop(prepared);
-        let status = status.map_err(|e| e.to_string())?;
+        let status = status.map_err(|e| RunError::Sandbox(e.to_string()))?;
         if status != ExitStatus::Code(0) {
             return Err(sink.failure(&status.to_string()));
         }
-
-        if std::fs::read_dir(&upper)
-            .map_err(|e| format!("reading {}: {e}", upper.display()))?
+        let empty = fs::read_dir(&upper)
+            .map_err(|e| RunError::io("reading", &upper, e))?
             .next()
-            .is_none()
-        {
-            return Ok(RunOutcome::default());
-        }
-        let opts = LinuxLayerOptions {
-            source_date_epoch: req.source_date_epoch,
-            owner: None,
-            skip_xattrs: false,
-        };
-        let layer = req
-            .layer_store
-            .write_layer(|w| {
-                let mut lw = LinuxLayerWriter::new(w, opts);
-                lw.add_overlay_upper(&upper)?;
-                lw.finish()
-            })
-            .map_err(|e| format!("packing the command's changes: {e}"))?
-            .map_err(|e: wharf_layer::Error| format!("packing the command's changes: {e}"))?;
-        Ok(RunOutcome {
-            layer: Some(layer),
-            ran_instead: None,
+            .is_none();
+        Ok(if empty {
+            RunChange::Nothing
+        } else {
+            RunChange::Upper(upper)
         })
+    }
+
+    fn cancel_all(&self) {
+        wharf_sandbox::cancel_all();
+    }
+}
+
+fn sandbox_mount(m: &RunMount) -> wharf_sandbox::Mount {
+    match m {
+        RunMount::Bind {
+            source,
+            target,
+            readonly,
+        } => wharf_sandbox::Mount::Bind {
+            source: source.clone(),
+            target: target.clone(),
+            readonly: *readonly,
+        },
+        RunMount::Layers {
+            lower_dirs,
+            target,
+            writable,
+        } => wharf_sandbox::Mount::Layers {
+            lower_dirs: lower_dirs.clone(),
+            target: target.clone(),
+            writable: *writable,
+        },
+        RunMount::Tmpfs { target, size } => wharf_sandbox::Mount::Tmpfs {
+            target: target.clone(),
+            size: *size,
+            mode: None,
+        },
     }
 }

@@ -2,8 +2,8 @@
 //! the build's progress shows, keeping the last lines for the message of a
 //! failed command. Shared by the Linux and Windows executors.
 
+use crate::seam::{OutputLine, RunError};
 use std::collections::VecDeque;
-use wharf_build::OutputLine;
 
 /// How many lines of output a failure message repeats.
 pub const TAIL_LINES: usize = 15;
@@ -64,7 +64,11 @@ impl<'a> LineSink<'a> {
 
     /// The message for a command that failed with `status`, with its last
     /// lines of output.
-    pub fn failure(&self, status: &str) -> String {
+    pub fn failure(&self, status: &str) -> RunError {
+        RunError::Failed(self.failure_text(status))
+    }
+
+    fn failure_text(&self, status: &str) -> String {
         let mut msg = format!("the command failed ({status})");
         if !self.tail.is_empty() {
             msg.push_str("; its last output:");
@@ -103,7 +107,7 @@ mod tests {
         for i in 0..40 {
             sink.push(false, format!("line {i}\n").as_bytes());
         }
-        let msg = sink.failure("exit code 2");
+        let msg = sink.failure("exit code 2").to_string();
         assert!(msg.starts_with("the command failed (exit code 2); its last output:"));
         assert_eq!(msg.lines().count(), 1 + TAIL_LINES, "{msg}");
         assert!(msg.ends_with("\n  line 39"), "{msg}");
@@ -117,6 +121,6 @@ mod tests {
         let mut sink = LineSink::new(&out);
         sink.push(false, &vec![b'x'; MAX_LINE + 1]);
         assert_eq!(*seen.borrow(), 1);
-        assert_eq!(sink.failure("x").lines().count(), 2);
+        assert_eq!(sink.failure("x").to_string().lines().count(), 2);
     }
 }

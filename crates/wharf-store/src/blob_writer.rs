@@ -7,13 +7,13 @@
 //! partial blob under `blobs/`. Dropping a writer without committing deletes
 //! its temporary file.
 
-use crate::digest::Hasher;
 use crate::{Store, StoreError};
-use oci_spec::image::Digest;
 use std::fs::{self, File};
 use std::io::{self, Seek, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use wharf_oci::Digest;
+use wharf_oci::Hasher;
 
 /// What the caller knows about the blob being written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +48,7 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 impl BlobWriter {
     pub(crate) fn create(store: &Store, expected: Option<Expected>) -> Result<Self, StoreError> {
         let hasher = match &expected {
-            Some(e) => Hasher::for_digest(&e.digest)?,
+            Some(e) => Hasher::for_digest(&e.digest),
             None => Hasher::sha256(),
         };
         let ingest = store.root().join("ingest");
@@ -98,7 +98,7 @@ impl BlobWriter {
             .and_then(|_| file.rewind())
             .map_err(|e| StoreError::io("truncating temporary blob file", &self.tmp_path, e))?;
         self.hasher = match &self.expected {
-            Some(e) => Hasher::for_digest(&e.digest)?,
+            Some(e) => Hasher::for_digest(&e.digest),
             None => Hasher::sha256(),
         };
         self.written = 0;

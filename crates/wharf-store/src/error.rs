@@ -37,12 +37,6 @@ pub enum StoreError {
         /// Bytes written.
         actual: u64,
     },
-    /// A digest uses an algorithm the store cannot compute.
-    #[error("unsupported digest algorithm in {digest}: only sha256 and sha512 are supported")]
-    UnsupportedDigest {
-        /// The digest as given.
-        digest: String,
-    },
     /// A blob that was expected to exist is not in the store.
     #[error("blob {digest} is not in the store at {root}; pull the image again")]
     BlobNotFound {

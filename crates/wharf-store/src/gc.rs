@@ -1,19 +1,34 @@
-//! Garbage collection: deletes blobs that no tagged image reaches, stale
-//! temporary files of interrupted writes, and unpacked layer snapshots
-//! (`wharf-snapshots/<diff_id hex>`, which RUN steps use as overlay lower
-//! directories) of layers no tagged image contains.
+//! Garbage collection over every area of the store: blobs that no tagged
+//! image reaches, instruction cache records whose blobs are gone, stale
+//! temporary files and directories of interrupted writes and builds,
+//! unpacked layer snapshots and Windows layer folders that no tagged image
+//! uses, and (only when asked) RUN cache mounts.
 
+use crate::areas::{snapshot_hex, CACHE_RECORDS, RUN_CACHES, SNAPSHOTS, TEMP, WINDOWS_LAYERS};
 use crate::lock::FileLock;
-use crate::oci::{manifest_kind, Descriptor, ImageIndex, ImageManifest, ManifestKind};
 use crate::{Store, StoreError};
+use serde::Deserialize;
 use std::collections::HashSet;
 use std::fs;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
+use wharf_oci::{
+    chain_ids, manifest_kind, Descriptor, Digest, DigestAlgorithm, ImageConfig, ImageIndex,
+    ImageManifest, LayerRef, ManifestKind,
+};
 
 /// Temporary files older than this belong to writers that died: a live
 /// writer holds a lease, which collection waits for, so this only guards
 /// writers that skipped taking one.
-const STALE_INGEST_AGE: Duration = Duration::from_secs(3600);
+const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
+
+/// What to collect besides what no image needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GcOptions {
+    /// Also empty the RUN cache mounts (`RUN --mount=type=cache`), which
+    /// are otherwise kept: they are caches the user asked to keep.
+    pub run_caches: bool,
+}
 
 /// What a collection removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,23 +41,79 @@ pub struct GcReport {
     pub kept_blobs: usize,
     /// Unpacked layer snapshots deleted.
     pub removed_snapshots: usize,
-    /// Snapshots that could not be deleted (e.g. made by a rootless build,
-    /// owned by its subordinate ids): one line each.
+    /// Windows layer folders deleted.
+    pub removed_windows_layers: usize,
+    /// Instruction cache records deleted (their layers were gone).
+    pub removed_cache_records: usize,
+    /// Temporary files and directories of dead writers deleted.
+    pub removed_temp: usize,
+    /// RUN cache mounts deleted (with [`GcOptions::run_caches`]).
+    pub removed_run_caches: usize,
+    /// Directories that could not be deleted (e.g. made by a rootless
+    /// build, owned by its subordinate ids): one line each.
     pub snapshot_errors: Vec<String>,
 }
 
+/// What the tagged images hold, beyond their blobs.
+#[derive(Default)]
+struct Live {
+    blobs: HashSet<Digest>,
+    /// Layer contents: their snapshots stay.
+    diff_ids: HashSet<String>,
+    /// Layer stacks: their Windows layer folders stay.
+    chain_ids: HashSet<String>,
+}
+
+/// The blobs an instruction cache record points at (a layer record is a
+/// [`LayerRef`]; a RUN record has an optional `layer`).
+#[derive(Deserialize)]
+struct RecordBlobs {
+    #[serde(default)]
+    descriptor: Option<Descriptor>,
+    #[serde(default)]
+    layer: Option<LayerRef>,
+}
+
 impl Store {
-    /// Deletes every blob that no entry of `index.json` reaches (through
-    /// indexes, manifests, configs and layers). Waits for running leases.
+    /// Collects with the default options: see [`Store::gc_with`].
     pub fn gc(&self) -> Result<GcReport, StoreError> {
+        self.gc_with(GcOptions::default())
+    }
+
+    /// Deletes every blob that no entry of `index.json` reaches (through
+    /// indexes, manifests, configs and layers), then tidies the other
+    /// areas. Waits for running leases (builds and pulls).
+    pub fn gc_with(&self, options: GcOptions) -> Result<GcReport, StoreError> {
         let _exclusive = FileLock::exclusive(&self.root().join("wharf.lock"))?;
         let _index = FileLock::exclusive(&self.root().join("index.lock"))?;
-        let mut live: HashSet<String> = HashSet::new();
-        // Layer contents (diff_ids) of the tagged images: their snapshots stay.
-        let mut live_diff_ids: HashSet<String> = HashSet::new();
+        let live = self.live()?;
+        let mut report = GcReport::default();
+        self.remove_blobs(&live, &mut report)?;
+        let now = SystemTime::now();
+        for area in ["ingest", TEMP] {
+            remove_stale(&self.root().join(area), now, &mut report);
+        }
+        self.remove_dead_records(&mut report);
+        let snapshots =
+            self.remove_unused(SNAPSHOTS, |name| live.diff_ids.contains(snapshot_hex(name)));
+        report.removed_snapshots = snapshots.0;
+        report.snapshot_errors.extend(snapshots.1);
+        let folders = self.remove_unused(WINDOWS_LAYERS, |name| live.chain_ids.contains(name));
+        report.removed_windows_layers = folders.0;
+        report.snapshot_errors.extend(folders.1);
+        if options.run_caches {
+            let caches = self.remove_unused(RUN_CACHES, |_| false);
+            report.removed_run_caches = caches.0;
+            report.snapshot_errors.extend(caches.1);
+        }
+        Ok(report)
+    }
+
+    fn live(&self) -> Result<Live, StoreError> {
+        let mut live = Live::default();
         let mut pending: Vec<Descriptor> = self.read_index()?.manifests;
         while let Some(desc) = pending.pop() {
-            if !live.insert(desc.digest.to_string()) {
+            if !live.blobs.insert(desc.digest.clone()) {
                 continue;
             }
             if self.blob_size(&desc.digest).is_none() {
@@ -57,15 +128,13 @@ impl Store {
                 Some(ManifestKind::Image) => {
                     let m: ImageManifest = self.read_json(&desc.digest, "image manifest")?;
                     if let Ok(config) =
-                        self.read_json::<serde_json::Value>(&m.config.digest, "image config")
+                        self.read_json::<ImageConfig>(&m.config.digest, "image config")
                     {
-                        if let Some(ids) = config["rootfs"]["diff_ids"].as_array() {
-                            live_diff_ids.extend(
-                                ids.iter()
-                                    .filter_map(|d| d.as_str())
-                                    .map(|d| d.trim_start_matches("sha256:").to_string()),
-                            );
-                        }
+                        let ids = &config.rootfs.diff_ids;
+                        live.diff_ids
+                            .extend(ids.iter().map(|d| d.hex().to_string()));
+                        live.chain_ids
+                            .extend(chain_ids(ids).iter().map(|d| d.hex().to_string()));
                     }
                     pending.push(m.config);
                     pending.extend(m.layers);
@@ -74,17 +143,26 @@ impl Store {
                 None => {}
             }
         }
-        let mut report = GcReport::default();
+        Ok(live)
+    }
+
+    fn remove_blobs(&self, live: &Live, report: &mut GcReport) -> Result<(), StoreError> {
         let blobs = self.root().join("blobs");
         let algs = fs::read_dir(&blobs).map_err(|e| StoreError::io("listing", &blobs, e))?;
         for alg in algs.flatten() {
             let alg_name = alg.file_name().to_string_lossy().into_owned();
+            let Some(algorithm) = DigestAlgorithm::from_name(&alg_name) else {
+                continue; // not a blob directory Wharf writes
+            };
             let Ok(entries) = fs::read_dir(alg.path()) else {
                 continue;
             };
             for entry in entries.flatten() {
-                let digest = format!("{alg_name}:{}", entry.file_name().to_string_lossy());
-                if live.contains(&digest) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Ok(digest) = Digest::from_hex(algorithm, &name) else {
+                    continue; // a stray file, not a blob
+                };
+                if live.blobs.contains(&digest) {
                     report.kept_blobs += 1;
                     continue;
                 }
@@ -95,44 +173,85 @@ impl Store {
                 report.freed_bytes += size;
             }
         }
-        let ingest = self.root().join("ingest");
-        if let Ok(entries) = fs::read_dir(&ingest) {
-            let now = SystemTime::now();
-            for entry in entries.flatten() {
-                let Ok(meta) = entry.metadata() else { continue };
-                let age = meta
-                    .modified()
-                    .ok()
-                    .and_then(|m| now.duration_since(m).ok())
-                    .unwrap_or_default();
-                if age > STALE_INGEST_AGE && fs::remove_file(entry.path()).is_ok() {
-                    report.freed_bytes += meta.len();
-                }
-            }
-        }
-        self.remove_snapshots(&live_diff_ids, &mut report);
-        Ok(report)
+        Ok(())
     }
 
-    /// Deletes snapshot directories whose layer no tagged image holds, and
-    /// half-unpacked ones (no build runs while the exclusive lock is held).
-    fn remove_snapshots(&self, live: &HashSet<String>, report: &mut GcReport) {
-        let dir = self.root().join("wharf-snapshots");
-        let Ok(entries) = fs::read_dir(&dir) else {
+    /// Removes cache records whose blobs are no longer in the store (and
+    /// records that no longer parse): a hit on them would fail anyway.
+    fn remove_dead_records(&self, report: &mut GcReport) {
+        let Ok(entries) = fs::read_dir(self.root().join(CACHE_RECORDS)) else {
             return;
         };
         for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue; // a record being written
+            }
+            let record = fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<RecordBlobs>(&b).ok());
+            let alive = record.is_some_and(|r| {
+                let layer = r.layer.map(|l| l.descriptor).or(r.descriptor);
+                layer.is_none_or(|d| self.blob_size(&d.digest) == Some(d.size))
+            });
+            if !alive && fs::remove_file(&path).is_ok() {
+                report.removed_cache_records += 1;
+            }
+        }
+    }
+
+    /// Deletes the directories of `area` that `keep` does not keep, and
+    /// half-made ones (no build runs while the exclusive lock is held).
+    fn remove_unused(&self, area: &str, keep: impl Fn(&str) -> bool) -> (usize, Vec<String>) {
+        let mut removed = 0;
+        let mut errors = Vec::new();
+        let Ok(entries) = fs::read_dir(self.root().join(area)) else {
+            return (removed, errors);
+        };
+        for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let hex = name.strip_suffix("-user").unwrap_or(&name);
-            if live.contains(hex) {
+            if keep(&name) {
                 continue;
             }
             let path = entry.path();
-            match fs::remove_dir_all(&path) {
-                Ok(()) => report.removed_snapshots += 1,
-                Err(e) => report
-                    .snapshot_errors
-                    .push(format!("{}: {e}", path.display())),
+            let result = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            match result {
+                Ok(()) => removed += 1,
+                Err(e) => errors.push(format!("{}: {e}", path.display())),
+            }
+        }
+        (removed, errors)
+    }
+}
+
+/// Removes entries of `dir` older than [`STALE_TEMP_AGE`].
+fn remove_stale(dir: &Path, now: SystemTime, report: &mut GcReport) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .unwrap_or_default();
+        if age <= STALE_TEMP_AGE {
+            continue;
+        }
+        let removed = if meta.is_dir() {
+            fs::remove_dir_all(entry.path())
+        } else {
+            fs::remove_file(entry.path())
+        };
+        if removed.is_ok() {
+            report.removed_temp += 1;
+            if !meta.is_dir() {
+                report.freed_bytes += meta.len();
             }
         }
     }

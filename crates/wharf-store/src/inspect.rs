@@ -1,10 +1,10 @@
 //! Listing and inspecting stored images (what `wharf images` and
 //! `wharf inspect` show).
 
-use crate::oci::{manifest_kind, Descriptor, ImageIndex, ImageManifest, ManifestKind};
 use crate::{Store, StoreError};
-use oci_spec::image::{Digest, ImageConfiguration};
-use wharf_platform::Platform;
+use wharf_oci::Platform;
+use wharf_oci::{manifest_kind, Descriptor, ImageIndex, ImageManifest, ManifestKind};
+use wharf_oci::{Digest, ImageConfig};
 
 /// One line of `wharf images`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct ManifestDetails {
     /// The platform, from the configuration.
     pub platform: Platform,
     /// The parsed configuration.
-    pub config: ImageConfiguration,
+    pub config: ImageConfig,
     /// Layers, base first.
     pub layers: Vec<LayerInfo>,
 }
@@ -121,7 +121,7 @@ impl Store {
             path: self.blob_path(&manifest.config.digest),
             source,
         };
-        let config: ImageConfiguration = serde_json::from_slice(&config_bytes).map_err(bad)?;
+        let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(bad)?;
         // The configuration's top-level os/architecture/variant/os.version/
         // os.features have exactly the OCI platform shape.
         let platform: Platform = serde_json::from_slice(&config_bytes).map_err(bad)?;

@@ -17,22 +17,21 @@
 //!
 //! [OCI image layout]: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 
+mod areas;
 mod blob_writer;
-mod digest;
 mod error;
 mod gc;
 mod inspect;
 mod lock;
-pub mod oci;
 mod tags;
 
+pub use areas::{IngestFile, RecordKind, RecordSpace, SnapshotXattrs};
 pub use blob_writer::{BlobWriter, CommittedBlob, Expected};
-pub use digest::{sha256_of, Hasher};
 pub use error::StoreError;
-pub use gc::GcReport;
+pub use gc::{GcOptions, GcReport};
 pub use inspect::{ImageDetails, ImageSummary, LayerInfo, ManifestDetails};
 pub use lock::StoreLease;
-pub use oci_spec::image::{Digest, ImageConfiguration};
+use wharf_oci::{Digest, ImageIndex};
 
 use lock::FileLock;
 use serde::de::DeserializeOwned;
@@ -74,7 +73,7 @@ impl Store {
         if !index.exists() {
             let _guard = FileLock::exclusive(&store.root.join("index.lock"))?;
             if !index.exists() {
-                store.write_index(&oci::ImageIndex::empty())?;
+                store.write_index(&ImageIndex::empty())?;
             }
         }
         Ok(store)
@@ -236,8 +235,8 @@ pub fn default_root() -> Result<PathBuf, StoreError> {
 
 pub(crate) fn blob_path(root: &Path, digest: &Digest) -> PathBuf {
     root.join("blobs")
-        .join(digest.algorithm().as_ref())
-        .join(digest.digest())
+        .join(digest.algorithm().name())
+        .join(digest.hex())
 }
 
 /// Writes a small file atomically (temp file, fsync, rename).

@@ -4,9 +4,10 @@
 //! `skopeo ... oci:<store>:<name>` looks up.
 
 use crate::lock::FileLock;
-use crate::oci::{Descriptor, ImageIndex, ANNOTATION_REF_NAME};
 use crate::{write_atomic, Store, StoreError};
 use std::collections::BTreeMap;
+use wharf_oci::media_types::ANNOTATION_REF_NAME;
+use wharf_oci::{Descriptor, ImageIndex};
 
 impl Store {
     /// Reads `index.json`.

@@ -1,8 +1,10 @@
 //! Unit tests of the store on a temporary directory.
 
 use super::*;
-use crate::oci::{Descriptor, ImageManifest, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_MANIFEST};
 use std::io::Write;
+use std::time::SystemTime;
+use wharf_oci::media_types::{MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_MANIFEST};
+use wharf_oci::{Descriptor, ImageManifest};
 
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -71,7 +73,7 @@ fn open_creates_a_valid_oci_layout() {
 fn verified_write_commits_under_its_digest() {
     let (_d, store) = store();
     let data = b"hello blob";
-    let digest = sha256_of(data);
+    let digest = Digest::of_bytes(data);
     let mut w = store
         .blob_writer(Some(Expected {
             digest: digest.clone(),
@@ -90,7 +92,7 @@ fn verified_write_commits_under_its_digest() {
 #[test]
 fn wrong_digest_stores_nothing() {
     let (_d, store) = store();
-    let claimed = sha256_of(b"what the registry promised");
+    let claimed = Digest::of_bytes(b"what the registry promised");
     let mut w = store
         .blob_writer(Some(Expected {
             digest: claimed.clone(),
@@ -102,7 +104,7 @@ fn wrong_digest_stores_nothing() {
     assert!(matches!(err, StoreError::DigestMismatch { .. }), "{err}");
     assert!(err.to_string().contains(&claimed.to_string()));
     assert_eq!(store.blob_size(&claimed), None);
-    assert_eq!(store.blob_size(&sha256_of(b"something else")), None);
+    assert_eq!(store.blob_size(&Digest::of_bytes(b"something else")), None);
     assert!(ingest_is_empty(&store));
 }
 
@@ -110,7 +112,7 @@ fn wrong_digest_stores_nothing() {
 fn short_and_long_content_are_refused() {
     let (_d, store) = store();
     let data = b"0123456789";
-    let digest = sha256_of(data);
+    let digest = Digest::of_bytes(data);
     let expected = Expected {
         digest: digest.clone(),
         size: Some(10),
@@ -135,7 +137,7 @@ fn reset_restarts_the_hash() {
     let data = b"final content";
     let mut w = store
         .blob_writer(Some(Expected {
-            digest: sha256_of(data),
+            digest: Digest::of_bytes(data),
             size: Some(data.len() as u64),
         }))
         .expect("writer");
@@ -151,7 +153,7 @@ fn reset_restarts_the_hash() {
 fn concurrent_writers_of_one_blob_all_succeed() {
     let (_d, store) = store();
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    let digest = sha256_of(&data);
+    let digest = Digest::of_bytes(&data);
     std::thread::scope(|s| {
         for _ in 0..8 {
             s.spawn(|| {
@@ -185,7 +187,7 @@ fn concurrent_tags_are_all_recorded() {
 #[test]
 fn tag_requires_the_blob_and_replaces_previous() {
     let (_d, store) = store();
-    let missing = Descriptor::new(MEDIA_TYPE_OCI_MANIFEST, sha256_of(b"nope"), 4);
+    let missing = Descriptor::new(MEDIA_TYPE_OCI_MANIFEST, Digest::of_bytes(b"nope"), 4);
     assert!(matches!(
         store.tag("x:1", &missing),
         Err(StoreError::BlobNotFound { .. })
@@ -273,7 +275,7 @@ fn skopeo_reads_the_store_as_an_oci_layout() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(sha256_of(&out.stdout), desc.digest);
+    assert_eq!(Digest::of_bytes(&out.stdout), desc.digest);
 }
 
 #[test]
@@ -359,10 +361,7 @@ fn gc_removes_snapshots_of_layers_no_tagged_image_holds() {
     let layer = b"plain tar layer".to_vec();
     let desc = synthetic_image(&store, &layer, None);
     store.tag("example.test/keep:1", &desc).unwrap();
-    let live_hex = sha256_of(&layer)
-        .to_string()
-        .trim_start_matches("sha256:")
-        .to_string();
+    let live_hex = Digest::of_bytes(&layer).hex().to_string();
     let snaps = store.root().join("wharf-snapshots");
     for name in [
         live_hex.clone(),
@@ -387,4 +386,118 @@ fn gc_removes_snapshots_of_layers_no_tagged_image_holds() {
         .collect();
     left.sort();
     assert_eq!(left, vec![live_hex.clone(), format!("{live_hex}-user")]);
+}
+
+#[test]
+fn gc_tidies_every_area_and_keeps_what_tagged_images_use() {
+    let (_d, store) = store();
+    let layer = b"layer of the tagged image".to_vec();
+    let desc = synthetic_image(&store, &layer, None);
+    store.tag("example.test/keep:1", &desc).unwrap();
+    let diff_id = Digest::of_bytes(&layer);
+    let live_layer = wharf_oci::LayerRef {
+        descriptor: Descriptor::new(
+            "application/vnd.oci.image.layer.v1.tar",
+            diff_id.clone(),
+            layer.len() as u64,
+        ),
+        diff_id: diff_id.clone(),
+    };
+    // Windows layer folders: the tagged image's chain, and one of nothing.
+    let (live_folder, _) = store.windows_layer_folder(&diff_id).unwrap();
+    let (dead_folder, _) = store
+        .windows_layer_folder(&Digest::of_bytes(b"gone"))
+        .unwrap();
+    for f in [&live_folder, &dead_folder] {
+        fs::create_dir_all(f.join("Files")).unwrap();
+    }
+    // Cache records: one whose layer is here, one whose layer is gone, one
+    // RUN record that made no layer (kept: it needs no blob).
+    let dead_layer = wharf_oci::LayerRef {
+        descriptor: Descriptor::new("x", Digest::of_bytes(b"absent"), 6),
+        diff_id: Digest::of_bytes(b"absent"),
+    };
+    let key = |s: &str| Digest::of_bytes(s.as_bytes());
+    let (layer_kind, run_kind) = (RecordKind::Layer, RecordKind::Run);
+    store
+        .write_cache_record(layer_kind, RecordSpace::Exported, &key("a"), &live_layer)
+        .unwrap();
+    store
+        .write_cache_record(layer_kind, RecordSpace::Plain, &key("b"), &dead_layer)
+        .unwrap();
+    store
+        .write_cache_record(
+            run_kind,
+            RecordSpace::Exported,
+            &key("c"),
+            &serde_json::json!({"layer": null}),
+        )
+        .unwrap();
+    store
+        .write_cache_record(
+            run_kind,
+            RecordSpace::Exported,
+            &key("d"),
+            &serde_json::json!({"layer": dead_layer}),
+        )
+        .unwrap();
+    // A temporary directory a killed build left two hours ago, and a fresh one.
+    let old = store.temp_dir().unwrap().keep();
+    let fresh = store.temp_dir().unwrap();
+    let two_hours_ago = SystemTime::now() - std::time::Duration::from_secs(7200);
+    File::open(&old)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    // A RUN cache mount.
+    let cache = store.run_cache_dir("go-build").unwrap();
+    fs::write(cache.join("data.bin"), b"cached").unwrap();
+
+    let report = store.gc().unwrap();
+    assert_eq!(report.removed_windows_layers, 1, "{report:?}");
+    assert!(live_folder.is_dir() && !dead_folder.exists());
+    assert_eq!(report.removed_cache_records, 2, "{report:?}");
+    assert!(store
+        .read_cache_record::<wharf_oci::LayerRef>(layer_kind, RecordSpace::Exported, &key("a"))
+        .is_some());
+    assert!(store
+        .read_cache_record::<serde_json::Value>(run_kind, RecordSpace::Exported, &key("c"))
+        .is_some());
+    assert!(store
+        .read_cache_record::<serde_json::Value>(run_kind, RecordSpace::Exported, &key("d"))
+        .is_none());
+    assert_eq!(report.removed_temp, 1, "{report:?}");
+    assert!(!old.exists() && fresh.path().is_dir());
+    assert!(
+        cache.join("data.bin").is_file(),
+        "cache mounts stay by default"
+    );
+    assert_eq!(report.removed_run_caches, 0);
+
+    let report = store.gc_with(GcOptions { run_caches: true }).unwrap();
+    assert_eq!(report.removed_run_caches, 1, "{report:?}");
+    assert!(!cache.exists());
+    assert_eq!(report.removed_blobs, 0, "{report:?}");
+}
+
+#[test]
+fn a_hashed_file_enters_the_store_by_rename() {
+    let (_d, store) = store();
+    let file = store.ingest_file().unwrap();
+    fs::write(file.path(), b"layer bytes").unwrap();
+    let digest = Digest::of_bytes(b"layer bytes");
+    let path = file.path().to_path_buf();
+    store.commit_hashed(file, &digest, 11).unwrap();
+    assert!(!path.exists(), "renamed, not copied");
+    assert_eq!(store.blob_size(&digest), Some(11));
+    assert_eq!(fs::read(store.blob_path(&digest)).unwrap(), b"layer bytes");
+    // A wrong size is refused and the file is not stored.
+    let file = store.ingest_file().unwrap();
+    fs::write(file.path(), b"short").unwrap();
+    let other = Digest::of_bytes(b"short");
+    assert!(matches!(
+        store.commit_hashed(file, &other, 6),
+        Err(StoreError::SizeMismatch { .. })
+    ));
+    assert_eq!(store.blob_size(&other), None);
 }

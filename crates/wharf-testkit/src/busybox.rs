@@ -8,9 +8,12 @@
 use crate::images::{gzip, GZIP_LAYER};
 use std::path::Path;
 use std::process::Command;
-use wharf_platform::Platform;
-use wharf_store::oci::{Descriptor, ImageManifest, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_MANIFEST};
-use wharf_store::{sha256_of, Store};
+use wharf_oci::Platform;
+use wharf_oci::{
+    Descriptor, Digest, ImageManifest, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_MANIFEST,
+};
+
+use wharf_store::Store;
 
 /// Where Debian's `busybox-static` installs the binary.
 pub const BUSYBOX: &str = "/bin/busybox";
@@ -91,7 +94,7 @@ pub fn rootfs_tar() -> Vec<u8> {
 pub fn store_busybox_image(store: &Store, tag: &str) -> Descriptor {
     let platform = Platform::host();
     let tar = rootfs_tar();
-    let diff_id = sha256_of(&tar).to_string();
+    let diff_id = Digest::of_bytes(&tar).to_string();
     let blob = gzip(&tar);
     let layer = store.put_bytes(&blob, None).expect("layer");
     let config = serde_json::json!({

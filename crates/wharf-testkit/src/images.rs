@@ -3,13 +3,14 @@
 //! foreign-layer variants), OCI and Docker schema-2 manifests, indexes.
 
 use std::io::Write;
-use wharf_platform::Platform;
-use wharf_store::oci::{
+use wharf_oci::Digest;
+use wharf_oci::Platform;
+use wharf_oci::{
     Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_DOCKER_CONFIG,
     MEDIA_TYPE_DOCKER_FOREIGN_LAYER, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST,
     MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_INDEX, MEDIA_TYPE_OCI_MANIFEST,
 };
-use wharf_store::{sha256_of, Store};
+use wharf_store::Store;
 
 pub const GZIP_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
@@ -144,7 +145,7 @@ fn store_image_typed(
         let mut d = Descriptor::new(media_type.clone(), c.digest, c.size);
         d.urls = urls.clone();
         descs.push(d);
-        diff_ids.push(sha256_of(blob).to_string()); // stand-in; not checked by registries
+        diff_ids.push(Digest::of_bytes(blob).to_string()); // stand-in; not checked by registries
     }
     let mut config = serde_json::json!({
         "architecture": platform.architecture, "os": platform.os,

@@ -15,7 +15,7 @@ use crate::expand::Mode;
 use crate::suggest::closest;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use wharf_platform::Platform;
+use wharf_oci::Platform;
 
 type Result<T> = std::result::Result<T, FrontendError>;
 

@@ -23,7 +23,7 @@ use crate::ast::{BuildFile, Instruction};
 use crate::error::FrontendError;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use wharf_platform::Platform;
+use wharf_oci::Platform;
 
 pub use paths::{resolve_linux_path, resolve_windows_path};
 

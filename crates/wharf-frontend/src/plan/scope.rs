@@ -7,7 +7,7 @@
 //! - ENV overrides ARG of the same name;
 //! - the proxy ARGs are predefined: usable in RUN without a declaration.
 
-use wharf_platform::Platform;
+use wharf_oci::Platform;
 
 /// Names Docker predefines; they reach RUN without an ARG line.
 pub(crate) const PREDEFINED: &[&str] = &[

@@ -9,7 +9,7 @@ use crate::ast::*;
 use crate::error::FrontendError;
 use crate::expand::{ExpandError, Expander, Mode};
 use std::collections::BTreeSet;
-use wharf_platform::Platform;
+use wharf_oci::Platform;
 
 type Result<T> = std::result::Result<T, FrontendError>;
 

@@ -70,18 +70,7 @@ pub(crate) fn checksum(sum: &str) -> Result<(), String> {
     let err = || {
         format!("--checksum={sum} is not a digest; use sha256:<64 hex digits> (or sha384, sha512)")
     };
-    let (algo, hex) = sum.split_once(':').ok_or_else(err)?;
-    let len = match algo {
-        "sha256" => 64,
-        "sha384" => 96,
-        "sha512" => 128,
-        _ => return Err(err()),
-    };
-    if hex.len() == len && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(())
-    } else {
-        Err(err())
-    }
+    wharf_oci::Digest::parse(sum).map(|_| ()).map_err(|_| err())
 }
 
 #[cfg(test)]

@@ -229,7 +229,7 @@ fn dirs_home() -> Option<PathBuf> {
 
 /// The keys Docker may have stored a registry's entry under.
 fn config_keys(registry: &str) -> Vec<String> {
-    if registry == crate::reference::DOCKER_HUB {
+    if registry == wharf_oci::reference::DOCKER_HUB {
         vec![
             "https://index.docker.io/v1/".into(),
             "index.docker.io".into(),
@@ -247,7 +247,7 @@ fn config_keys(registry: &str) -> Vec<String> {
 
 /// The server name Docker passes to credential helpers.
 fn helper_server(registry: &str) -> String {
-    if registry == crate::reference::DOCKER_HUB {
+    if registry == wharf_oci::reference::DOCKER_HUB {
         "https://index.docker.io/v1/".to_string()
     } else {
         registry.to_string()

@@ -12,11 +12,11 @@ pub use challenge::{parse_challenges, Challenge};
 pub use credentials::{CredentialError, CredentialStore, Credentials, Secret};
 
 use crate::error::RegistryError;
-use crate::reference::is_loopback_host;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use wharf_oci::reference::is_loopback_host;
 
 /// Tokens without `expires_in` are valid for 60 s (Docker's token spec).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);

@@ -7,7 +7,7 @@
 //! `:`, is `localhost`, or has an uppercase letter; repository components
 //! are lowercase alphanumerics separated by `.`, `_`, `__` or dashes.
 
-use oci_spec::image::Digest;
+use crate::Digest;
 use std::fmt;
 use std::str::FromStr;
 

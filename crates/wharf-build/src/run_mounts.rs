@@ -1,5 +1,6 @@
-//! `RUN --mount` for the Linux sandbox: what each Dockerfile mount becomes
-//! on the host, and the resources that must live until the command ends.
+//! `RUN --mount` in Linux stages: what each Dockerfile mount becomes on
+//! the host (a [`RunMount`] for the executor), and the resources that must
+//! live until the command ends.
 //!
 //! - `bind` from the context: the context directory itself (read-only), or
 //!   a tree of hard links (copies across filesystems) of what
@@ -7,8 +8,8 @@
 //!   upper, never to the context.
 //! - `bind`/`cache` from a stage or image: that chain's snapshots narrowed
 //!   to `source`, as a read-only (or throwaway-writable) overlay.
-//! - `cache`: a directory per id under `<store>/wharf-run-cache/`, kept
-//!   between builds; `sharing=locked` holds an exclusive lock for the run,
+//! - `cache`: a directory per id in the store (`Store::run_cache_dir`),
+//!   kept between builds (`wharf prune --cache` empties them); `sharing=locked` holds an exclusive lock for the run,
 //!   `private` uses a fresh directory when another build holds it.
 //! - `tmpfs`: a tmpfs.
 //! - `secret`: the value written to a file of mode `mode` (default 0400)
@@ -17,13 +18,15 @@
 //!   environment variable `env=`. The value never reaches the layer, the
 //!   configuration, the history, the cache key or the log.
 
-use sha2::{Digest, Sha256};
+use crate::context::{BuildContext, EntryKind};
+use crate::secrets::SecretSource;
 use std::fs::{self, File};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use wharf_build::{BuildContext, SecretSource};
 use wharf_frontend::ast::{CacheSharing, Mount};
-use wharf_sandbox::{LowerKind, LowerView, Mount as SandboxMount};
+use wharf_run::RunMount as SandboxMount;
+use wharf_sandbox::{LowerKind, LowerView};
+use wharf_store::Store;
 
 /// Mounts ready for the sandbox, and what keeps them valid.
 #[derive(Default)]
@@ -44,8 +47,8 @@ pub struct MountInputs<'a> {
     pub sources: &'a [Option<Vec<PathBuf>>],
     pub context: &'a BuildContext,
     pub secrets: &'a std::collections::BTreeMap<String, SecretSource>,
-    /// The store root (cache mounts live beneath it).
-    pub store_root: &'a Path,
+    /// The store (cache mounts live in it).
+    pub store: &'a Store,
     /// Where to make temporary trees (in the store, beside the snapshots).
     pub temp_root: &'a Path,
     /// The working directory, for relative targets.
@@ -112,7 +115,6 @@ pub fn prepare(inp: &MountInputs<'_>) -> Result<PreparedMounts, String> {
             Mount::Tmpfs { target, size } => out.mounts.push(SandboxMount::Tmpfs {
                 target: absolute(inp.workdir, target),
                 size: *size,
-                mode: None,
             }),
             Mount::Secret {
                 id,
@@ -210,7 +212,7 @@ fn bind_context(
         .map_err(|e| e.to_string())?;
     let kind = inp.context.kind(&clean).map_err(|e| e.to_string())?;
     let host = inp.context.host_path(&clean);
-    let is_dir = kind == wharf_build::context::EntryKind::Dir;
+    let is_dir = kind == EntryKind::Dir;
     let tree = if is_dir && inp.context.has_ignore_rules() {
         // Only what .dockerignore leaves visible.
         let tmp = tempfile::Builder::new()
@@ -231,19 +233,19 @@ fn bind_context(
             let dst = root.join(sub);
             let src = inp.context.host_path(&e.rel);
             match e.kind {
-                wharf_build::context::EntryKind::Dir => {
+                EntryKind::Dir => {
                     fs::create_dir_all(&dst).map_err(|er| io("creating", &dst, er))?
                 }
-                wharf_build::context::EntryKind::Symlink => {
+                EntryKind::Symlink => {
                     let t = fs::read_link(&src).map_err(|er| io("reading", &src, er))?;
                     std::os::unix::fs::symlink(t, &dst).map_err(|er| io("creating", &dst, er))?
                 }
-                wharf_build::context::EntryKind::File => {
+                EntryKind::File => {
                     if fs::hard_link(&src, &dst).is_err() {
                         fs::copy(&src, &dst).map_err(|er| io("copying", &src, er))?;
                     }
                 }
-                wharf_build::context::EntryKind::Other => {}
+                EntryKind::Other => {}
             }
         }
         out.temp_dirs.push(tmp);
@@ -280,9 +282,7 @@ fn cache_dir(
     (mode, uid, gid): (Option<u32>, Option<u32>, Option<u32>),
     out: &mut PreparedMounts,
 ) -> Result<PathBuf, String> {
-    let hash = format!("{:x}", Sha256::digest(id.as_bytes()));
-    let base = inp.store_root.join("wharf-run-cache").join(&hash[..32]);
-    fs::create_dir_all(&base).map_err(|e| io("creating", &base, e))?;
+    let base = inp.store.run_cache_dir(id).map_err(|e| e.to_string())?;
     let data = base.join("data");
     let init = |dir: &Path| -> Result<(), String> {
         if !dir.exists() {
@@ -295,8 +295,6 @@ fn cache_dir(
         }
         Ok(())
     };
-    // Record which id the directory belongs to, for people looking at the store.
-    let _ = fs::write(base.join("id"), id);
     match sharing {
         CacheSharing::Shared => {}
         CacheSharing::Locked | CacheSharing::Private => {

@@ -1,5 +1,5 @@
-//! Target platforms: parsing, normalisation, display and the one matcher
-//! every part of Wharf uses to pick an image for a platform.
+//! Target platforms: parsing, normalisation and display (the matcher that
+//! picks an image for a platform is `matcher`).
 //!
 //! Accepted spellings (containerd's and Docker's, plus the Windows
 //! version forms that Windows users write):
@@ -13,12 +13,7 @@
 //! `amd64`, `aarch64` → `arm64`, `arm64/v8` → `arm64`, `armhf` →
 //! `arm/v7`), so that two spellings of one platform compare equal.
 
-mod matcher;
-mod windows_version;
-
-pub use matcher::{select, NoMatchingPlatform, Selection};
-pub use windows_version::{WindowsVersion, WINDOWS_RELEASES};
-
+use crate::WindowsVersion;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

@@ -7,9 +7,9 @@
 //! document. Fields this type does not know are kept in `extra` and
 //! written back unchanged.
 
+use crate::{Digest, Platform};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
-use wharf_platform::Platform;
 
 /// `null` and absent both mean the default.
 fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -117,7 +117,7 @@ pub struct RootFs {
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(default, deserialize_with = "nullable")]
-    pub diff_ids: Vec<String>,
+    pub diff_ids: Vec<Digest>,
 }
 
 impl Default for RootFs {
@@ -210,18 +210,6 @@ impl ImageConfig {
             })
             .collect()
     }
-
-    /// What the planner needs to know about this image as a base.
-    pub fn as_base_image(&self) -> wharf_frontend::plan::BaseImage {
-        wharf_frontend::plan::BaseImage {
-            platform: Some(self.platform()),
-            env: self.env_pairs(),
-            workdir: (!self.config.working_dir.is_empty()).then(|| self.config.working_dir.clone()),
-            shell: self.config.shell.clone(),
-            user: (!self.config.user.is_empty()).then(|| self.config.user.clone()),
-            onbuild: self.config.on_build.clone().unwrap_or_default(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -243,7 +231,7 @@ mod tests {
             "Hostname": "",
             "ArgsEscaped": true
         },
-        "rootfs": {"type": "layers", "diff_ids": ["sha256:aa"]},
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]},
         "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "Apply image"}],
         "container": "abc"
     }"#;
@@ -265,17 +253,6 @@ mod tests {
         assert_eq!(back["os.version"], "10.0.20348.2113");
         let again: ImageConfig = serde_json::from_value(back).unwrap();
         assert_eq!(again, c);
-    }
-
-    #[test]
-    fn base_image_view() {
-        let c: ImageConfig = serde_json::from_str(DOCKER_CONFIG).unwrap();
-        let b = c.as_base_image();
-        assert!(b.platform.as_ref().unwrap().is_windows());
-        assert_eq!(b.env[1], ("APP".to_string(), "1".to_string()));
-        assert_eq!(b.workdir, None);
-        assert_eq!(b.onbuild, vec!["RUN echo hi".to_string()]);
-        assert_eq!(b.shell.unwrap()[0], "powershell");
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The argument vector a Linux RUN executes, from its shell or exec form
-//! and its here-documents, the way BuildKit's Dockerfile front end does:
+//! What a RUN executes, from its shell or exec form.
+//!
+//! Linux ([`command_line`]): the argument vector, from the form and the
+//! here-documents, the way BuildKit's Dockerfile front end does:
 //!
 //! - exec form: the arguments as written;
 //! - shell form: the stage's SHELL plus the command text as one argument;
@@ -9,8 +11,17 @@
 //!   interpreter line is honoured; otherwise the command text is followed by
 //!   each body and its delimiter line, and the shell reads them as the
 //!   here-documents they are.
+//!
+//! Windows ([`windows_command`]): the command line HCS starts: shell form
+//! is SHELL joined with the raw text (no escaping, as Docker does), exec
+//! form each argument quoted by the MSVCRT rules; `apt-get`, `apk`, `yum`
+//! and `dnf` lines are translated to `choco install` unless turned off
+//! (shown in the output and recorded in the history); here-documents and
+//! `--mount` are refused, which the HCS executor does not offer.
 
-use wharf_frontend::ast::{Command, Heredoc};
+use wharf_frontend::ast::{Command, Heredoc, Run};
+use wharf_hcs::command_line::{exec_form, shell_form};
+use wharf_run::choco::{translate, ChocoTable};
 
 /// What to execute for one RUN.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +123,71 @@ fn script_file_name(name: &str) -> String {
     }
 }
 
+/// What one Windows RUN executes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowsCommand {
+    /// The command line HCS starts.
+    pub command_line: String,
+    /// The command run instead of the one written (Chocolatey).
+    pub ran_instead: Option<String>,
+    /// What the translation left out or did not know, for the build output.
+    pub notes: Vec<String>,
+}
+
+/// The default SHELL of Windows stages.
+fn default_windows_shell() -> Vec<String> {
+    vec!["cmd".into(), "/S".into(), "/C".into()]
+}
+
+/// The command line of a Windows RUN; `choco` translates Linux package
+/// manager lines when given.
+pub fn windows_command(
+    run: &Run,
+    shell: Option<&[String]>,
+    choco: Option<&ChocoTable>,
+) -> Result<WindowsCommand, String> {
+    if !run.heredocs.is_empty() {
+        return Err(
+            "here-documents in a Windows RUN are not supported; write the script with COPY and run it"
+                .into(),
+        );
+    }
+    if !run.mounts.is_empty() {
+        return Err(
+            "RUN --mount is not supported in Windows stages; COPY what the command needs".into(),
+        );
+    }
+    let mut notes = Vec::new();
+    let mut ran_instead = None;
+    let command_line = match &run.command {
+        Command::Shell(text) => {
+            let mut text = text.clone();
+            if let Some(t) = choco.and_then(|table| translate(&text, table)) {
+                for u in &t.unknown {
+                    notes.push(format!(
+                        "package {u} is not in the Chocolatey table; installing it as {u} (turn translation off with --no-choco-translation)"
+                    ));
+                }
+                for d in &t.dropped {
+                    notes.push(format!("left out: {d}"));
+                }
+                ran_instead = Some(t.command.clone());
+                text = t.command;
+            }
+            let shell = shell
+                .map(<[String]>::to_vec)
+                .unwrap_or_else(default_windows_shell);
+            shell_form(&shell, &text)
+        }
+        Command::Exec(args) => exec_form(args).map_err(|e| e.to_string())?,
+    };
+    Ok(WindowsCommand {
+        command_line,
+        ran_instead,
+        notes,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +286,84 @@ mod tests {
     fn script_names_are_made_safe() {
         assert_eq!(script_file_name("../x y"), "___x_y");
         assert_eq!(script_file_name(""), "script");
+    }
+
+    fn windows_run(dockerfile: &str) -> (Run, Option<Vec<String>>) {
+        use wharf_frontend::ast::Instruction;
+        use wharf_frontend::plan::{plan, KnownBaseImages, PlanOptions};
+        let file = wharf_frontend::dockerfile::parse("Dockerfile", dockerfile).expect("parses");
+        let platform: wharf_oci::Platform = "windows/amd64".parse().unwrap();
+        let options = PlanOptions {
+            platforms: vec![platform.clone()],
+            run_platforms: Some(vec![platform]),
+            ..PlanOptions::for_host()
+        };
+        let p = plan(&file, dockerfile, &options, &KnownBaseImages::default()).expect("plans");
+        let stage = p.targets[0].stages.last().unwrap();
+        let ins = stage
+            .instructions
+            .iter()
+            .rev()
+            .find(|i| matches!(i.instruction, Instruction::Run(_)))
+            .unwrap();
+        let Instruction::Run(run) = &ins.instruction else {
+            unreachable!()
+        };
+        (run.clone(), ins.shell.clone())
+    }
+
+    #[test]
+    fn apt_lines_become_chocolatey_and_are_reported() {
+        let (run, shell) = windows_run(
+            "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN apt-get update && apt-get install -y git curl\n",
+        );
+        let table = ChocoTable::builtin();
+        let p = windows_command(&run, shell.as_deref(), Some(&table)).unwrap();
+        let cmd = p.ran_instead.clone().expect("translated");
+        assert!(cmd.starts_with("choco install -y"), "{cmd}");
+        assert!(cmd.contains("git") && cmd.contains("curl"), "{cmd}");
+        assert_eq!(p.command_line, format!("cmd /S /C {cmd}"));
+        assert!(
+            p.notes.iter().any(|n| n.contains("apt-get update")),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn translation_can_be_turned_off() {
+        let (run, shell) = windows_run(
+            "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN apt-get install -y git\n",
+        );
+        let p = windows_command(&run, shell.as_deref(), None).unwrap();
+        assert_eq!(p.ran_instead, None);
+        assert_eq!(p.command_line, "cmd /S /C apt-get install -y git");
+    }
+
+    #[test]
+    fn windows_shell_form_uses_the_stage_shell() {
+        let (run, shell) = windows_run(
+            "# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\nSHELL [\"powershell\", \"-Command\"]\nRUN Write-Host \"hi there\"\n",
+        );
+        let p = windows_command(&run, shell.as_deref(), Some(&ChocoTable::builtin())).unwrap();
+        assert_eq!(
+            p.command_line,
+            "powershell -Command Write-Host \"hi there\""
+        );
+        assert_eq!(p.ran_instead, None);
+    }
+
+    #[test]
+    fn windows_exec_form_is_quoted_and_unsupported_features_are_refused() {
+        let (run, shell) = windows_run(
+            "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN [\"C:\\\\tools\\\\x.exe\", \"a b\", \"q\\\"uote\"]\n",
+        );
+        let p = windows_command(&run, shell.as_deref(), None).unwrap();
+        assert_eq!(p.command_line, r#"C:\tools\x.exe "a b" "q\"uote""#);
+        let (run, shell) = windows_run(
+            "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN --mount=type=cache,target=C:/cache dir\n",
+        );
+        let e = windows_command(&run, shell.as_deref(), None).unwrap_err();
+        assert!(e.contains("--mount"), "{e}");
     }
 }

@@ -1,0 +1,192 @@
+//! What crosses the builder's boundary: the build's settings
+//! ([`BuildConfig`]) and request ([`BuildRequest`]), the base images a
+//! [`BaseResolver`] finds, the [`BuildEvent`]s a build reports (serialisable,
+//! for a JSON event stream), its [`BuildOutput`] and its [`BuildError`]s.
+
+use crate::context::BuildContext;
+use crate::emit::BuiltImage;
+use crate::layer_store::LayerStoreError;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use wharf_frontend::ast::BuildFile;
+use wharf_frontend::plan::{Plan, PlanOptions};
+use wharf_frontend::FrontendError;
+use wharf_layer::Compression;
+use wharf_oci::{Descriptor, Digest, ImageConfig, LayerRef, Platform};
+use wharf_store::{Store, StoreError};
+
+/// How the builder works, independent of what it builds.
+#[derive(Debug, Clone)]
+pub struct BuildConfig {
+    /// Where blobs, images and the instruction cache live.
+    pub store: Store,
+    /// Compression of new layers.
+    pub compression: Compression,
+    /// `SOURCE_DATE_EPOCH`: image `created`, history times and an upper
+    /// bound of file times, for reproducible images.
+    pub source_date_epoch: Option<u64>,
+    /// Ignore the instruction cache (it is still written).
+    pub no_cache: bool,
+}
+
+impl BuildConfig {
+    /// The build's one clock: `SOURCE_DATE_EPOCH` when set, else now
+    /// (seconds since the epoch), for `created`, history and file times.
+    pub fn time(&self) -> u64 {
+        self.source_date_epoch.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        })
+    }
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    /// The parsed build file and its text (for error quotes).
+    pub file: BuildFile,
+    pub source_text: String,
+    pub context: BuildContext,
+    /// Build args, target, platforms, host capabilities.
+    pub options: PlanOptions,
+    /// `--label`s for the final image.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A base image as its registry describes it.
+#[derive(Debug, Clone)]
+pub struct ResolvedBase {
+    /// The image manifest's digest (identifies the base in cache keys).
+    pub manifest_digest: Digest,
+    pub config: ImageConfig,
+    /// Its layers, with media types and `urls` as the registry gave them.
+    pub layers: Vec<LayerRef>,
+    /// Explanation of a non-obvious platform choice.
+    pub note: Option<String>,
+}
+
+/// Resolves base image references (a registry client, or a test double).
+pub trait BaseResolver {
+    /// The image `reference` names for `platform`; the error says why not.
+    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedBase, String>;
+
+    /// Downloads `url` into the store (for `ADD <url>`), verified against
+    /// `checksum` (`sha256:...`) when given; returns its digest.
+    fn download(&self, url: &str, checksum: Option<&str>, store: &Store) -> Result<Digest, String> {
+        let _ = (checksum, store);
+        Err(format!(
+            "this build has no network access to download {url}"
+        ))
+    }
+
+    /// Puts the `layers` of the image `reference` that the store lacks into
+    /// it (COPY --from reads them). The default can only report what is
+    /// missing.
+    fn fetch_layers(
+        &self,
+        reference: &str,
+        layers: &[LayerRef],
+        store: &Store,
+    ) -> Result<(), String> {
+        match layers
+            .iter()
+            .find(|l| store.blob_size(&l.descriptor.digest) != Some(l.descriptor.size))
+        {
+            Some(l) => Err(format!(
+                "layer {} of {reference} is not in the store and this build cannot download it",
+                l.descriptor.digest
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A resolver that knows no image: builds from `scratch` and stages only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRegistry;
+
+impl BaseResolver for NoRegistry {
+    fn resolve(&self, reference: &str, _: &Platform) -> Result<ResolvedBase, String> {
+        Err(format!(
+            "cannot resolve {reference}: this build has no registry access"
+        ))
+    }
+}
+
+/// Progress of a build, for a progress view or a JSON event stream (one
+/// object per event, its kind in `event`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum BuildEvent {
+    /// A step (instruction) begins.
+    StepStarted {
+        platform: String,
+        stage: String,
+        line: usize,
+        text: String,
+    },
+    /// Bytes of file data packed so far into the layer of the step at `line`.
+    LayerProgress { line: usize, bytes: u64 },
+    /// A step (instruction) finished.
+    Step {
+        platform: String,
+        stage: String,
+        line: usize,
+        text: String,
+        cached: bool,
+    },
+    /// A line a RUN command wrote (the step at `line`).
+    RunOutput {
+        line: usize,
+        stderr: bool,
+        text: String,
+    },
+    /// Something worth telling (platform choices, skipped names).
+    Note(String),
+    /// A problem that did not stop the build.
+    Warning(String),
+}
+
+/// The result: one image per target platform, and an index over them when
+/// there are several.
+#[derive(Debug, Clone)]
+pub struct BuildOutput {
+    pub plan: Plan,
+    pub images: Vec<BuiltImage>,
+    pub index: Option<Descriptor>,
+}
+
+impl BuildOutput {
+    /// The descriptor to tag or push: the index, or the single manifest.
+    pub fn root(&self) -> Option<&Descriptor> {
+        self.index
+            .as_ref()
+            .or_else(|| self.images.first().map(|i| &i.manifest))
+    }
+}
+
+/// Why a build stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Plan(#[from] FrontendError),
+    #[error("{file}:{line}: FROM {reference}: {message}")]
+    Resolve {
+        file: String,
+        line: usize,
+        reference: String,
+        message: String,
+    },
+    #[error("{file}:{line}: {message}")]
+    Step {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Layer(#[from] LayerStoreError),
+}

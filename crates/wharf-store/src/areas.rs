@@ -1,0 +1,244 @@
+//! The store's areas besides blobs and tags, each behind a typed accessor:
+//! no other crate builds a path inside the store, and [`Store::gc`] knows
+//! every area.
+//!
+//! ```text
+//! <root>/wharf-tmp/<random>/                  temporary directories of running builds
+//! <root>/wharf-cache/[run-]<key hex>[-tar].json  instruction cache records
+//! <root>/wharf-snapshots/<diff_id hex>[-user]    Linux layers unpacked for RUN
+//! <root>/wharf-run-cache/<id hash>/              RUN --mount=type=cache directories
+//! <root>/wharf-windows-layers/<chain id hex>/    Windows layer folders for RUN
+//! ```
+//!
+//! Every name is a hex digest with an ASCII suffix: valid on every file
+//! system, NTFS included.
+
+use crate::{sync_dir, Store, StoreError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use wharf_oci::Digest;
+
+pub(crate) const TEMP: &str = "wharf-tmp";
+pub(crate) const CACHE_RECORDS: &str = "wharf-cache";
+pub(crate) const SNAPSHOTS: &str = "wharf-snapshots";
+pub(crate) const RUN_CACHES: &str = "wharf-run-cache";
+pub(crate) const WINDOWS_LAYERS: &str = "wharf-windows-layers";
+
+/// What an instruction cache record remembers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// The layer a COPY/ADD made.
+    Layer,
+    /// What a RUN produced (a layer or nothing, and the command run).
+    Run,
+}
+
+/// Which layers a record's namespace holds: those of exported stages
+/// (compressed as the build asks) or of stages no image exports (plain
+/// tars), remembered apart so that each finds its own kind first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordSpace {
+    /// Layers of stages that an image of the build contains.
+    Exported,
+    /// Plain-tar layers of stages no image exports.
+    Plain,
+}
+
+/// The xattr namespace of the overlay that reads a snapshot: overlays
+/// mounted by real root read `trusted.overlay.*`, overlays mounted in a
+/// user namespace (rootless builds) `user.overlay.*`; the two kinds of a
+/// layer's snapshot are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotXattrs {
+    /// `trusted.overlay.*`.
+    Trusted,
+    /// `user.overlay.*`.
+    User,
+}
+
+impl SnapshotXattrs {
+    /// The xattr name prefix.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            SnapshotXattrs::Trusted => "trusted.",
+            SnapshotXattrs::User => "user.",
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            SnapshotXattrs::Trusted => "",
+            SnapshotXattrs::User => "-user",
+        }
+    }
+}
+
+/// The diff_id hex a snapshot directory name stands for.
+pub(crate) fn snapshot_hex(name: &str) -> &str {
+    name.strip_suffix(SnapshotXattrs::User.suffix())
+        .unwrap_or(name)
+}
+
+/// A temporary file in the store's ingest area, removed on drop unless
+/// committed with [`Store::commit_hashed`]. Being on the store's file
+/// system, it enters the store by rename.
+pub struct IngestFile {
+    file: tempfile::NamedTempFile,
+}
+
+impl IngestFile {
+    /// Its path (to hand to a writer that opens it itself).
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// The open file.
+    pub fn as_file(&self) -> &File {
+        self.file.as_file()
+    }
+}
+
+impl Store {
+    fn area(&self, name: &str) -> Result<PathBuf, StoreError> {
+        let dir = self.root().join(name);
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io("creating directory", &dir, e))?;
+        Ok(dir)
+    }
+
+    /// A private temporary directory for a build step (layer spools, a
+    /// RUN's upper and work directories), removed on drop; `prune`
+    /// removes those a killed build left.
+    pub fn temp_dir(&self) -> Result<tempfile::TempDir, StoreError> {
+        let dir = self.area(TEMP)?;
+        tempfile::tempdir_in(&dir).map_err(|e| StoreError::io("creating a directory in", &dir, e))
+    }
+
+    /// A temporary file that can enter the store by rename.
+    pub fn ingest_file(&self) -> Result<IngestFile, StoreError> {
+        let dir = self.area("ingest")?;
+        let file = tempfile::Builder::new()
+            .prefix("hashed-")
+            .tempfile_in(&dir)
+            .map_err(|e| StoreError::io("creating a file in", &dir, e))?;
+        Ok(IngestFile { file })
+    }
+
+    /// Puts a finished file, hashed as it was written, into the store as
+    /// the blob `digest` of `size` bytes: fsync and rename, no second pass
+    /// over the data. The size is checked; the digest is the writer's.
+    pub fn commit_hashed(
+        &self,
+        file: IngestFile,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        let path = file.path().to_path_buf();
+        let actual = file
+            .as_file()
+            .metadata()
+            .map_err(|e| StoreError::io("reading", &path, e))?
+            .len();
+        if actual != size {
+            return Err(StoreError::SizeMismatch {
+                digest: digest.to_string(),
+                expected: size,
+                actual,
+            });
+        }
+        if self.blob_size(digest) == Some(size) {
+            return Ok(()); // already there; the temporary file goes on drop
+        }
+        file.as_file()
+            .sync_all()
+            .map_err(|e| StoreError::io("syncing", &path, e))?;
+        let dest = self.blob_path(digest);
+        let dir = dest.parent().map(Path::to_path_buf).unwrap_or_default();
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io("creating directory", &dir, e))?;
+        file.file
+            .persist(&dest)
+            .map_err(|e| StoreError::io("renaming into the store", &dest, e.error))?;
+        sync_dir(&dir);
+        Ok(())
+    }
+
+    fn record_path(&self, kind: RecordKind, space: RecordSpace, key: &Digest) -> PathBuf {
+        let prefix = match kind {
+            RecordKind::Layer => "",
+            RecordKind::Run => "run-",
+        };
+        let suffix = match space {
+            RecordSpace::Exported => "",
+            RecordSpace::Plain => "-tar",
+        };
+        self.root()
+            .join(CACHE_RECORDS)
+            .join(format!("{prefix}{}{suffix}.json", key.hex()))
+    }
+
+    /// The instruction cache record for `key`, if there is a readable one.
+    pub fn read_cache_record<T: DeserializeOwned>(
+        &self,
+        kind: RecordKind,
+        space: RecordSpace,
+        key: &Digest,
+    ) -> Option<T> {
+        serde_json::from_slice(&fs::read(self.record_path(kind, space, key)).ok()?).ok()
+    }
+
+    /// Writes the instruction cache record for `key`, atomically.
+    pub fn write_cache_record(
+        &self,
+        kind: RecordKind,
+        space: RecordSpace,
+        key: &Digest,
+        record: &impl Serialize,
+    ) -> Result<(), StoreError> {
+        let path = self.record_path(kind, space, key);
+        let dir = self.area(CACHE_RECORDS)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(|e| StoreError::io("creating a file in", &dir, e))?;
+        let json = serde_json::to_vec(record).unwrap_or_default();
+        tmp.write_all(&json)
+            .map_err(|e| StoreError::io("writing", &path, e))?;
+        tmp.persist(&path)
+            .map_err(|e| StoreError::io("replacing", &path, e.error))?;
+        Ok(())
+    }
+
+    /// Where the snapshot of the layer `diff_id` for overlays reading
+    /// `xattrs` lives (it may not exist yet), and the directory in which
+    /// to unpack it before renaming it into place.
+    pub fn snapshot_dir(
+        &self,
+        diff_id: &Digest,
+        xattrs: SnapshotXattrs,
+    ) -> Result<(PathBuf, PathBuf), StoreError> {
+        let area = self.area(SNAPSHOTS)?;
+        let dest = area.join(format!("{}{}", diff_id.hex(), xattrs.suffix()));
+        Ok((dest, area))
+    }
+
+    /// The directory of the RUN cache mount `id` (created when missing);
+    /// the id itself is hashed, so any string is a valid id on every OS.
+    pub fn run_cache_dir(&self, id: &str) -> Result<PathBuf, StoreError> {
+        let hash = Digest::of_bytes(id.as_bytes());
+        let dir = self.area(RUN_CACHES)?.join(&hash.hex()[..32]);
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io("creating directory", &dir, e))?;
+        // Which id the directory belongs to, for people looking at the store.
+        let _ = fs::write(dir.join("id"), id);
+        Ok(dir)
+    }
+
+    /// The folder of the Windows layer whose chain id is `chain_id` (it
+    /// may not exist yet), and the folder to stage an import in.
+    pub fn windows_layer_folder(
+        &self,
+        chain_id: &Digest,
+    ) -> Result<(PathBuf, PathBuf), StoreError> {
+        let area = self.area(WINDOWS_LAYERS)?;
+        Ok((area.join(chain_id.hex()), area))
+    }
+}
