@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes a synthetic Windows base image as an OCI image layout.
 
-The image looks like a Microsoft base (servercore-like) as DESIGN.md §3 and §5
-describe it: a Docker manifest list whose single entry carries
+The image looks like a Microsoft base (servercore-like) as
+docs/windows-layer-format.md and docs/registry.md describe it: a Docker
+manifest list whose single entry carries
 `os: windows` and `os.version`, a Docker schema-2 manifest, and two gzip
 layers (a large base layer and a smaller update layer). Each layer is a PAX
 tar with `Hives/` and `Files/` first, every ancestor directory declared,

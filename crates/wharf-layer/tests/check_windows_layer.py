@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent checker for Windows layer tars (DESIGN.md section 3).
+"""Independent checker for Windows layer tars (docs/windows-layer-format.md).
 
 Reads a layer with Python's tarfile module (a tar implementation independent
 of the Rust code that wrote it) and checks the Windows importer's rules entry

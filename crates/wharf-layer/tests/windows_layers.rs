@@ -1,4 +1,4 @@
-//! Windows layer writer: every DESIGN.md §3 rule, checked by the tar crate
+//! Windows layer writer: every rule of docs/windows-layer-format.md, checked by the tar crate
 //! here and by the independent Python checker.
 
 mod common;

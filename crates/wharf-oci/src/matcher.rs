@@ -2,7 +2,7 @@
 //!
 //! Linux (and every non-Windows OS) follows the OCI rule: the first entry
 //! whose OS, architecture and variant match. Windows adds the `os.version`
-//! rule of DESIGN.md: match `major.minor.build` of the requested version,
+//! rule (docs/registry.md): match `major.minor.build` of the requested version,
 //! ignore the revision, prefer the highest revision among matches; with no
 //! version requested, take the newest and say so rather than silently
 //! taking whichever entry comes first.

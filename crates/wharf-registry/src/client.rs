@@ -265,8 +265,8 @@ impl RegistryClient {
                         .await
                         .unwrap_or_default();
                     let codes = format_error_codes(&body);
-                    // DESIGN.md §5: the CNCF registry answers a manifest with
-                    // disallowed foreign URLs with 500 MANIFEST_BLOB_UNKNOWN.
+                    // docs/registry.md: the CNCF registry answers a manifest
+                    // with disallowed foreign URLs with 500 MANIFEST_BLOB_UNKNOWN.
                     // Retrying cannot help.
                     if codes.contains("MANIFEST_BLOB_UNKNOWN") {
                         return Err(RegistryError::ManifestBlobUnknown {

@@ -1,6 +1,7 @@
 //! Synthetic images for tests, built straight into a store: Linux layers,
-//! Windows base and app layers as DESIGN.md §3 describes them (with
-//! foreign-layer variants), OCI and Docker schema-2 manifests, indexes.
+//! Windows base and app layers as docs/windows-layer-format.md describes
+//! them (with foreign-layer variants), OCI and Docker schema-2 manifests,
+//! indexes.
 
 use std::io::Write;
 use wharf_oci::Digest;
@@ -38,7 +39,7 @@ pub fn linux_layer(name: &str, content: &[u8]) -> Vec<u8> {
     gzip(&b.into_inner().expect("tar"))
 }
 
-/// A Windows base layer as DESIGN.md §3 describes: `Files/` and `Hives/`
+/// A Windows base layer as docs/windows-layer-format.md describes: `Files/` and `Hives/`
 /// first, every ancestor directory, hives under System32/config, PAX
 /// records for attributes and creation time.
 pub fn windows_layer(build: &str) -> Vec<u8> {

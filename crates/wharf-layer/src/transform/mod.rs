@@ -1,4 +1,4 @@
-//! Copies from a stage into a new layer: cross-OS transforms (DESIGN.md §4) —
+//! Copies from a stage into a new layer: cross-OS transforms (docs/cross-os.md) —
 //! a Linux stage's files into a Windows layer and a Windows stage's files into
 //! a Linux layer — and same-OS copies. All read a [`crate::StageView`] and
 //! write through the one writer of the target format.

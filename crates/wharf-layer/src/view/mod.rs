@@ -1,4 +1,4 @@
-//! Read-only merged views of a stage's files (DESIGN.md "Reading a stage's files").
+//! Read-only merged views of a stage's files (docs/cross-os.md, "Reading a stage's files").
 //!
 //! A [`StageView`] is what `COPY --from`, `RUN --mount=from=` and the cross-OS
 //! transforms read. It has two backings:

@@ -27,9 +27,9 @@ pub const PAX_MOUNTPOINT: &str = "MSWINDOWS.mountpoint";
 /// PAX key prefix of an extended attribute; the value is the base64 of the EA value.
 pub const PAX_XATTR_PREFIX: &str = "MSWINDOWS.xattr.";
 
-/// Default security descriptor of directories created by Wharf (DESIGN.md §3).
+/// Default security descriptor of directories created by Wharf (docs/windows-layer-format.md).
 pub const DEFAULT_DIR_SDDL: &str = "O:BAG:SYD:(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;;FA;;;BA)(A;OICIIO;GA;;;CO)(A;OICI;0x1200a9;;;BU)(A;CI;LC;;;BU)(A;CI;DC;;;BU)";
-/// Default security descriptor of files created by Wharf (DESIGN.md §3).
+/// Default security descriptor of files created by Wharf (docs/windows-layer-format.md).
 pub const DEFAULT_FILE_SDDL: &str = "O:BAG:SYD:(A;;FA;;;BA)(A;;FA;;;SY)(A;;0x1200a9;;;BU)";
 
 /// A point in time with nanoseconds, seconds since the Unix epoch.
@@ -97,7 +97,8 @@ fn default_sd(dir: bool) -> &'static [u8] {
     } else {
         (&FILE, DEFAULT_FILE_SDDL)
     };
-    // The defaults are constants of this module, tested against DESIGN.md's vectors.
+    // The defaults are constants of this module, tested against the vectors of
+    // docs/windows-layer-format.md.
     cell.get_or_init(|| sddl_to_binary(sddl).unwrap_or_default())
 }
 

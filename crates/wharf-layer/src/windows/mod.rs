@@ -1,4 +1,4 @@
-//! Windows layers (DESIGN.md §3): the writer that follows every rule of the
+//! Windows layers (docs/windows-layer-format.md): the writer that follows every rule of the
 //! Windows importer, the security-descriptor encoder it needs, the PAX
 //! metadata records, and the conversion to and from the layer folders that
 //! Windows exports and imports ([`export`]).

@@ -1,6 +1,6 @@
 //! [`WindowsLayerWriter`]: the one writer of Windows layer tars.
 //!
-//! It enforces the importer's rules (DESIGN.md §3) by construction: `Hives`
+//! It enforces the importer's rules (docs/windows-layer-format.md) by construction: `Hives`
 //! and `Files` are written first; a missing ancestor directory is declared
 //! before its first descendant, with the base's metadata when the base has
 //! that directory; every entry carries `fileattr`, `rawsd` and a nine-digit

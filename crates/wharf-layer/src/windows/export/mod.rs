@@ -1,7 +1,8 @@
 //! The Windows layer *folder* format, which `HcsExportLayer` (legacy
 //! `ExportLayer`) writes when a container's scratch is committed and which
 //! `HcsImportLayer` reads, converted to and from the Windows layer tar of
-//! DESIGN.md §3. Tarring the folder as it is would produce an invalid layer.
+//! docs/windows-layer-format.md. Tarring the folder as it is would produce
+//! an invalid layer.
 //!
 //! - [`export_folder_to_layer`]: export folder → layer tar, through
 //!   [`crate::WindowsLayerWriter`] (so every importer rule holds).

@@ -100,7 +100,8 @@ pub fn decode(buf: &[u8]) -> Result<ReparsePoint, String> {
     })
 }
 
-/// True for the targets DESIGN.md §3 calls absolute: drive-rooted, `\\?\`, `\\`.
+/// True for the targets docs/windows-layer-format.md calls absolute: drive-rooted,
+/// `\\?\`, `\\`.
 pub fn is_absolute_target(target: &str) -> bool {
     let b = target.as_bytes();
     target.starts_with(r"\\") || (b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':')
