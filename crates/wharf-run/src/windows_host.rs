@@ -39,10 +39,11 @@ pub fn run_on_host(
     plan: &WindowsRunPlan,
     settings: &WindowsRunSettings,
 ) -> Result<Option<LayerRef>, String> {
+    // First: on a host without the Containers feature this says so.
+    let mut api = WindowsHcs::open().map_err(|e| e.to_string())?;
     let store = req.layer_store.store();
     let root = store.root().join("wharf-windows-layers");
     std::fs::create_dir_all(&root).map_err(|e| format!("creating {}: {e}", root.display()))?;
-    let mut api = WindowsHcs::new();
     // Immediate parent first, as every HCS call wants them.
     let mut parents: Vec<PathBuf> = Vec::new();
     for (i, (layer, chain)) in req.layers.iter().zip(chain_ids(req.layers)).enumerate() {
