@@ -24,6 +24,7 @@ mod gc;
 mod inspect;
 mod lock;
 pub mod oci;
+mod replace;
 mod tags;
 
 pub use blob_writer::{BlobWriter, CommittedBlob, Expected};
@@ -33,6 +34,7 @@ pub use gc::GcReport;
 pub use inspect::{ImageDetails, ImageSummary, LayerInfo, ManifestDetails};
 pub use lock::StoreLease;
 pub use oci_spec::image::{Digest, ImageConfiguration};
+pub use replace::replace_file;
 
 use lock::FileLock;
 use serde::de::DeserializeOwned;
@@ -249,7 +251,7 @@ pub(crate) fn write_atomic(root: &Path, dest: &Path, bytes: &[u8]) -> Result<(),
         .and_then(|_| tmp.1.sync_all())
         .map_err(|e| StoreError::io("writing", &tmp.0, e))?;
     drop(tmp.1);
-    fs::rename(&tmp.0, dest).map_err(|e| {
+    replace_file(&tmp.0, dest).map_err(|e| {
         let _ = fs::remove_file(&tmp.0);
         StoreError::io("replacing", dest, e)
     })?;
