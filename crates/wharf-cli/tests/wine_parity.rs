@@ -310,6 +310,21 @@ fn windows_image_copy_add_config_pushed_and_exported() {
         let layout = dir.join(format!("oci-{}", h.name()));
         let dest = format!("type=oci,dest={}", h.path(&layout).to_string_lossy());
         build(h, dir, &ctx, &["--output", &dest, "-t", &tag]);
+        // And as an OCI archive and a docker-archive: files whose bytes
+        // must not depend on the host either.
+        let mut archives = Vec::new();
+        for kind in ["oci", "docker"] {
+            let file = dir.join(format!("{kind}-{}.tar", h.name()));
+            let dest = format!("type={kind},dest={}", h.path(&file).to_string_lossy());
+            // One name on both hosts: archives hold it.
+            build(
+                h,
+                dir,
+                &ctx,
+                &["--output", &dest, "-t", "example.test/parity/win:1"],
+            );
+            archives.push(wharf_store::sha256_of(&std::fs::read(&file).unwrap()).to_string());
+        }
         let details = inspect(h, dir, &tag);
         let index: serde_json::Value =
             json(&std::fs::read_to_string(layout.join("index.json")).unwrap());
@@ -346,11 +361,11 @@ fn windows_image_copy_add_config_pushed_and_exported() {
             .unwrap()
             .iter()
             .any(|e| e == "APP_HOME=C:\\app"));
-        results.push(digests(&details));
+        results.push((digests(&details), archives));
     }
     assert_eq!(
         results[0], results[1],
-        "the Windows image built on Windows and on Linux"
+        "the Windows image (and its archives) built on Linux and on Windows"
     );
 }
 
@@ -567,4 +582,51 @@ fn store_commands_on_a_windows_store_path() {
         seen.insert(h.name(), (list, digests(&details)));
     }
     assert_eq!(seen["linux"], seen["windows"]);
+}
+
+#[test]
+#[ignore = "needs wharf.exe and Wine: bash scripts/wine-test.sh"]
+fn windows_run_without_the_containers_feature_says_to_enable_it() {
+    // Wine has no computecore.dll or vmcompute.dll, like a Windows host
+    // without the Containers feature: wharf.exe starts (they are loaded on
+    // first use) and the RUN fails with the remedy.
+    let (reg, dir) = registry();
+    let dir = dir.path();
+    let host = reg.host();
+    let ctx = context(
+        dir,
+        &format!("FROM --platform=windows/amd64 {host}/base/win:1\nRUN echo hi\n"),
+        &[],
+    );
+    let h = Host::Windows;
+    let (out, stdout, stderr) = run(h
+        .wharf()
+        .args(["build", "--progress", "plain", "-t", "x/y:1"])
+        .args(h.store_args(dir))
+        .arg(h.path(&ctx)));
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("computecore.dll"), "{stderr}");
+    assert!(
+        stderr.contains("enable the Windows Containers feature"),
+        "{stderr}"
+    );
+}
+
+#[test]
+#[ignore = "needs wharf.exe and Wine: bash scripts/wine-test.sh"]
+fn the_default_store_on_windows_is_under_localappdata() {
+    let prefix = PathBuf::from(
+        std::env::var_os("WINEPREFIX").expect("WINEPREFIX is set by scripts/wine-test.sh"),
+    );
+    ok(Host::Windows.wharf().arg("images"));
+    let users = prefix.join("drive_c/users");
+    let found = std::fs::read_dir(&users)
+        .unwrap()
+        .filter_map(|u| u.ok())
+        .any(|u| u.path().join("AppData/Local/wharf/oci-layout").is_file());
+    assert!(
+        found,
+        "no store under {}/*/AppData/Local/wharf",
+        users.display()
+    );
 }
