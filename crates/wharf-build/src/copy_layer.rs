@@ -132,13 +132,17 @@ fn mode_of(meta: &fs::Metadata) -> u32 {
 
 #[cfg(not(unix))]
 fn mode_of(meta: &fs::Metadata) -> u32 {
-    if meta.is_dir() {
-        0o755
-    } else if meta.permissions().readonly() {
-        0o444
-    } else {
-        0o644
-    }
+    windows_context_mode(meta.is_dir(), meta.permissions().readonly())
+}
+
+/// Docker's mode for a file from a build context on a Windows host, which
+/// has no Unix mode: Go reports 0666 (read-only: 0444, plus 0111 for a
+/// directory) and Docker's archive code keeps `mode & 0755 | 0111`, so
+/// 0755, or 0555 when read-only.
+#[cfg_attr(unix, allow(dead_code))]
+pub(crate) fn windows_context_mode(is_dir: bool, readonly: bool) -> u32 {
+    let go_mode = if readonly { 0o444 } else { 0o666 } | if is_dir { 0o111 } else { 0 };
+    (go_mode & 0o755) | 0o111
 }
 
 fn read_err(path: &str) -> impl FnOnce(std::io::Error) -> CopyLayerError + '_ {
@@ -364,6 +368,18 @@ pub fn write_windows<W: Write>(
         .map_err(archive_err)?;
     }
     w.finish().map_err(layer_err("layer"))
+}
+
+#[cfg(test)]
+mod mode_tests {
+    #[test]
+    fn windows_contexts_give_dockers_modes() {
+        use super::windows_context_mode as mode;
+        assert_eq!(mode(false, false), 0o755);
+        assert_eq!(mode(true, false), 0o755);
+        assert_eq!(mode(false, true), 0o555);
+        assert_eq!(mode(true, true), 0o555);
+    }
 }
 
 #[cfg(all(test, unix))]

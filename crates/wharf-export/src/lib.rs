@@ -135,7 +135,7 @@ fn write_file(
     let result = write(&mut out).and_then(|report| {
         let file = out.into_inner().map_err(|e| io(&tmp)(e.into_error()))?;
         file.sync_all().map_err(io(&tmp))?;
-        std::fs::rename(&tmp, dest).map_err(io(dest))?;
+        wharf_store::replace_file(&tmp, dest).map_err(io(dest))?;
         Ok(report)
     });
     if result.is_err() {

@@ -75,7 +75,7 @@ pub fn write_oci_dir(
     })?;
     let tmp = dest.join(".index.json.tmp");
     fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    fs::rename(&tmp, &index_path).map_err(io(&index_path))?;
+    wharf_store::replace_file(&tmp, &index_path).map_err(io(&index_path))?;
     Ok(report)
 }
 

@@ -70,6 +70,12 @@ pub const HCS_E_PROCESS_ALREADY_STOPPED: u32 = 0x8037_011F;
 /// `HCS_E_SYSTEM_ALREADY_STOPPED`: terminating a stopped compute system.
 pub const HCS_E_SYSTEM_ALREADY_STOPPED: u32 = 0x8037_0110;
 
+/// `HRESULT_FROM_WIN32(ERROR_MOD_NOT_FOUND)`: a DLL could not be loaded
+/// (the HCS DLLs, on a host without the Containers feature).
+pub const E_MOD_NOT_FOUND: u32 = 0x8007_007E;
+/// `HRESULT_FROM_WIN32(ERROR_PROC_NOT_FOUND)`: a DLL lacks a function.
+pub const E_PROC_NOT_FOUND: u32 = 0x8007_007F;
+
 /// The symbolic name of an HRESULT and what to do about it, for the codes
 /// a build can meet.
 pub fn describe_hresult(code: u32) -> Option<(&'static str, &'static str)> {
@@ -77,6 +83,8 @@ pub fn describe_hresult(code: u32) -> Option<(&'static str, &'static str)> {
         HCS_E_ACCESS_DENIED => ("HCS_E_ACCESS_DENIED", "run Wharf as an administrator (an elevated prompt): creating containers needs it"),
         0x8007_0005 => ("E_ACCESSDENIED", "run Wharf as an administrator; importing and exporting layers needs the backup and restore privileges"),
         0x8007_0522 => ("ERROR_PRIVILEGE_NOT_HELD", "run Wharf as an administrator: it needs the backup and restore privileges"),
+        E_MOD_NOT_FOUND => ("ERROR_MOD_NOT_FOUND", "this host has no Host Compute Service, which RUN in a Windows stage needs: enable the Windows Containers feature (Enable-WindowsOptionalFeature -Online -FeatureName Containers, or Install-WindowsFeature Containers on Windows Server) and restart; builds without a Windows RUN do not need it"),
+        E_PROC_NOT_FOUND => ("ERROR_PROC_NOT_FOUND", "this host's Host Compute Service lacks a function RUN needs: use Windows Server 2019 / Windows 10 1809 or later with the Containers feature enabled"),
         E_NOT_READY => ("ERROR_NOT_READY", "the layer's volume is not mounted yet; retry"),
         0x8007_0002 => ("ERROR_FILE_NOT_FOUND", "a layer folder or file is missing: check that every layer of the chain was imported"),
         0x8007_0003 => ("ERROR_PATH_NOT_FOUND", "a layer folder is missing: check that every layer of the chain was imported"),
@@ -119,6 +127,21 @@ mod tests {
         let text = format_hresult(0x8037_011B);
         assert!(text.starts_with("0x8037011B HCS_E_ACCESS_DENIED"), "{text}");
         assert!(text.contains("administrator"), "{text}");
+    }
+
+    #[test]
+    fn a_missing_hcs_dll_says_enable_the_containers_feature() {
+        let text = format_hresult(0x8007_007E);
+        assert!(text.starts_with("0x8007007E ERROR_MOD_NOT_FOUND"), "{text}");
+        assert!(text.contains("Containers feature"), "{text}");
+        let missing = crate::ApiError::new("LoadLibraryExW(vmcompute.dll)", E_MOD_NOT_FOUND);
+        assert!(
+            missing
+                .to_string()
+                .starts_with("LoadLibraryExW(vmcompute.dll) failed: 0x8007007E"),
+            "{missing}"
+        );
+        assert!(format_hresult(E_PROC_NOT_FOUND).contains("Containers feature"));
     }
 
     #[test]

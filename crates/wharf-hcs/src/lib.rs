@@ -12,7 +12,8 @@
 //!   the call order, retries, timeout and an always-complete teardown,
 //!   generic over [`HcsApi`];
 //! - `windows_shim` (Windows only): [`HcsApi`] over `vmcompute.dll` and
-//!   `computecore.dll`.
+//!   `computecore.dll`, which `windows_dlls` loads on first use, so that
+//!   `wharf.exe` starts on hosts without the Containers feature.
 //!
 //! # What is tested where
 //! Everything but the shim is portable and unit-tested on Linux: the
@@ -31,6 +32,8 @@ pub mod documents;
 pub mod hcs_error;
 pub mod orchestrator;
 pub mod run_error;
+#[cfg(windows)]
+mod windows_dlls;
 #[cfg(windows)]
 pub mod windows_shim;
 

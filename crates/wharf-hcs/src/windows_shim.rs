@@ -1,8 +1,9 @@
 //! [`HcsApi`] on a Windows host: each method is one call into
-//! `computecore.dll` (documented, through the `windows` crate) or into the
-//! legacy storage functions of `vmcompute.dll` (undocumented, declared
-//! here), plus the conversion of strings and handles. Nothing is decided
-//! here: the orchestrator chooses what to call and when.
+//! `computecore.dll` (documented; types from the `windows` crate) or into
+//! the legacy storage functions of `vmcompute.dll` (undocumented), both
+//! through the function tables `windows_dlls` loads on first use, plus the
+//! conversion of strings and handles. Nothing is decided here: the
+//! orchestrator chooses what to call and when.
 //!
 //! **Type-checked and linted only** (`wincheck.sh`): no Windows host is
 //! available to run this code, so it has never been executed. The
@@ -26,6 +27,7 @@
 //! leaves nothing open.
 
 use crate::api::{ApiError, Guid, HcsApi, LayerDescriptor, OutputEvent, OutputStream};
+use crate::windows_dlls::{Computecore, DriverInfo, Vmcompute, WcLayerDescriptor};
 use std::ffi::OsStr;
 use std::os::windows::ffi::OsStrExt;
 use std::path::Path;
@@ -42,76 +44,15 @@ use windows::Win32::Security::{
 };
 use windows::Win32::Storage::FileSystem::ReadFile;
 use windows::Win32::System::HostComputeSystem::{
-    HcsCloseComputeSystem, HcsCloseOperation, HcsCloseProcess, HcsCreateComputeSystem,
-    HcsCreateOperation, HcsCreateProcess, HcsGetProcessProperties, HcsStartComputeSystem,
-    HcsTerminateComputeSystem, HcsTerminateProcess, HcsWaitForOperationResult,
-    HcsWaitForOperationResultAndProcessInfo, HCS_OPERATION, HCS_PROCESS, HCS_PROCESS_INFORMATION,
-    HCS_SYSTEM,
+    HCS_OPERATION, HCS_PROCESS, HCS_PROCESS_INFORMATION, HCS_SYSTEM,
 };
 use windows::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken, INFINITE};
 
-/// `DriverInfo` of the legacy storage calls.
-#[repr(C)]
-struct DriverInfo {
-    flavour: i32,
-    home_dir: PCWSTR,
+/// The HCS of this host: its two DLLs, loaded.
+pub struct WindowsHcs {
+    compute: &'static Computecore,
+    storage: &'static Vmcompute,
 }
-
-/// `WC_LAYER_DESCRIPTOR`.
-#[repr(C)]
-struct WcLayerDescriptor {
-    layer_id: GUID,
-    flags: u32,
-    path: PCWSTR,
-}
-
-#[link(name = "vmcompute.dll", kind = "raw-dylib", modifiers = "+verbatim")]
-extern "system" {
-    fn NameToGuid(name: PCWSTR, guid: *mut GUID) -> HRESULT;
-    fn ImportLayer(
-        info: *const DriverInfo,
-        id: PCWSTR,
-        path: PCWSTR,
-        descriptors: *const WcLayerDescriptor,
-        count: usize,
-    ) -> HRESULT;
-    fn CreateSandboxLayer(
-        info: *const DriverInfo,
-        id: PCWSTR,
-        parent: PCWSTR,
-        descriptors: *const WcLayerDescriptor,
-        count: usize,
-    ) -> HRESULT;
-    fn ActivateLayer(info: *const DriverInfo, id: PCWSTR) -> HRESULT;
-    fn PrepareLayer(
-        info: *const DriverInfo,
-        id: PCWSTR,
-        descriptors: *const WcLayerDescriptor,
-        count: usize,
-    ) -> HRESULT;
-    fn GetLayerMountPath(
-        info: *const DriverInfo,
-        id: PCWSTR,
-        length: *mut usize,
-        buffer: *mut u16,
-    ) -> HRESULT;
-    fn UnprepareLayer(info: *const DriverInfo, id: PCWSTR) -> HRESULT;
-    fn ExportLayer(
-        info: *const DriverInfo,
-        id: PCWSTR,
-        path: PCWSTR,
-        descriptors: *const WcLayerDescriptor,
-        count: usize,
-    ) -> HRESULT;
-    fn DeactivateLayer(info: *const DriverInfo, id: PCWSTR) -> HRESULT;
-    fn DestroyLayer(info: *const DriverInfo, id: PCWSTR) -> HRESULT;
-    fn ProcessBaseImage(path: PCWSTR) -> HRESULT;
-    fn ProcessUtilityImage(path: PCWSTR) -> HRESULT;
-}
-
-/// The HCS of this host.
-#[derive(Debug, Default)]
-pub struct WindowsHcs;
 
 /// An open compute system.
 pub struct WindowsSystem(HCS_SYSTEM);
@@ -123,8 +64,12 @@ pub struct WindowsProcess {
 }
 
 impl WindowsHcs {
-    pub fn new() -> Self {
-        WindowsHcs
+    /// Loads `computecore.dll` and `vmcompute.dll` (once per process); an
+    /// error, explained by `hcs_error`, on a host without the Containers
+    /// feature.
+    pub fn open() -> Result<Self, ApiError> {
+        let (compute, storage) = crate::windows_dlls::available()?;
+        Ok(WindowsHcs { compute, storage })
     }
 }
 
@@ -199,28 +144,30 @@ unsafe fn take_document(document: PWSTR) -> String {
 /// Creates an operation, starts the call with it, waits for its result
 /// document and closes it.
 fn with_operation(
+    compute: &Computecore,
     call: &'static str,
-    start: impl FnOnce(HCS_OPERATION) -> windows::core::Result<()>,
+    start: impl FnOnce(HCS_OPERATION) -> HRESULT,
 ) -> Result<String, ApiError> {
     // SAFETY: no context and no callback: the operation is waited on.
-    let operation = unsafe { HcsCreateOperation(None, None) };
+    let operation = unsafe { (compute.HcsCreateOperation)(std::ptr::null(), None) };
     if operation.is_invalid() {
         return Err(ApiError::new("HcsCreateOperation", 0x8007_000E));
     }
     let started = start(operation);
     let mut document = PWSTR::null();
-    let waited = started.and_then(|()| {
+    let waited = if started.is_ok() {
         // SAFETY: a live operation; `document` receives a LocalAlloc'd string.
-        unsafe { HcsWaitForOperationResult(operation, INFINITE, Some(&mut document)) }
-    });
+        unsafe { (compute.HcsWaitForOperationResult)(operation, INFINITE, &mut document) }
+    } else {
+        started
+    };
     // SAFETY: `document` came from the wait above (or is null).
     let text = unsafe { take_document(document) };
     // SAFETY: the operation is no longer used.
-    unsafe { HcsCloseOperation(operation) };
-    match waited {
-        Ok(()) => Ok(text),
-        Err(e) => Err(api_error(call, &e).with_result_document(&text)),
-    }
+    unsafe { (compute.HcsCloseOperation)(operation) };
+    check(call, waited)
+        .map(|()| text.clone())
+        .map_err(|e| e.with_result_document(&text))
 }
 
 /// Enables one privilege on this process's token (left enabled: the
@@ -302,7 +249,7 @@ impl HcsApi for WindowsHcs {
         let mut guid = GUID::zeroed();
         // SAFETY: a NUL-terminated name and a valid out pointer.
         check("NameToGuid", unsafe {
-            NameToGuid(PCWSTR(name.as_ptr()), &mut guid)
+            (self.storage.NameToGuid)(PCWSTR(name.as_ptr()), &mut guid)
         })?;
         Ok(Guid {
             data1: guid.data1,
@@ -325,7 +272,7 @@ impl HcsApi for WindowsHcs {
         let info = driver_info(&home);
         // SAFETY: every pointer refers to a live, NUL-terminated buffer.
         check("ImportLayer", unsafe {
-            ImportLayer(
+            (self.storage.ImportLayer)(
                 &info,
                 PCWSTR(id.as_ptr()),
                 PCWSTR(source.as_ptr()),
@@ -339,7 +286,7 @@ impl HcsApi for WindowsHcs {
         let path = wide(layer);
         // SAFETY: a NUL-terminated path.
         check("ProcessBaseImage", unsafe {
-            ProcessBaseImage(PCWSTR(path.as_ptr()))
+            (self.storage.ProcessBaseImage)(PCWSTR(path.as_ptr()))
         })
     }
 
@@ -347,7 +294,7 @@ impl HcsApi for WindowsHcs {
         let path = wide(utility_vm);
         // SAFETY: a NUL-terminated path.
         check("ProcessUtilityImage", unsafe {
-            ProcessUtilityImage(PCWSTR(path.as_ptr()))
+            (self.storage.ProcessUtilityImage)(PCWSTR(path.as_ptr()))
         })
     }
 
@@ -361,7 +308,7 @@ impl HcsApi for WindowsHcs {
         let info = driver_info(&home);
         // SAFETY: as above; no parent id (hcsshim passes 0).
         check("CreateSandboxLayer", unsafe {
-            CreateSandboxLayer(
+            (self.storage.CreateSandboxLayer)(
                 &info,
                 PCWSTR(id.as_ptr()),
                 PCWSTR::null(),
@@ -376,7 +323,7 @@ impl HcsApi for WindowsHcs {
         let info = driver_info(&home);
         // SAFETY: live buffers.
         check("ActivateLayer", unsafe {
-            ActivateLayer(&info, PCWSTR(id.as_ptr()))
+            (self.storage.ActivateLayer)(&info, PCWSTR(id.as_ptr()))
         })
     }
 
@@ -386,7 +333,7 @@ impl HcsApi for WindowsHcs {
         let info = driver_info(&home);
         // SAFETY: live buffers.
         check("PrepareLayer", unsafe {
-            PrepareLayer(
+            (self.storage.PrepareLayer)(
                 &info,
                 PCWSTR(id.as_ptr()),
                 parents.entries.as_ptr(),
@@ -401,7 +348,7 @@ impl HcsApi for WindowsHcs {
         let mut length = 0usize;
         // SAFETY: first call asks for the length only.
         check("GetLayerMountPath", unsafe {
-            GetLayerMountPath(
+            (self.storage.GetLayerMountPath)(
                 &info,
                 PCWSTR(id.as_ptr()),
                 &mut length,
@@ -414,7 +361,12 @@ impl HcsApi for WindowsHcs {
         let mut buffer = vec![0u16; length];
         // SAFETY: a buffer of the length the first call gave.
         check("GetLayerMountPath", unsafe {
-            GetLayerMountPath(&info, PCWSTR(id.as_ptr()), &mut length, buffer.as_mut_ptr())
+            (self.storage.GetLayerMountPath)(
+                &info,
+                PCWSTR(id.as_ptr()),
+                &mut length,
+                buffer.as_mut_ptr(),
+            )
         })?;
         let end = buffer.iter().position(|&c| c == 0).unwrap_or(buffer.len());
         Ok(String::from_utf16_lossy(&buffer[..end]))
@@ -427,24 +379,26 @@ impl HcsApi for WindowsHcs {
     ) -> Result<WindowsSystem, ApiError> {
         let (id, document) = (wide(id), wide(document));
         let mut system = HCS_SYSTEM::default();
-        let created = with_operation("HcsCreateComputeSystem", |operation| {
-            // SAFETY: NUL-terminated id and document, a live operation.
-            system = unsafe {
-                HcsCreateComputeSystem(
+        let compute = self.compute;
+        let created = with_operation(compute, "HcsCreateComputeSystem", |operation| {
+            // SAFETY: NUL-terminated id and document, a live operation, a
+            // valid out pointer; no security descriptor.
+            unsafe {
+                (compute.HcsCreateComputeSystem)(
                     PCWSTR(id.as_ptr()),
                     PCWSTR(document.as_ptr()),
                     operation,
-                    None,
+                    std::ptr::null(),
+                    &mut system,
                 )
-            }?;
-            Ok(())
+            }
         });
         match created {
             Ok(_) => Ok(WindowsSystem(system)),
             Err(e) => {
                 if !system.is_invalid() {
                     // SAFETY: a handle HCS gave us, not used again.
-                    unsafe { HcsCloseComputeSystem(system) };
+                    unsafe { (compute.HcsCloseComputeSystem)(system) };
                 }
                 Err(e)
             }
@@ -452,9 +406,9 @@ impl HcsApi for WindowsHcs {
     }
 
     fn start_compute_system(&mut self, system: &mut WindowsSystem) -> Result<(), ApiError> {
-        with_operation("HcsStartComputeSystem", |operation| {
+        with_operation(self.compute, "HcsStartComputeSystem", |operation| {
             // SAFETY: an open system and a live operation; no options.
-            unsafe { HcsStartComputeSystem(system.0, operation, PCWSTR::null()) }
+            unsafe { (self.compute.HcsStartComputeSystem)(system.0, operation, PCWSTR::null()) }
         })
         .map(drop)
     }
@@ -466,37 +420,49 @@ impl HcsApi for WindowsHcs {
     ) -> Result<WindowsProcess, ApiError> {
         const CALL: &str = "HcsCreateProcess";
         let parameters = wide(parameters);
+        let compute = self.compute;
         // SAFETY: no context and no callback: the operation is waited on.
-        let operation = unsafe { HcsCreateOperation(None, None) };
+        let operation = unsafe { (compute.HcsCreateOperation)(std::ptr::null(), None) };
         if operation.is_invalid() {
             return Err(ApiError::new("HcsCreateOperation", 0x8007_000E));
         }
-        // SAFETY: an open system, NUL-terminated parameters, a live operation.
-        let process =
-            unsafe { HcsCreateProcess(system.0, PCWSTR(parameters.as_ptr()), operation, None) };
+        let mut process = HCS_PROCESS::default();
+        // SAFETY: an open system, NUL-terminated parameters, a live
+        // operation, a valid out pointer; no security descriptor.
+        let created = unsafe {
+            (compute.HcsCreateProcess)(
+                system.0,
+                PCWSTR(parameters.as_ptr()),
+                operation,
+                std::ptr::null(),
+                &mut process,
+            )
+        };
         let mut info = HCS_PROCESS_INFORMATION::default();
         let mut document = PWSTR::null();
-        let waited = process.and_then(|process| {
+        let waited = if created.is_ok() {
             // SAFETY: a live operation and valid out pointers.
-            let result = unsafe {
-                HcsWaitForOperationResultAndProcessInfo(
+            unsafe {
+                (compute.HcsWaitForOperationResultAndProcessInfo)(
                     operation,
                     INFINITE,
-                    Some(&mut info),
-                    Some(&mut document),
+                    &mut info,
+                    &mut document,
                 )
-            };
-            if result.is_err() {
-                // SAFETY: a handle HCS gave us, not used again.
-                unsafe { HcsCloseProcess(process) };
             }
-            result.map(|()| process)
-        });
+        } else {
+            created
+        };
+        if waited.is_err() && !process.is_invalid() {
+            // SAFETY: a handle HCS gave us, not used again.
+            unsafe { (compute.HcsCloseProcess)(process) };
+        }
         // SAFETY: `document` came from the wait above (or is null).
         let text = unsafe { take_document(document) };
         // SAFETY: the operation is no longer used.
-        unsafe { HcsCloseOperation(operation) };
-        let handle = waited.map_err(|e| api_error(CALL, &e).with_result_document(&text))?;
+        unsafe { (compute.HcsCloseOperation)(operation) };
+        check(CALL, waited).map_err(|e| e.with_result_document(&text))?;
+        let handle = process;
         let (sink, output) = mpsc::channel();
         pump(info.StdOutput, OutputStream::Stdout, sink.clone());
         pump(info.StdError, OutputStream::Stderr, sink);
@@ -520,36 +486,38 @@ impl HcsApi for WindowsHcs {
     }
 
     fn process_status(&mut self, process: &mut WindowsProcess) -> Result<String, ApiError> {
-        with_operation("HcsGetProcessProperties", |operation| {
+        with_operation(self.compute, "HcsGetProcessProperties", |operation| {
             // SAFETY: an open process and a live operation; no query.
-            unsafe { HcsGetProcessProperties(process.handle, operation, PCWSTR::null()) }
+            unsafe {
+                (self.compute.HcsGetProcessProperties)(process.handle, operation, PCWSTR::null())
+            }
         })
     }
 
     fn terminate_process(&mut self, process: &mut WindowsProcess) -> Result<(), ApiError> {
-        with_operation("HcsTerminateProcess", |operation| {
+        with_operation(self.compute, "HcsTerminateProcess", |operation| {
             // SAFETY: an open process and a live operation; no options.
-            unsafe { HcsTerminateProcess(process.handle, operation, PCWSTR::null()) }
+            unsafe { (self.compute.HcsTerminateProcess)(process.handle, operation, PCWSTR::null()) }
         })
         .map(drop)
     }
 
     fn close_process(&mut self, process: WindowsProcess) {
         // SAFETY: the handle is open and used no more.
-        unsafe { HcsCloseProcess(process.handle) };
+        unsafe { (self.compute.HcsCloseProcess)(process.handle) };
     }
 
     fn terminate_compute_system(&mut self, system: &mut WindowsSystem) -> Result<(), ApiError> {
-        with_operation("HcsTerminateComputeSystem", |operation| {
+        with_operation(self.compute, "HcsTerminateComputeSystem", |operation| {
             // SAFETY: an open system and a live operation; no options.
-            unsafe { HcsTerminateComputeSystem(system.0, operation, PCWSTR::null()) }
+            unsafe { (self.compute.HcsTerminateComputeSystem)(system.0, operation, PCWSTR::null()) }
         })
         .map(drop)
     }
 
     fn close_compute_system(&mut self, system: WindowsSystem) {
         // SAFETY: the handle is open and used no more.
-        unsafe { HcsCloseComputeSystem(system.0) };
+        unsafe { (self.compute.HcsCloseComputeSystem)(system.0) };
     }
 
     fn unprepare_layer(&mut self, layer: &Path) -> Result<(), ApiError> {
@@ -557,7 +525,7 @@ impl HcsApi for WindowsHcs {
         let info = driver_info(&home);
         // SAFETY: live buffers.
         check("UnprepareLayer", unsafe {
-            UnprepareLayer(&info, PCWSTR(id.as_ptr()))
+            (self.storage.UnprepareLayer)(&info, PCWSTR(id.as_ptr()))
         })
     }
 
@@ -573,7 +541,7 @@ impl HcsApi for WindowsHcs {
         let info = driver_info(&home);
         // SAFETY: live buffers.
         check("ExportLayer", unsafe {
-            ExportLayer(
+            (self.storage.ExportLayer)(
                 &info,
                 PCWSTR(id.as_ptr()),
                 PCWSTR(destination.as_ptr()),
@@ -588,7 +556,7 @@ impl HcsApi for WindowsHcs {
         let info = driver_info(&home);
         // SAFETY: live buffers.
         check("DeactivateLayer", unsafe {
-            DeactivateLayer(&info, PCWSTR(id.as_ptr()))
+            (self.storage.DeactivateLayer)(&info, PCWSTR(id.as_ptr()))
         })
     }
 
@@ -597,7 +565,7 @@ impl HcsApi for WindowsHcs {
         let info = driver_info(&home);
         // SAFETY: live buffers.
         check("DestroyLayer", unsafe {
-            DestroyLayer(&info, PCWSTR(id.as_ptr()))
+            (self.storage.DestroyLayer)(&info, PCWSTR(id.as_ptr()))
         })
     }
 }

@@ -48,7 +48,7 @@ pub fn import_lower(layer: &LowerLayer<'_>) -> Result<(), RunError> {
             "the layer deletes files or holds hard links, which importing for RUN does not handle yet",
         ));
     }
-    let mut api = WindowsHcs::new();
+    let mut api = WindowsHcs::open().map_err(|e| RunError::Sandbox(e.to_string()))?;
     import_layer(&mut api, layer.dest, staging.path(), layer.parents)
         .map_err(|e| lower_err(layer, e))
 }
@@ -76,7 +76,7 @@ pub fn run_on_host(
         export_to,
         mount_retry: MountRetry::default(),
     };
-    let mut api = WindowsHcs::new();
+    let mut api = WindowsHcs::open().map_err(|e| RunError::Sandbox(e.to_string()))?;
     let mut sink = LineSink::new(spec.output);
     let result = wharf_hcs::run(&mut api, &hcs_spec, &mut |stream, bytes| {
         sink.push(stream == OutputStream::Stderr, bytes)

@@ -23,6 +23,7 @@ mod error;
 mod gc;
 mod inspect;
 mod lock;
+mod replace;
 mod tags;
 
 pub use areas::{IngestFile, RecordKind, RecordSpace, SnapshotXattrs};
@@ -31,6 +32,7 @@ pub use error::StoreError;
 pub use gc::{GcOptions, GcReport};
 pub use inspect::{ImageDetails, ImageSummary, LayerInfo, ManifestDetails};
 pub use lock::StoreLease;
+pub use replace::replace_file;
 use wharf_oci::{Digest, ImageIndex};
 
 use lock::FileLock;
@@ -248,7 +250,7 @@ pub(crate) fn write_atomic(root: &Path, dest: &Path, bytes: &[u8]) -> Result<(),
         .and_then(|_| tmp.1.sync_all())
         .map_err(|e| StoreError::io("writing", &tmp.0, e))?;
     drop(tmp.1);
-    fs::rename(&tmp.0, dest).map_err(|e| {
+    replace_file(&tmp.0, dest).map_err(|e| {
         let _ = fs::remove_file(&tmp.0);
         StoreError::io("replacing", dest, e)
     })?;

@@ -254,6 +254,10 @@ fn corrupt_index_json_is_reported_with_its_path() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs Debian's skopeo, a Linux program that Windows (and Wine) cannot start"
+)]
 fn skopeo_reads_the_store_as_an_oci_layout() {
     if !std::path::Path::new("/usr/bin/skopeo").exists() {
         panic!("skopeo is required (Debian package skopeo)");
@@ -279,6 +283,10 @@ fn skopeo_reads_the_store_as_an_oci_layout() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs Debian's umoci, a Linux program that Windows (and Wine) cannot start"
+)]
 fn umoci_unpacks_an_image_from_the_store() {
     let (dir, store) = store();
     let mut b = tar::Builder::new(Vec::new());
