@@ -56,6 +56,7 @@ pub mod context;
 pub mod copy_from;
 pub mod copy_layer;
 pub mod copy_plan;
+mod copy_step;
 pub mod emit;
 pub mod git_source;
 pub mod layer_store;

@@ -12,8 +12,7 @@
 //! Chocolatey translation unless turned off), the container account, no
 //! mounts.
 
-use crate::run_step::RunStep;
-use crate::stage_exec::StageExec;
+use crate::stage_exec::{RunStep, StageExec};
 use std::any::Any;
 use std::path::{Path, PathBuf};
 use wharf_frontend::ast::Network as DockerfileNetwork;

@@ -8,34 +8,16 @@
 use crate::api::{BuildError, BuildEvent};
 use crate::cache_key::{context_tree_digest, instruction_key, CacheKey};
 use crate::layer_store::RunRecord;
-use crate::stage_exec::{StageExec, StageResult};
+use crate::stage_exec::{RunStep, StageExec, StageResult};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use wharf_frontend::ast::{Mount, Run};
-use wharf_frontend::plan::{PlannedInstruction, StagePlan};
+use wharf_frontend::ast::Mount;
 use wharf_layer::{
-    export_folder_to_layer, LinuxLayerOptions, LinuxLayerWriter, NoBase, Timestamp,
-    WindowsLayerOptions, WindowsLayerWriter,
+    export_folder_to_layer, NoBase, Timestamp, WindowsLayerOptions, WindowsLayerWriter,
 };
-use wharf_oci::{chain_ids, ImageConfig, LayerRef};
+use wharf_oci::{chain_ids, LayerRef};
 use wharf_run::{LowerForm, LowerLayer, OutputLine, RunChange, RunExecutor};
 use wharf_store::SnapshotXattrs;
-
-/// One RUN as the stage loop hands it over.
-pub(crate) struct RunStep<'a> {
-    pub stage: &'a StagePlan,
-    pub ins: &'a PlannedInstruction,
-    pub run: &'a Run,
-    /// The cache key of the step before, and the working directory then.
-    pub chain: &'a CacheKey,
-    pub workdir_before: &'a str,
-    /// The stage's layers so far, base first, and the registry image they
-    /// come from (to fetch base layers the store lacks).
-    pub layers: &'a [LayerRef],
-    pub base_reference: Option<&'a str>,
-    /// The stage's configuration so far.
-    pub config: &'a ImageConfig,
-}
 
 impl StageExec<'_> {
     /// One RUN: returns what it produced, whether that came from the
@@ -211,14 +193,16 @@ impl StageExec<'_> {
     fn pack_change(&self, change: RunChange, windows: bool) -> Result<Option<LayerRef>, String> {
         let layer = match change {
             RunChange::Nothing => return Ok(None),
+            // Overlay upper directories exist on Linux hosts only.
+            #[cfg(target_os = "linux")]
             RunChange::Upper(upper) if !windows => {
-                let opts = LinuxLayerOptions {
+                let opts = wharf_layer::LinuxLayerOptions {
                     source_date_epoch: self.config.source_date_epoch,
                     owner: None,
                     skip_xattrs: false,
                 };
                 self.layers.write_layer(|w| {
-                    let mut lw = LinuxLayerWriter::new(w, opts);
+                    let mut lw = wharf_layer::LinuxLayerWriter::new(w, opts);
                     lw.add_overlay_upper(&upper)?;
                     lw.finish()
                 })

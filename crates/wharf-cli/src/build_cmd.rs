@@ -6,11 +6,12 @@ use crate::args::BuildArgs;
 use crate::load::Loaded;
 use crate::output::Output;
 use crate::progress::Reporter;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
 use wharf_build::{
-    BuildConfig, BuildContext, BuildRequest, Builder, RegistryResolver, SecretSource,
+    BaseResolver, BuildConfig, BuildContext, BuildRequest, Builder, RegistryResolver, SecretSource,
 };
+use wharf_export::{ExportImage, ImageSource};
 use wharf_frontend::plan::PlanOptions;
 use wharf_layer::Compression;
 use wharf_oci::Reference;
@@ -202,32 +203,34 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
             }
             Output::Export(spec) => {
                 // Files hold every layer: fetch base layers the build only
-                // referenced.
-                fetch_missing_layers(&runtime, &client, &store, &output.images)?;
-                // Exports read the image by its store name; an untagged
-                // build gets one from its digest.
-                let (source, tags) = match refs.first() {
-                    Some(r) => (r.to_string(), refs.iter().map(|r| r.to_string()).collect()),
-                    None => {
-                        let name = format!("localhost/wharf-build:{}", &root.digest.hex()[..12]);
-                        store
-                            .tag(&name, &root)
-                            .with_context(|| format!("cannot tag {name} in the store"))?;
-                        (name, Vec::new())
+                // referenced (through the resolver that found the bases).
+                for image in &output.images {
+                    match &image.base_reference {
+                        Some(b) => {
+                            resolver
+                                .fetch_layers(b, &image.layers, &store)
+                                .map_err(|m| {
+                                    anyhow!("fetching the base layers of {b} for the export: {m}")
+                                })?
+                        }
+                        None if !image.layers_present(&store) => {
+                            bail!("a layer of the built image is missing from the store")
+                        }
+                        None => {}
                     }
-                };
+                }
+                // The export takes the build's own descriptor: an untagged
+                // build needs no name in the store.
+                let source = ImageSource::Built(root.clone());
+                let tags = refs.iter().map(|r| r.to_string()).collect();
                 let platform = output
                     .images
                     .first()
                     .map(|i| i.platform.clone())
                     .unwrap_or_else(wharf_oci::Platform::host);
-                let report = wharf_export::export(
-                    &store,
-                    &[wharf_export::ExportImage { source, tags }],
-                    spec,
-                    &platform,
-                )
-                .context("exporting the image")?;
+                let report =
+                    wharf_export::export(&store, &[ExportImage { source, tags }], spec, &platform)
+                        .context("exporting the image")?;
                 destinations.push(format!(
                     "{} ({} blobs, {} bytes)",
                     export_target(spec),
@@ -247,36 +250,4 @@ fn export_target(o: &wharf_export::Output) -> String {
         wharf_export::Output::OciArchive(p) => format!("OCI archive {}", p.display()),
         wharf_export::Output::DockerArchive(p) => format!("docker-archive {}", p.display()),
     }
-}
-
-/// Downloads the base layers of `images` that the store lacks, from each
-/// image's base reference (foreign layers from their URLs if need be).
-fn fetch_missing_layers(
-    runtime: &tokio::runtime::Runtime,
-    client: &RegistryClient,
-    store: &wharf_store::Store,
-    images: &[wharf_build::BuiltImage],
-) -> Result<()> {
-    for image in images {
-        for layer in &image.layers {
-            let d = &layer.descriptor;
-            if store.blob_size(&d.digest) == Some(d.size) {
-                continue;
-            }
-            let Some(base) = &image.base_reference else {
-                bail!(
-                    "layer {} of the built image is missing from the store",
-                    d.digest
-                );
-            };
-            let r = Reference::parse(base)
-                .with_context(|| format!("{base}: not an image reference"))?;
-            runtime
-                .block_on(client.fetch_blob(&r, d, store))
-                .with_context(|| {
-                    format!("fetching base layer {} of {base} for the export", d.digest)
-                })?;
-        }
-    }
-    Ok(())
 }

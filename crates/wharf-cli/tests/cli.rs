@@ -369,3 +369,37 @@ fn compression_choices() {
         assert!(stderr.contains(&format!("--compression {bad}")), "{stderr}");
     }
 }
+
+#[test]
+fn an_untagged_build_exports_by_its_digest_and_leaves_no_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY a.txt /\n").unwrap();
+    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    let store = dir.path().join("store");
+    let layout = dir.path().join("layout");
+    let archive = dir.path().join("image.tar");
+    let (out, _, stderr) = run(wharf()
+        .arg("build")
+        .arg("--output")
+        .arg(format!("type=oci,dest={}", layout.display()))
+        .arg("--output")
+        .arg(format!("type=docker,dest={}", archive.display()))
+        .arg("--store")
+        .arg(&store)
+        .arg(&ctx));
+    assert!(out.status.success(), "{stderr}");
+    // Nothing was tagged in the store.
+    let index = json(&std::fs::read_to_string(store.join("index.json")).unwrap());
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 0, "{index}");
+    // The layout holds the image without a name.
+    let exported = json(&std::fs::read_to_string(layout.join("index.json")).unwrap());
+    let entries = exported["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{exported}");
+    assert!(entries[0]["annotations"].is_null(), "{exported}");
+    let digest = entries[0]["digest"].as_str().unwrap();
+    let hex = digest.trim_start_matches("sha256:");
+    assert!(layout.join("blobs/sha256").join(hex).is_file());
+    assert!(archive.is_file());
+}

@@ -13,7 +13,8 @@ use wharf_store::Store;
 /// The blobs and index entries of an export.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
-    /// Entries for the output's `index.json`, one per tag.
+    /// Entries for the output's `index.json`, one per name (one without
+    /// a name for an unnamed image).
     pub entries: Vec<Descriptor>,
     /// Blobs to copy, by digest string, with their digest and size.
     pub blobs: BTreeMap<String, (Digest, u64)>,
@@ -66,33 +67,36 @@ pub(crate) fn plan_oci(store: &Store, images: &[ExportImage]) -> Result<Plan, Ex
     let mut plan = Plan::default();
     let mut seen_tags = BTreeSet::new();
     for image in images {
-        let top = store.resolve(&image.source)?;
+        let top = image.top(store)?;
+        let label = image.label();
         match manifest_kind(&top.media_type) {
             Some(ManifestKind::Image) => {
-                plan.add_manifest(store, &image.source, &top)?;
+                plan.add_manifest(store, &label, &top)?;
             }
             Some(ManifestKind::Index) => {
-                plan.add_blob(store, &image.source, &top)?;
+                plan.add_blob(store, &label, &top)?;
                 let index: ImageIndex = store.read_json(&top.digest, "image index")?;
                 for child in &index.manifests {
                     if manifest_kind(&child.media_type) == Some(ManifestKind::Image) {
-                        plan.add_manifest(store, &image.source, child)?;
+                        plan.add_manifest(store, &label, child)?;
                     }
                 }
             }
             None => {
                 return Err(ExportError::UnsupportedMediaType {
-                    image: image.source.clone(),
+                    image: label,
                     media_type: top.media_type,
                 })
             }
         }
-        let names: Vec<&str> = if image.tags.is_empty() {
-            vec![image.source.as_str()]
-        } else {
-            image.tags.iter().map(String::as_str).collect()
-        };
-        for name in names {
+        let names = image.names();
+        if names.is_empty() {
+            // An unnamed image: its entry without a ref.name annotation.
+            let mut entry = Descriptor::new(top.media_type.clone(), top.digest.clone(), top.size);
+            entry.platform = top.platform.clone();
+            plan.entries.push(entry);
+        }
+        for name in &names {
             if !seen_tags.insert(name.to_string()) {
                 continue;
             }

@@ -44,21 +44,18 @@ pub fn write_docker_archive<W: Write>(
     let mut report = ExportReport::default();
     for image in images {
         let desc = single_platform(store, image, platform)?;
-        let manifest = plan.add_manifest(store, &image.source, &desc)?;
+        let label = image.label();
+        let manifest = plan.add_manifest(store, &label, &desc)?;
         for layer in &manifest.layers {
             if store.blob_size(&layer.digest).is_none() {
                 // docker-archive has no place for an absent layer.
                 return Err(ExportError::MissingBlob {
-                    image: image.source.clone(),
+                    image: label.clone(),
                     digest: layer.digest.to_string(),
                 });
             }
         }
-        let repo_tags = if image.tags.is_empty() {
-            vec![image.source.clone()]
-        } else {
-            image.tags.clone()
-        };
+        let repo_tags = image.names();
         report.tags += repo_tags.len();
         entries.push(ManifestEntry {
             config: blob_name(&manifest.config.digest),
@@ -87,7 +84,7 @@ fn single_platform(
     image: &ExportImage,
     platform: &Platform,
 ) -> Result<Descriptor, ExportError> {
-    let top = store.resolve(&image.source)?;
+    let top = image.top(store)?;
     match manifest_kind(&top.media_type) {
         Some(ManifestKind::Image) => Ok(top),
         Some(ManifestKind::Index) => {
@@ -108,14 +105,14 @@ fn single_platform(
                 .collect();
             let selection = wharf_oci::select(platform, &platforms).map_err(|source| {
                 ExportError::NoMatchingPlatform {
-                    image: image.source.clone(),
+                    image: image.label(),
                     source,
                 }
             })?;
             Ok(present[selection.index].clone())
         }
         None => Err(ExportError::UnsupportedMediaType {
-            image: image.source.clone(),
+            image: image.label(),
             media_type: top.media_type,
         }),
     }

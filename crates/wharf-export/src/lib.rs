@@ -20,17 +20,54 @@ pub use error::ExportError;
 pub use oci::{write_oci_archive, write_oci_dir};
 
 use std::path::{Path, PathBuf};
-use wharf_oci::Platform;
+use wharf_oci::{Descriptor, Platform};
 use wharf_store::Store;
+
+/// Which image of the store to export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    /// A tagged image, by its name in the store (e.g.
+    /// `docker.io/library/busybox:latest`).
+    Named(String),
+    /// An image by its descriptor (a manifest or an index), as a build
+    /// returns it: no tag needed.
+    Built(Descriptor),
+}
 
 /// One image to export.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportImage {
-    /// Its name in the store (e.g. `docker.io/library/busybox:latest`).
-    pub source: String,
+    pub source: ImageSource,
     /// Names to give it in the output (OCI `ref.name` annotations, docker
-    /// `RepoTags`); the store name when empty.
+    /// `RepoTags`). When empty, a named image keeps its store name and a
+    /// built one goes unnamed.
     pub tags: Vec<String>,
+}
+
+impl ExportImage {
+    /// The image's top descriptor.
+    pub(crate) fn top(&self, store: &Store) -> Result<Descriptor, ExportError> {
+        match &self.source {
+            ImageSource::Named(name) => Ok(store.resolve(name)?),
+            ImageSource::Built(d) => Ok(d.clone()),
+        }
+    }
+
+    /// How messages name the image.
+    pub(crate) fn label(&self) -> String {
+        match &self.source {
+            ImageSource::Named(name) => name.clone(),
+            ImageSource::Built(d) => d.digest.to_string(),
+        }
+    }
+
+    /// The names the output gives the image.
+    pub(crate) fn names(&self) -> Vec<String> {
+        match (&self.source, self.tags.is_empty()) {
+            (ImageSource::Named(name), true) => vec![name.clone()],
+            _ => self.tags.clone(),
+        }
+    }
 }
 
 /// What an export wrote.

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
-use wharf_export::{export, ExportError, ExportImage, Output};
+use wharf_export::{export, ExportError, ExportImage, ImageSource, Output};
 use wharf_oci::Digest;
 use wharf_oci::Platform;
 use wharf_oci::{
@@ -94,7 +94,7 @@ fn linux() -> Platform {
 
 fn one(source: &str, tags: &[&str]) -> Vec<ExportImage> {
     vec![ExportImage {
-        source: source.into(),
+        source: ImageSource::Named(source.into()),
         tags: tags.iter().map(|t| t.to_string()).collect(),
     }]
 }

@@ -3,6 +3,7 @@
 //! backoff for transient failures.
 
 use crate::auth::{Authenticator, CredentialStore, Scope};
+use crate::body::read_limited;
 use crate::error::RegistryError;
 use crate::progress::{Direction, Progress, ProgressSink};
 use crate::retry::{parse_retry_after, RetryPolicy};
@@ -360,40 +361,6 @@ impl RegistryClient {
             }
         }
     }
-}
-
-/// Reads a whole (small) response body, refusing more than `limit` bytes.
-pub(crate) async fn read_limited(
-    resp: Response,
-    limit: usize,
-    method: &str,
-    url: &str,
-) -> Result<Vec<u8>, RegistryError> {
-    if resp.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(RegistryError::BadResponse {
-            what: "response".into(),
-            url: url.to_string(),
-            reason: format!("it is larger than the {limit}-byte limit"),
-        });
-    }
-    let mut out = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| RegistryError::Transport {
-            method: method.to_string(),
-            url: url.to_string(),
-            reason: format!("reading the response: {}", e.without_url()),
-        })?;
-        if out.len() + chunk.len() > limit {
-            return Err(RegistryError::BadResponse {
-                what: "response".into(),
-                url: url.to_string(),
-                reason: format!("it is larger than the {limit}-byte limit"),
-            });
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
 }
 
 /// `: CODE: message; CODE2: message2` from a distribution error body, or "".

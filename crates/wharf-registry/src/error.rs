@@ -2,7 +2,7 @@
 //! or blob involved and say what to do; they never contain credentials or
 //! tokens (URLs carry none: authentication travels in headers only).
 
-use crate::auth::CredentialError;
+use std::path::PathBuf;
 use wharf_oci::ReferenceError;
 use wharf_store::StoreError;
 
@@ -178,4 +178,27 @@ pub enum RegistryError {
     /// A task failed unexpectedly (panicked or was cancelled).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Why credentials could not be looked up.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// The Docker config file exists but cannot be read or parsed.
+    #[error("cannot read Docker config {path}: {reason}; fix or remove the file")]
+    BadConfig {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong (never contains secrets).
+        reason: String,
+    },
+    /// A credential helper failed.
+    #[error("credential helper docker-credential-{helper} failed for {server}: {reason}")]
+    Helper {
+        /// Helper name (`desktop`, `ecr-login`, ...).
+        helper: String,
+        /// The server asked about.
+        server: String,
+        /// What went wrong (never contains secrets).
+        reason: String,
+    },
 }

@@ -17,6 +17,7 @@
 
 pub mod auth;
 mod blob;
+mod body;
 mod client;
 mod error;
 mod manifest;

@@ -4,7 +4,8 @@
 //! only: a Windows base used by a COPY-only build needs nothing else.
 
 use crate::auth::Scope;
-use crate::client::{read_limited, RegistryClient, Request};
+use crate::body::read_limited;
+use crate::client::{RegistryClient, Request};
 use crate::error::RegistryError;
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};

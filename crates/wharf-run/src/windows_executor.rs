@@ -97,7 +97,7 @@ impl RunExecutor for WindowsRunExecutor {
         let process = process_parameters(spec)?;
         #[cfg(windows)]
         {
-            crate::windows_host::run_on_host(spec, process, &self.settings)
+            crate::windows_host::run_on_host(spec, process, self.settings.timeout)
         }
         #[cfg(not(windows))]
         {

@@ -10,7 +10,6 @@
 
 use crate::output::LineSink;
 use crate::seam::{LowerLayer, RunChange, RunError, RunNetwork, RunSpec};
-use crate::windows_executor::WindowsRunSettings;
 use wharf_hcs::{
     import_layer, MountRetry, Network, OutputStream, ProcessParameters, RunSpec as HcsRunSpec,
     WindowsHcs,
@@ -57,7 +56,7 @@ pub fn import_lower(layer: &LowerLayer<'_>) -> Result<(), RunError> {
 pub fn run_on_host(
     spec: &RunSpec<'_>,
     process: ProcessParameters,
-    settings: &WindowsRunSettings,
+    timeout: std::time::Duration,
 ) -> Result<RunChange, RunError> {
     let export_to = spec.scratch.join("export");
     std::fs::create_dir(&export_to).map_err(|e| RunError::io("creating", &export_to, e))?;
@@ -72,7 +71,7 @@ pub fn run_on_host(
         network: match spec.network {
             RunNetwork::Default | RunNetwork::Host | RunNetwork::None => Network::None,
         },
-        timeout: settings.timeout,
+        timeout,
         export_to,
         mount_retry: MountRetry::default(),
     };

@@ -10,6 +10,7 @@
 //! token (config `identitytoken`, or a helper's user name `<token>`) is an
 //! OAuth2 refresh token; the token flow exchanges it for access tokens.
 
+use crate::error::CredentialError;
 use base64::Engine;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -90,29 +91,6 @@ impl fmt::Debug for Credentials {
             .field("password", &self.password)
             .finish()
     }
-}
-
-/// Why credentials could not be looked up.
-#[derive(Debug, thiserror::Error)]
-pub enum CredentialError {
-    /// The Docker config file exists but cannot be read or parsed.
-    #[error("cannot read Docker config {path}: {reason}; fix or remove the file")]
-    BadConfig {
-        /// The config file.
-        path: PathBuf,
-        /// What is wrong (never contains secrets).
-        reason: String,
-    },
-    /// A credential helper failed.
-    #[error("credential helper docker-credential-{helper} failed for {server}: {reason}")]
-    Helper {
-        /// Helper name (`desktop`, `ecr-login`, ...).
-        helper: String,
-        /// The server asked about.
-        server: String,
-        /// What went wrong (never contains secrets).
-        reason: String,
-    },
 }
 
 /// Where credentials for each registry come from.

@@ -8,8 +8,9 @@
 mod challenge;
 mod credentials;
 
+pub use crate::error::CredentialError;
 pub use challenge::{parse_challenges, Challenge};
-pub use credentials::{CredentialError, CredentialStore, Credentials, Secret};
+pub use credentials::{CredentialStore, Credentials, Secret};
 
 use crate::error::RegistryError;
 use serde::Deserialize;
@@ -363,7 +364,7 @@ impl Authenticator {
                 codes: String::new(),
             });
         }
-        let body = crate::client::read_limited(resp, MAX_TOKEN_RESPONSE, "GET", &shown).await?;
+        let body = crate::body::read_limited(resp, MAX_TOKEN_RESPONSE, "GET", &shown).await?;
         let parsed: TokenResponse =
             serde_json::from_slice(&body).map_err(|e| RegistryError::BadResponse {
                 what: "token response".into(),
