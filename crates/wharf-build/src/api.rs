@@ -115,10 +115,12 @@ impl BaseResolver for NoRegistry {
     }
 }
 
-/// Progress of a build, for a progress view or a JSON event stream (one
-/// object per event, its kind in `event`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+/// Progress of a build, for a progress view or a JSON event stream: it
+/// serialises as one object per event, its kind in `event`
+/// (`step-started`, `step`, `layer-progress`, `run-output`, `note`,
+/// `warning`), a step's text as `instruction`, a RUN line's stream as
+/// `stream` (`stdout` or `stderr`), notes and warnings as `message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildEvent {
     /// A step (instruction) begins.
     StepStarted {
@@ -147,6 +149,83 @@ pub enum BuildEvent {
     Note(String),
     /// A problem that did not stop the build.
     Warning(String),
+}
+
+/// The wire form of [`BuildEvent`].
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+enum EventWire<'a> {
+    StepStarted {
+        platform: &'a str,
+        stage: &'a str,
+        line: usize,
+        instruction: &'a str,
+    },
+    Step {
+        platform: &'a str,
+        stage: &'a str,
+        line: usize,
+        instruction: &'a str,
+        cached: bool,
+    },
+    LayerProgress {
+        line: usize,
+        bytes: u64,
+    },
+    RunOutput {
+        line: usize,
+        stream: &'static str,
+        text: &'a str,
+    },
+    Note {
+        message: &'a str,
+    },
+    Warning {
+        message: &'a str,
+    },
+}
+
+impl Serialize for BuildEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let wire = match self {
+            BuildEvent::StepStarted {
+                platform,
+                stage,
+                line,
+                text,
+            } => EventWire::StepStarted {
+                platform,
+                stage,
+                line: *line,
+                instruction: text,
+            },
+            BuildEvent::Step {
+                platform,
+                stage,
+                line,
+                text,
+                cached,
+            } => EventWire::Step {
+                platform,
+                stage,
+                line: *line,
+                instruction: text,
+                cached: *cached,
+            },
+            BuildEvent::LayerProgress { line, bytes } => EventWire::LayerProgress {
+                line: *line,
+                bytes: *bytes,
+            },
+            BuildEvent::RunOutput { line, stderr, text } => EventWire::RunOutput {
+                line: *line,
+                stream: if *stderr { "stderr" } else { "stdout" },
+                text,
+            },
+            BuildEvent::Note(message) => EventWire::Note { message },
+            BuildEvent::Warning(message) => EventWire::Warning { message },
+        };
+        wire.serialize(s)
+    }
 }
 
 /// The result: one image per target platform, and an index over them when
@@ -189,4 +268,36 @@ pub enum BuildError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Layer(#[from] LayerStoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BuildEvent;
+
+    #[test]
+    fn events_serialise_as_the_json_stream_documents_them() {
+        let e = BuildEvent::RunOutput {
+            line: 3,
+            stderr: true,
+            text: "oops".into(),
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"event": "run-output", "line": 3, "stream": "stderr", "text": "oops"})
+        );
+        let v = serde_json::to_value(BuildEvent::Step {
+            platform: "linux/amd64".into(),
+            stage: "build".into(),
+            line: 2,
+            text: "COPY a /".into(),
+            cached: true,
+        })
+        .unwrap();
+        assert_eq!(v["event"], "step");
+        assert_eq!(v["instruction"], "COPY a /");
+        assert_eq!(v["cached"], true);
+        let v = serde_json::to_value(BuildEvent::Warning("w".into())).unwrap();
+        assert_eq!(v, serde_json::json!({"event": "warning", "message": "w"}));
+    }
 }

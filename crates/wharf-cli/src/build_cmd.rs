@@ -221,7 +221,7 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
                 }
                 // The export takes the build's own descriptor: an untagged
                 // build needs no name in the store.
-                let source = ImageSource::Built(root.clone());
+                let source = ImageSource::Built(Box::new(root.clone()));
                 let tags = refs.iter().map(|r| r.to_string()).collect();
                 let platform = output
                     .images

@@ -96,33 +96,7 @@ impl Reporter {
 
     pub fn event(&mut self, e: &BuildEvent) {
         if self.json() {
-            let v = match e {
-                BuildEvent::StepStarted {
-                    platform,
-                    stage,
-                    line,
-                    text,
-                } => {
-                    json!({"event": "step-started", "platform": platform, "stage": stage, "line": line, "instruction": text})
-                }
-                BuildEvent::Step {
-                    platform,
-                    stage,
-                    line,
-                    text,
-                    cached,
-                } => {
-                    json!({"event": "step", "platform": platform, "stage": stage, "line": line, "instruction": text, "cached": cached})
-                }
-                BuildEvent::LayerProgress { line, bytes } => {
-                    json!({"event": "layer-progress", "line": line, "bytes": bytes})
-                }
-                BuildEvent::RunOutput { line, stderr, text } => {
-                    json!({"event": "run-output", "line": line, "stream": if *stderr { "stderr" } else { "stdout" }, "text": text})
-                }
-                BuildEvent::Note(m) => json!({"event": "note", "message": m}),
-                BuildEvent::Warning(m) => json!({"event": "warning", "message": m}),
-            };
+            let v = serde_json::to_string(e).unwrap_or_default();
             let _ = writeln!(std::io::stderr().lock(), "{v}");
             return;
         }

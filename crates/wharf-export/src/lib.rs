@@ -31,7 +31,7 @@ pub enum ImageSource {
     Named(String),
     /// An image by its descriptor (a manifest or an index), as a build
     /// returns it: no tag needed.
-    Built(Descriptor),
+    Built(Box<Descriptor>),
 }
 
 /// One image to export.
@@ -49,7 +49,7 @@ impl ExportImage {
     pub(crate) fn top(&self, store: &Store) -> Result<Descriptor, ExportError> {
         match &self.source {
             ImageSource::Named(name) => Ok(store.resolve(name)?),
-            ImageSource::Built(d) => Ok(d.clone()),
+            ImageSource::Built(d) => Ok((**d).clone()),
         }
     }
 
