@@ -71,7 +71,9 @@ pub struct StageExec<'a> {
     /// The Chocolatey table Windows RUN lines are translated with (`None`:
     /// no translation).
     pub choco: Option<&'a ChocoTable>,
-    /// The build's secrets, for `RUN --mount=type=secret`.
+    /// The build's secrets, for `RUN --mount=type=secret` (mounts exist
+    /// in Linux stages only, which run on Linux hosts).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub secrets: &'a std::collections::BTreeMap<String, SecretSource>,
     /// Downloads layers of images COPY --from reads.
     pub resolver: &'a dyn BaseResolver,

@@ -453,10 +453,7 @@ fn gc_tidies_every_area_and_keeps_what_tagged_images_use() {
     let old = store.temp_dir().unwrap().keep();
     let fresh = store.temp_dir().unwrap();
     let two_hours_ago = SystemTime::now() - std::time::Duration::from_secs(7200);
-    File::open(&old)
-        .unwrap()
-        .set_modified(two_hours_ago)
-        .unwrap();
+    set_modified(&old, two_hours_ago);
     // A RUN cache mount.
     let cache = store.run_cache_dir("go-build").unwrap();
     fs::write(cache.join("data.bin"), b"cached").unwrap();
@@ -508,4 +505,21 @@ fn a_hashed_file_enters_the_store_by_rename() {
         Err(StoreError::SizeMismatch { .. })
     ));
     assert_eq!(store.blob_size(&other), None);
+}
+
+/// Sets the modification time of a file or directory.
+fn set_modified(path: &std::path::Path, time: SystemTime) {
+    // Windows opens a directory only with FILE_FLAG_BACKUP_SEMANTICS.
+    #[cfg(windows)]
+    let f = {
+        use std::os::windows::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(0x0200_0000)
+            .open(path)
+            .unwrap()
+    };
+    #[cfg(not(windows))]
+    let f = File::open(path).unwrap();
+    f.set_modified(time).unwrap();
 }
