@@ -29,7 +29,7 @@ pub enum CopyLayerError {
         source: std::io::Error,
     },
     #[error("{0}")]
-    Archive(Box<crate::archive::ArchiveError>),
+    Archive(Box<wharf_layer::archive::ArchiveError>),
     #[error("{path}: {source}")]
     Layer {
         path: String,
@@ -72,13 +72,13 @@ impl CopyLayerSpec<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveSource {
     pub path: std::path::PathBuf,
-    pub format: crate::archive::ArchiveFormat,
+    pub format: wharf_layer::Format,
     /// Relative destination directory, `/`-separated.
     pub dest_dir: String,
 }
 
 /// Extraction failed (the archive names itself in the message).
-fn archive_err(e: crate::archive::ArchiveError) -> CopyLayerError {
+fn archive_err(e: wharf_layer::archive::ArchiveError) -> CopyLayerError {
     CopyLayerError::Archive(Box::new(e))
 }
 
@@ -258,8 +258,14 @@ pub fn write_linux<W: Write>(
         w.append(t, Some(&mut data)).map_err(layer_err(&f.dest))?;
     }
     for a in spec.archives {
-        crate::archive::extract_linux(&a.path, a.format, &a.dest_dir, spec.linux_owner, &mut w)
-            .map_err(archive_err)?;
+        wharf_layer::archive::extract_linux(
+            &a.path,
+            a.format,
+            &a.dest_dir,
+            spec.linux_owner,
+            &mut w,
+        )
+        .map_err(archive_err)?;
     }
     w.finish().map_err(layer_err("layer"))
 }
@@ -358,7 +364,7 @@ pub fn write_windows<W: Write>(
             .map_err(layer_err(&f.dest))?;
     }
     for a in spec.archives {
-        crate::archive::extract_windows(
+        wharf_layer::archive::extract_windows(
             &a.path,
             a.format,
             &a.dest_dir,

@@ -529,7 +529,7 @@ impl StageExec<'_> {
             return None;
         }
         let path = self.context.host_path(&rel);
-        let format = crate::archive::detect(&path).ok()??;
+        let format = wharf_layer::archive::detect(&path).ok()??;
         Some(ArchiveSource {
             path,
             format,

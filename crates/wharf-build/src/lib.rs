@@ -48,7 +48,6 @@
 //! ```
 
 mod api;
-pub mod archive;
 pub mod builder;
 pub mod cache_key;
 mod clock;

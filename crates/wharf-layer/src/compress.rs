@@ -78,21 +78,57 @@ pub enum Format {
     Gzip,
     /// zstd (`28 b5 2f fd`).
     Zstd,
+    /// bzip2 (`BZh`), read only (archives for `ADD`, old layers).
+    Bzip2,
+    /// xz (`fd 37 7a 58 5a 00`), read only.
+    Xz,
 }
 
 impl Format {
-    /// Recognises a format from the first bytes of a blob. Anything that is
-    /// neither gzip nor zstd is treated as a plain tar; the tar reader then
-    /// rejects it if it is not one.
+    /// Recognises a format from the first bytes of a blob or archive, the
+    /// magic numbers Docker checks. Anything else is treated as a plain
+    /// tar; the tar reader then rejects it if it is not one.
     pub fn detect(head: &[u8]) -> Format {
         if head.starts_with(&[0x1f, 0x8b]) {
             Format::Gzip
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             Format::Zstd
+        } else if head.starts_with(b"BZh") {
+            Format::Bzip2
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Format::Xz
         } else {
             Format::Tar
         }
     }
+}
+
+/// A reader of the decompressed stream of `input`, compressed as `format`.
+pub fn decoder(
+    format: Format,
+    input: impl BufRead + Send + 'static,
+) -> io::Result<Box<dyn Read + Send>> {
+    Ok(match format {
+        Format::Tar => Box::new(input),
+        Format::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        Format::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
+        Format::Xz => Box::new(lzma_rust2::XzReader::new(input, true)),
+        Format::Zstd => zstd_decoder(input)?,
+    })
+}
+
+#[cfg(not(windows))]
+fn zstd_decoder(input: impl BufRead + Send + 'static) -> io::Result<Box<dyn Read + Send>> {
+    Ok(Box::new(zstd::stream::read::Decoder::with_buffer(input)?))
+}
+
+/// zstd is not built for Windows targets (its C code needs MSVC).
+#[cfg(windows)]
+fn zstd_decoder(_input: impl BufRead + Send + 'static) -> io::Result<Box<dyn Read + Send>> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "zstd-compressed data cannot be read by this Windows build (it has no zstd codec); use gzip",
+    ))
 }
 
 pub(crate) fn resolve_threads(threads: usize) -> usize {
@@ -163,33 +199,11 @@ pub fn decompress(
         .fill_buf()
         .map_err(|e| Error::io("reading", layer, e))?;
     let format = Format::detect(head);
-    let reader: Box<dyn Read + Send> = match format {
-        Format::Tar => Box::new(buffered),
-        Format::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
-        Format::Zstd => zstd_decoder(buffered, layer)?,
-    };
+    let reader = decoder(format, buffered).map_err(|e| match e.kind() {
+        io::ErrorKind::Unsupported => Error::Unsupported(format!("layer {layer}: {e}")),
+        _ => Error::io("starting decompression of", layer, e),
+    })?;
     Ok(CappedReader::new(reader, cap, layer))
-}
-
-#[cfg(not(windows))]
-fn zstd_decoder(
-    input: BufReader<impl Read + Send + 'static>,
-    layer: &str,
-) -> Result<Box<dyn Read + Send>> {
-    let dec = zstd::stream::read::Decoder::with_buffer(input)
-        .map_err(|e| Error::io("starting zstd decompression of", layer, e))?;
-    Ok(Box::new(dec))
-}
-
-#[cfg(windows)]
-fn zstd_decoder(
-    _input: BufReader<impl Read + Send + 'static>,
-    layer: &str,
-) -> Result<Box<dyn Read + Send>> {
-    Err(Error::Unsupported(format!(
-        "layer {layer} is zstd-compressed and this Windows build has no zstd codec; \
-         use a gzip layer"
-    )))
 }
 
 /// Turns an I/O error that carries one of this crate's errors (from

@@ -24,6 +24,7 @@
 //! the tests and an independent Python checker; no Windows host imports them.
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod blob;
 pub mod compress;
 pub mod error;

@@ -1,16 +1,21 @@
-//! `ADD` of a local tar archive: recognised by content, not by name (plain
-//! tar, gzip, bzip2, xz, zstd, as Docker does), and extracted into the
-//! destination directory of the new layer.
+//! Tar archives extracted into a layer (Dockerfile `ADD` of a local
+//! archive): recognised by content, not by name (plain tar, gzip, bzip2,
+//! xz, zstd, through [`crate::compress`], as Docker does), and written
+//! under a destination directory of the new layer.
 //!
 //! Archives come from the user's context but are often third-party
-//! downloads, so extraction is defensive: names are cleaned (`..` and
-//! absolute names refused), hardlinks must point inside the archive,
-//! devices are skipped, and the decompressed size is capped.
+//! downloads, so extraction is defensive: names are cleaned by the layer
+//! name rules ([`crate::linux::names`]) except that absolute names are
+//! taken relative to the destination (as Docker does) while `..` is
+//! refused, hardlinks must point inside the archive, devices are skipped,
+//! and the decompressed size is capped.
 
+use crate::compress::{decoder, CappedReader, Format};
+use crate::linux::names::{clean_components, join as join_components};
+use crate::{tarfmt, LinuxLayerWriter, TarEntry, Timestamp, WinMeta, WindowsLayerWriter};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
-use wharf_layer::{tarfmt, LinuxLayerWriter, TarEntry, Timestamp, WinMeta, WindowsLayerWriter};
 
 /// Largest decompressed archive extracted (a bomb guard).
 pub const MAX_EXTRACTED_BYTES: u64 = 64 << 30;
@@ -18,87 +23,49 @@ pub const MAX_EXTRACTED_BYTES: u64 = 64 << 30;
 /// An archive that cannot be extracted.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
+    /// Reading or decompressing the archive failed.
     #[error("{archive}: {source}")]
     Io {
+        /// The archive's path.
         archive: String,
+        /// The failure.
         #[source]
         source: io::Error,
     },
+    /// An entry is refused (a name that climbs out of the destination).
     #[error("{archive}: entry {entry:?} {reason}")]
     BadEntry {
+        /// The archive's path.
         archive: String,
+        /// The entry's name as written.
         entry: String,
+        /// Why it is refused.
         reason: String,
     },
+    /// Writing the layer failed.
     #[error("{archive}: {source}")]
     Layer {
+        /// The archive's path.
         archive: String,
+        /// The layer engine's error.
         #[source]
-        source: wharf_layer::Error,
+        source: crate::Error,
     },
-}
-
-/// Compression of an archive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArchiveFormat {
-    Tar,
-    Gzip,
-    Bzip2,
-    Xz,
-    Zstd,
-}
-
-fn compression_of(head: &[u8]) -> Option<ArchiveFormat> {
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Some(ArchiveFormat::Gzip)
-    } else if head.starts_with(b"BZh") {
-        Some(ArchiveFormat::Bzip2)
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Some(ArchiveFormat::Xz)
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some(ArchiveFormat::Zstd)
-    } else {
-        None
-    }
-}
-
-fn decoder<'a>(
-    format: ArchiveFormat,
-    input: Box<dyn BufRead + 'a>,
-) -> io::Result<Box<dyn Read + 'a>> {
-    Ok(match format {
-        ArchiveFormat::Tar => input,
-        ArchiveFormat::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
-        ArchiveFormat::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
-        ArchiveFormat::Xz => Box::new(lzma_rust2::XzReader::new(input, true)),
-        ArchiveFormat::Zstd => zstd_decoder(input)?,
-    })
-}
-
-#[cfg(not(windows))]
-fn zstd_decoder<'a>(input: Box<dyn BufRead + 'a>) -> io::Result<Box<dyn Read + 'a>> {
-    Ok(Box::new(zstd::stream::read::Decoder::with_buffer(input)?))
-}
-
-/// zstd is not built for Windows targets (its C code needs MSVC).
-#[cfg(windows)]
-fn zstd_decoder<'a>(_input: Box<dyn BufRead + 'a>) -> io::Result<Box<dyn Read + 'a>> {
-    Err(io::Error::other(
-        "zstd archives are not supported on Windows hosts",
-    ))
 }
 
 /// Whether `path` holds a tar archive (possibly compressed); `None` for
 /// anything else, which ADD copies as a file.
-pub fn detect(path: &Path) -> io::Result<Option<ArchiveFormat>> {
+pub fn detect(path: &Path) -> io::Result<Option<Format>> {
     let mut f = BufReader::new(File::open(path)?);
-    let head = f.fill_buf()?.to_vec();
-    let format = compression_of(&head);
+    let format = Format::detect(f.fill_buf()?);
     // The (decompressed) start must be a tar header: "ustar" at 257.
     let mut block = vec![0u8; 512];
     let mut n = 0;
     {
-        let mut r = decoder(format.unwrap_or(ArchiveFormat::Tar), Box::new(f))?;
+        let mut r = match decoder(format, f) {
+            Ok(r) => r,
+            Err(_) => return Ok(None),
+        };
         while n < 512 {
             match r.read(&mut block[n..]) {
                 Ok(0) => break,
@@ -108,20 +75,18 @@ pub fn detect(path: &Path) -> io::Result<Option<ArchiveFormat>> {
         }
     }
     let is_tar = n == 512 && &block[257..262] == b"ustar";
-    Ok(is_tar.then(|| format.unwrap_or(ArchiveFormat::Tar)))
+    Ok(is_tar.then_some(format))
 }
 
-/// A cleaned relative name, or why not.
+/// A cleaned relative name, or why not: the layer name rules, with an
+/// absolute name taken relative to the destination.
 fn clean_name(raw: &str) -> Result<String, &'static str> {
-    let mut parts = Vec::new();
-    for p in raw.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => return Err("climbs out of the destination with '..'"),
-            p => parts.push(p),
-        }
+    let relative = raw.trim_start_matches('/');
+    if relative.split('/').any(|c| c == "..") {
+        return Err("climbs out of the destination with '..'");
     }
-    Ok(parts.join("/"))
+    let parts = clean_components(relative.as_bytes()).map_err(|_| "is not a valid name")?;
+    Ok(String::from_utf8_lossy(&join_components(&parts)).into_owned())
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -144,7 +109,7 @@ enum Item {
 
 fn for_each_entry(
     archive_path: &Path,
-    format: ArchiveFormat,
+    format: Format,
     mut f: impl FnMut(&str, Item, u32, u64, &mut dyn Read) -> Result<(), ArchiveError>,
 ) -> Result<(), ArchiveError> {
     let shown = archive_path.display().to_string();
@@ -153,8 +118,8 @@ fn for_each_entry(
         source,
     };
     let file = File::open(archive_path).map_err(io_err)?;
-    let raw = decoder(format, Box::new(BufReader::with_capacity(1 << 20, file))).map_err(io_err)?;
-    let capped = wharf_layer::compress::CappedReader::new(raw, MAX_EXTRACTED_BYTES, shown.clone());
+    let raw = decoder(format, BufReader::with_capacity(1 << 20, file)).map_err(io_err)?;
+    let capped = CappedReader::new(raw, MAX_EXTRACTED_BYTES, shown.clone());
     let mut a = tar::Archive::new(capped);
     for entry in a.entries().map_err(io_err)? {
         let mut entry = entry.map_err(io_err)?;
@@ -202,7 +167,7 @@ fn for_each_entry(
 /// Linux layer.
 pub fn extract_linux<W: std::io::Write>(
     archive: &Path,
-    format: ArchiveFormat,
+    format: Format,
     dest_dir: &str,
     owner: Option<(u64, u64)>,
     w: &mut LinuxLayerWriter<W>,
@@ -241,7 +206,7 @@ pub fn extract_linux<W: std::io::Write>(
 /// targets with `\`; the owner, if given, in every descriptor).
 pub fn extract_windows<W: std::io::Write>(
     archive: &Path,
-    format: ArchiveFormat,
+    format: Format,
     dest_dir: &str,
     owner_sid: Option<&str>,
     w: &mut WindowsLayerWriter<'_, W>,
@@ -257,7 +222,7 @@ pub fn extract_windows<W: std::io::Write>(
         let owned = |mut m: WinMeta| -> Result<WinMeta, ArchiveError> {
             if let Some(sid) = owner_sid {
                 m.security_descriptor =
-                    wharf_layer::windows::sddl::with_owner(&m.security_descriptor, sid)
+                    crate::windows::sddl::with_owner(&m.security_descriptor, sid)
                         .map_err(layer_err)?;
             }
             Ok(m)
@@ -331,15 +296,15 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let tar = tar_bytes(&[("a.txt", b"a")]);
         let plain = write(d.path(), "x.bin", &tar);
-        assert_eq!(detect(&plain).unwrap(), Some(ArchiveFormat::Tar));
+        assert_eq!(detect(&plain).unwrap(), Some(Format::Tar));
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&tar).unwrap();
         let gz = write(d.path(), "x.tgz", &gz.finish().unwrap());
-        assert_eq!(detect(&gz).unwrap(), Some(ArchiveFormat::Gzip));
+        assert_eq!(detect(&gz).unwrap(), Some(Format::Gzip));
         let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
         bz.write_all(&tar).unwrap();
         let bz = write(d.path(), "x.tar.bz2", &bz.finish().unwrap());
-        assert_eq!(detect(&bz).unwrap(), Some(ArchiveFormat::Bzip2));
+        assert_eq!(detect(&bz).unwrap(), Some(Format::Bzip2));
         let not_tar = write(
             d.path(),
             "notes.tar.gz",
@@ -365,7 +330,7 @@ mod tests {
             &raw_tar(&[("./bin/tool", b"#!/bin/sh\n"), ("/etc/conf", b"c")]),
         );
         let mut w = LinuxLayerWriter::new(Vec::new(), Default::default());
-        extract_linux(&good, ArchiveFormat::Tar, "opt/pkg", None, &mut w).unwrap();
+        extract_linux(&good, Format::Tar, "opt/pkg", None, &mut w).unwrap();
         let out = w.finish().unwrap();
         let mut a = tar::Archive::new(out.as_slice());
         let names: Vec<String> = a
@@ -378,7 +343,7 @@ mod tests {
         let bytes = raw_tar(&[("ok", b"1"), ("a/../../escape", b"x")]);
         let bad = write(d.path(), "bad.tar", &bytes);
         let mut w = LinuxLayerWriter::new(Vec::new(), Default::default());
-        let e = extract_linux(&bad, ArchiveFormat::Tar, "dst", None, &mut w).unwrap_err();
+        let e = extract_linux(&bad, Format::Tar, "dst", None, &mut w).unwrap_err();
         assert!(e.to_string().contains("climbs out"), "{e}");
     }
 }
