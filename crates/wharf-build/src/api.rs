@@ -12,7 +12,7 @@ use wharf_frontend::ast::BuildFile;
 use wharf_frontend::plan::{Plan, PlanOptions};
 use wharf_frontend::FrontendError;
 use wharf_layer::Compression;
-use wharf_oci::{Descriptor, Digest, ImageConfig, LayerRef, Platform};
+use wharf_oci::{Descriptor, Digest, ImageConfig, LayerRef, Platform, Reference};
 use wharf_store::{Store, StoreError};
 
 /// How the builder works, independent of what it builds.
@@ -58,6 +58,8 @@ pub struct BuildRequest {
 /// A base image as its registry describes it.
 #[derive(Debug, Clone)]
 pub struct ResolvedBase {
+    /// The image, as the build file named it (parsed).
+    pub reference: Reference,
     /// The image manifest's digest (identifies the base in cache keys).
     pub manifest_digest: Digest,
     pub config: ImageConfig,
@@ -67,18 +69,48 @@ pub struct ResolvedBase {
     pub note: Option<String>,
 }
 
+/// Why a base image, its layers or a download could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The registry refused or failed.
+    #[error(transparent)]
+    Registry(Box<wharf_registry::RegistryError>),
+    /// The store could not hold or read what arrived.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The image is not usable as it is (damaged, or not reachable from
+    /// this build); the message says why and what to do.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<wharf_registry::RegistryError> for ResolveError {
+    fn from(e: wharf_registry::RegistryError) -> Self {
+        ResolveError::Registry(Box::new(e))
+    }
+}
+
 /// Resolves base image references (a registry client, or a test double).
 pub trait BaseResolver {
-    /// The image `reference` names for `platform`; the error says why not.
-    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedBase, String>;
+    /// The image `reference` names for `platform`.
+    fn resolve(
+        &self,
+        reference: &Reference,
+        platform: &Platform,
+    ) -> Result<ResolvedBase, ResolveError>;
 
     /// Downloads `url` into the store (for `ADD <url>`), verified against
-    /// `checksum` (`sha256:...`) when given; returns its digest.
-    fn download(&self, url: &str, checksum: Option<&str>, store: &Store) -> Result<Digest, String> {
+    /// `checksum` when given; returns its digest.
+    fn download(
+        &self,
+        url: &str,
+        checksum: Option<&Digest>,
+        store: &Store,
+    ) -> Result<Digest, ResolveError> {
         let _ = (checksum, store);
-        Err(format!(
+        Err(ResolveError::Unavailable(format!(
             "this build has no network access to download {url}"
-        ))
+        )))
     }
 
     /// Puts the `layers` of the image `reference` that the store lacks into
@@ -86,18 +118,19 @@ pub trait BaseResolver {
     /// missing.
     fn fetch_layers(
         &self,
-        reference: &str,
+        reference: &Reference,
         layers: &[LayerRef],
         store: &Store,
-    ) -> Result<(), String> {
+    ) -> Result<(), ResolveError> {
         match layers
             .iter()
             .find(|l| store.blob_size(&l.descriptor.digest) != Some(l.descriptor.size))
         {
-            Some(l) => Err(format!(
-                "layer {} of {reference} is not in the store and this build cannot download it",
-                l.descriptor.digest
-            )),
+            Some(l) => Err(ResolveError::Unavailable(format!(
+                "layer {} of {} is not in the store and this build cannot download it",
+                l.descriptor.digest,
+                reference.familiar()
+            ))),
             None => Ok(()),
         }
     }
@@ -108,10 +141,11 @@ pub trait BaseResolver {
 pub struct NoRegistry;
 
 impl BaseResolver for NoRegistry {
-    fn resolve(&self, reference: &str, _: &Platform) -> Result<ResolvedBase, String> {
-        Err(format!(
-            "cannot resolve {reference}: this build has no registry access"
-        ))
+    fn resolve(&self, reference: &Reference, _: &Platform) -> Result<ResolvedBase, ResolveError> {
+        Err(ResolveError::Unavailable(format!(
+            "cannot resolve {}: this build has no registry access",
+            reference.familiar()
+        )))
     }
 }
 

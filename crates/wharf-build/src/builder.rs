@@ -17,16 +17,15 @@
 //! configuration instruction. RUN needs an executor and is refused with
 //! its line.
 
-use crate::api::{
-    BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest, ResolvedBase,
-};
+use crate::api::{BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest};
+use crate::bases::ResolvedBases;
 use crate::clock::rfc3339;
-use crate::emit::{emit_image, emit_index};
+use crate::emit::{emit_image, emit_index, BuiltImage};
 use crate::layer_store::LayerStore;
 use crate::secrets::SecretSource;
 use crate::stage_exec::{StageExec, StageResult};
-use std::collections::{BTreeMap, HashMap};
-use wharf_frontend::plan::{plan, Base, BaseImage, KnownBaseImages, NoBaseImages, Plan};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use wharf_frontend::plan::{plan, Base, NoBaseImages, TargetPlan};
 use wharf_run::{ChocoTable, RunExecutor};
 
 /// Builds images. See the module docs.
@@ -78,39 +77,7 @@ impl Builder {
         // Blobs this build reads or writes must survive a concurrent prune.
         let _lease = self.config.store.lease()?;
         let first = plan(&req.file, &req.source_text, &req.options, &NoBaseImages)?;
-        let mut known = KnownBaseImages::default();
-        let mut resolved: HashMap<(String, String), ResolvedBase> = HashMap::new();
-        for (reference, platform) in first.base_images() {
-            let line = first_line_of(&first, &reference);
-            let base =
-                resolver
-                    .resolve(&reference, &platform)
-                    .map_err(|message| BuildError::Resolve {
-                        file: req.file.path.clone(),
-                        line,
-                        reference: reference.clone(),
-                        message,
-                    })?;
-            if let Some(n) = &base.note {
-                events(BuildEvent::Note(format!("{reference}: {n}")));
-            }
-            let info: BaseImage = wharf_image::base_image(&base.config);
-            known
-                .0
-                .insert((reference.clone(), platform.to_string()), info);
-            resolved.insert((reference, platform.to_string()), base);
-        }
-        let requested: HashMap<(usize, usize), String> = first
-            .targets
-            .iter()
-            .enumerate()
-            .flat_map(|(t, target)| {
-                target
-                    .stages
-                    .iter()
-                    .map(move |s| ((t, s.index), s.platform.to_string()))
-            })
-            .collect();
+        let (bases, known) = ResolvedBases::resolve(&first, &req.file.path, resolver, events)?;
         let plan = plan(&req.file, &req.source_text, &req.options, &known)?;
         for w in &plan.warnings {
             events(BuildEvent::Warning(match w.line {
@@ -118,88 +85,18 @@ impl Builder {
                 None => format!("{}: {}", plan.file, w.message),
             }));
         }
-
         let layers = LayerStore::new(self.config.store.clone(), self.config.compression);
-        let unexported_layers = layers.for_unexported_stages();
+        let stores = (&layers, &layers.for_unexported_stages());
         let mut images = Vec::new();
         for (t_index, target) in plan.targets.iter().enumerate() {
-            // The output stage and the stages it is built FROM: their
-            // layers are the image's.
-            let mut exported = std::collections::HashSet::new();
-            let mut next = Some(target.output_stage);
-            while let Some(i) = next.filter(|i| exported.insert(*i)) {
-                next = target
-                    .stages
-                    .iter()
-                    .find(|s| s.index == i)
-                    .and_then(|s| match s.base {
-                        Base::Stage { index, .. } => Some(index),
-                        _ => None,
-                    });
-            }
-            let mut results: HashMap<usize, StageResult> = HashMap::new();
-            for stage in &target.stages {
-                let base = match &stage.base {
-                    Base::Image { reference, .. } => {
-                        // The platform the base was resolved for is the
-                        // one the first plan asked (the second plan refines
-                        // it with the base's own os.version).
-                        let asked = requested
-                            .get(&(t_index, stage.index))
-                            .cloned()
-                            .unwrap_or_else(|| stage.platform.to_string());
-                        let found = resolved.get(&(reference.clone(), asked)).cloned();
-                        Some(found.ok_or_else(|| BuildError::Resolve {
-                            file: req.file.path.clone(),
-                            line: stage.line,
-                            reference: reference.clone(),
-                            message: "the base image was not resolved".into(),
-                        })?)
-                    }
-                    _ => None,
-                };
-                let lookup_image = |reference: &str| {
-                    let asked = requested
-                        .get(&(t_index, stage.index))
-                        .cloned()
-                        .unwrap_or_else(|| stage.platform.to_string());
-                    resolved.get(&(reference.to_string(), asked)).cloned()
-                };
-                let exec = StageExec {
-                    file: &req.file.path,
-                    run_executor: self.run_executor.as_deref(),
-                    choco: self.choco.as_ref(),
-                    secrets: &self.secrets,
-                    resolver,
-                    lookup_image: &lookup_image,
-                    context: &req.context,
-                    layers: if exported.contains(&stage.index) {
-                        &layers
-                    } else {
-                        &unexported_layers
-                    },
-                    config: &self.config,
-                    target_platform: &target.platform,
-                };
-                let result = exec.run(stage, base.as_ref(), &results, events)?;
-                results.insert(stage.index, result);
-            }
-            let out = results
-                .remove(&target.output_stage)
-                .ok_or_else(|| BuildError::Step {
-                    file: req.file.path.clone(),
-                    line: 0,
-                    message: "the output stage was not built".into(),
-                })?;
-            let mut config = out.config;
-            for (k, v) in &req.labels {
-                config.config.labels.insert(k.clone(), v.clone());
-            }
-            config.created = Some(rfc3339(self.config.time()));
-            let platform = config.platform();
-            let mut image = emit_image(&self.config.store, &platform, config, out.layers)?;
-            image.base_reference = root_base(target, target.output_stage);
-            images.push(image);
+            let target_build = TargetBuild {
+                req,
+                resolver,
+                bases: &bases,
+                t_index,
+                target,
+            };
+            images.push(self.build_target(&target_build, stores, events)?);
         }
         let index = if images.len() > 1 {
             Some(emit_index(&self.config.store, &images)?)
@@ -212,25 +109,93 @@ impl Builder {
             index,
         })
     }
-}
 
-/// The image reference a stage is ultimately based on (through stages).
-fn root_base(target: &wharf_frontend::plan::TargetPlan, mut index: usize) -> Option<String> {
-    loop {
-        let stage = target.stages.iter().find(|s| s.index == index)?;
-        match &stage.base {
-            Base::Image { reference, .. } => return Some(reference.clone()),
-            Base::Stage { index: i, .. } => index = *i,
-            Base::Scratch => return None,
+    /// Runs the stages of one target in plan order; returns its image.
+    fn build_target(
+        &self,
+        t: &TargetBuild<'_>,
+        (layers, unexported_layers): (&LayerStore, &LayerStore),
+        events: &mut dyn FnMut(BuildEvent),
+    ) -> Result<BuiltImage, BuildError> {
+        let (req, target) = (t.req, t.target);
+        let exported = exported_stages(target);
+        let mut results: HashMap<usize, StageResult> = HashMap::new();
+        for stage in &target.stages {
+            let base = match &stage.base {
+                Base::Image { reference, .. } => {
+                    let found = t.bases.for_stage(t.t_index, stage, reference).cloned();
+                    Some(found.ok_or_else(|| BuildError::Resolve {
+                        file: req.file.path.clone(),
+                        line: stage.line,
+                        reference: reference.clone(),
+                        message: "the base image was not resolved".into(),
+                    })?)
+                }
+                _ => None,
+            };
+            let lookup_image =
+                |reference: &str| t.bases.for_stage(t.t_index, stage, reference).cloned();
+            let exec = StageExec {
+                file: &req.file.path,
+                run_executor: self.run_executor.as_deref(),
+                choco: self.choco.as_ref(),
+                secrets: &self.secrets,
+                resolver: t.resolver,
+                lookup_image: &lookup_image,
+                context: &req.context,
+                layers: if exported.contains(&stage.index) {
+                    layers
+                } else {
+                    unexported_layers
+                },
+                config: &self.config,
+                target_platform: &target.platform,
+            };
+            let result = exec.run(stage, base.as_ref(), &results, events)?;
+            results.insert(stage.index, result);
         }
+        let out = results
+            .remove(&target.output_stage)
+            .ok_or_else(|| BuildError::Step {
+                file: req.file.path.clone(),
+                line: 0,
+                message: "the output stage was not built".into(),
+            })?;
+        let mut config = out.config;
+        for (k, v) in &req.labels {
+            config.config.labels.insert(k.clone(), v.clone());
+        }
+        config.created = Some(rfc3339(self.config.time()));
+        let platform = config.platform();
+        let mut image = emit_image(&self.config.store, &platform, config, out.layers)?;
+        image.base_reference = out.base_reference;
+        Ok(image)
     }
 }
 
-fn first_line_of(plan: &Plan, reference: &str) -> usize {
-    plan.targets
-        .iter()
-        .flat_map(|t| &t.stages)
-        .find(|s| matches!(&s.base, Base::Image { reference: r, .. } if r == reference))
-        .map(|s| s.line)
-        .unwrap_or(0)
+/// One target of a build, as [`Builder::build_target`] runs it.
+struct TargetBuild<'a> {
+    req: &'a BuildRequest,
+    resolver: &'a dyn BaseResolver,
+    bases: &'a ResolvedBases,
+    t_index: usize,
+    target: &'a TargetPlan,
+}
+
+/// The output stage and the stages it is built FROM: their layers are
+/// the image's (the others' layers are plain tars).
+fn exported_stages(target: &TargetPlan) -> HashSet<usize> {
+    let mut exported = HashSet::new();
+    let mut next = Some(target.output_stage);
+    while let Some(i) = next.filter(|i| exported.insert(*i)) {
+        next = target
+            .stages
+            .iter()
+            .find(|s| s.index == i)
+            .and_then(|s| match s.base {
+                Base::Stage { index, .. } => Some(index),
+                _ => None,
+            });
+    }
+    exported
 }

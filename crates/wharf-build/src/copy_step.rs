@@ -25,7 +25,7 @@ use wharf_layer::{
     LayerOs, LinuxLayerOptions, LinuxLayerWriter, NoBase, StageView, Timestamp, ViewOptions,
     WindowsLayerOptions, WindowsLayerWriter,
 };
-use wharf_oci::LayerRef;
+use wharf_oci::{Digest, LayerRef, Reference};
 
 /// What every COPY/ADD decides before it reads a source.
 struct CopyPrep<'a> {
@@ -231,7 +231,13 @@ impl StageExec<'_> {
                 mode: 0o644,
             })
             .collect();
-        let checksum = step.add.and_then(|a| a.checksum.clone());
+        let checksum = match step.add.and_then(|a| a.checksum.as_deref()) {
+            Some(c) => Some(
+                Digest::parse(c)
+                    .map_err(|e| self.step_err(line, format!("ADD --checksum={c}: {e}")))?,
+            ),
+            None => None,
+        };
         for url in &prep.url_sources {
             let name = url
                 .split(['?', '#'])
@@ -250,7 +256,7 @@ impl StageExec<'_> {
             let store = self.layers.store();
             let digest = self
                 .resolver
-                .download(url, checksum.as_deref(), store)
+                .download(url, checksum.as_ref(), store)
                 .map_err(|m| self.step_err(line, format!("ADD {url}: {m}")))?;
             inline.push(InlineFile {
                 dest: to,
@@ -492,6 +498,7 @@ impl StageExec<'_> {
             self.resolver
                 .fetch_layers(base, &from.layers, store)
                 .map_err(|m| {
+                    let base = base.familiar();
                     self.step_err(line, format!("COPY --from: the base layers of {base}: {m}"))
                 })?;
         }
@@ -542,12 +549,13 @@ impl StageExec<'_> {
     fn passwd_and_group(
         &self,
         layers: &[LayerRef],
-        base: Option<&str>,
+        base: Option<&Reference>,
         line: usize,
     ) -> Result<(Option<String>, Option<String>), BuildError> {
         let store = self.layers.store();
         if let Some(b) = base {
             self.resolver.fetch_layers(b, layers, store).map_err(|m| {
+                let b = b.familiar();
                 self.step_err(line, format!("--chown: reading the users of {b}: {m}"))
             })?;
         }

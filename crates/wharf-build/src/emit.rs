@@ -28,7 +28,7 @@ pub struct BuiltImage {
     pub layers: Vec<LayerRef>,
     /// The registry image the output stage is ultimately based on: where a
     /// push finds (mounts or copies) base layers the store does not hold.
-    pub base_reference: Option<String>,
+    pub base_reference: Option<wharf_oci::Reference>,
 }
 
 impl BuiltImage {

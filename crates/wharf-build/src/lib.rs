@@ -48,6 +48,7 @@
 //! ```
 
 mod api;
+mod bases;
 pub mod builder;
 pub mod cache_key;
 mod clock;
@@ -71,7 +72,7 @@ pub mod users;
 
 pub use api::{
     BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest, NoRegistry,
-    ResolvedBase,
+    ResolveError, ResolvedBase,
 };
 pub use builder::Builder;
 pub use context::{BuildContext, ContextEntry, ContextError, EntryKind};

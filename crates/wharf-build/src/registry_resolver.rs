@@ -3,9 +3,9 @@
 //! index, Windows `os.version` rules included) and the configuration into
 //! the store; layers stay in the registry until something needs them.
 
-use crate::api::{BaseResolver, ResolvedBase};
+use crate::api::{BaseResolver, ResolveError, ResolvedBase};
 use wharf_oci::LayerRef;
-use wharf_oci::{ImageConfig, Reference};
+use wharf_oci::{Digest, ImageConfig, Reference};
 
 use wharf_oci::Platform;
 use wharf_registry::RegistryClient;
@@ -33,24 +33,26 @@ impl RegistryResolver {
 }
 
 impl BaseResolver for RegistryResolver {
-    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedBase, String> {
-        let r = Reference::parse(reference).map_err(|e| e.to_string())?;
+    fn resolve(
+        &self,
+        reference: &Reference,
+        platform: &Platform,
+    ) -> Result<ResolvedBase, ResolveError> {
         let image = self
             .runtime
-            .block_on(self.client.resolve(&r, platform, &self.store))
-            .map_err(|e| e.to_string())?;
+            .block_on(self.client.resolve(reference, platform, &self.store))?;
         // Read the configuration as the full document: Docker's fields
         // (Healthcheck, OnBuild, Shell) must carry over to the new image.
         let config: ImageConfig = self
             .store
-            .read_json(&image.manifest.config.digest, "image configuration")
-            .map_err(|e| e.to_string())?;
+            .read_json(&image.manifest.config.digest, "image configuration")?;
         if config.rootfs.diff_ids.len() != image.manifest.layers.len() {
-            return Err(format!(
-                "{reference}: the manifest lists {} layers but the configuration {} diff_ids; the image is damaged",
+            return Err(ResolveError::Unavailable(format!(
+                "{}: the manifest lists {} layers but the configuration {} diff_ids; the image is damaged",
+                reference.familiar(),
                 image.manifest.layers.len(),
                 config.rootfs.diff_ids.len()
-            ));
+            )));
         }
         let layers = image
             .manifest
@@ -63,6 +65,7 @@ impl BaseResolver for RegistryResolver {
             })
             .collect();
         Ok(ResolvedBase {
+            reference: reference.clone(),
             manifest_digest: image.descriptor.digest.clone(),
             config,
             layers,
@@ -73,43 +76,34 @@ impl BaseResolver for RegistryResolver {
     fn download(
         &self,
         url: &str,
-        checksum: Option<&str>,
+        checksum: Option<&Digest>,
         store: &Store,
-    ) -> Result<wharf_oci::Digest, String> {
-        let expected = checksum
-            .map(|c| {
-                wharf_oci::Digest::try_from(c.to_string())
-                    .map_err(|_| format!("--checksum={c} is not a digest"))
-            })
-            .transpose()?;
+    ) -> Result<Digest, ResolveError> {
         // With a checksum, content already in the store is not fetched again.
-        if let Some(d) = &expected {
+        if let Some(d) = checksum {
             if store.blob_size(d).is_some() {
                 return Ok(d.clone());
             }
         }
-        let committed = self
-            .runtime
-            .block_on(self.client.fetch_url(url, expected, store))
-            .map_err(|e| e.to_string())?;
+        let committed =
+            self.runtime
+                .block_on(self.client.fetch_url(url, checksum.cloned(), store))?;
         Ok(committed.digest)
     }
 
     fn fetch_layers(
         &self,
-        reference: &str,
+        reference: &Reference,
         layers: &[LayerRef],
         store: &Store,
-    ) -> Result<(), String> {
-        let r = Reference::parse(reference).map_err(|e| e.to_string())?;
+    ) -> Result<(), ResolveError> {
         for l in layers {
             let d = &l.descriptor;
             if store.blob_size(&d.digest) == Some(d.size) {
                 continue;
             }
             self.runtime
-                .block_on(self.client.fetch_blob(&r, d, store))
-                .map_err(|e| e.to_string())?;
+                .block_on(self.client.fetch_blob(reference, d, store))?;
         }
         Ok(())
     }

@@ -55,7 +55,10 @@ impl StageExec<'_> {
         if let Some(b) = step.base_reference {
             self.resolver
                 .fetch_layers(b, step.layers, self.layers.store())
-                .map_err(|m| self.step_err(line, format!("RUN: the base layers of {b}: {m}")))?;
+                .map_err(|m| {
+                    let b = b.familiar();
+                    self.step_err(line, format!("RUN: the base layers of {b}: {m}"))
+                })?;
         }
         let fail = |m: String| self.step_err(line, format!("RUN in stage {stage_name}: {m}"));
         let lowers = self.prepare_lowers(executor, step.layers).map_err(&fail)?;
@@ -126,6 +129,7 @@ impl StageExec<'_> {
                         self.resolver
                             .fetch_layers(b, &r.layers, self.layers.store())
                             .map_err(|m| {
+                                let b = b.familiar();
                                 self.step_err(
                                     line,
                                     format!("--mount from={f}: the layers of {b}: {m}"),

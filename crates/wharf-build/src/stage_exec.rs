@@ -15,7 +15,7 @@ use wharf_frontend::ast::{AddOptions, Copy, Instruction, Run};
 use wharf_frontend::plan::{Base, PlannedInstruction, Source, StagePlan};
 use wharf_image::ConfigBuilder;
 use wharf_oci::LayerRef;
-use wharf_oci::{Digest, ImageConfig, Platform};
+use wharf_oci::{Digest, ImageConfig, Platform, Reference};
 use wharf_run::{ChocoTable, RunExecutor};
 
 /// What a finished stage leaves for stages that use it.
@@ -27,7 +27,7 @@ pub struct StageResult {
     pub chain: CacheKey,
     /// The registry image the stage is ultimately based on (where its
     /// base layers can be downloaded from, when something reads them).
-    pub base_reference: Option<String>,
+    pub base_reference: Option<Reference>,
 }
 
 /// One COPY or ADD as the stage loop hands it over.
@@ -44,7 +44,7 @@ pub(crate) struct CopyStep<'a> {
     pub workdir_before: &'a str,
     /// The stage's layers so far and the registry image they come from.
     pub layers: &'a [LayerRef],
-    pub base_reference: Option<&'a str>,
+    pub base_reference: Option<&'a Reference>,
 }
 
 /// One RUN as the stage loop hands it over.
@@ -58,7 +58,7 @@ pub(crate) struct RunStep<'a> {
     /// The stage's layers so far, base first, and the registry image they
     /// come from (to fetch base layers the store lacks).
     pub layers: &'a [LayerRef],
-    pub base_reference: Option<&'a str>,
+    pub base_reference: Option<&'a Reference>,
     /// The stage's configuration so far.
     pub config: &'a ImageConfig,
 }
@@ -103,7 +103,7 @@ impl StageExec<'_> {
         events: &mut dyn FnMut(BuildEvent),
     ) -> Result<StageResult, BuildError> {
         let base_reference = match &stage.base {
-            Base::Image { reference, .. } => Some(reference.clone()),
+            Base::Image { .. } => base.map(|b| b.reference.clone()),
             Base::Stage { index, .. } => done.get(index).and_then(|r| r.base_reference.clone()),
             Base::Scratch => None,
         };
@@ -160,7 +160,7 @@ impl StageExec<'_> {
                         chain: &chain,
                         workdir_before: &workdir_before,
                         layers: &layers,
-                        base_reference: base_reference.as_deref(),
+                        base_reference: base_reference.as_ref(),
                         config: &cb.config,
                     };
                     let (record, hit, next) = self.run_step(&step, done, events)?;
@@ -197,7 +197,7 @@ impl StageExec<'_> {
                         local: &local,
                         workdir_before: &workdir_before,
                         layers: &layers,
-                        base_reference: base_reference.as_deref(),
+                        base_reference: base_reference.as_ref(),
                     };
                     let (layer, hit) = self.copy_step(&step, done, events)?;
                     cached = hit;
@@ -273,13 +273,13 @@ impl StageExec<'_> {
                     )
                 })?;
                 self.resolver
-                    .fetch_layers(reference, &base.layers, self.layers.store())
+                    .fetch_layers(&base.reference, &base.layers, self.layers.store())
                     .map_err(|m| self.step_err(line, format!("{what}={reference}: {m}")))?;
                 Ok(StageResult {
                     config: base.config,
                     layers: base.layers,
                     chain: CacheKey::of_base(&base.manifest_digest),
-                    base_reference: Some(reference.clone()),
+                    base_reference: Some(base.reference),
                 })
             }
         }

@@ -110,9 +110,15 @@ struct WindowsBases {
 }
 
 impl BaseResolver for WindowsBases {
-    fn resolve(&self, reference: &str, platform: &Platform) -> Result<ResolvedBase, String> {
-        if !reference.contains("nanoserver") {
-            return Err(format!("unknown test image {reference}"));
+    fn resolve(
+        &self,
+        reference: &wharf_oci::Reference,
+        platform: &Platform,
+    ) -> Result<ResolvedBase, ResolveError> {
+        if !reference.repository().contains("nanoserver") {
+            return Err(ResolveError::Unavailable(format!(
+                "unknown test image {reference}"
+            )));
         }
         let mut p: Platform = "windows/amd64:10.0.20348.2113".parse().unwrap();
         p.architecture = platform.architecture.clone();
@@ -125,6 +131,7 @@ impl BaseResolver for WindowsBases {
             ..Default::default()
         }];
         Ok(ResolvedBase {
+            reference: reference.clone(),
             manifest_digest: Digest::try_from(format!("sha256:{}", "ab".repeat(32))).unwrap(),
             config,
             layers: self.layers.clone(),

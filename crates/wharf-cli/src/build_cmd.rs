@@ -162,7 +162,7 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         if let Some(b) = &base {
             d.annotations
                 .get_or_insert_with(BTreeMap::new)
-                .insert(ANNOTATION_SOURCE.to_string(), b.clone());
+                .insert(ANNOTATION_SOURCE.to_string(), b.to_string());
         }
         store.tag(&r.to_string(), &d).with_context(|| {
             format!("cannot tag {r} in the store at {}", store.root().display())
@@ -182,7 +182,7 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
             Output::Registry => {
                 for r in &refs {
                     let options = PushOptions {
-                        mount_from: base.as_deref().and_then(|b| Reference::parse(b).ok()),
+                        mount_from: base.clone(),
                         fetch_missing_with: Some(client.clone()),
                         ..PushOptions::default()
                     };

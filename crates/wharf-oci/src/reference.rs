@@ -160,6 +160,29 @@ impl Reference {
         }
     }
 
+    /// The reference as Docker shows it: without `docker.io/` and
+    /// `library/`, with the tag or digest only when one was given
+    /// (`busybox`, `ghcr.io/org/app:1.0`).
+    pub fn familiar(&self) -> String {
+        let mut out = if self.registry == DOCKER_HUB {
+            self.repository
+                .strip_prefix("library/")
+                .unwrap_or(&self.repository)
+                .to_string()
+        } else {
+            self.name()
+        };
+        if let Some(t) = &self.tag {
+            out.push(':');
+            out.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            out.push('@');
+            out.push_str(d.as_str());
+        }
+        out
+    }
+
     /// `registry/repository` without tag or digest.
     pub fn name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
@@ -422,5 +445,14 @@ mod tests {
             r.with_digest(d).to_string(),
             format!("localhost:5000/x@{D}")
         );
+    }
+
+    #[test]
+    fn familiar_names_are_what_docker_shows() {
+        let f = |s: &str| Reference::parse(s).unwrap().familiar();
+        assert_eq!(f("busybox"), "busybox");
+        assert_eq!(f("docker.io/library/busybox:1.36"), "busybox:1.36");
+        assert_eq!(f("someone/tool"), "someone/tool");
+        assert_eq!(f("localhost:5000/app:2"), "localhost:5000/app:2");
     }
 }
