@@ -15,7 +15,7 @@ use wharf_frontend::ast::{AddOptions, Copy, Instruction, Run};
 use wharf_frontend::plan::{Base, PlannedInstruction, Source, StagePlan};
 use wharf_image::ConfigBuilder;
 use wharf_oci::LayerRef;
-use wharf_oci::{Digest, ImageConfig, Platform, Reference};
+use wharf_oci::{Digest, History, ImageConfig, Platform, Reference};
 use wharf_run::{ChocoTable, RunExecutor};
 
 /// What a finished stage leaves for stages that use it.
@@ -63,6 +63,20 @@ pub(crate) struct RunStep<'a> {
     pub config: &'a ImageConfig,
 }
 
+/// A stage as it runs: its configuration, layers and cache chains so far.
+struct StageState {
+    cb: ConfigBuilder,
+    layers: Vec<LayerRef>,
+    /// The cache key of the last step (the base's, at the start).
+    chain: CacheKey,
+    /// The chain of this stage's own steps, without its base.
+    local: CacheKey,
+    /// The working directory before the next step.
+    workdir_before: String,
+    /// The registry image the stage is ultimately based on.
+    base_reference: Option<Reference>,
+}
+
 /// Runs stages of one target.
 pub struct StageExec<'a> {
     pub file: &'a str,
@@ -102,12 +116,67 @@ impl StageExec<'_> {
         done: &HashMap<usize, StageResult>,
         events: &mut dyn FnMut(BuildEvent),
     ) -> Result<StageResult, BuildError> {
+        let mut st = self.stage_start(stage, base, done)?;
+        let created = rfc3339(self.config.time());
+        let stage_name = stage.display_name();
+        for ins in &stage.instructions {
+            events(BuildEvent::StepStarted {
+                platform: self.target_platform.to_string(),
+                stage: stage_name.clone(),
+                line: ins.line,
+                text: ins.source.clone(),
+            });
+            let (mut history, cached) = self.step(stage, &mut st, ins, done, events)?;
+            // The stage's own chain follows every step but not the base or
+            // the Windows version (context COPY layers are keyed by it).
+            let mut any_version = stage.platform.clone();
+            any_version.os_version = None;
+            any_version.os_features.clear();
+            let made: Vec<Digest> = match &ins.instruction {
+                Instruction::Copy(_) | Instruction::Add { .. } => st
+                    .layers
+                    .last()
+                    .map(|l| l.diff_id.clone())
+                    .into_iter()
+                    .collect(),
+                _ => Vec::new(),
+            };
+            st.local = instruction_key(&st.local, &any_version, &st.workdir_before, ins, &made);
+            history.created = Some(created.clone());
+            st.cb.config.history.push(history);
+            st.workdir_before = ins.workdir.clone();
+            events(BuildEvent::Step {
+                platform: self.target_platform.to_string(),
+                stage: stage_name.clone(),
+                line: ins.line,
+                text: ins.source.clone(),
+                cached,
+            });
+        }
+        let mut config = st.cb.config;
+        config.rootfs.diff_ids = st.layers.iter().map(|l| l.diff_id.clone()).collect();
+        Ok(StageResult {
+            config,
+            layers: st.layers,
+            chain: st.chain,
+            base_reference: st.base_reference,
+        })
+    }
+
+    /// Where `stage` starts: another stage's result, a resolved base
+    /// image, or scratch.
+    fn stage_start(
+        &self,
+        stage: &StagePlan,
+        base: Option<&ResolvedBase>,
+        done: &HashMap<usize, StageResult>,
+    ) -> Result<StageState, BuildError> {
         let base_reference = match &stage.base {
             Base::Image { .. } => base.map(|b| b.reference.clone()),
             Base::Stage { index, .. } => done.get(index).and_then(|r| r.base_reference.clone()),
             Base::Scratch => None,
         };
-        let (config, mut layers, mut chain) = match (&stage.base, base) {
+        let (config, layers, chain) = match (&stage.base, base) {
             (Base::Stage { index, .. }, _) => {
                 let r = done.get(index).ok_or_else(|| {
                     self.step_err(
@@ -129,124 +198,94 @@ impl StageExec<'_> {
                 CacheKey::scratch(&stage.platform),
             ),
         };
-        let mut cb = ConfigBuilder::new(config);
-        let created = rfc3339(self.config.time());
-        let stage_name = stage.display_name();
-        let mut workdir_before = match cb.config.config.working_dir.as_str() {
+        let workdir_before = match config.config.working_dir.as_str() {
             "" if stage.platform.is_windows() => "C:\\".to_string(),
             "" => "/".to_string(),
             w => w.to_string(),
         };
-        // The chain of this stage's own steps, without its base: context
-        // COPY layers are keyed by it (see `copy`).
-        let mut local = CacheKey(Digest::of_bytes(
-            format!("stage-local:{}", stage.platform.os).as_bytes(),
-        ));
-        for ins in &stage.instructions {
-            events(BuildEvent::StepStarted {
-                platform: self.target_platform.to_string(),
-                stage: stage_name.clone(),
-                line: ins.line,
-                text: ins.source.clone(),
-            });
-            let mut cached = false;
-            let key = instruction_key(&chain, &stage.platform, &workdir_before, ins, &[]);
-            let mut history = match &ins.instruction {
-                Instruction::Run(run) => {
-                    let step = RunStep {
-                        stage,
-                        ins,
-                        run,
-                        chain: &chain,
-                        workdir_before: &workdir_before,
-                        layers: &layers,
-                        base_reference: base_reference.as_ref(),
-                        config: &cb.config,
-                    };
-                    let (record, hit, next) = self.run_step(&step, done, events)?;
-                    cached = hit;
-                    chain = next;
-                    let mut h = cb
-                        .apply(ins)
-                        .map_err(|e| self.step_err(e.line, e.message))?;
-                    if let Some(command) = record.ran_instead {
-                        events(BuildEvent::Note(format!(
-                            "{}:{}: RUN ran as: {command}",
-                            self.file, ins.line
-                        )));
-                        h.created_by = Some(format!("RUN {command}"));
-                    }
-                    match record.layer {
-                        Some(l) => layers.push(l),
-                        None => h.empty_layer = true,
-                    }
-                    h
-                }
-                Instruction::Copy(_) | Instruction::Add { .. } => {
-                    let (c, add) = match &ins.instruction {
-                        Instruction::Add { copy, options } => (copy, Some(options)),
-                        Instruction::Copy(c) => (c, None),
-                        _ => unreachable!("matched COPY or ADD above"),
-                    };
-                    let step = CopyStep {
-                        stage,
-                        ins,
-                        copy: c,
-                        add,
-                        chain: &chain,
-                        local: &local,
-                        workdir_before: &workdir_before,
-                        layers: &layers,
-                        base_reference: base_reference.as_ref(),
-                    };
-                    let (layer, hit) = self.copy_step(&step, done, events)?;
-                    cached = hit;
-                    // What follows depends on this step through the layer it
-                    // made, by content (diff_id): the same whether the layer
-                    // is stored compressed (exported stages) or not.
-                    let made = layer.diff_id.clone();
-                    chain = instruction_key(&chain, &stage.platform, &workdir_before, ins, &[made]);
-                    layers.push(layer);
-                    cb.apply(ins)
-                        .map_err(|e| self.step_err(e.line, e.message))?
-                }
-                _ => {
-                    chain = key.clone();
-                    cb.apply(ins)
-                        .map_err(|e| self.step_err(e.line, e.message))?
-                }
-            };
-            let mut any_version = stage.platform.clone();
-            any_version.os_version = None;
-            any_version.os_features.clear();
-            let made: Vec<Digest> = match &ins.instruction {
-                Instruction::Copy(_) | Instruction::Add { .. } => layers
-                    .last()
-                    .map(|l| l.diff_id.clone())
-                    .into_iter()
-                    .collect(),
-                _ => Vec::new(),
-            };
-            local = instruction_key(&local, &any_version, &workdir_before, ins, &made);
-            history.created = Some(created.clone());
-            cb.config.history.push(history);
-            workdir_before = ins.workdir.clone();
-            events(BuildEvent::Step {
-                platform: self.target_platform.to_string(),
-                stage: stage_name.clone(),
-                line: ins.line,
-                text: ins.source.clone(),
-                cached,
-            });
-        }
-        let mut config = cb.config;
-        config.rootfs.diff_ids = layers.iter().map(|l| l.diff_id.clone()).collect();
-        Ok(StageResult {
-            config,
+        Ok(StageState {
+            cb: ConfigBuilder::new(config),
             layers,
             chain,
+            local: CacheKey(Digest::of_bytes(
+                format!("stage-local:{}", stage.platform.os).as_bytes(),
+            )),
+            workdir_before,
             base_reference,
         })
+    }
+
+    /// One instruction: its history entry, and whether it was cached.
+    fn step(
+        &self,
+        stage: &StagePlan,
+        st: &mut StageState,
+        ins: &PlannedInstruction,
+        done: &HashMap<usize, StageResult>,
+        events: &mut dyn FnMut(BuildEvent),
+    ) -> Result<(History, bool), BuildError> {
+        let apply =
+            |cb: &mut ConfigBuilder| cb.apply(ins).map_err(|e| self.step_err(e.line, e.message));
+        match &ins.instruction {
+            Instruction::Run(run) => {
+                let step = RunStep {
+                    stage,
+                    ins,
+                    run,
+                    chain: &st.chain,
+                    workdir_before: &st.workdir_before,
+                    layers: &st.layers,
+                    base_reference: st.base_reference.as_ref(),
+                    config: &st.cb.config,
+                };
+                let (record, hit, next) = self.run_step(&step, done, events)?;
+                st.chain = next;
+                let mut h = apply(&mut st.cb)?;
+                if let Some(command) = record.ran_instead {
+                    events(BuildEvent::Note(format!(
+                        "{}:{}: RUN ran as: {command}",
+                        self.file, ins.line
+                    )));
+                    h.created_by = Some(format!("RUN {command}"));
+                }
+                match record.layer {
+                    Some(l) => st.layers.push(l),
+                    None => h.empty_layer = true,
+                }
+                Ok((h, hit))
+            }
+            Instruction::Copy(copy) | Instruction::Add { copy, .. } => {
+                let add = match &ins.instruction {
+                    Instruction::Add { options, .. } => Some(options),
+                    _ => None,
+                };
+                let step = CopyStep {
+                    stage,
+                    ins,
+                    copy,
+                    add,
+                    chain: &st.chain,
+                    local: &st.local,
+                    workdir_before: &st.workdir_before,
+                    layers: &st.layers,
+                    base_reference: st.base_reference.as_ref(),
+                };
+                let (layer, hit) = self.copy_step(&step, done, events)?;
+                // What follows depends on this step through the layer it
+                // made, by content (diff_id): the same whether the layer is
+                // stored compressed (exported stages) or not.
+                let made = layer.diff_id.clone();
+                st.chain =
+                    instruction_key(&st.chain, &stage.platform, &st.workdir_before, ins, &[made]);
+                st.layers.push(layer);
+                Ok((apply(&mut st.cb)?, hit))
+            }
+            _ => {
+                st.chain =
+                    instruction_key(&st.chain, &stage.platform, &st.workdir_before, ins, &[]);
+                Ok((apply(&mut st.cb)?, false))
+            }
+        }
     }
 
     /// Resolves what a `COPY --from` or `--mount from=` names to a stage

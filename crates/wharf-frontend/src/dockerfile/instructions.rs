@@ -89,6 +89,8 @@ impl Ctx<'_> {
         })
     }
 
+    // Long: one arm per instruction keyword, each a few lines; the match
+    // is the Dockerfile grammar in one place.
     fn parse_at(
         &self,
         line: &LogicalLine,

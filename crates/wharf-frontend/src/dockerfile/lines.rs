@@ -135,6 +135,9 @@ pub(crate) fn heredoc_marker(
 }
 
 /// Splits `source` into directives and logical lines.
+// Long: a single-pass state machine (directives, comments, continuations,
+// here-document bodies); its states share the cursor and the pending
+// line, which would otherwise be threaded through every helper.
 pub(crate) fn split(file: &str, source: &str) -> Result<Lines, FrontendError> {
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let physical: Vec<&str> = source

@@ -59,6 +59,9 @@ fn parse_size(v: &str) -> Result<u64, String> {
 }
 
 /// Parses one `--mount` value into a typed mount.
+// Long: one arm per mount type with that type's options, as BuildKit's
+// reference lists them; the table-like shape is easier to check against
+// it than helpers would be.
 pub(crate) fn parse_mount(value: &str) -> Result<Mount, String> {
     let mut kind = "bind".to_string();
     let mut pairs: Vec<(String, Option<String>)> = Vec::new();

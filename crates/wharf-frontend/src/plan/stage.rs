@@ -185,6 +185,9 @@ impl TargetContext<'_> {
         Ok(())
     }
 
+    // Long: walks a stage's instructions in order, threading ARG/ENV
+    // scope, SHELL, USER and WORKDIR through each; the order of those
+    // updates is Docker's semantics and is clearest written once.
     fn plan_stage(
         &self,
         idx: usize,

@@ -287,6 +287,8 @@ fn push(out: &mut Vec<Located<Instruction>>, key: &Node, end_line: usize, node: 
     });
 }
 
+// Long: emits a stage's fields in the fixed order the module doc gives,
+// one block per field.
 /// Emits one stage's instructions (see the module doc for the order).
 fn stage(
     ctx: &Ctx<'_>,

@@ -142,6 +142,9 @@ fn spool_tar(blob: &Path, spool: &Path, index: usize, opts: &ViewOptions) -> Res
 
 type Indexed = (Vec<Pending>, Vec<String>, Vec<String>);
 
+// Long: one pass over an untrusted layer's entries that classifies each
+// (whiteout, opaque marker, hard link, file) and records it; the cases
+// share the cleaned name and the hostile-entry checks in one loop.
 fn index_layer(
     os: LayerOs,
     tar_path: &Path,

@@ -112,6 +112,9 @@ fn ptr(s: &Option<CString>) -> *const c_char {
 }
 
 /// Runs one op; returns the errno on failure.
+// Long: one arm per operation, run in the cloned child where only
+// async-signal-safe system calls may happen; keeping every arm in one
+// match keeps that rule visible in one place.
 pub(crate) fn run_op(op: &Op) -> Result<(), i32> {
     // SAFETY (whole function): every pointer comes from a live CString or buffer of the
     // plan, and every call is a plain system call wrapper.

@@ -216,6 +216,9 @@ pub(crate) fn overlay_options(
 
 /// Builds the plan for one run. `runtime` is the caller's private, empty host directory
 /// (canonical path); the children mount a tmpfs over it.
+// Long: the mount plan is an ordered list (root, /dev, /proc, /sys,
+// hosts, extra mounts, pivot): written top to bottom it reads as the
+// order the child performs it, which is what has to be right.
 pub(crate) fn prepare(
     spec: &SandboxSpec,
     runtime: &Path,
