@@ -233,8 +233,8 @@ impl Applier {
 
     // Long: one arm per entry kind, each with its safety checks in the
     // order they must run (name, declared size, header, parent, whiteout,
-    // kind); split
-    // apart, a check could be skipped for one kind without it showing.
+    // kind); split apart, a check could be skipped for one kind without
+    // it showing.
     fn apply_entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, layer: &str) -> Result<()> {
         let raw_name = entry.path_bytes().into_owned();
         let comps = clean_components(&raw_name)?;
