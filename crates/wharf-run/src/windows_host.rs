@@ -25,6 +25,8 @@ fn lower_err(layer: &LowerLayer<'_>, reason: impl std::fmt::Display) -> RunError
 
 /// Imports `layer` on top of its parents into `layer.dest`.
 pub fn import_lower(layer: &LowerLayer<'_>) -> Result<(), RunError> {
+    // First: on a host without the Containers feature this says so.
+    let mut api = WindowsHcs::open().map_err(|e| RunError::Sandbox(e.to_string()))?;
     if layer.parents.is_empty() {
         return Err(lower_err(
             layer,
@@ -47,7 +49,6 @@ pub fn import_lower(layer: &LowerLayer<'_>) -> Result<(), RunError> {
             "the layer deletes files or holds hard links, which importing for RUN does not handle yet",
         ));
     }
-    let mut api = WindowsHcs::open().map_err(|e| RunError::Sandbox(e.to_string()))?;
     import_layer(&mut api, layer.dest, staging.path(), layer.parents)
         .map_err(|e| lower_err(layer, e))
 }
