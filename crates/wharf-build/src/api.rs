@@ -153,14 +153,16 @@ impl BaseResolver for NoRegistry {
 /// serialises as one object per event, its kind in `event`
 /// (`step-started`, `step`, `layer-progress`, `run-output`, `note`,
 /// `warning`), a step's text as `instruction`, a RUN line's stream as
-/// `stream` (`stdout` or `stderr`), notes and warnings as `message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `stream` (`stdout` or `stderr`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
 pub enum BuildEvent {
     /// A step (instruction) begins.
     StepStarted {
         platform: String,
         stage: String,
         line: usize,
+        #[serde(rename = "instruction")]
         text: String,
     },
     /// Bytes of file data packed so far into the layer of the step at `line`.
@@ -170,96 +172,41 @@ pub enum BuildEvent {
         platform: String,
         stage: String,
         line: usize,
+        #[serde(rename = "instruction")]
         text: String,
         cached: bool,
     },
     /// A line a RUN command wrote (the step at `line`).
     RunOutput {
         line: usize,
+        #[serde(rename = "stream", serialize_with = "stream_name")]
         stderr: bool,
         text: String,
     },
     /// Something worth telling (platform choices, skipped names).
-    Note(String),
+    Note { message: String },
     /// A problem that did not stop the build.
-    Warning(String),
+    Warning { message: String },
 }
 
-/// The wire form of [`BuildEvent`].
-#[derive(Serialize)]
-#[serde(tag = "event", rename_all = "kebab-case")]
-enum EventWire<'a> {
-    StepStarted {
-        platform: &'a str,
-        stage: &'a str,
-        line: usize,
-        instruction: &'a str,
-    },
-    Step {
-        platform: &'a str,
-        stage: &'a str,
-        line: usize,
-        instruction: &'a str,
-        cached: bool,
-    },
-    LayerProgress {
-        line: usize,
-        bytes: u64,
-    },
-    RunOutput {
-        line: usize,
-        stream: &'static str,
-        text: &'a str,
-    },
-    Note {
-        message: &'a str,
-    },
-    Warning {
-        message: &'a str,
-    },
-}
-
-impl Serialize for BuildEvent {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let wire = match self {
-            BuildEvent::StepStarted {
-                platform,
-                stage,
-                line,
-                text,
-            } => EventWire::StepStarted {
-                platform,
-                stage,
-                line: *line,
-                instruction: text,
-            },
-            BuildEvent::Step {
-                platform,
-                stage,
-                line,
-                text,
-                cached,
-            } => EventWire::Step {
-                platform,
-                stage,
-                line: *line,
-                instruction: text,
-                cached: *cached,
-            },
-            BuildEvent::LayerProgress { line, bytes } => EventWire::LayerProgress {
-                line: *line,
-                bytes: *bytes,
-            },
-            BuildEvent::RunOutput { line, stderr, text } => EventWire::RunOutput {
-                line: *line,
-                stream: if *stderr { "stderr" } else { "stdout" },
-                text,
-            },
-            BuildEvent::Note(message) => EventWire::Note { message },
-            BuildEvent::Warning(message) => EventWire::Warning { message },
-        };
-        wire.serialize(s)
+impl BuildEvent {
+    /// A note.
+    pub fn note(message: impl Into<String>) -> Self {
+        BuildEvent::Note {
+            message: message.into(),
+        }
     }
+
+    /// A warning.
+    pub fn warning(message: impl Into<String>) -> Self {
+        BuildEvent::Warning {
+            message: message.into(),
+        }
+    }
+}
+
+fn stream_name<S: serde::Serializer>(stderr: &bool, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if *stderr { "stderr" } else { "stdout" })
 }
 
 /// The result: one image per target platform, and an index over them when
@@ -331,7 +278,7 @@ mod tests {
         assert_eq!(v["event"], "step");
         assert_eq!(v["instruction"], "COPY a /");
         assert_eq!(v["cached"], true);
-        let v = serde_json::to_value(BuildEvent::Warning("w".into())).unwrap();
+        let v = serde_json::to_value(BuildEvent::warning("w")).unwrap();
         assert_eq!(v, serde_json::json!({"event": "warning", "message": "w"}));
     }
 }

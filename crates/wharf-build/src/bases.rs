@@ -40,7 +40,7 @@ impl ResolvedBases {
                 .resolve(&reference, &platform)
                 .map_err(|e| err(e.to_string()))?;
             if let Some(n) = &base.note {
-                events(BuildEvent::Note(format!("{written}: {n}")));
+                events(BuildEvent::note(format!("{written}: {n}")));
             }
             known.0.insert(
                 (written.clone(), platform.to_string()),

@@ -80,7 +80,7 @@ impl Builder {
         let (bases, known) = ResolvedBases::resolve(&first, &req.file.path, resolver, events)?;
         let plan = plan(&req.file, &req.source_text, &req.options, &known)?;
         for w in &plan.warnings {
-            events(BuildEvent::Warning(match w.line {
+            events(BuildEvent::warning(match w.line {
                 Some(l) => format!("{}:{l}: {}", plan.file, w.message),
                 None => format!("{}: {}", plan.file, w.message),
             }));

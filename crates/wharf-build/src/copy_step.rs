@@ -153,7 +153,7 @@ impl StageExec<'_> {
         let commit = g
             .checkout(&checkout, keep)
             .map_err(|m| self.step_err(line, format!("ADD {}: {m}", g.remote)))?;
-        events(BuildEvent::Note(format!(
+        events(BuildEvent::note(format!(
             "{}:{line}: ADD {} at commit {commit}",
             self.file, g.remote
         )));
@@ -313,7 +313,7 @@ impl StageExec<'_> {
         }
         let (kept, dropped) = crate::copy_plan::drop_case_duplicates(entries);
         if !dropped.is_empty() {
-            events(BuildEvent::Warning(format!(
+            events(BuildEvent::warning(format!(
                 "{}:{line}: {kw} skipped {} name(s) that differ from another only in case, which Windows cannot hold apart: {}",
                 self.file,
                 dropped.len(),
@@ -474,7 +474,7 @@ impl StageExec<'_> {
                 .iter()
                 .map(|s| format!("{} ({})", s.path, s.reason))
                 .collect();
-            events(BuildEvent::Warning(format!(
+            events(BuildEvent::warning(format!(
                 "{}:{line}: COPY --from={from_name} skipped {} name(s) the destination cannot hold: {}",
                 self.file,
                 skipped.len(),

@@ -18,6 +18,18 @@ use std::path::{Path, PathBuf};
 use wharf_frontend::ast::Network as DockerfileNetwork;
 use wharf_run::{Command, OutputLine, RunNetwork, RunSpec, RunUser};
 
+/// What a RUN's spec is made over.
+pub(crate) struct SpecInputs<'a, 'm> {
+    /// The stage's prepared lower layers, top first.
+    pub lowers: Vec<PathBuf>,
+    /// The prepared layers of each `--mount`'s `from=`.
+    pub mount_lowers: &'m [Option<Vec<PathBuf>>],
+    /// The executor's scratch directory for this run.
+    pub scratch: &'a Path,
+    /// Receives the command's output.
+    pub output: &'a dyn Fn(OutputLine<'_>),
+}
+
 /// A RUN ready for its executor.
 pub(crate) struct PlannedRun<'a> {
     pub spec: RunSpec<'a>,
@@ -39,30 +51,39 @@ fn network(n: Option<DockerfileNetwork>) -> RunNetwork {
 }
 
 impl StageExec<'_> {
-    /// The spec of `step` over `lowers` (top first); `mount_lowers` are
-    /// the prepared layers of each `--mount`'s `from=`.
+    /// The spec of `step` over the prepared layers of `io`.
     pub(crate) fn run_spec<'a>(
         &self,
         step: &'a RunStep<'_>,
-        lowers: Vec<PathBuf>,
-        mount_lowers: &[Option<Vec<PathBuf>>],
-        scratch: &'a Path,
-        output: &'a dyn Fn(OutputLine<'_>),
+        io: SpecInputs<'a, '_>,
     ) -> Result<PlannedRun<'a>, String> {
         if step.stage.platform.is_windows() {
-            self.windows_spec(step, lowers, scratch, output)
-        } else {
-            self.linux_spec(step, lowers, mount_lowers, scratch, output)
+            return self.windows_spec(step, io);
+        }
+        #[cfg(target_os = "linux")]
+        return self.linux_spec(step, io);
+        // Linux stages run on Linux hosts only (the plan refuses others).
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = io;
+            Err(format!(
+                "RUN in a {} stage needs a Linux host",
+                step.stage.platform.short()
+            ))
         }
     }
 
     fn windows_spec<'a>(
         &self,
         step: &'a RunStep<'_>,
-        lowers: Vec<PathBuf>,
-        scratch: &'a Path,
-        output: &'a dyn Fn(OutputLine<'_>),
+        io: SpecInputs<'a, '_>,
     ) -> Result<PlannedRun<'a>, String> {
+        let SpecInputs {
+            lowers,
+            scratch,
+            output,
+            ..
+        } = io;
         let (ins, config) = (step.ins, step.config);
         let choco = self.choco;
         let command = crate::run_command::windows_command(step.run, ins.shell.as_deref(), choco)?;
@@ -94,30 +115,18 @@ impl StageExec<'_> {
         })
     }
 
-    #[cfg(not(target_os = "linux"))]
-    fn linux_spec<'a>(
-        &self,
-        step: &'a RunStep<'_>,
-        _: Vec<PathBuf>,
-        _: &[Option<Vec<PathBuf>>],
-        _: &'a Path,
-        _: &'a dyn Fn(OutputLine<'_>),
-    ) -> Result<PlannedRun<'a>, String> {
-        Err(format!(
-            "RUN in a {} stage needs a Linux host",
-            step.stage.platform.short()
-        ))
-    }
-
     #[cfg(target_os = "linux")]
     fn linux_spec<'a>(
         &self,
         step: &'a RunStep<'_>,
-        lowers: Vec<PathBuf>,
-        mount_lowers: &[Option<Vec<PathBuf>>],
-        scratch: &'a Path,
-        output: &'a dyn Fn(OutputLine<'_>),
+        io: SpecInputs<'a, '_>,
     ) -> Result<PlannedRun<'a>, String> {
+        let SpecInputs {
+            lowers,
+            mount_lowers,
+            scratch,
+            output,
+        } = io;
         use crate::run_mounts::{prepare, MountInputs};
         use wharf_frontend::ast::Security;
         let (ins, run) = (step.ins, step.run);

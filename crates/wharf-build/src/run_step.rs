@@ -8,6 +8,7 @@
 use crate::api::{BuildError, BuildEvent};
 use crate::cache_key::{context_tree_digest, instruction_key, CacheKey};
 use crate::layer_store::RunRecord;
+use crate::run_spec::SpecInputs;
 use crate::stage_exec::{RunStep, StageExec, StageResult};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -81,7 +82,15 @@ impl StageExec<'_> {
             }
         };
         let planned = self
-            .run_spec(step, lowers, &mount_lowers, scratch.path(), &output)
+            .run_spec(
+                step,
+                SpecInputs {
+                    lowers,
+                    mount_lowers: &mount_lowers,
+                    scratch: scratch.path(),
+                    output: &output,
+                },
+            )
             .map_err(&fail)?;
         for note in &planned.notes {
             output(OutputLine {

@@ -242,7 +242,7 @@ impl StageExec<'_> {
                 st.chain = next;
                 let mut h = apply(&mut st.cb)?;
                 if let Some(command) = record.ran_instead {
-                    events(BuildEvent::Note(format!(
+                    events(BuildEvent::note(format!(
                         "{}:{}: RUN ran as: {command}",
                         self.file, ins.line
                     )));

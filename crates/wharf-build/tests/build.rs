@@ -653,9 +653,9 @@ fn a_translated_windows_run_is_what_the_history_records() {
     let ran = img.config.history[1].created_by.clone().unwrap_or_default();
     assert!(ran.starts_with("RUN choco install -y git"), "{ran}");
     assert!(img.config.history[1].empty_layer, "nothing changed");
-    assert!(events
-        .iter()
-        .any(|e| matches!(e, BuildEvent::Note(n) if n.contains("RUN ran as: choco install"))));
+    assert!(events.iter().any(
+        |e| matches!(e, BuildEvent::Note { message: n } if n.contains("RUN ran as: choco install"))
+    ));
     // Without translation the command runs as written.
     let out = Builder::new(config(&f.store, true))
         .with_run_executor(executor)
@@ -790,7 +790,7 @@ fn windows_copy_skips_names_that_differ_only_in_case() {
     let warning = events
         .iter()
         .find_map(|e| match e {
-            BuildEvent::Warning(w) if w.contains("only in case") => Some(w.clone()),
+            BuildEvent::Warning { message: w } if w.contains("only in case") => Some(w.clone()),
             _ => None,
         })
         .expect("a warning names the skipped file");

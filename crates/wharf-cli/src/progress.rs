@@ -163,8 +163,8 @@ impl Reporter {
                 }
             }
             BuildEvent::RunOutput { text, .. } => self.line(format!("#{} | {text}", self.step + 1)),
-            BuildEvent::Note(m) => self.line(format!("note: {m}")),
-            BuildEvent::Warning(m) => self.line(format!("warning: {m}")),
+            BuildEvent::Note { message } => self.line(format!("note: {message}")),
+            BuildEvent::Warning { message } => self.line(format!("warning: {message}")),
         }
     }
 

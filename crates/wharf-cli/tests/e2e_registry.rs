@@ -13,7 +13,7 @@ use common::{check_windows_layer, json, ok, run, wharf};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wharf_store::Store;
-use wharf_testkit::images::{store_image, store_index, store_windows_image, GZIP_LAYER};
+use wharf_testkit::images::{store_index, store_os_release_image, store_windows_image};
 use wharf_testkit::registry::{start, Auth, Registry};
 
 /// A registry holding `base/multi:1`: Windows 17763, 20348 and 26100 and
@@ -26,16 +26,7 @@ fn registry_with_bases() -> (Registry, tempfile::TempDir) {
         .iter()
         .map(|v| store_windows_image(&src, v))
         .collect();
-    let linux = "linux/amd64".parse().unwrap();
-    entries.push(store_image(
-        &src,
-        &linux,
-        &[(
-            GZIP_LAYER.to_string(),
-            wharf_testkit::images::linux_layer("etc/os-release", b"ID=test\n"),
-            None,
-        )],
-    ));
+    entries.push(store_os_release_image(&src));
     let name = format!("{}/base/multi:1", reg.host());
     store_index(&src, &name, entries);
     ok(wharf()
@@ -177,11 +168,7 @@ fn windows_cross_os_build_pushed_without_base_downloads_and_pulled_back() {
     assert_eq!(config["os.version"], "10.0.20348.2113");
     assert_eq!(config["config"]["WorkingDir"], "C:\\app");
     assert_eq!(config["config"]["Cmd"][0], "app.exe");
-    assert!(config["config"]["Env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e == "APP_MODE=prod"));
+    assert!(common::has_env(&config, "APP_MODE=prod"), "{config}");
     assert!(
         config["config"]
             .get("Env")

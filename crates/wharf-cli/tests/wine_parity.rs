@@ -23,7 +23,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wharf_store::Store;
-use wharf_testkit::images::{store_image, store_windows_image, GZIP_LAYER};
+use wharf_testkit::images::{store_image, store_os_release_image, store_windows_image, GZIP_LAYER};
 use wharf_testkit::registry::{start, Auth, Registry};
 
 const EPOCH: &str = "1700000000";
@@ -167,6 +167,13 @@ const ODD: &[(&str, &str, bool)] = &[
 
 /// A registry holding a Windows base, a Linux base and a Linux image of
 /// odd names, pushed there by the Linux `wharf`.
+/// The registry, a scratch directory and the registry's host name.
+fn setup() -> (Registry, tempfile::TempDir, String) {
+    let (reg, dir) = registry();
+    let host = reg.host();
+    (reg, dir, host)
+}
+
 fn registry() -> (Registry, tempfile::TempDir) {
     let reg = start(Auth::None, None);
     let dir = tempfile::tempdir().unwrap();
@@ -174,16 +181,8 @@ fn registry() -> (Registry, tempfile::TempDir) {
     let host = reg.host();
     let win = store_windows_image(&src, "10.0.20348.2113");
     src.tag(&format!("{host}/base/win:1"), &win).unwrap();
+    let base = store_os_release_image(&src);
     let linux = "linux/amd64".parse().unwrap();
-    let base = store_image(
-        &src,
-        &linux,
-        &[(
-            GZIP_LAYER.to_string(),
-            wharf_testkit::images::linux_layer("etc/os-release", b"ID=test\n"),
-            None,
-        )],
-    );
     src.tag(&format!("{host}/base/linux:1"), &base).unwrap();
     let odd = store_image(
         &src,
@@ -232,6 +231,18 @@ fn build(host: Host, dir: &Path, ctx: &Path, extra: &[&str]) -> String {
 /// The entries of a layer blob: name → (type, mode, link target, content).
 type Entries = BTreeMap<String, (char, u32, String, Vec<u8>)>;
 
+/// Builds `ctx` with wharf.exe, which must fail; returns its stderr.
+fn failed_windows_build(dir: &Path, ctx: &Path) -> String {
+    let h = Host::Windows;
+    let (out, stdout, stderr) = run(h
+        .wharf()
+        .args(["build", "--progress", "plain", "-t", "x/y:1"])
+        .args(h.store_args(dir))
+        .arg(h.path(ctx)));
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    stderr
+}
+
 fn layer_entries(blob: &Path) -> Entries {
     let f = std::fs::File::open(blob).unwrap();
     let mut a = tar::Archive::new(flate2::read::GzDecoder::new(f));
@@ -273,9 +284,8 @@ fn config(host: Host, dir: &Path, details: &serde_json::Value) -> serde_json::Va
 #[test]
 #[ignore = "needs wharf.exe and Wine: bash scripts/wine-test.sh"]
 fn windows_image_copy_add_config_pushed_and_exported() {
-    let (reg, dir) = registry();
-    let dir = dir.path();
-    let host = reg.host();
+    let (_reg, tmp, host) = setup();
+    let dir = tmp.path();
     let files_tar = tar_of(&[
         ("data/", "", false),
         ("data/one.txt", "one\n", false),
@@ -356,11 +366,7 @@ fn windows_image_copy_add_config_pushed_and_exported() {
         assert_eq!(cfg["config"]["WorkingDir"], "C:\\app");
         assert_eq!(cfg["config"]["User"], "ContainerUser");
         assert_eq!(cfg["config"]["Entrypoint"][0], "C:\\app\\app.exe");
-        assert!(cfg["config"]["Env"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e == "APP_HOME=C:\\app"));
+        assert!(common::has_env(&cfg, "APP_HOME=C:\\app"), "{cfg}");
         results.push((digests(&details), archives));
     }
     assert_eq!(
@@ -372,9 +378,8 @@ fn windows_image_copy_add_config_pushed_and_exported() {
 #[test]
 #[ignore = "needs wharf.exe and Wine: bash scripts/wine-test.sh"]
 fn linux_image_on_a_windows_host_keeps_names_ntfs_cannot_hold() {
-    let (reg, dir) = registry();
-    let dir = dir.path();
-    let host = reg.host();
+    let (_reg, tmp, host) = setup();
+    let dir = tmp.path();
     let names_tar = tar_of(ODD);
     let ctx = context(
         dir,
@@ -455,9 +460,8 @@ fn linux_image_on_a_windows_host_keeps_names_ntfs_cannot_hold() {
 #[test]
 #[ignore = "needs wharf.exe and Wine: bash scripts/wine-test.sh"]
 fn cross_os_copy_from_in_both_directions() {
-    let (reg, dir) = registry();
-    let dir = dir.path();
-    let host = reg.host();
+    let (_reg, tmp, host) = setup();
+    let dir = tmp.path();
     let ctx = context(
         dir,
         &format!(
@@ -501,9 +505,8 @@ fn cross_os_copy_from_in_both_directions() {
 #[test]
 #[ignore = "needs wharf.exe and Wine: bash scripts/wine-test.sh"]
 fn linux_run_is_refused_at_plan_time_on_a_windows_host() {
-    let (reg, dir) = registry();
-    let dir = dir.path();
-    let host = reg.host();
+    let (reg, tmp, host) = setup();
+    let dir = tmp.path();
     let ctx = context(
         dir,
         &format!(
@@ -517,12 +520,7 @@ fn linux_run_is_refused_at_plan_time_on_a_windows_host() {
     );
     let h = Host::Windows;
     let log_before = reg.log().len();
-    let (out, stdout, stderr) = run(h
-        .wharf()
-        .args(["build", "-t", "x/y:1"])
-        .args(h.store_args(dir))
-        .arg(h.path(&ctx)));
-    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    let stderr = failed_windows_build(dir, &ctx);
     assert!(
         stderr.contains("stage 'build'"),
         "names the stage: {stderr}"
@@ -548,9 +546,8 @@ fn linux_run_is_refused_at_plan_time_on_a_windows_host() {
 #[test]
 #[ignore = "needs wharf.exe and Wine: bash scripts/wine-test.sh"]
 fn store_commands_on_a_windows_store_path() {
-    let (reg, dir) = registry();
-    let dir = dir.path();
-    let host = reg.host();
+    let (_reg, tmp, host) = setup();
+    let dir = tmp.path();
     let mut seen = BTreeMap::new();
     for h in HOSTS {
         let image = format!("{host}/base/win:1");
@@ -590,21 +587,14 @@ fn windows_run_without_the_containers_feature_says_to_enable_it() {
     // Wine has no computecore.dll or vmcompute.dll, like a Windows host
     // without the Containers feature: wharf.exe starts (they are loaded on
     // first use) and the RUN fails with the remedy.
-    let (reg, dir) = registry();
-    let dir = dir.path();
-    let host = reg.host();
+    let (_reg, tmp, host) = setup();
+    let dir = tmp.path();
     let ctx = context(
         dir,
         &format!("FROM --platform=windows/amd64 {host}/base/win:1\nRUN echo hi\n"),
         &[],
     );
-    let h = Host::Windows;
-    let (out, stdout, stderr) = run(h
-        .wharf()
-        .args(["build", "--progress", "plain", "-t", "x/y:1"])
-        .args(h.store_args(dir))
-        .arg(h.path(&ctx)));
-    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    let stderr = failed_windows_build(dir, &ctx);
     assert!(stderr.contains("computecore.dll"), "{stderr}");
     assert!(
         stderr.contains("enable the Windows Containers feature"),

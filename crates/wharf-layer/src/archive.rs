@@ -163,6 +163,14 @@ fn for_each_entry(
     Ok(())
 }
 
+/// Wraps a layer engine error with the archive's path.
+fn layer_error(archive: &Path) -> impl Fn(crate::Error) -> ArchiveError + '_ {
+    move |source| ArchiveError::Layer {
+        archive: archive.display().to_string(),
+        source,
+    }
+}
+
 /// Extracts `archive` under `dest_dir` (relative, `/`-separated) into a
 /// Linux layer.
 pub fn extract_linux<W: std::io::Write>(
@@ -172,11 +180,7 @@ pub fn extract_linux<W: std::io::Write>(
     owner: Option<(u64, u64)>,
     w: &mut LinuxLayerWriter<W>,
 ) -> Result<(), ArchiveError> {
-    let shown = archive.display().to_string();
-    let layer_err = |source| ArchiveError::Layer {
-        archive: shown.clone(),
-        source,
-    };
+    let layer_err = layer_error(archive);
     for_each_entry(archive, format, |name, item, mode, mtime, data| {
         let path = join(dest_dir, name);
         let kind = match item {
@@ -198,7 +202,7 @@ pub fn extract_linux<W: std::io::Write>(
         }
         let has_data = matches!(t.kind, tarfmt::EntryKind::File { .. });
         w.append(t, if has_data { Some(data) } else { None })
-            .map_err(layer_err)
+            .map_err(&layer_err)
     })
 }
 
@@ -211,11 +215,7 @@ pub fn extract_windows<W: std::io::Write>(
     owner_sid: Option<&str>,
     w: &mut WindowsLayerWriter<'_, W>,
 ) -> Result<(), ArchiveError> {
-    let shown = archive.display().to_string();
-    let layer_err = |source| ArchiveError::Layer {
-        archive: shown.clone(),
-        source,
-    };
+    let layer_err = layer_error(archive);
     for_each_entry(archive, format, |name, item, mode, mtime, data| {
         let path = join(dest_dir, name);
         let time = Timestamp::from_secs(mtime);
@@ -223,7 +223,7 @@ pub fn extract_windows<W: std::io::Write>(
             if let Some(sid) = owner_sid {
                 m.security_descriptor =
                     crate::windows::sddl::with_owner(&m.security_descriptor, sid)
-                        .map_err(layer_err)?;
+                        .map_err(&layer_err)?;
             }
             Ok(m)
         };
@@ -245,7 +245,7 @@ pub fn extract_windows<W: std::io::Write>(
             Item::Hardlink(target) => w.add_hardlink(&path, &join(dest_dir, &target), None),
             Item::Skip => Ok(()),
         }
-        .map_err(layer_err)
+        .map_err(&layer_err)
     })
 }
 

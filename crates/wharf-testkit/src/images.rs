@@ -108,6 +108,20 @@ pub fn windows_layer(build: &str) -> Vec<u8> {
 /// A layer to store: media type, blob, foreign-layer URLs.
 pub type LayerSpec = (String, Vec<u8>, Option<Vec<String>>);
 
+/// A one-layer `linux/amd64` image (`etc/os-release`, gzip) in `store`.
+pub fn store_os_release_image(store: &Store) -> Descriptor {
+    let linux = "linux/amd64".parse().expect("platform");
+    store_image(
+        store,
+        &linux,
+        &[(
+            GZIP_LAYER.to_string(),
+            linux_layer("etc/os-release", b"ID=test\n"),
+            None,
+        )],
+    )
+}
+
 /// Stores an image (config + layers) and returns its manifest descriptor
 /// (with the platform set, as an index entry needs).
 pub fn store_image(store: &Store, platform: &Platform, layers: &[LayerSpec]) -> Descriptor {

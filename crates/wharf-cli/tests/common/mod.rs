@@ -37,3 +37,10 @@ pub fn check_windows_layer(path: &std::path::Path) {
     );
     ok(Command::new("python3").arg(checker).arg(path));
 }
+
+/// Whether an image configuration's `Env` holds `entry` (`NAME=value`).
+pub fn has_env(config: &serde_json::Value, entry: &str) -> bool {
+    config["config"]["Env"]
+        .as_array()
+        .is_some_and(|env| env.iter().any(|e| e == entry))
+}
