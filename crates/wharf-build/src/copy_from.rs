@@ -9,6 +9,7 @@
 //! copies its contents; a file source lands at the destination, or inside
 //! it when the destination is a directory.
 
+use crate::copy_plan::{into_directory, DestNotDirectory};
 use std::io::Write;
 use wharf_frontend::dockerignore::PathPattern;
 use wharf_layer::transform::same_os::{copy_linux, copy_windows};
@@ -25,10 +26,8 @@ pub enum CopyFromError {
     NotFound { path: String, stage: String },
     #[error("{0}")]
     BadPattern(String),
-    #[error(
-        "COPY with several sources ({count}) needs a directory destination ending in /, not {dest}"
-    )]
-    DestNotDirectory { count: usize, dest: String },
+    #[error(transparent)]
+    DestNotDirectory(#[from] DestNotDirectory),
     #[error("{0}")]
     Layer(#[from] wharf_layer::Error),
 }
@@ -85,13 +84,7 @@ pub fn plan_copy_from(
             })?);
         }
     }
-    let into_dir = dest_is_dir || matched.len() > 1;
-    if matched.len() > 1 && !dest_is_dir {
-        return Err(CopyFromError::DestNotDirectory {
-            count: matched.len(),
-            dest: dest.to_string(),
-        });
-    }
+    let into_dir = into_directory("COPY", matched.len(), dest, dest_is_dir)?;
     let dest = dest.trim_matches('/');
     Ok(matched
         .into_iter()

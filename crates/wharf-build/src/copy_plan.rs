@@ -39,12 +39,40 @@ pub enum CopyError {
     NoMatch { pattern: String },
     #[error("{0}")]
     BadPattern(String),
-    #[error(
-        "COPY with several sources ({count}) needs a directory destination ending in /, not {dest}"
-    )]
-    DestNotDirectory { count: usize, dest: String },
+    #[error(transparent)]
+    DestNotDirectory(#[from] DestNotDirectory),
     #[error("destination {dest}: {reason}")]
     BadDestination { dest: String, reason: String },
+}
+
+/// Several sources and a destination that is not a directory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{keyword} with several sources ({count}) needs a directory destination ending in /, not {dest}")]
+pub struct DestNotDirectory {
+    /// `COPY` or `ADD`.
+    pub keyword: &'static str,
+    pub count: usize,
+    pub dest: String,
+}
+
+/// Docker's destination rule for `count` matched sources, the one rule
+/// every COPY source kind follows: several sources need a directory
+/// destination; returns whether files land inside the destination (a
+/// directory source always copies its contents into it).
+pub(crate) fn into_directory(
+    keyword: &'static str,
+    count: usize,
+    dest: &str,
+    dest_is_dir: bool,
+) -> Result<bool, DestNotDirectory> {
+    if count > 1 && !dest_is_dir {
+        return Err(DestNotDirectory {
+            keyword,
+            count,
+            dest: dest.to_string(),
+        });
+    }
+    Ok(dest_is_dir || count > 1)
 }
 
 /// One thing to put in the layer.
@@ -175,14 +203,12 @@ pub fn plan_copy(ctx: &BuildContext, req: &CopyRequest<'_>) -> Result<Vec<CopyEn
         }
     }
 
-    let several = matched.len() > 1;
-    if several && !dest_dir && !req.dest_is_dir_in_image {
-        return Err(CopyError::DestNotDirectory {
-            count: matched.len(),
-            dest: req.dest.to_string(),
-        });
-    }
-    let into_dir = dest_dir || req.dest_is_dir_in_image || several;
+    let into_dir = into_directory(
+        "COPY",
+        matched.len(),
+        req.dest,
+        dest_dir || req.dest_is_dir_in_image,
+    )?;
 
     let mut out = Vec::new();
     for (rel, keep) in matched {
@@ -356,7 +382,10 @@ mod tests {
         );
         let e = plan_copy(&c, &req(&src, "/out")).unwrap_err();
         assert!(
-            matches!(e, CopyError::DestNotDirectory { count: 2, .. }),
+            matches!(
+                e,
+                CopyError::DestNotDirectory(DestNotDirectory { count: 2, .. })
+            ),
             "{e}"
         );
         let src = s(&["*.nothing"]);

@@ -12,7 +12,7 @@ use crate::copy_from::{copy_into_linux, copy_into_windows, plan_copy_from, FromO
 use crate::copy_layer::{
     write_linux, write_windows, ArchiveSource, CopyLayerSpec, InlineContent, InlineFile,
 };
-use crate::copy_plan::{destination, plan_copy, CopyEntry, CopyRequest};
+use crate::copy_plan::{destination, into_directory, plan_copy, CopyEntry, CopyRequest};
 use crate::git_source::GitSource;
 use crate::stage_exec::{CopyStep, StageExec, StageResult};
 use crate::users::chown_ids;
@@ -26,6 +26,13 @@ use wharf_layer::{
     WindowsLayerOptions, WindowsLayerWriter,
 };
 use wharf_oci::{Digest, LayerRef, Reference};
+
+/// The digest of a file's bytes, read in a stream.
+fn archive_digest(path: &std::path::Path) -> std::io::Result<Digest> {
+    let mut w = wharf_oci::HashingWriter::new(std::io::sink());
+    std::io::copy(&mut std::fs::File::open(path)?, &mut w)?;
+    Ok(w.finish().1)
+}
 
 /// What every COPY/ADD decides before it reads a source.
 struct CopyPrep<'a> {
@@ -264,14 +271,9 @@ impl StageExec<'_> {
                 mode: 0o600,
             });
         }
-        if several && !prep.dest_is_dir && !prep.heredoc_sources.is_empty() {
-            return Err(self.step_err(
-                line,
-                format!(
-                    "{} with several sources needs a directory destination ending in /, not {}",
-                    prep.kw, c.dest
-                ),
-            ));
+        if !prep.heredoc_sources.is_empty() {
+            into_directory(prep.kw, c.sources.len(), &c.dest, prep.dest_is_dir)
+                .map_err(|e| self.step_err(line, e.to_string()))?;
         }
         Ok(inline)
     }
@@ -349,9 +351,10 @@ impl StageExec<'_> {
             }
         }
         for a in &archives {
-            let content = std::fs::read(&a.path)
+            // Hashed while it streams: an archive can be larger than memory.
+            let content = archive_digest(&a.path)
                 .map_err(|e| self.step_err(line, format!("ADD {}: {e}", a.path.display())))?;
-            digest = CacheKey(digest).extend(&a.dest_dir, &content);
+            digest = CacheKey(digest).extend(&a.dest_dir, content.as_str().as_bytes());
         }
         // A layer of context files does not depend on the base image
         // (nothing of it is read), so its key follows this stage's own

@@ -41,11 +41,9 @@ impl BaseResolver for RegistryResolver {
         let image = self
             .runtime
             .block_on(self.client.resolve(reference, platform, &self.store))?;
-        // Read the configuration as the full document: Docker's fields
-        // (Healthcheck, OnBuild, Shell) must carry over to the new image.
-        let config: ImageConfig = self
-            .store
-            .read_json(&image.manifest.config.digest, "image configuration")?;
+        // The full document, Docker's fields (Healthcheck, OnBuild, Shell)
+        // included: they carry over to the new image.
+        let config: ImageConfig = image.config;
         if config.rootfs.diff_ids.len() != image.manifest.layers.len() {
             return Err(ResolveError::Unavailable(format!(
                 "{}: the manifest lists {} layers but the configuration {} diff_ids; the image is damaged",

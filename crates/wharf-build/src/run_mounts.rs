@@ -6,10 +6,11 @@
 //!   a tree of hard links (copies across filesystems) of what
 //!   `.dockerignore` leaves visible; `rw` writes go to a throwaway overlay
 //!   upper, never to the context.
-//! - `bind`/`cache` from a stage or image: that chain's snapshots narrowed
+//! - `bind` from a stage or image: that chain's snapshots narrowed
 //!   to `source`, as a read-only (or throwaway-writable) overlay.
 //! - `cache`: a directory per id in the store (`Store::run_cache_dir`),
-//!   kept between builds (`wharf prune --cache` empties them); `sharing=locked` holds an exclusive lock for the run,
+//!   kept between builds (`wharf prune --cache` empties them);
+//!   `sharing=locked` holds an exclusive lock for the run,
 //!   `private` uses a fresh directory when another build holds it.
 //! - `tmpfs`: a tmpfs.
 //! - `secret`: the value written to a file of mode `mode` (default 0400)

@@ -16,6 +16,8 @@ use crate::stage_exec::{RunStep, StageExec};
 use std::any::Any;
 use std::path::{Path, PathBuf};
 use wharf_frontend::ast::Network as DockerfileNetwork;
+#[cfg(target_os = "linux")]
+use wharf_frontend::plan::DEFAULT_LINUX_PATH;
 use wharf_run::{Command, OutputLine, RunNetwork, RunSpec, RunUser};
 
 /// What a RUN's spec is made over.
@@ -174,7 +176,7 @@ impl StageExec<'_> {
         let mut env: Vec<(String, String)> =
             ins.env.clone().unwrap_or_default().into_iter().collect();
         if !env.iter().any(|(k, _)| k == "PATH") {
-            env.push(("PATH".into(), wharf_sandbox::DEFAULT_PATH.into()));
+            env.push(("PATH".into(), DEFAULT_LINUX_PATH.into()));
         }
         env.append(&mut prepared.env);
         let mounts = std::mem::take(&mut prepared.mounts);

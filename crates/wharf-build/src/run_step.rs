@@ -129,7 +129,13 @@ impl StageExec<'_> {
         let mut keys = Vec::new();
         for m in &step.run.mounts {
             match m {
-                Mount::Bind { from: Some(f), .. } | Mount::Cache { from: Some(f), .. } => {
+                // Refused before anything is fetched or unpacked for it.
+                Mount::Cache { from: Some(f), .. } => {
+                    return Err(self.step_err(line, format!(
+                        "--mount=type=cache,from={f}: seeding a cache from a stage is not supported; drop from= (the cache starts empty) or use type=bind"
+                    )));
+                }
+                Mount::Bind { from: Some(f), .. } => {
                     let source = reads.next().ok_or_else(|| {
                         self.step_err(line, format!("--mount from={f}: not resolved by the plan"))
                     })?;

@@ -42,12 +42,7 @@ impl Default for Compression {
     }
 }
 
-/// OCI media type of an uncompressed layer.
-pub const MEDIA_TYPE_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-/// OCI media type of a gzip layer.
-pub const MEDIA_TYPE_TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-/// OCI media type of a zstd layer.
-pub const MEDIA_TYPE_TAR_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+pub use wharf_oci::media_types::{MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, MEDIA_TYPE_TAR_ZSTD};
 
 impl Compression {
     /// The OCI media type of layers written with this compression.

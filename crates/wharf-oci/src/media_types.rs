@@ -13,6 +13,12 @@ pub const MEDIA_TYPE_DOCKER_MANIFEST_LIST: &str =
 pub const MEDIA_TYPE_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// Docker image configuration.
 pub const MEDIA_TYPE_DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+/// OCI media type of an uncompressed layer.
+pub const MEDIA_TYPE_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+/// OCI media type of a gzip layer.
+pub const MEDIA_TYPE_TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// OCI media type of a zstd layer.
+pub const MEDIA_TYPE_TAR_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 /// Docker foreign (non-distributable) layer.
 pub const MEDIA_TYPE_DOCKER_FOREIGN_LAYER: &str =
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";

@@ -3,6 +3,7 @@
 //! every area.
 //!
 //! ```text
+//! <root>/ingest/                               files being written, before they become blobs
 //! <root>/wharf-tmp/<random>/                  temporary directories of running builds
 //! <root>/wharf-cache/[run-]<key hex>[-tar].json  instruction cache records
 //! <root>/wharf-snapshots/<diff_id hex>[-user]    Linux layers unpacked for RUN
@@ -21,6 +22,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use wharf_oci::Digest;
 
+pub(crate) const INGEST: &str = "ingest";
 pub(crate) const TEMP: &str = "wharf-tmp";
 pub(crate) const CACHE_RECORDS: &str = "wharf-cache";
 pub(crate) const SNAPSHOTS: &str = "wharf-snapshots";
@@ -118,7 +120,7 @@ impl Store {
 
     /// A temporary file that can enter the store by rename.
     pub fn ingest_file(&self) -> Result<IngestFile, StoreError> {
-        let dir = self.area("ingest")?;
+        let dir = self.area(INGEST)?;
         let file = tempfile::Builder::new()
             .prefix("hashed-")
             .tempfile_in(&dir)

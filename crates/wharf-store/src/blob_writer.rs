@@ -51,7 +51,7 @@ impl BlobWriter {
             Some(e) => Hasher::for_digest(&e.digest),
             None => Hasher::sha256(),
         };
-        let ingest = store.root().join("ingest");
+        let ingest = store.root().join(crate::areas::INGEST);
         fs::create_dir_all(&ingest)
             .map_err(|e| StoreError::io("creating directory", &ingest, e))?;
         let nanos = std::time::SystemTime::now()

@@ -4,7 +4,9 @@
 //! unpacked layer snapshots and Windows layer folders that no tagged image
 //! uses, and (only when asked) RUN cache mounts.
 
-use crate::areas::{snapshot_hex, CACHE_RECORDS, RUN_CACHES, SNAPSHOTS, TEMP, WINDOWS_LAYERS};
+use crate::areas::{
+    snapshot_hex, CACHE_RECORDS, INGEST, RUN_CACHES, SNAPSHOTS, TEMP, WINDOWS_LAYERS,
+};
 use crate::lock::FileLock;
 use crate::{Store, StoreError};
 use serde::Deserialize;
@@ -90,7 +92,7 @@ impl Store {
         let mut report = GcReport::default();
         self.remove_blobs(&live, &mut report)?;
         let now = SystemTime::now();
-        for area in ["ingest", TEMP] {
+        for area in [INGEST, TEMP] {
             remove_stale(&self.root().join(area), now, &mut report);
         }
         self.remove_dead_records(&mut report);

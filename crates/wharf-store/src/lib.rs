@@ -190,7 +190,7 @@ impl Store {
                 expected: bytes.len() as u64,
                 actual: w.written(),
             },
-            _ => StoreError::io("writing blob", self.root.join("ingest"), e),
+            _ => StoreError::io("writing blob", self.root.join(areas::INGEST), e),
         })?;
         w.commit()
     }
@@ -243,7 +243,7 @@ pub(crate) fn blob_path(root: &Path, digest: &Digest) -> PathBuf {
 
 /// Writes a small file atomically (temp file, fsync, rename).
 pub(crate) fn write_atomic(root: &Path, dest: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let ingest = root.join("ingest");
+    let ingest = root.join(areas::INGEST);
     fs::create_dir_all(&ingest).map_err(|e| StoreError::io("creating directory", &ingest, e))?;
     let mut tmp = tempfile_in(&ingest)?;
     std::io::Write::write_all(&mut tmp.1, bytes)

@@ -5,8 +5,8 @@
 
 use super::graph::{stage_label, Edge};
 use super::paths::{resolve_linux_path, resolve_windows_path};
-use super::scope::{StageState, Vars};
-use super::stage::TargetContext;
+use super::scope::StageState;
+use super::stage::{StageCx, TargetContext};
 use super::validate;
 use super::{PlannedInstruction, Source};
 use crate::ast::*;
@@ -14,14 +14,22 @@ use crate::error::FrontendError;
 use crate::expand::Mode;
 use crate::suggest::closest;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
-use wharf_oci::Platform;
+use std::collections::BTreeMap;
 
 type Result<T> = std::result::Result<T, FrontendError>;
 
-const DEFAULT_LINUX_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Docker's PATH for Linux RUN steps when the image sets none.
+pub const DEFAULT_LINUX_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Per-instruction bookkeeping while expanding.
+/// The two expansions of an instruction's words.
+struct Expanders<'e> {
+    /// One word, in a mode.
+    word: &'e dyn Fn(&str, Mode) -> Result<String>,
+    /// A list of words, split as the shell would.
+    words: &'e dyn Fn(&str) -> Result<Vec<String>>,
+}
+
 struct Work<'s> {
     state: &'s mut StageState,
     used: RefCell<Vec<String>>,
@@ -89,19 +97,14 @@ impl TargetContext<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn instruction(
         &self,
         ins: &Located<Instruction>,
-        stage: usize,
         state: &mut StageState,
-        platform: &Platform,
-        globals: &Vars,
-        edges: &mut Vec<Edge>,
-        consumed: &mut BTreeSet<String>,
-        onbuild: &mut Vec<String>,
+        cx: &mut StageCx<'_>,
         onbuild_trigger: bool,
     ) -> Result<PlannedInstruction> {
+        let (stage, platform, globals) = (cx.stage, cx.platform, cx.globals);
         let ex = self.expander();
         let work = Work {
             state,
@@ -136,7 +139,7 @@ impl TargetContext<'_> {
                 let mut out = Vec::new();
                 for d in args {
                     let value = if let Some(v) = self.options.build_args.get(&d.name) {
-                        consumed.insert(d.name.clone());
+                        cx.consumed.insert(d.name.clone());
                         Some(v.clone())
                     } else if let Some(def) = &d.default {
                         Some(expand(def, Mode::Word)?)
@@ -183,7 +186,7 @@ impl TargetContext<'_> {
                     if let Mount::Bind { from: Some(f), .. } | Mount::Cache { from: Some(f), .. } =
                         &m
                     {
-                        reads.push(self.resolve_from(f, stage, ins, edges)?);
+                        reads.push(self.resolve_from(f, stage, ins, cx.edges)?);
                     }
                     mounts.push(m);
                 }
@@ -230,29 +233,19 @@ impl TargetContext<'_> {
                 ins.node.clone()
             }
             Instruction::Copy(c) => {
-                let c = self.expand_copy(
-                    ins,
-                    c,
-                    false,
-                    stage,
-                    &expand,
-                    &expand_words,
-                    &mut reads,
-                    edges,
-                )?;
+                let ex = Expanders {
+                    word: &expand,
+                    words: &expand_words,
+                };
+                let c = self.expand_copy(ins, c, false, &ex, &mut reads, cx)?;
                 Instruction::Copy(c)
             }
             Instruction::Add { copy, options } => {
-                let c = self.expand_copy(
-                    ins,
-                    copy,
-                    true,
-                    stage,
-                    &expand,
-                    &expand_words,
-                    &mut reads,
-                    edges,
-                )?;
+                let ex = Expanders {
+                    word: &expand,
+                    words: &expand_words,
+                };
+                let c = self.expand_copy(ins, copy, true, &ex, &mut reads, cx)?;
                 let checksum = options
                     .checksum
                     .as_deref()
@@ -332,7 +325,7 @@ impl TargetContext<'_> {
             }
             Instruction::Healthcheck(_) | Instruction::Maintainer { .. } => ins.node.clone(),
             Instruction::Onbuild { trigger, .. } => {
-                onbuild.push(trigger.clone());
+                cx.onbuild.push(trigger.clone());
                 ins.node.clone()
             }
         };
@@ -374,18 +367,16 @@ impl TargetContext<'_> {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn expand_copy(
         &self,
         ins: &Located<Instruction>,
         c: &Copy,
         is_add: bool,
-        stage: usize,
-        expand: &dyn Fn(&str, Mode) -> Result<String>,
-        expand_words: &dyn Fn(&str) -> Result<Vec<String>>,
+        ex: &Expanders<'_>,
         reads: &mut Vec<Source>,
-        edges: &mut Vec<Edge>,
+        cx: &mut StageCx<'_>,
     ) -> Result<Copy> {
+        let (expand, expand_words) = (ex.word, ex.words);
         let kw = if is_add { "ADD" } else { "COPY" };
         let bad = |msg: String| self.err(ins.pos, msg);
         let mut sources = Vec::new();
@@ -425,7 +416,7 @@ impl TargetContext<'_> {
             if f.is_empty() {
                 return Err(bad("--from is empty after expansion".into()));
             }
-            reads.push(self.resolve_from(f, stage, ins, edges)?);
+            reads.push(self.resolve_from(f, cx.stage, ins, cx.edges)?);
         }
         if !is_add {
             if let Some(url) = sources.iter().find(|s| crate::sources::is_url(s)) {

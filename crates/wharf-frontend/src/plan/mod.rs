@@ -25,6 +25,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use wharf_oci::Platform;
 
+pub use instruction::DEFAULT_LINUX_PATH;
 pub use paths::{resolve_linux_path, resolve_windows_path};
 
 /// Build options the plan depends on.

@@ -13,6 +13,21 @@ use wharf_oci::Platform;
 
 type Result<T> = std::result::Result<T, FrontendError>;
 
+/// What planning one stage's instructions reads and collects.
+pub(super) struct StageCx<'a> {
+    /// The stage's index.
+    pub stage: usize,
+    pub platform: &'a Platform,
+    /// The ARGs declared before the first FROM.
+    pub globals: &'a Vars,
+    /// Dependencies on other stages found so far.
+    pub edges: &'a mut Vec<Edge>,
+    /// Build arguments the build file consumed.
+    pub consumed: &'a mut BTreeSet<String>,
+    /// ONBUILD triggers the stage declares.
+    pub onbuild: &'a mut Vec<String>,
+}
+
 pub(crate) struct TargetContext<'a> {
     pub file: &'a BuildFile,
     pub source: &'a str,
@@ -384,32 +399,28 @@ impl TargetContext<'_> {
                     end_line: from_ins.end_line,
                     source: t.source,
                 };
-                let p = self.instruction(
-                    &located,
-                    idx,
-                    &mut state,
-                    &platform,
+                let mut cx = StageCx {
+                    stage: idx,
+                    platform: &platform,
                     globals,
                     edges,
                     consumed,
-                    &mut onbuild,
-                    true,
-                )?;
+                    onbuild: &mut onbuild,
+                };
+                let p = self.instruction(&located, &mut state, &mut cx, true)?;
                 instructions.push(p);
             }
         }
         for ins in &self.file.instructions[decl.from + 1..decl.end] {
-            let p = self.instruction(
-                ins,
-                idx,
-                &mut state,
-                &platform,
+            let mut cx = StageCx {
+                stage: idx,
+                platform: &platform,
                 globals,
                 edges,
                 consumed,
-                &mut onbuild,
-                false,
-            )?;
+                onbuild: &mut onbuild,
+            };
+            let p = self.instruction(ins, &mut state, &mut cx, false)?;
             instructions.push(p);
         }
 

@@ -173,7 +173,7 @@ pub trait FileIdentity {
 /// files with more than one link on Unix. On Windows the file id needs
 /// `GetFileInformationByHandle`, which the standard library does not expose
 /// on stable Rust: there this finds no links, and a caller with Windows
-/// bindings (the HCS executor) should pass its own [`FileIdentity`].
+/// bindings (the Windows host half of RUN) should pass its own [`FileIdentity`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HostFileIdentity;
 
