@@ -57,6 +57,7 @@ pub mod copy_from;
 pub mod copy_layer;
 pub mod copy_plan;
 mod copy_step;
+pub mod deliver;
 pub mod emit;
 pub mod git_source;
 pub mod layer_store;
@@ -77,6 +78,7 @@ pub use api::{
 pub use builder::Builder;
 pub use context::{BuildContext, ContextEntry, ContextError, EntryKind};
 pub use copy_plan::{plan_copy, CopyEntry, CopyError, CopyRequest};
+pub use deliver::{Delivery, DeliveryError};
 pub use emit::BuiltImage;
 pub use layer_store::RunRecord;
 pub use registry_resolver::RegistryResolver;

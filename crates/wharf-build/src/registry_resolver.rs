@@ -13,9 +13,9 @@ use wharf_store::Store;
 
 /// Resolves bases through `client`, storing what it fetches in `store`.
 pub struct RegistryResolver {
-    client: RegistryClient,
-    store: Store,
-    runtime: tokio::runtime::Handle,
+    pub(crate) client: RegistryClient,
+    pub(crate) store: Store,
+    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 impl RegistryResolver {

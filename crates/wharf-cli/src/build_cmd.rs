@@ -6,16 +6,15 @@ use crate::args::BuildArgs;
 use crate::load::Loaded;
 use crate::output::Output;
 use crate::progress::Reporter;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use wharf_build::{
-    BaseResolver, BuildConfig, BuildContext, BuildRequest, Builder, RegistryResolver, SecretSource,
+    BuildConfig, BuildContext, BuildRequest, Builder, Delivery, RegistryResolver, SecretSource,
 };
-use wharf_export::{ExportImage, ImageSource};
 use wharf_frontend::plan::PlanOptions;
 use wharf_layer::Compression;
 use wharf_oci::Reference;
-use wharf_registry::{push_image, ClientOptions, PushOptions, RegistryClient, ANNOTATION_SOURCE};
+use wharf_registry::{ClientOptions, RegistryClient};
 
 /// `--compression`: `gzip[:1-9]`, `zstd[:1-19]` or `uncompressed`.
 fn compression(spec: &str) -> Result<Compression> {
@@ -149,146 +148,44 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         }
     });
     let output = builder.build(&request, &resolver, &mut |e| reporter.event(&e))?;
-    let Some(root) = output.root().cloned() else {
-        bail!("the build produced no image");
-    };
-    let delivery = Delivery {
-        store: &store,
-        client: &client,
-        runtime: &runtime,
-        resolver: &resolver,
-        output: &output,
-        root: &root,
-    };
-    let (refs, mut destinations) = delivery.tag(&a.tags)?;
+    let refs = a
+        .tags
+        .iter()
+        .map(|t| Reference::parse(t).with_context(|| format!("-t {t}: not an image name")))
+        .collect::<Result<Vec<_>>>()?;
+    let delivery = Delivery::new(&resolver, &output)?;
+    delivery.tag(&refs)?;
+    let mut destinations: Vec<String> = refs.iter().map(|r| format!("store:{r}")).collect();
+    if refs.is_empty() {
+        destinations.push(format!(
+            "store {} (untagged; add -t NAME to keep it)",
+            store.root().display()
+        ));
+    }
     for out in outputs {
-        let done = match out {
-            Output::Registry => delivery.push(&refs)?,
-            Output::Export(spec) => vec![delivery.export(spec, &refs)?],
-        };
-        destinations.extend(done);
-    }
-    reporter.done(root.digest.as_ref(), &destinations);
-    Ok(())
-}
-
-/// Where a finished build goes: tags in the store, registries, files.
-/// Everything works from the build's descriptors, not from a store name.
-struct Delivery<'a> {
-    store: &'a wharf_store::Store,
-    client: &'a RegistryClient,
-    runtime: &'a tokio::runtime::Runtime,
-    resolver: &'a RegistryResolver,
-    output: &'a wharf_build::BuildOutput,
-    /// The index, or the single manifest.
-    root: &'a wharf_oci::Descriptor,
-}
-
-impl Delivery<'_> {
-    /// The image the build's first image is based on.
-    fn base(&self) -> Option<&Reference> {
-        self.output
-            .images
-            .first()
-            .and_then(|i| i.base_reference.as_ref())
-    }
-
-    /// Tags the result in the store with each `-t`; returns the parsed
-    /// names and what to report.
-    fn tag(&self, tags: &[String]) -> Result<(Vec<Reference>, Vec<String>)> {
-        let mut destinations = Vec::new();
-        let mut refs = Vec::new();
-        for t in tags {
-            let r = Reference::parse(t).with_context(|| format!("-t {t}: not an image name"))?;
-            let mut d = self.root.clone();
-            if let Some(b) = self.base() {
-                d.annotations
-                    .get_or_insert_with(BTreeMap::new)
-                    .insert(ANNOTATION_SOURCE.to_string(), b.to_string());
-            }
-            self.store.tag(&r.to_string(), &d).with_context(|| {
-                format!(
-                    "cannot tag {r} in the store at {}",
-                    self.store.root().display()
-                )
-            })?;
-            destinations.push(format!("store:{r}"));
-            refs.push(r);
-        }
-        if refs.is_empty() {
-            destinations.push(format!(
-                "store {} (untagged; add -t NAME to keep it)",
-                self.store.root().display()
-            ));
-        }
-        Ok((refs, destinations))
-    }
-
-    /// Pushes the tagged image to each name's registry, mounting or
-    /// copying base layers from the base's registry.
-    fn push(&self, refs: &[Reference]) -> Result<Vec<String>> {
-        let mut done = Vec::new();
-        for r in refs {
-            let options = PushOptions {
-                mount_from: self.base().cloned(),
-                fetch_missing_with: Some(self.client.clone()),
-                ..PushOptions::default()
-            };
-            let report = self
-                .runtime
-                .block_on(push_image(
-                    &self.client.repository(r),
-                    r,
-                    self.store,
-                    &r.to_string(),
-                    &options,
-                ))
-                .with_context(|| format!("pushing {r}"))?;
-            done.push(format!(
-                "pushed {r} ({} uploaded, {} mounted, {} already there)",
-                report.uploaded, report.mounted, report.existing
-            ));
-        }
-        Ok(done)
-    }
-
-    /// Writes the build's result to a file or directory, named `refs`.
-    fn export(&self, spec: &wharf_export::Output, refs: &[Reference]) -> Result<String> {
-        // Files hold every layer: fetch base layers the build only
-        // referenced (through the resolver that found the bases).
-        for image in &self.output.images {
-            match &image.base_reference {
-                Some(b) => self
-                    .resolver
-                    .fetch_layers(b, &image.layers, self.store)
-                    .map_err(|m| anyhow!("fetching the base layers of {b} for the export: {m}"))?,
-                None if !image.layers_present(self.store) => {
-                    bail!("a layer of the built image is missing from the store")
+        match out {
+            Output::Registry => {
+                for r in &refs {
+                    let report = delivery.push(r)?;
+                    destinations.push(format!(
+                        "pushed {r} ({} uploaded, {} mounted, {} already there)",
+                        report.uploaded, report.mounted, report.existing
+                    ));
                 }
-                None => {}
+            }
+            Output::Export(spec) => {
+                let report = delivery.export(spec, &refs)?;
+                destinations.push(format!(
+                    "{} ({} blobs, {} bytes)",
+                    export_target(spec),
+                    report.blobs,
+                    report.bytes
+                ));
             }
         }
-        let platform = self
-            .output
-            .images
-            .first()
-            .map(|i| i.platform.clone())
-            .unwrap_or_else(wharf_oci::Platform::host);
-        // The export takes the build's own descriptor: an untagged build
-        // needs no name in the store.
-        let image = ExportImage {
-            source: ImageSource::Built(Box::new(self.root.clone())),
-            tags: refs.iter().map(|r| r.to_string()).collect(),
-        };
-        let report = wharf_export::export(self.store, &[image], spec, &platform)
-            .context("exporting the image")?;
-        Ok(format!(
-            "{} ({} blobs, {} bytes)",
-            export_target(spec),
-            report.blobs,
-            report.bytes
-        ))
     }
+    reporter.done(delivery.root().digest.as_ref(), &destinations);
+    Ok(())
 }
 
 fn export_target(o: &wharf_export::Output) -> String {
