@@ -24,7 +24,9 @@ use wharf_run::{Command, OutputLine, RunNetwork, RunSpec, RunUser};
 pub(crate) struct SpecInputs<'a, 'm> {
     /// The stage's prepared lower layers, top first.
     pub lowers: Vec<PathBuf>,
-    /// The prepared layers of each `--mount`'s `from=`.
+    /// The prepared layers of each `--mount`'s `from=` (mounts exist in
+    /// Linux stages only, which run on Linux hosts).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub mount_lowers: &'m [Option<Vec<PathBuf>>],
     /// The executor's scratch directory for this run.
     pub scratch: &'a Path,
