@@ -1,0 +1,124 @@
+//! RUN through the builder with a test executor: the executor gets the
+//! command and working directory the builder decided, its change becomes
+//! the layer and is cached, and a translated Windows command is what the
+//! history records.
+
+mod common;
+
+use common::*;
+use std::fs;
+use wharf_build::*;
+use wharf_oci::Platform;
+
+/// A RUN executor for tests: "runs" a command by writing a file holding
+/// the command it was given into its upper directory, and counts its
+/// calls. On Windows stages it changes nothing.
+struct RecordingExecutor(std::sync::atomic::AtomicUsize);
+
+impl wharf_run::RunExecutor for RecordingExecutor {
+    fn supports(&self, _: &Platform) -> bool {
+        true
+    }
+
+    fn lower_form(&self) -> wharf_run::LowerForm {
+        wharf_run::LowerForm::SnapshotTrusted
+    }
+
+    fn prepare_lower(&self, layer: &wharf_run::LowerLayer<'_>) -> Result<(), wharf_run::RunError> {
+        fs::create_dir_all(layer.dest).map_err(|e| wharf_run::RunError::Sandbox(e.to_string()))
+    }
+
+    fn run(
+        &self,
+        spec: &wharf_run::RunSpec<'_>,
+    ) -> Result<wharf_run::RunChange, wharf_run::RunError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if spec.platform.is_windows() {
+            return Ok(wharf_run::RunChange::Nothing);
+        }
+        let upper = spec.scratch.join("upper");
+        fs::create_dir(&upper).unwrap();
+        let text = format!("{:?} in {}", spec.command, spec.cwd);
+        fs::write(upper.join("ran.txt"), text).unwrap();
+        Ok(wharf_run::RunChange::Upper(upper))
+    }
+
+    fn cancel_all(&self) {}
+}
+
+#[test]
+fn run_goes_through_the_executor_and_is_cached() {
+    let f = fixture();
+    let df = "FROM scratch\nWORKDIR /work\nRUN make all\n";
+    let executor = std::sync::Arc::new(RecordingExecutor(Default::default()));
+    let build = |no_cache| {
+        let mut events = Vec::new();
+        let out = Builder::new(config(&f.store, no_cache))
+            .with_run_executor(executor.clone())
+            .build(&request(&f.context, df), &NoRegistry, &mut |e| {
+                events.push(e)
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        (out, events)
+    };
+    let (out, _) = build(false);
+    let img = &out.images[0];
+    assert_eq!(img.layers.len(), 1);
+    let files = layer_entries(&f.store, &img.layers[0].descriptor);
+    assert_eq!(
+        files,
+        vec![(
+            "ran.txt".to_string(),
+            "Argv([\"/bin/sh\", \"-c\", \"make all\"]) in /work".to_string()
+        )]
+    );
+    assert_eq!(
+        img.config.history[1].created_by.as_deref(),
+        Some("RUN /bin/sh -c make all")
+    );
+    assert!(!img.config.history[1].empty_layer);
+    let (_, events) = build(false);
+    assert!(events.iter().any(
+        |e| matches!(e, BuildEvent::Step { text, cached: true, .. } if text.starts_with("RUN"))
+    ));
+    assert_eq!(
+        executor.0.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the second build used the cache"
+    );
+}
+
+#[test]
+fn a_translated_windows_run_is_what_the_history_records() {
+    let f = fixture();
+    let base = stored_base_layer(&f.store);
+    let resolver = WindowsBases { layers: vec![base] };
+    let df = "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nRUN apt-get install -y git\n";
+    let executor = std::sync::Arc::new(RecordingExecutor(Default::default()));
+    let mut req = request(&f.context, df);
+    let windows: Platform = "windows/amd64".parse().unwrap();
+    req.options.platforms = vec![windows.clone()];
+    req.options.run_platforms = Some(vec![windows]);
+    let mut events = Vec::new();
+    let out = Builder::new(config(&f.store, false))
+        .with_run_executor(executor.clone())
+        .build(&req, &resolver, &mut |e| events.push(e))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let img = &out.images[0];
+    let ran = img.config.history[1].created_by.clone().unwrap_or_default();
+    assert!(ran.starts_with("RUN choco install -y git"), "{ran}");
+    assert!(img.config.history[1].empty_layer, "nothing changed");
+    assert!(events.iter().any(
+        |e| matches!(e, BuildEvent::Note { message: n } if n.contains("RUN ran as: choco install"))
+    ));
+    // Without translation the command runs as written.
+    let out = Builder::new(config(&f.store, true))
+        .with_run_executor(executor)
+        .with_choco_translation(false)
+        .build(&req, &resolver, &mut |_| {})
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.images[0].config.history[1].created_by.as_deref(),
+        Some("RUN cmd /S /C apt-get install -y git")
+    );
+}
