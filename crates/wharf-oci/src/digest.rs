@@ -268,11 +268,6 @@ impl<W: Write> HashingWriter<W> {
         self.count
     }
 
-    /// The inner writer.
-    pub fn get_ref(&self) -> &W {
-        &self.inner
-    }
-
     /// Returns the inner writer, the digest and the byte count.
     pub fn finish(self) -> (W, Digest, u64) {
         (self.inner, self.hasher.finish(), self.count)

@@ -62,14 +62,6 @@ pub enum SnapshotXattrs {
 }
 
 impl SnapshotXattrs {
-    /// The xattr name prefix.
-    pub fn prefix(self) -> &'static str {
-        match self {
-            SnapshotXattrs::Trusted => "trusted.",
-            SnapshotXattrs::User => "user.",
-        }
-    }
-
     fn suffix(self) -> &'static str {
         match self {
             SnapshotXattrs::Trusted => "",
