@@ -1,17 +1,20 @@
-//! Turns the entries of a COPY from the build context into one layer, in
-//! the stage's OS format: a Linux layer (modes, owners, mtimes; missing
-//! parent directories added) or a Windows layer (through the Windows layer
-//! writer, which adds `Files/`, ancestors and PAX metadata; `--chown`
-//! becomes the owner in each security descriptor).
+//! The one layer a COPY or ADD writes, in the stage's OS format, whatever
+//! its sources: [`CopyWriter`] holds a Linux layer writer (modes, owners,
+//! mtimes; missing parent directories added) or a Windows layer writer
+//! (which adds `Files/`, ancestors and PAX metadata; `--chown` becomes the
+//! owner in each security descriptor), and takes context files, inline
+//! files (here-documents, downloads) and extracted archives. Copies from
+//! another stage go through the layer engine's transforms on the same
+//! writers ([`CopyWriter::layer`]).
 //!
-//! Data streams from the context files into the layer writer; nothing is
-//! held in memory.
+//! Data streams from its source into the layer writer; nothing is held in
+//! memory.
 
 use crate::context::{BuildContext, EntryKind};
 use crate::copy_plan::CopyEntry;
 use std::collections::BTreeSet;
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use wharf_frontend::chmod::Chmod;
 use wharf_layer::windows::sddl::with_owner;
 use wharf_layer::{
@@ -38,82 +41,48 @@ pub enum CopyLayerError {
     },
 }
 
-/// How the entries are written.
-pub struct CopyLayerSpec<'a> {
+/// How a COPY's entries are written.
+#[derive(Clone, Copy)]
+pub struct CopyOptions<'a> {
     /// Linux owner from `--chown`, else 0:0.
     pub linux_owner: Option<(u64, u64)>,
     /// Windows owner SID from `--chown`.
-    pub windows_owner: Option<String>,
-    pub chmod: Option<Chmod>,
+    pub windows_owner: Option<&'a str>,
+    pub chmod: Option<&'a Chmod>,
     /// Time for directories the layer makes up, and the upper bound of
     /// every mtime (`SOURCE_DATE_EPOCH`, when set).
     pub timestamp: u64,
     pub clamp_mtimes: bool,
-    /// For Windows stages: what the image below has (directory metadata).
-    pub windows_base: Option<&'a dyn WindowsBase>,
-    /// Files whose content is in the Dockerfile (here-documents).
-    pub inline: &'a [InlineFile],
-    /// Tar archives ADD extracts.
-    pub archives: &'a [ArchiveSource],
     /// Told the bytes of file data packed so far, after each file.
     pub progress: Option<&'a dyn Fn(u64)>,
 }
 
-impl CopyLayerSpec<'_> {
-    fn packed(&self, total: &mut u64, size: u64) {
-        *total += size;
-        if let Some(p) = self.progress {
-            p(*total);
-        }
-    }
+/// A layer writer of either OS, as the sources of a COPY use it.
+pub enum LayerMut<'l, 'w> {
+    Linux {
+        writer: &'l mut LinuxLayerWriter<&'w mut dyn Write>,
+        /// Directories already in the layer (a Linux layer lists parents
+        /// before children, each once).
+        declared: &'l mut BTreeSet<String>,
+    },
+    Windows(&'l mut WindowsLayerWriter<'w, &'w mut dyn Write>),
 }
 
-/// A local tar archive to extract into the layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchiveSource {
-    pub path: std::path::PathBuf,
-    pub format: wharf_layer::Format,
-    /// Relative destination directory, `/`-separated.
-    pub dest_dir: String,
+enum Layer<'w> {
+    Linux(LinuxLayerWriter<&'w mut dyn Write>, BTreeSet<String>),
+    Windows(WindowsLayerWriter<'w, &'w mut dyn Write>),
+}
+
+/// The layer one COPY/ADD writes.
+pub struct CopyWriter<'w> {
+    layer: Layer<'w>,
+    opts: CopyOptions<'w>,
+    packed: u64,
 }
 
 /// Extraction failed (the archive names itself in the message).
 fn archive_err(e: wharf_layer::archive::ArchiveError) -> CopyLayerError {
     CopyLayerError::Archive(Box::new(e))
-}
-
-/// A file that is not a file of the context: a here-document, or a
-/// download of `ADD <url>` kept in the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InlineFile {
-    /// Absolute image path, `/`-separated.
-    pub dest: String,
-    pub content: InlineContent,
-    /// Permission bits before `--chmod` (Docker gives downloads 0600).
-    pub mode: u32,
-}
-
-/// Where an [`InlineFile`]'s bytes are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InlineContent {
-    Bytes(Vec<u8>),
-    /// A file on disk (streamed, never read into memory).
-    File(std::path::PathBuf),
-}
-
-impl InlineFile {
-    /// Size and a reader of the content.
-    fn open(&self) -> Result<(u64, Box<dyn std::io::Read + '_>), CopyLayerError> {
-        match &self.content {
-            InlineContent::Bytes(b) => Ok((b.len() as u64, Box::new(b.as_slice()))),
-            InlineContent::File(p) => {
-                let shown = p.display().to_string();
-                let f = File::open(p).map_err(read_err(&shown))?;
-                let size = f.metadata().map_err(read_err(&shown))?.len();
-                Ok((size, Box::new(f)))
-            }
-        }
-    }
 }
 
 fn mtime_of(meta: &fs::Metadata) -> u64 {
@@ -181,199 +150,297 @@ pub(crate) fn declare_parents<W: Write>(
     Ok(())
 }
 
-/// Writes a Linux layer holding `entries`; returns the writer's sink.
-pub fn write_linux<W: Write>(
-    ctx: &BuildContext,
-    entries: &[CopyEntry],
-    spec: &CopyLayerSpec<'_>,
-    out: W,
-) -> Result<W, CopyLayerError> {
-    let opts = LinuxLayerOptions {
-        source_date_epoch: spec.clamp_mtimes.then_some(spec.timestamp),
-        owner: Some(spec.linux_owner.unwrap_or((0, 0))),
-        skip_xattrs: true,
-    };
-    let mut w = LinuxLayerWriter::new(out, opts);
-    let mut dirs: BTreeSet<String> = BTreeSet::new();
-    let mut packed = 0;
-    for e in entries {
-        let name = e.dest.trim_start_matches('/').to_string();
-        if name.is_empty() {
-            continue;
-        }
-        declare_parents(&mut w, &mut dirs, &name, spec.timestamp).map_err(layer_err(&e.dest))?;
-        let host = ctx.host_path(&e.source);
-        let meta = fs::symlink_metadata(&host).map_err(read_err(&e.source))?;
-        let is_dir = e.kind == EntryKind::Dir;
-        let mut mode = mode_of(&meta);
-        if let Some(c) = &spec.chmod {
-            if e.kind != EntryKind::Symlink {
-                mode = c.apply(mode, is_dir);
-            }
-        }
-        match e.kind {
-            EntryKind::Dir => {
-                if !dirs.insert(name.clone()) {
-                    continue;
-                }
-                let mut d = TarEntry::new(format!("{name}/"), tarfmt::EntryKind::Dir);
-                d.mode = mode;
-                d.mtime = mtime_of(&meta);
-                w.append(d, None).map_err(layer_err(&e.dest))?;
-            }
-            EntryKind::File => {
-                let mut f = File::open(&host).map_err(read_err(&e.source))?;
-                let size = f.metadata().map_err(read_err(&e.source))?.len();
-                let mut t = TarEntry::new(name.clone(), tarfmt::EntryKind::File { size });
-                t.mode = mode;
-                t.mtime = mtime_of(&meta);
-                w.append(t, Some(&mut f)).map_err(layer_err(&e.dest))?;
-                spec.packed(&mut packed, size);
-            }
-            EntryKind::Symlink => {
-                let target = fs::read_link(&host).map_err(read_err(&e.source))?;
-                let mut t = TarEntry::new(
-                    name.clone(),
-                    tarfmt::EntryKind::Symlink {
-                        target: target.to_string_lossy().to_string(),
-                    },
-                );
-                t.mode = 0o777;
-                t.mtime = mtime_of(&meta);
-                w.append(t, None).map_err(layer_err(&e.dest))?;
-            }
-            EntryKind::Other => {}
-        }
+impl<'w> CopyWriter<'w> {
+    /// A Linux layer of files from the build context (or downloads,
+    /// here-documents, archives): every entry owned by `--chown` or root,
+    /// no extended attributes of the host's files.
+    pub fn linux(out: &'w mut dyn Write, opts: CopyOptions<'w>) -> Self {
+        let options = LinuxLayerOptions {
+            source_date_epoch: opts.clamp_mtimes.then_some(opts.timestamp),
+            owner: Some(opts.linux_owner.unwrap_or((0, 0))),
+            skip_xattrs: true,
+        };
+        Self::with_linux(out, options, opts)
     }
-    for f in spec.inline {
-        let name = f.dest.trim_start_matches('/').to_string();
-        declare_parents(&mut w, &mut dirs, &name, spec.timestamp).map_err(layer_err(&f.dest))?;
-        let (size, mut data) = f.open()?;
-        let mut t = TarEntry::new(name, tarfmt::EntryKind::File { size });
-        t.mode = spec
-            .chmod
-            .as_ref()
-            .map_or(f.mode, |c| c.apply(f.mode, false));
-        t.mtime = spec.timestamp;
-        w.append(t, Some(&mut data)).map_err(layer_err(&f.dest))?;
-    }
-    for a in spec.archives {
-        wharf_layer::archive::extract_linux(
-            &a.path,
-            a.format,
-            &a.dest_dir,
-            spec.linux_owner,
-            &mut w,
-        )
-        .map_err(archive_err)?;
-    }
-    w.finish().map_err(layer_err("layer"))
-}
 
-/// Writes a Windows layer holding `entries`; returns the writer's sink.
-/// Symlinks from a Linux context keep their target with `\` separators
-/// (relative links stay relative).
-pub fn write_windows<W: Write>(
-    ctx: &BuildContext,
-    entries: &[CopyEntry],
-    spec: &CopyLayerSpec<'_>,
-    out: W,
-) -> Result<W, CopyLayerError> {
-    let no_base = wharf_layer::NoBase;
-    let base = spec.windows_base.unwrap_or(&no_base);
-    let ts = Timestamp::from_secs(spec.timestamp);
-    let mut w = WindowsLayerWriter::new(
-        out,
-        base,
-        WindowsLayerOptions {
-            timestamp: ts,
-            base_layer: false,
-        },
-    )
-    .map_err(layer_err("layer"))?;
-    let owned = |mut m: WinMeta| -> Result<WinMeta, CopyLayerError> {
-        if let Some(sid) = &spec.windows_owner {
+    /// A Linux layer of another stage's files: owners and extended
+    /// attributes come from that stage unless `--chown` says otherwise.
+    pub fn linux_from_stage(
+        out: &'w mut dyn Write,
+        source_date_epoch: Option<u64>,
+        opts: CopyOptions<'w>,
+    ) -> Self {
+        let options = LinuxLayerOptions {
+            source_date_epoch,
+            owner: None,
+            skip_xattrs: false,
+        };
+        Self::with_linux(out, options, opts)
+    }
+
+    fn with_linux(
+        out: &'w mut dyn Write,
+        options: LinuxLayerOptions,
+        opts: CopyOptions<'w>,
+    ) -> Self {
+        CopyWriter {
+            layer: Layer::Linux(LinuxLayerWriter::new(out, options), BTreeSet::new()),
+            opts,
+            packed: 0,
+        }
+    }
+
+    /// A Windows layer; `base` is what the image below has (directory
+    /// metadata the layer re-declares).
+    pub fn windows(
+        out: &'w mut dyn Write,
+        base: &'w dyn WindowsBase,
+        opts: CopyOptions<'w>,
+    ) -> Result<Self, CopyLayerError> {
+        let w = WindowsLayerWriter::new(
+            out,
+            base,
+            WindowsLayerOptions {
+                timestamp: Timestamp::from_secs(opts.timestamp),
+                base_layer: false,
+            },
+        )
+        .map_err(layer_err("layer"))?;
+        Ok(CopyWriter {
+            layer: Layer::Windows(w),
+            opts,
+            packed: 0,
+        })
+    }
+
+    /// The options the layer is written with.
+    pub fn options(&self) -> &CopyOptions<'w> {
+        &self.opts
+    }
+
+    /// The layer writer itself, for the layer engine's copies.
+    pub fn layer(&mut self) -> LayerMut<'_, 'w> {
+        match &mut self.layer {
+            Layer::Linux(writer, declared) => LayerMut::Linux { writer, declared },
+            Layer::Windows(w) => LayerMut::Windows(w),
+        }
+    }
+
+    fn packed(&mut self, size: u64) {
+        self.packed += size;
+        if let Some(p) = self.opts.progress {
+            p(self.packed);
+        }
+    }
+
+    /// Ends the layer.
+    pub fn finish(self) -> Result<(), CopyLayerError> {
+        match self.layer {
+            Layer::Linux(w, _) => w.finish().map(drop),
+            Layer::Windows(w) => w.finish().map(drop),
+        }
+        .map_err(layer_err("layer"))
+    }
+
+    /// A Windows file's metadata: the owner, and read-only when `--chmod`
+    /// takes every write bit away (the one mode bit Windows has).
+    fn windows_meta(&self, mut m: WinMeta, file: bool) -> Result<WinMeta, CopyLayerError> {
+        if let Some(sid) = self.opts.windows_owner {
             m.security_descriptor =
                 with_owner(&m.security_descriptor, sid).map_err(layer_err(sid))?;
         }
-        Ok(m)
-    };
-    // A file's metadata: the owner, and read-only when --chmod takes
-    // every write bit away (the one mode bit Windows has).
-    let file_meta = |time: Timestamp| -> Result<WinMeta, CopyLayerError> {
-        let mut m = owned(WinMeta::default_file(time))?;
-        if spec
-            .chmod
-            .as_ref()
-            .is_some_and(|c| c.apply(0o644, false) & 0o222 == 0)
+        if file
+            && self
+                .opts
+                .chmod
+                .is_some_and(|c| c.apply(0o644, false) & 0o222 == 0)
         {
             m.attributes |= 1; // FILE_ATTRIBUTE_READONLY
         }
         Ok(m)
-    };
-    let mut packed = 0;
-    for e in entries {
+    }
+
+    /// Adds one planned entry of `ctx`. Symlinks into a Windows layer
+    /// keep their target with `\\` separators (relative links stay
+    /// relative).
+    pub fn context_entry(
+        &mut self,
+        ctx: &BuildContext,
+        e: &CopyEntry,
+    ) -> Result<(), CopyLayerError> {
         let name = e.dest.trim_start_matches('/').to_string();
         if name.is_empty() {
-            continue;
+            return Ok(());
         }
         let host = ctx.host_path(&e.source);
-        let meta = fs::symlink_metadata(&host).map_err(read_err(&e.source))?;
-        let mut time = Timestamp::from_secs(mtime_of(&meta));
-        if spec.clamp_mtimes && time.secs > spec.timestamp {
-            time = ts;
+        let size = if matches!(self.layer, Layer::Linux(..)) {
+            self.linux_context_entry(&host, &name, e)?
+        } else {
+            self.windows_context_entry(&host, &name, e)?
+        };
+        if e.kind == EntryKind::File {
+            self.packed(size);
         }
-        match e.kind {
+        Ok(())
+    }
+
+    fn linux_context_entry(
+        &mut self,
+        host: &std::path::Path,
+        name: &str,
+        e: &CopyEntry,
+    ) -> Result<u64, CopyLayerError> {
+        let opts = self.opts;
+        let Layer::Linux(w, dirs) = &mut self.layer else {
+            unreachable!("called for Linux layers only")
+        };
+        declare_parents(w, dirs, name, opts.timestamp).map_err(layer_err(&e.dest))?;
+        let meta = fs::symlink_metadata(host).map_err(read_err(&e.source))?;
+        let mut mode = mode_of(&meta);
+        if let (Some(c), false) = (opts.chmod, e.kind == EntryKind::Symlink) {
+            mode = c.apply(mode, e.kind == EntryKind::Dir);
+        }
+        let (entry, mut data, size) = match e.kind {
             EntryKind::Dir => {
-                let m = owned(WinMeta::default_dir(time))?;
-                w.add_dir(&name, Some(m)).map_err(layer_err(&e.dest))?;
+                if !dirs.insert(name.to_string()) {
+                    return Ok(0);
+                }
+                let entry = TarEntry::new(format!("{name}/"), tarfmt::EntryKind::Dir);
+                (entry, None, 0)
             }
             EntryKind::File => {
-                let mut f = File::open(&host).map_err(read_err(&e.source))?;
+                let f = File::open(host).map_err(read_err(&e.source))?;
                 let size = f.metadata().map_err(read_err(&e.source))?.len();
-                let m = file_meta(time)?;
-                w.add_file(&name, size, Some(m), &mut f)
-                    .map_err(layer_err(&e.dest))?;
-                spec.packed(&mut packed, size);
+                let entry = TarEntry::new(name.to_string(), tarfmt::EntryKind::File { size });
+                (entry, Some(f), size)
             }
             EntryKind::Symlink => {
-                let target = fs::read_link(&host).map_err(read_err(&e.source))?;
+                let target = fs::read_link(host).map_err(read_err(&e.source))?;
                 let target = target.to_string_lossy().to_string();
-                let is_dir = fs::metadata(&host).map(|m| m.is_dir()).unwrap_or(false);
-                let m = owned(if is_dir {
-                    WinMeta::default_dir(time)
-                } else {
-                    WinMeta::default_file(time)
-                })?;
+                mode = 0o777;
+                let entry = TarEntry::new(name.to_string(), tarfmt::EntryKind::Symlink { target });
+                (entry, None, 0)
+            }
+            EntryKind::Other => return Ok(0),
+        };
+        let mut entry = entry;
+        entry.mode = mode;
+        entry.mtime = mtime_of(&meta);
+        w.append(entry, data.as_mut().map(|f| f as &mut dyn Read))
+            .map_err(layer_err(&e.dest))?;
+        Ok(size)
+    }
+
+    fn windows_context_entry(
+        &mut self,
+        host: &std::path::Path,
+        name: &str,
+        e: &CopyEntry,
+    ) -> Result<u64, CopyLayerError> {
+        let meta = fs::symlink_metadata(host).map_err(read_err(&e.source))?;
+        let ts = self.opts.timestamp;
+        let mut time = Timestamp::from_secs(mtime_of(&meta));
+        if self.opts.clamp_mtimes && time.secs > ts {
+            time = Timestamp::from_secs(ts);
+        }
+        // Symlinks take the owner but never the read-only bit.
+        let link_to_dir =
+            e.kind == EntryKind::Symlink && fs::metadata(host).map(|m| m.is_dir()).unwrap_or(false);
+        let m = match e.kind {
+            EntryKind::Dir => self.windows_meta(WinMeta::default_dir(time), false)?,
+            EntryKind::File => self.windows_meta(WinMeta::default_file(time), true)?,
+            EntryKind::Symlink if link_to_dir => {
+                self.windows_meta(WinMeta::default_dir(time), false)?
+            }
+            EntryKind::Symlink => self.windows_meta(WinMeta::default_file(time), false)?,
+            EntryKind::Other => return Ok(0),
+        };
+        let Layer::Windows(w) = &mut self.layer else {
+            unreachable!("called for Windows layers only")
+        };
+        match e.kind {
+            EntryKind::File => {
+                let mut f = File::open(host).map_err(read_err(&e.source))?;
+                let size = f.metadata().map_err(read_err(&e.source))?.len();
+                w.add_file(name, size, Some(m), &mut f)
+                    .map_err(layer_err(&e.dest))?;
+                return Ok(size);
+            }
+            EntryKind::Symlink => {
+                let target = fs::read_link(host).map_err(read_err(&e.source))?;
+                let target = target.to_string_lossy().to_string();
                 let target = if target.starts_with('/') {
                     format!("C:{}", target.replace('/', "\\"))
                 } else {
                     target
                 };
-                w.add_symlink(&name, &target, is_dir, Some(m))
+                w.add_symlink(name, &target, link_to_dir, Some(m))
                     .map_err(layer_err(&e.dest))?;
             }
-            EntryKind::Other => {}
+            _ => w.add_dir(name, Some(m)).map_err(layer_err(&e.dest))?,
         }
+        Ok(0)
     }
-    for f in spec.inline {
-        let name = f.dest.trim_start_matches('/');
-        let m = file_meta(ts)?;
-        let (size, mut data) = f.open()?;
-        w.add_file(name, size, Some(m), &mut data)
-            .map_err(layer_err(&f.dest))?;
+
+    /// Adds a file whose bytes are not in the context (a here-document, a
+    /// download): `mode` before `--chmod`, the layer's timestamp as mtime.
+    pub fn inline_file(
+        &mut self,
+        dest: &str,
+        size: u64,
+        data: &mut dyn Read,
+        mode: u32,
+    ) -> Result<(), CopyLayerError> {
+        let name = dest.trim_start_matches('/').to_string();
+        let opts = self.opts;
+        match &mut self.layer {
+            Layer::Linux(w, dirs) => {
+                declare_parents(w, dirs, &name, opts.timestamp).map_err(layer_err(dest))?;
+                let mut t = TarEntry::new(name, tarfmt::EntryKind::File { size });
+                t.mode = opts.chmod.map_or(mode, |c| c.apply(mode, false));
+                t.mtime = opts.timestamp;
+                w.append(t, Some(data)).map_err(layer_err(dest))?;
+            }
+            Layer::Windows(_) => {
+                let m = self.windows_meta(
+                    WinMeta::default_file(Timestamp::from_secs(opts.timestamp)),
+                    true,
+                )?;
+                let Layer::Windows(w) = &mut self.layer else {
+                    unreachable!("matched above")
+                };
+                w.add_file(&name, size, Some(m), data)
+                    .map_err(layer_err(dest))?;
+            }
+        }
+        Ok(())
     }
-    for a in spec.archives {
-        wharf_layer::archive::extract_windows(
-            &a.path,
-            a.format,
-            &a.dest_dir,
-            spec.windows_owner.as_deref(),
-            &mut w,
-        )
-        .map_err(archive_err)?;
+
+    /// Extracts the tar archive at `path` into `dest_dir` (relative).
+    pub fn archive(
+        &mut self,
+        path: &std::path::Path,
+        format: wharf_layer::Format,
+        dest_dir: &str,
+    ) -> Result<(), CopyLayerError> {
+        match &mut self.layer {
+            Layer::Linux(w, _) => wharf_layer::archive::extract_linux(
+                path,
+                format,
+                dest_dir,
+                self.opts.linux_owner,
+                w,
+            ),
+            Layer::Windows(w) => wharf_layer::archive::extract_windows(
+                path,
+                format,
+                dest_dir,
+                self.opts.windows_owner,
+                w,
+            ),
+        }
+        .map_err(archive_err)
     }
-    w.finish().map_err(layer_err("layer"))
 }
 
 #[cfg(test)]
@@ -421,6 +488,21 @@ mod tests {
         .unwrap()
     }
 
+    fn write(c: &BuildContext, windows: bool, opts: CopyOptions<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let sink: &mut dyn Write = &mut out;
+        let mut w = if windows {
+            CopyWriter::windows(sink, &wharf_layer::NoBase, opts).unwrap()
+        } else {
+            CopyWriter::linux(sink, opts)
+        };
+        for e in entries(c, windows) {
+            w.context_entry(c, &e).unwrap();
+        }
+        w.finish().unwrap();
+        out
+    }
+
     fn tar_listing(bytes: &[u8]) -> Vec<(String, u32, u64, u64, String)> {
         let mut a = tar::Archive::new(bytes);
         a.entries()
@@ -444,18 +526,16 @@ mod tests {
     #[test]
     fn linux_layer_with_parents_owner_mode_and_clamped_times() {
         let (_d, c) = context();
-        let spec = CopyLayerSpec {
+        let chmod = Chmod::parse("go-rwx").unwrap();
+        let opts = CopyOptions {
             linux_owner: Some((1000, 1000)),
             windows_owner: None,
-            chmod: Some(Chmod::parse("go-rwx").unwrap()),
+            chmod: Some(&chmod),
             timestamp: 1_700_000_000,
             clamp_mtimes: true,
-            windows_base: None,
-            inline: &[],
-            archives: &[],
             progress: None,
         };
-        let out = write_linux(&c, &entries(&c, false), &spec, Vec::new()).unwrap();
+        let out = write(&c, false, opts);
         let list = tar_listing(&out);
         let names: Vec<&str> = list.iter().map(|l| l.0.as_str()).collect();
         assert_eq!(
@@ -475,25 +555,22 @@ mod tests {
         assert_eq!(index.2, 1000);
         assert!(list.iter().all(|l| l.3 <= 1_700_000_000));
         // Same input, same bytes.
-        let again = write_linux(&c, &entries(&c, false), &spec, Vec::new()).unwrap();
+        let again = write(&c, false, opts);
         assert_eq!(out, again);
     }
 
     #[test]
     fn windows_layer_with_owner() {
         let (_d, c) = context();
-        let spec = CopyLayerSpec {
+        let opts = CopyOptions {
             linux_owner: None,
-            windows_owner: Some("S-1-5-93-2-2".into()),
+            windows_owner: Some("S-1-5-93-2-2"),
             chmod: None,
             timestamp: 1_700_000_000,
             clamp_mtimes: true,
-            windows_base: None,
-            inline: &[],
-            archives: &[],
             progress: None,
         };
-        let out = write_windows(&c, &entries(&c, true), &spec, Vec::new()).unwrap();
+        let out = write(&c, true, opts);
         let mut a = tar::Archive::new(out.as_slice());
         let mut names = Vec::new();
         for e in a.entries().unwrap() {

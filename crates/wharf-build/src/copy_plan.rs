@@ -55,24 +55,59 @@ pub struct DestNotDirectory {
     pub dest: String,
 }
 
-/// Docker's destination rule for `count` matched sources, the one rule
-/// every COPY source kind follows: several sources need a directory
-/// destination; returns whether files land inside the destination (a
-/// directory source always copies its contents into it).
-pub(crate) fn into_directory(
-    keyword: &'static str,
-    count: usize,
-    dest: &str,
-    dest_is_dir: bool,
-) -> Result<bool, DestNotDirectory> {
-    if count > 1 && !dest_is_dir {
-        return Err(DestNotDirectory {
-            keyword,
-            count,
-            dest: dest.to_string(),
-        });
+/// Where a COPY/ADD puts what it matched: Docker's destination rule,
+/// the one every source kind (context, stage, here-document, URL,
+/// archive) follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// Absolute POSIX-style path without a trailing `/` (`""` is the root).
+    pub path: String,
+    /// Whether single files land inside the destination: it names a
+    /// directory, or several sources were matched. A directory source
+    /// always copies its contents into it.
+    pub into_dir: bool,
+}
+
+impl Destination {
+    /// The destination of `req` for `count` matched sources (wildcards
+    /// expanded, every source kind counted): several sources need a
+    /// directory destination.
+    pub fn for_sources(
+        req: &CopyRequest<'_>,
+        keyword: &'static str,
+        count: usize,
+    ) -> Result<Self, CopyError> {
+        let (path, is_dir) = destination(req)?;
+        let is_dir = is_dir || req.dest_is_dir_in_image;
+        if count > 1 && !is_dir {
+            return Err(DestNotDirectory {
+                keyword,
+                count,
+                dest: req.dest.to_string(),
+            }
+            .into());
+        }
+        Ok(Destination {
+            path,
+            into_dir: is_dir || count > 1,
+        })
     }
-    Ok(dest_is_dir || count > 1)
+
+    /// Where a single matched file (or link) called `name` lands.
+    pub fn file_target(&self, name: &str) -> String {
+        if self.into_dir {
+            join(&self.path, name)
+        } else if self.path.is_empty() {
+            "/".into()
+        } else {
+            self.path.clone()
+        }
+    }
+
+    /// The destination relative to the image root (`""` for the root).
+    pub fn relative(&self) -> &str {
+        self.path.trim_start_matches('/')
+    }
 }
 
 /// One thing to put in the layer.
@@ -154,18 +189,40 @@ fn clean_source(src: &str) -> Option<(String, Option<String>)> {
     Some((out.join("/"), pivot))
 }
 
-/// Works out every entry a COPY from the context writes.
-pub fn plan_copy(ctx: &BuildContext, req: &CopyRequest<'_>) -> Result<Vec<CopyEntry>, CopyError> {
-    let (dest, dest_dir) = destination(req)?;
-    let excludes = req
-        .exclude
-        .iter()
-        .map(|e| PathPattern::new(e).map_err(CopyError::BadPattern))
-        .collect::<Result<Vec<_>, _>>()?;
-    let excluded = |rel: &str| excludes.iter().any(|p| p.matches(rel));
+/// `--exclude` patterns of one COPY.
+#[derive(Debug, Clone, Default)]
+pub struct Excludes(Vec<PathPattern>);
 
-    // (context path as matched, path to keep under dest with --parents)
-    let mut matched: Vec<(String, String)> = Vec::new();
+impl Excludes {
+    pub fn new(patterns: &[String]) -> Result<Self, CopyError> {
+        patterns
+            .iter()
+            .map(|e| PathPattern::new(e).map_err(CopyError::BadPattern))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Excludes)
+    }
+
+    pub fn matches(&self, rel: &str) -> bool {
+        self.0.iter().any(|p| p.matches(rel))
+    }
+}
+
+/// A context path a source operand matched, and the path `--parents`
+/// keeps of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextMatch {
+    pub rel: String,
+    pub keep: String,
+}
+
+/// Matches the sources of `req` in the context: wildcards expanded,
+/// `.dockerignore` and `--exclude` applied, nothing outside the context.
+pub fn match_context(
+    ctx: &BuildContext,
+    req: &CopyRequest<'_>,
+    excludes: &Excludes,
+) -> Result<Vec<ContextMatch>, CopyError> {
+    let mut matched: Vec<ContextMatch> = Vec::new();
     for src in req.sources {
         let Some((rel, pivot)) = clean_source(src) else {
             return Err(CopyError::OutsideContext {
@@ -176,13 +233,16 @@ pub fn plan_copy(ctx: &BuildContext, req: &CopyRequest<'_>) -> Result<Vec<CopyEn
         if PathPattern::has_wildcards(&rel) {
             let pattern = PathPattern::new(&rel).map_err(CopyError::BadPattern)?;
             let before = matched.len();
-            for e in ctx.walk("", &|p| excluded(p))? {
+            for e in ctx.walk("", &|p| excludes.matches(p))? {
                 if pattern.matches(&e.rel)
                     && !matched
                         .iter()
-                        .any(|(m, _)| e.rel.starts_with(&format!("{m}/")))
+                        .any(|m| e.rel.starts_with(&format!("{}/", m.rel)))
                 {
-                    matched.push((e.rel.clone(), e.rel.clone()));
+                    matched.push(ContextMatch {
+                        rel: e.rel.clone(),
+                        keep: e.rel.clone(),
+                    });
                 }
             }
             if matched.len() == before {
@@ -191,7 +251,7 @@ pub fn plan_copy(ctx: &BuildContext, req: &CopyRequest<'_>) -> Result<Vec<CopyEn
                 });
             }
         } else {
-            if !rel.is_empty() && (ctx.is_ignored(&rel) || excluded(&rel)) {
+            if !rel.is_empty() && (ctx.is_ignored(&rel) || excludes.matches(&rel)) {
                 return Err(ContextError::NotFound {
                     path: src.clone(),
                     context: ctx.root().display().to_string(),
@@ -199,44 +259,49 @@ pub fn plan_copy(ctx: &BuildContext, req: &CopyRequest<'_>) -> Result<Vec<CopyEn
                 .into());
             }
             let keep = pivot.unwrap_or_else(|| rel.clone());
-            matched.push((rel, keep));
+            matched.push(ContextMatch { rel, keep });
         }
     }
+    Ok(matched)
+}
 
-    let into_dir = into_directory(
-        "COPY",
-        matched.len(),
-        req.dest,
-        dest_dir || req.dest_is_dir_in_image,
-    )?;
-
+/// Every entry the matches put in the layer, and where: a directory's
+/// contents go into the destination (below the kept path with
+/// `--parents`), a file follows [`Destination::file_target`].
+pub fn place_context(
+    ctx: &BuildContext,
+    matched: &[ContextMatch],
+    dest: &Destination,
+    parents: bool,
+    excludes: &Excludes,
+) -> Result<Vec<CopyEntry>, CopyError> {
     let mut out = Vec::new();
-    for (rel, keep) in matched {
+    for m in matched {
         // The named source itself is followed if it is a symlink.
-        let target = ctx.resolve(&rel, true)?;
+        let target = ctx.resolve(&m.rel, true)?;
         let kind = ctx.kind(&target)?;
-        let keep = keep.trim_end_matches('/').to_string();
+        let keep = m.keep.trim_end_matches('/');
         match kind {
             EntryKind::Dir => {
-                let base = if req.parents {
-                    join(&dest, &keep)
+                let base = if parents {
+                    join(&dest.path, keep)
                 } else {
-                    dest.clone()
+                    dest.path.clone()
                 };
-                if req.parents && !keep.is_empty() {
+                if parents && !keep.is_empty() {
                     out.push(CopyEntry {
                         source: target.clone(),
                         dest: base.clone(),
                         kind: EntryKind::Dir,
                     });
                 }
-                for e in ctx.walk(&target, &|p| excluded(p))? {
+                for e in ctx.walk(&target, &|p| excludes.matches(p))? {
                     let inner = if target.is_empty() {
                         e.rel.clone()
                     } else {
                         e.rel[target.len() + 1..].to_string()
                     };
-                    if excludes.iter().any(|p| p.matches(&inner)) {
+                    if excludes.matches(&inner) {
                         continue;
                     }
                     out.push(CopyEntry {
@@ -248,21 +313,10 @@ pub fn plan_copy(ctx: &BuildContext, req: &CopyRequest<'_>) -> Result<Vec<CopyEn
             }
             EntryKind::Other => {}
             kind => {
-                let name = if req.parents {
-                    keep.as_str()
-                } else {
-                    basename(&rel)
-                };
-                let to = if into_dir {
-                    join(&dest, name)
-                } else if dest.is_empty() {
-                    "/".into()
-                } else {
-                    dest.clone()
-                };
+                let name = if parents { keep } else { basename(&m.rel) };
                 out.push(CopyEntry {
                     source: target,
-                    dest: to,
+                    dest: dest.file_target(name),
                     kind,
                 });
             }
@@ -271,6 +325,14 @@ pub fn plan_copy(ctx: &BuildContext, req: &CopyRequest<'_>) -> Result<Vec<CopyEn
     out.sort_by(|a, b| a.dest.cmp(&b.dest));
     out.dedup_by(|a, b| a.dest == b.dest);
     Ok(out)
+}
+
+/// Works out every entry a COPY of context files alone writes.
+pub fn plan_copy(ctx: &BuildContext, req: &CopyRequest<'_>) -> Result<Vec<CopyEntry>, CopyError> {
+    let excludes = Excludes::new(req.exclude)?;
+    let matched = match_context(ctx, req, &excludes)?;
+    let dest = Destination::for_sources(req, "COPY", matched.len())?;
+    place_context(ctx, &matched, &dest, req.parents, &excludes)
 }
 
 // The tests build symlinks with the Unix API.

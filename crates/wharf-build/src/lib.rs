@@ -4,9 +4,10 @@
 //! runs today).
 //!
 //! Parts: the build context ([`context`]: confined path resolution,
-//! `.dockerignore`-aware walks), COPY rules ([`copy_plan`], [`copy_from`]),
-//! layer emission ([`copy_layer`], [`layer_store`]), `--chown`/`--chmod`
-//! ([`ownership`]), cache keys ([`cache_key`]) and image emission ([`emit`]).
+//! `.dockerignore`-aware walks), COPY rules ([`copy_plan`]; every source kind
+//! behind one trait in `copy_source`), layer emission ([`copy_layer`],
+//! [`layer_store`]), `--chown`/`--chmod`
+//! ([`users`]), cache keys ([`cache_key`]) and image emission ([`emit`]).
 //!
 //! An embedding program builds like this (here from `scratch`, so no
 //! registry is needed; pass a [`RegistryResolver`] for base images):
@@ -53,9 +54,9 @@ pub mod builder;
 pub mod cache_key;
 mod clock;
 pub mod context;
-pub mod copy_from;
 pub mod copy_layer;
 pub mod copy_plan;
+mod copy_source;
 mod copy_step;
 pub mod deliver;
 pub mod emit;
