@@ -10,8 +10,8 @@ use wharf_oci::{Platform, Reference};
 
 /// Resolved base images, and the platform each stage asked for.
 pub(crate) struct ResolvedBases {
-    /// By the image as the plan writes it and the platform asked.
-    bases: HashMap<(String, Platform), ResolvedBase>,
+    /// By the image and the platform asked.
+    bases: HashMap<(Reference, Platform), ResolvedBase>,
     /// By (target index, stage index): the platform the first plan asked
     /// (the second plan refines it with the base's own os.version).
     asked: HashMap<(usize, usize), Platform>,
@@ -42,11 +42,8 @@ impl ResolvedBases {
             if let Some(n) = &base.note {
                 events(BuildEvent::note(format!("{written}: {n}")));
             }
-            known.0.insert(
-                (written.clone(), platform.to_string()),
-                wharf_image::base_image(&base.config),
-            );
-            bases.insert((written, platform), base);
+            known.insert(&written, &platform, wharf_image::base_image(&base.config));
+            bases.insert((reference, platform), base);
         }
         let asked = first
             .targets
@@ -74,7 +71,8 @@ impl ResolvedBases {
             .asked
             .get(&(target, stage.index))
             .unwrap_or(&stage.platform);
-        self.bases.get(&(written.to_string(), platform.clone()))
+        let reference = Reference::parse(written).ok()?;
+        self.bases.get(&(reference, platform.clone()))
     }
 }
 

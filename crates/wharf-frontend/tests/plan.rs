@@ -399,8 +399,9 @@ fn base_image_knowledge_refines_the_plan() {
     let wanted = first.base_images();
     assert_eq!(wanted.len(), 1);
     let mut known = KnownBaseImages::default();
-    known.0.insert(
-        (wanted[0].0.clone(), wanted[0].1.to_string()),
+    known.insert(
+        &wanted[0].0,
+        &wanted[0].1,
         BaseImage {
             platform: Some("windows/amd64:10.0.20348.2113".parse().unwrap()),
             env: vec![("APP_HOME".into(), "C:\\app".into())],

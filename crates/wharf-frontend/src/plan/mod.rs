@@ -90,13 +90,21 @@ impl BaseImages for NoBaseImages {
     }
 }
 
-/// Base images keyed by (reference, requested platform as displayed).
+/// Base images by reference (as the plan writes it) and requested platform.
 #[derive(Debug, Clone, Default)]
-pub struct KnownBaseImages(pub BTreeMap<(String, String), BaseImage>);
+pub struct KnownBaseImages(std::collections::HashMap<(String, Platform), BaseImage>);
+
+impl KnownBaseImages {
+    /// Records what `reference`, resolved for `platform`, declares.
+    pub fn insert(&mut self, reference: &str, platform: &Platform, image: BaseImage) {
+        self.0
+            .insert((reference.to_string(), platform.clone()), image);
+    }
+}
 
 impl BaseImages for KnownBaseImages {
     fn get(&self, reference: &str, platform: &Platform) -> Option<&BaseImage> {
-        self.0.get(&(reference.to_string(), platform.to_string()))
+        self.0.get(&(reference.to_string(), platform.clone()))
     }
 }
 
