@@ -232,6 +232,8 @@ impl BuildOutput {
 pub enum BuildError {
     #[error(transparent)]
     Plan(#[from] FrontendError),
+    #[error(transparent)]
+    Annotation(#[from] crate::annotations::AnnotationError),
     #[error("{file}:{line}: FROM {reference}: {message}")]
     Resolve {
         file: String,

@@ -17,6 +17,7 @@
 //! configuration instruction. RUN needs an executor and is refused with
 //! its line.
 
+use crate::annotations::Annotations;
 use crate::api::{BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest};
 use crate::bases::ResolvedBases;
 use crate::clock::rfc3339;
@@ -34,6 +35,7 @@ pub struct Builder {
     run_executor: Option<std::sync::Arc<dyn RunExecutor>>,
     secrets: BTreeMap<String, SecretSource>,
     choco: Option<ChocoTable>,
+    annotations: Annotations,
 }
 
 impl Builder {
@@ -43,6 +45,7 @@ impl Builder {
             run_executor: None,
             secrets: BTreeMap::new(),
             choco: Some(ChocoTable::builtin()),
+            annotations: Annotations::default(),
         }
     }
 
@@ -51,6 +54,12 @@ impl Builder {
     /// and recorded in the history).
     pub fn with_choco_translation(mut self, translate: bool) -> Self {
         self.choco = translate.then(ChocoTable::builtin);
+        self
+    }
+
+    /// Annotations for the manifests, the index and its descriptors.
+    pub fn with_annotations(mut self, annotations: Annotations) -> Self {
+        self.annotations = annotations;
         self
     }
 
@@ -79,6 +88,7 @@ impl Builder {
         let first = plan(&req.file, &req.source_text, &req.options, &NoBaseImages)?;
         let (bases, known) = ResolvedBases::resolve(&first, &req.file.path, resolver, events)?;
         let plan = plan(&req.file, &req.source_text, &req.options, &known)?;
+        self.annotations.check_index(plan.targets.len() > 1)?;
         for w in &plan.warnings {
             events(BuildEvent::warning(match w.line {
                 Some(l) => format!("{}:{l}: {}", plan.file, w.message),
@@ -99,7 +109,7 @@ impl Builder {
             images.push(self.build_target(&target_build, stores, events)?);
         }
         let index = if images.len() > 1 {
-            Some(emit_index(&self.config.store, &images)?)
+            Some(emit_index(&self.config.store, &images, &self.annotations)?)
         } else {
             None
         };
@@ -167,7 +177,13 @@ impl Builder {
         }
         config.created = Some(rfc3339(self.config.time()));
         let platform = config.platform();
-        let mut image = emit_image(&self.config.store, &platform, config, out.layers)?;
+        let mut image = emit_image(
+            &self.config.store,
+            &platform,
+            config,
+            out.layers,
+            &self.annotations,
+        )?;
         image.base_reference = out.base_reference;
         Ok(image)
     }

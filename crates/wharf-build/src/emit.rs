@@ -3,7 +3,7 @@
 //! they were), and for several platforms an OCI index whose entries carry
 //! each image's platform, `os.version` included.
 
-use std::collections::BTreeMap;
+use crate::annotations::{AnnotationTarget, Annotations};
 use wharf_oci::ImageConfig;
 use wharf_oci::LayerRef;
 
@@ -44,12 +44,14 @@ fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-/// Stores config and manifest; returns the image.
+/// Stores config and manifest (with the manifest annotations for
+/// `platform`); returns the image.
 pub fn emit_image(
     store: &Store,
     platform: &Platform,
     mut config: ImageConfig,
     layers: Vec<LayerRef>,
+    annotations: &Annotations,
 ) -> Result<BuiltImage, StoreError> {
     config.rootfs.kind = "layers".into();
     config.rootfs.diff_ids = layers.iter().map(|l| l.diff_id.clone()).collect();
@@ -64,7 +66,7 @@ pub fn emit_image(
         config: config_descriptor.clone(),
         layers: layers.iter().map(|l| l.descriptor.clone()).collect(),
         subject: None,
-        annotations: None,
+        annotations: annotations.for_target(AnnotationTarget::Manifest, Some(platform)),
     };
     let bytes = json(&manifest);
     let m = store.put_bytes(&bytes, None)?;
@@ -80,15 +82,29 @@ pub fn emit_image(
     })
 }
 
-/// Stores an index over several images.
-pub fn emit_index(store: &Store, images: &[BuiltImage]) -> Result<Descriptor, StoreError> {
+/// Stores an index over several images, with the index annotations and,
+/// on each manifest's descriptor, the descriptor annotations.
+pub fn emit_index(
+    store: &Store,
+    images: &[BuiltImage],
+    annotations: &Annotations,
+) -> Result<Descriptor, StoreError> {
+    let manifests = images
+        .iter()
+        .map(|i| {
+            let mut d = i.manifest.clone();
+            d.annotations =
+                annotations.for_target(AnnotationTarget::ManifestDescriptor, Some(&i.platform));
+            d
+        })
+        .collect();
     let index = ImageIndex {
         schema_version: 2,
         media_type: Some(MEDIA_TYPE_OCI_INDEX.to_string()),
         artifact_type: None,
-        manifests: images.iter().map(|i| i.manifest.clone()).collect(),
+        manifests,
         subject: None,
-        annotations: None::<BTreeMap<String, String>>,
+        annotations: annotations.for_target(AnnotationTarget::Index, None),
     };
     let bytes = json(&index);
     let c = store.put_bytes(&bytes, None)?;

@@ -48,6 +48,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod annotations;
 mod api;
 mod bases;
 pub mod builder;
@@ -72,6 +73,7 @@ pub mod secrets;
 mod stage_exec;
 pub mod users;
 
+pub use annotations::{Annotation, AnnotationError, AnnotationTarget, Annotations};
 pub use api::{
     BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest, NoRegistry,
     ResolveError, ResolvedBase,

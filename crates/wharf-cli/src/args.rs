@@ -97,6 +97,8 @@ pub enum Progress {
     Plain,
     /// One JSON event per line.
     Json,
+    /// Nothing (what `-q` sets).
+    Quiet,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -149,6 +151,34 @@ pub struct BuildArgs {
     /// Progress output style.
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
+
+    /// Print only the image ID on stdout (see --iidfile), nothing else.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Write the image ID to FILE: the configuration digest of a single
+    /// image that is not pushed, else the manifest (or index) digest, as
+    /// buildx does.
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+
+    /// Write the result as JSON to FILE, with BuildKit's keys:
+    /// containerimage.digest, containerimage.descriptor,
+    /// containerimage.config.digest (one platform) and image.name.
+    #[arg(long = "metadata-file", value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
+
+    /// Add an annotation: [TYPE:]KEY=VALUE, TYPE manifest (the default),
+    /// index or manifest-descriptor, with an optional platform
+    /// (manifest[linux/arm64]:KEY=VALUE). May be repeated.
+    #[arg(long = "annotation", value_name = "[TYPE:]K=V")]
+    pub annotations: Vec<String>,
+
+    /// Resolve base images from their registry even when the store has
+    /// them. Wharf always does (the store is not consulted for FROM), so
+    /// this only makes that explicit.
+    #[arg(long)]
+    pub pull: bool,
 
     /// Set a label on the image; may be repeated.
     #[arg(long = "label", value_name = "K=V")]

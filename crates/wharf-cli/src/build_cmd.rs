@@ -8,11 +8,13 @@ use crate::output::Output;
 use crate::progress::Reporter;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
+use wharf_build::Annotations;
 use wharf_build::{
     BuildConfig, BuildContext, BuildRequest, Builder, Delivery, RegistryResolver, SecretSource,
 };
 use wharf_frontend::plan::PlanOptions;
 use wharf_layer::Compression;
+use wharf_oci::Descriptor;
 use wharf_oci::Reference;
 use wharf_registry::{ClientOptions, RegistryClient};
 
@@ -95,7 +97,13 @@ fn source_date_epoch() -> Result<Option<u64>> {
 /// Runs a build and delivers its outputs.
 pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Output]) -> Result<()> {
     let store = crate::store_cmds::open_store(&a.store)?;
-    let mut reporter = Reporter::new(a.progress);
+    let style = if a.quiet {
+        crate::args::Progress::Quiet
+    } else {
+        a.progress
+    };
+    let mut reporter = Reporter::new(style);
+    let annotations = Annotations::parse(&a.annotations)?;
     let client = RegistryClient::new(ClientOptions {
         insecure_registries: a.insecure_registries.clone(),
         progress: reporter.transfer_sink(),
@@ -131,7 +139,8 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         no_cache: a.no_cache,
     })
     .with_secrets(secrets(&a.secrets)?)
-    .with_choco_translation(!a.no_choco_translation);
+    .with_choco_translation(!a.no_choco_translation)
+    .with_annotations(annotations);
     let executor = crate::run_setup::executor(a)?;
     if let Some(executor) = &executor {
         builder = builder.with_run_executor(executor.clone());
@@ -185,7 +194,59 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         }
     }
     reporter.done(delivery.root().digest.as_ref(), &destinations);
+    let pushed = outputs.contains(&Output::Registry);
+    let id = image_id(&output, delivery.root(), pushed);
+    if let Some(path) = &a.iidfile {
+        std::fs::write(path, id.as_bytes())
+            .with_context(|| format!("--iidfile {}: cannot write it", path.display()))?;
+    }
+    if let Some(path) = &a.metadata_file {
+        let text = serde_json::to_string_pretty(&metadata(&output, delivery.root(), &refs))?;
+        std::fs::write(path, text)
+            .with_context(|| format!("--metadata-file {}: cannot write it", path.display()))?;
+    }
+    if a.quiet {
+        println!("{id}");
+    }
     Ok(())
+}
+
+/// What `--iidfile` and `-q` give, as buildx: the configuration digest
+/// of a single image kept locally, else the digest of what was built
+/// (the manifest, or the index of several platforms).
+fn image_id(output: &wharf_build::BuildOutput, root: &Descriptor, pushed: bool) -> String {
+    match (&output.images[..], pushed) {
+        ([one], false) => one.config_descriptor.digest.to_string(),
+        _ => root.digest.to_string(),
+    }
+}
+
+/// `--metadata-file`: BuildKit's exporter response keys.
+fn metadata(
+    output: &wharf_build::BuildOutput,
+    root: &Descriptor,
+    refs: &[Reference],
+) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "containerimage.digest".into(),
+        root.digest.to_string().into(),
+    );
+    m.insert(
+        "containerimage.descriptor".into(),
+        serde_json::to_value(root).unwrap_or_default(),
+    );
+    if let [one] = &output.images[..] {
+        m.insert(
+            "containerimage.config.digest".into(),
+            one.config_descriptor.digest.to_string().into(),
+        );
+    }
+    if !refs.is_empty() {
+        let names: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
+        m.insert("image.name".into(), names.join(",").into());
+    }
+    serde_json::Value::Object(m)
 }
 
 fn export_target(o: &wharf_export::Output) -> String {

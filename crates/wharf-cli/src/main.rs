@@ -93,7 +93,7 @@ fn make_plan(a: &BuildArgs) -> Result<Plan> {
     let options = plan_options(a, &loaded)?;
     let plan = plan(&loaded.file, &loaded.text, &options, &NoBaseImages)?;
     if let Some(ignore) = &loaded.ignore {
-        if a.progress != args::Progress::Json {
+        if a.progress != args::Progress::Json && !a.quiet {
             eprintln!(
                 "note: {} excludes {} pattern(s) from the context {}",
                 ignore.file_name(),
@@ -109,7 +109,7 @@ fn make_plan(a: &BuildArgs) -> Result<Plan> {
         }
     }
     for t in &plan.targets {
-        if !t.skipped_stages.is_empty() && a.progress != args::Progress::Json {
+        if !t.skipped_stages.is_empty() && a.progress != args::Progress::Json && !a.quiet {
             eprintln!(
                 "note: {}: stages not needed for the target are skipped: {}",
                 t.platform,

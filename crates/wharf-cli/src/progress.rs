@@ -95,6 +95,9 @@ impl Reporter {
     }
 
     pub fn event(&mut self, e: &BuildEvent) {
+        if self.style == Progress::Quiet {
+            return;
+        }
         if self.json() {
             let v = serde_json::to_string(e).unwrap_or_default();
             let _ = writeln!(std::io::stderr().lock(), "{v}");
@@ -170,6 +173,9 @@ impl Reporter {
 
     /// The closing line: the image digest and where it went.
     pub fn done(&self, digest: &str, destinations: &[String]) {
+        if self.style == Progress::Quiet {
+            return;
+        }
         if self.json() {
             let v = json!({"event": "done", "digest": digest, "outputs": destinations});
             let _ = writeln!(std::io::stderr().lock(), "{v}");
