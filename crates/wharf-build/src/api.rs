@@ -91,7 +91,7 @@ impl From<wharf_registry::RegistryError> for ResolveError {
 }
 
 /// Resolves base image references (a registry client, or a test double).
-pub trait BaseResolver {
+pub trait BaseResolver: Sync {
     /// The image `reference` names for `platform`.
     fn resolve(
         &self,
@@ -165,8 +165,14 @@ pub enum BuildEvent {
         #[serde(rename = "instruction")]
         text: String,
     },
-    /// Bytes of file data packed so far into the layer of the step at `line`.
-    LayerProgress { line: usize, bytes: u64 },
+    /// Bytes of file data packed so far into the layer of the step at
+    /// `line` of `stage` (built for `platform`).
+    LayerProgress {
+        platform: String,
+        stage: String,
+        line: usize,
+        bytes: u64,
+    },
     /// A step (instruction) finished.
     Step {
         platform: String,
@@ -176,8 +182,11 @@ pub enum BuildEvent {
         text: String,
         cached: bool,
     },
-    /// A line a RUN command wrote (the step at `line`).
+    /// A line a RUN command wrote (the step at `line` of `stage`, built
+    /// for `platform`; stages run at the same time).
     RunOutput {
+        platform: String,
+        stage: String,
         line: usize,
         #[serde(rename = "stream", serialize_with = "stream_name")]
         stderr: bool,
@@ -234,6 +243,10 @@ pub enum BuildError {
     Plan(#[from] FrontendError),
     #[error(transparent)]
     Annotation(#[from] crate::annotations::AnnotationError),
+    /// A stage stopped because another stage of the build failed (that
+    /// failure is the one reported).
+    #[error("the build stopped after another stage failed")]
+    Stopped,
     #[error("{file}:{line}: FROM {reference}: {message}")]
     Resolve {
         file: String,
@@ -260,6 +273,8 @@ mod tests {
     #[test]
     fn events_serialise_as_the_json_stream_documents_them() {
         let e = BuildEvent::RunOutput {
+            platform: "linux/amd64".into(),
+            stage: "build".into(),
             line: 3,
             stderr: true,
             text: "oops".into(),
@@ -267,7 +282,7 @@ mod tests {
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(
             v,
-            serde_json::json!({"event": "run-output", "line": 3, "stream": "stderr", "text": "oops"})
+            serde_json::json!({"event": "run-output", "platform": "linux/amd64", "stage": "build", "line": 3, "stream": "stderr", "text": "oops"})
         );
         let v = serde_json::to_value(BuildEvent::Step {
             platform: "linux/amd64".into(),

@@ -24,21 +24,28 @@ impl ResolvedBases {
         first: &Plan,
         file: &str,
         resolver: &dyn BaseResolver,
+        jobs: usize,
         events: &mut dyn FnMut(BuildEvent),
     ) -> Result<(Self, KnownBaseImages), BuildError> {
+        let wanted = first.base_images();
+        // Resolved at the same time (each is a few registry round trips),
+        // reported in plan order.
+        let outcomes = in_parallel(&wanted, jobs, |(written, platform)| {
+            let reference = Reference::parse(written).map_err(|e| e.to_string())?;
+            let base = resolver
+                .resolve(&reference, platform)
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((reference, base))
+        });
         let mut known = KnownBaseImages::default();
         let mut bases = HashMap::new();
-        for (written, platform) in first.base_images() {
-            let err = |message: String| BuildError::Resolve {
+        for ((written, platform), outcome) in wanted.into_iter().zip(outcomes) {
+            let (reference, base) = outcome.map_err(|message| BuildError::Resolve {
                 file: file.to_string(),
                 line: first_line_of(first, &written),
                 reference: written.clone(),
                 message,
-            };
-            let reference = Reference::parse(&written).map_err(|e| err(e.to_string()))?;
-            let base = resolver
-                .resolve(&reference, &platform)
-                .map_err(|e| err(e.to_string()))?;
+            })?;
             if let Some(n) = &base.note {
                 events(BuildEvent::note(format!("{written}: {n}")));
             }
@@ -74,6 +81,39 @@ impl ResolvedBases {
         let reference = Reference::parse(written).ok()?;
         self.bases.get(&(reference, platform.clone()))
     }
+}
+
+/// `work` applied to every item on up to `jobs` threads; results in the
+/// items' order.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<R>>> =
+        items.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                let r = work(item);
+                if let Ok(mut slot) = slots[i].lock() {
+                    *slot = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|s| {
+            s.into_inner()
+                .ok()
+                .flatten()
+                .expect("every item was worked on")
+        })
+        .collect()
 }
 
 fn first_line_of(plan: &Plan, reference: &str) -> usize {

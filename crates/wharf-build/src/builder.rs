@@ -7,7 +7,9 @@
 //! A build plans once from the Dockerfile alone to learn its base images,
 //! resolves them through a [`BaseResolver`] (manifest and configuration
 //! only: base layers are referenced, not downloaded), plans again with
-//! what the bases declare, and runs each target's stages in plan order.
+//! what the bases declare, and runs the stages of every target as one
+//! graph (`stage_graph`): independent stages at the same time, up to
+//! [`Builder::with_jobs`].
 //!
 //! What runs today: FROM (image, stage, scratch), COPY and ADD of local
 //! files and here-documents, ADD extracting local tar archives, ADD of
@@ -25,8 +27,10 @@ use crate::emit::{emit_image, emit_index, BuiltImage};
 use crate::layer_store::LayerStore;
 use crate::secrets::SecretSource;
 use crate::stage_exec::{StageExec, StageResult};
+use crate::stage_graph::run_stages;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use wharf_frontend::plan::{plan, Base, NoBaseImages, TargetPlan};
+use std::sync::atomic::AtomicBool;
+use wharf_frontend::plan::{plan, Base, NoBaseImages, StagePlan, TargetPlan};
 use wharf_run::{ChocoTable, RunExecutor};
 
 /// Builds images. See the module docs.
@@ -36,6 +40,7 @@ pub struct Builder {
     secrets: BTreeMap<String, SecretSource>,
     choco: Option<ChocoTable>,
     annotations: Annotations,
+    jobs: usize,
 }
 
 impl Builder {
@@ -46,6 +51,7 @@ impl Builder {
             secrets: BTreeMap::new(),
             choco: Some(ChocoTable::builtin()),
             annotations: Annotations::default(),
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 
@@ -54,6 +60,13 @@ impl Builder {
     /// and recorded in the history).
     pub fn with_choco_translation(mut self, translate: bool) -> Self {
         self.choco = translate.then(ChocoTable::builtin);
+        self
+    }
+
+    /// How many stages may run at once (at least one; by default the
+    /// number of cores).
+    pub fn with_jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs.max(1);
         self
     }
 
@@ -86,7 +99,8 @@ impl Builder {
         // Blobs this build reads or writes must survive a concurrent prune.
         let _lease = self.config.store.lease()?;
         let first = plan(&req.file, &req.source_text, &req.options, &NoBaseImages)?;
-        let (bases, known) = ResolvedBases::resolve(&first, &req.file.path, resolver, events)?;
+        let (bases, known) =
+            ResolvedBases::resolve(&first, &req.file.path, resolver, self.jobs, events)?;
         let plan = plan(&req.file, &req.source_text, &req.options, &known)?;
         self.annotations.check_index(plan.targets.len() > 1)?;
         for w in &plan.warnings {
@@ -97,16 +111,36 @@ impl Builder {
         }
         let layers = LayerStore::new(self.config.store.clone(), self.config.compression);
         let stores = (&layers, &layers.for_unexported_stages());
-        let mut images = Vec::new();
-        for (t_index, target) in plan.targets.iter().enumerate() {
+        let exported: Vec<HashSet<usize>> = plan.targets.iter().map(exported_stages).collect();
+        let run_stage = |t_index: usize,
+                         stage: &StagePlan,
+                         done: &HashMap<usize, StageResult>,
+                         stop: &AtomicBool,
+                         events: &mut dyn FnMut(BuildEvent)| {
             let target_build = TargetBuild {
                 req,
                 resolver,
                 bases: &bases,
                 t_index,
-                target,
             };
-            images.push(self.build_target(&target_build, stores, events)?);
+            let layers = if exported[t_index].contains(&stage.index) {
+                stores.0
+            } else {
+                stores.1
+            };
+            self.build_stage(&target_build, stage, layers, done, stop, events)
+        };
+        let results = run_stages(&req.file.path, &plan.targets, self.jobs, &run_stage, events)?;
+        let mut images = Vec::new();
+        for (target, mut results) in plan.targets.iter().zip(results) {
+            let out = results
+                .remove(&target.output_stage)
+                .ok_or_else(|| BuildError::Step {
+                    file: req.file.path.clone(),
+                    line: 0,
+                    message: "the output stage was not built".into(),
+                })?;
+            images.push(self.emit_target(req, out)?);
         }
         let index = if images.len() > 1 {
             Some(emit_index(&self.config.store, &images, &self.annotations)?)
@@ -120,57 +154,48 @@ impl Builder {
         })
     }
 
-    /// Runs the stages of one target in plan order; returns its image.
-    fn build_target(
+    /// Runs one stage of a target, on top of the stages it reads.
+    fn build_stage(
         &self,
         t: &TargetBuild<'_>,
-        (layers, unexported_layers): (&LayerStore, &LayerStore),
+        stage: &StagePlan,
+        layers: &LayerStore,
+        done: &HashMap<usize, StageResult>,
+        stop: &AtomicBool,
         events: &mut dyn FnMut(BuildEvent),
-    ) -> Result<BuiltImage, BuildError> {
-        let (req, target) = (t.req, t.target);
-        let exported = exported_stages(target);
-        let mut results: HashMap<usize, StageResult> = HashMap::new();
-        for stage in &target.stages {
-            let base = match &stage.base {
-                Base::Image { reference, .. } => {
-                    let found = t.bases.for_stage(t.t_index, stage, reference).cloned();
-                    Some(found.ok_or_else(|| BuildError::Resolve {
-                        file: req.file.path.clone(),
-                        line: stage.line,
-                        reference: reference.clone(),
-                        message: "the base image was not resolved".into(),
-                    })?)
-                }
-                _ => None,
-            };
-            let lookup_image =
-                |reference: &str| t.bases.for_stage(t.t_index, stage, reference).cloned();
-            let exec = StageExec {
-                file: &req.file.path,
-                run_executor: self.run_executor.as_deref(),
-                choco: self.choco.as_ref(),
-                secrets: &self.secrets,
-                resolver: t.resolver,
-                lookup_image: &lookup_image,
-                context: &req.context,
-                layers: if exported.contains(&stage.index) {
-                    layers
-                } else {
-                    unexported_layers
-                },
-                config: &self.config,
-                target_platform: &target.platform,
-            };
-            let result = exec.run(stage, base.as_ref(), &results, events)?;
-            results.insert(stage.index, result);
-        }
-        let out = results
-            .remove(&target.output_stage)
-            .ok_or_else(|| BuildError::Step {
-                file: req.file.path.clone(),
-                line: 0,
-                message: "the output stage was not built".into(),
-            })?;
+    ) -> Result<StageResult, BuildError> {
+        let req = t.req;
+        let base = match &stage.base {
+            Base::Image { reference, .. } => {
+                let found = t.bases.for_stage(t.t_index, stage, reference).cloned();
+                Some(found.ok_or_else(|| BuildError::Resolve {
+                    file: req.file.path.clone(),
+                    line: stage.line,
+                    reference: reference.clone(),
+                    message: "the base image was not resolved".into(),
+                })?)
+            }
+            _ => None,
+        };
+        let lookup_image =
+            |reference: &str| t.bases.for_stage(t.t_index, stage, reference).cloned();
+        let exec = StageExec {
+            file: &req.file.path,
+            run_executor: self.run_executor.as_deref(),
+            choco: self.choco.as_ref(),
+            secrets: &self.secrets,
+            resolver: t.resolver,
+            lookup_image: &lookup_image,
+            context: &req.context,
+            layers,
+            config: &self.config,
+            stop,
+        };
+        exec.run(stage, base.as_ref(), done, events)
+    }
+
+    /// The image of a target's output stage, with the build's labels.
+    fn emit_target(&self, req: &BuildRequest, out: StageResult) -> Result<BuiltImage, BuildError> {
         let mut config = out.config;
         for (k, v) in &req.labels {
             config.config.labels.insert(k.clone(), v.clone());
@@ -189,13 +214,12 @@ impl Builder {
     }
 }
 
-/// One target of a build, as [`Builder::build_target`] runs it.
+/// One target of a build, as [`Builder::build_stage`] sees it.
 struct TargetBuild<'a> {
     req: &'a BuildRequest,
     resolver: &'a dyn BaseResolver,
     bases: &'a ResolvedBases,
     t_index: usize,
-    target: &'a TargetPlan,
 }
 
 /// The output stage and the stages it is built FROM: their layers are

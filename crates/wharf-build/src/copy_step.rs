@@ -279,6 +279,7 @@ impl StageExec<'_> {
             step.ins,
             &digests,
         );
+        let _claim = self.layers.claim(&key);
         if let Some(hit) = self.cached(&key) {
             return Ok((hit, true));
         }
@@ -318,6 +319,7 @@ impl StageExec<'_> {
             step.ins,
             std::slice::from_ref(&from.chain.0),
         );
+        let _claim = self.layers.claim(&key);
         if let Some(hit) = self.cached(&key) {
             return Ok((hit, true));
         }
@@ -365,13 +367,19 @@ impl StageExec<'_> {
             Origin::Stage => format!("{kw} --from"),
         };
         // Packing progress, at most every 32 MiB, for the live view.
+        let (platform, stage) = (step.stage.platform.to_string(), step.stage.display_name());
         let events_cell = std::cell::RefCell::new(&mut *events);
         let last = std::cell::Cell::new(0u64);
         let progress = |bytes: u64| {
             if bytes >= last.get() + (32 << 20) {
                 last.set(bytes);
                 if let Ok(mut ev) = events_cell.try_borrow_mut() {
-                    ev(BuildEvent::LayerProgress { line, bytes });
+                    ev(BuildEvent::LayerProgress {
+                        platform: platform.clone(),
+                        stage: stage.clone(),
+                        line,
+                        bytes,
+                    });
                 }
             }
         };

@@ -10,10 +10,12 @@
 
 use crate::cache_key::CacheKey;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io;
+use std::sync::{Arc, Condvar, Mutex};
 use wharf_layer::{Compression, LayerBlobWriter};
-use wharf_oci::{Descriptor, LayerRef};
+use wharf_oci::{Descriptor, Digest, LayerRef};
 use wharf_store::{RecordKind, RecordSpace, Store, StoreError};
 
 /// What a RUN produced, as the instruction cache keeps it.
@@ -43,6 +45,35 @@ pub enum LayerStoreError {
     BadDigest(String),
 }
 
+/// Steps being built right now, by cache key, shared by a build's layer
+/// stores: a step whose key another stage is building waits for it and
+/// then takes its result from the cache, so equal steps of several
+/// targets (one app layer for every Windows version) are built once, as
+/// BuildKit merges equal vertices.
+#[derive(Debug, Default)]
+struct InFlight {
+    keys: Mutex<HashSet<Digest>>,
+    finished: Condvar,
+}
+
+/// A claim on a cache key: held while its step is built, released on drop.
+pub struct KeyClaim<'a> {
+    in_flight: &'a InFlight,
+    key: Digest,
+}
+
+impl Drop for KeyClaim<'_> {
+    fn drop(&mut self) {
+        let mut keys = self
+            .in_flight
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        keys.remove(&self.key);
+        self.in_flight.finished.notify_all();
+    }
+}
+
 /// Writes layers into `store` and keeps the instruction cache.
 #[derive(Debug, Clone)]
 pub struct LayerStore {
@@ -51,6 +82,7 @@ pub struct LayerStore {
     /// Where its cache records go: layers made with another compression
     /// are remembered apart.
     space: RecordSpace,
+    in_flight: Arc<InFlight>,
 }
 
 fn io_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> LayerStoreError + '_ {
@@ -66,6 +98,7 @@ impl LayerStore {
             store,
             compression,
             space: RecordSpace::Exported,
+            in_flight: Arc::default(),
         }
     }
 
@@ -80,6 +113,26 @@ impl LayerStore {
             store: self.store.clone(),
             compression: Compression::None,
             space: RecordSpace::Plain,
+            in_flight: self.in_flight.clone(),
+        }
+    }
+
+    /// Claims `key` for the step about to look it up and build it; waits
+    /// while another stage of the build holds it (its result is then in
+    /// the cache).
+    pub fn claim(&self, key: &CacheKey) -> KeyClaim<'_> {
+        let in_flight = &*self.in_flight;
+        let mut keys = in_flight.keys.lock().unwrap_or_else(|e| e.into_inner());
+        while keys.contains(&key.0) {
+            keys = in_flight
+                .finished
+                .wait(keys)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        keys.insert(key.0.clone());
+        KeyClaim {
+            in_flight,
+            key: key.0.clone(),
         }
     }
 

@@ -71,6 +71,7 @@ mod run_spec;
 mod run_step;
 pub mod secrets;
 mod stage_exec;
+mod stage_graph;
 pub mod users;
 
 pub use annotations::{Annotation, AnnotationError, AnnotationTarget, Annotations};

@@ -48,6 +48,7 @@ impl StageExec<'_> {
             ins,
             &read_keys,
         );
+        let _claim = self.layers.claim(&key);
         if !self.config.no_cache {
             if let Some(hit) = self.layers.cached_run(&key) {
                 return Ok((hit, true, key));
@@ -72,9 +73,12 @@ impl StageExec<'_> {
         }
         let scratch = self.layers.store().temp_dir()?;
         let events_cell = std::cell::RefCell::new(&mut *events);
+        let platform = step.stage.platform.to_string();
         let output = |l: OutputLine<'_>| {
             if let Ok(mut ev) = events_cell.try_borrow_mut() {
                 ev(BuildEvent::RunOutput {
+                    platform: platform.clone(),
+                    stage: stage_name.to_string(),
                     line,
                     stderr: l.stderr,
                     text: l.text.to_string(),

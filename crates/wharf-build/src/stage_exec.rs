@@ -15,7 +15,7 @@ use wharf_frontend::ast::{AddOptions, Copy, Instruction, Run};
 use wharf_frontend::plan::{Base, PlannedInstruction, Source, StagePlan};
 use wharf_image::ConfigBuilder;
 use wharf_oci::LayerRef;
-use wharf_oci::{Digest, History, ImageConfig, Platform, Reference};
+use wharf_oci::{Digest, History, ImageConfig, Reference};
 use wharf_run::{ChocoTable, RunExecutor};
 
 /// What a finished stage leaves for stages that use it.
@@ -92,11 +92,12 @@ pub struct StageExec<'a> {
     /// Downloads layers of images COPY --from reads.
     pub resolver: &'a dyn BaseResolver,
     /// The resolved image a `COPY --from=<image>` of this stage names.
-    pub lookup_image: &'a dyn Fn(&str) -> Option<ResolvedBase>,
+    pub lookup_image: &'a (dyn Fn(&str) -> Option<ResolvedBase> + Sync),
     pub context: &'a BuildContext,
     pub layers: &'a LayerStore,
     pub config: &'a BuildConfig,
-    pub target_platform: &'a Platform,
+    /// Set when another stage of the build failed: stop before the next step.
+    pub stop: &'a std::sync::atomic::AtomicBool,
 }
 
 impl StageExec<'_> {
@@ -119,9 +120,15 @@ impl StageExec<'_> {
         let mut st = self.stage_start(stage, base, done)?;
         let created = rfc3339(self.config.time());
         let stage_name = stage.display_name();
+        // Steps are labelled with the stage's own platform (a Linux stage
+        // of a Windows build is a Linux step).
+        let platform = stage.platform.to_string();
         for ins in &stage.instructions {
+            if self.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(BuildError::Stopped);
+            }
             events(BuildEvent::StepStarted {
-                platform: self.target_platform.to_string(),
+                platform: platform.clone(),
                 stage: stage_name.clone(),
                 line: ins.line,
                 text: ins.source.clone(),
@@ -146,7 +153,7 @@ impl StageExec<'_> {
             st.cb.config.history.push(history);
             st.workdir_before = ins.workdir.clone();
             events(BuildEvent::Step {
-                platform: self.target_platform.to_string(),
+                platform: platform.clone(),
                 stage: stage_name.clone(),
                 line: ins.line,
                 text: ins.source.clone(),

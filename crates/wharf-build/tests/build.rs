@@ -216,8 +216,11 @@ fn three_platforms_give_an_index() {
     };
     let (out, events) = run_build(&config(&f.store, false), &req, &resolver);
     assert_eq!(out.images.len(), 2);
-    // Built once: the second Windows version takes the first one's layer.
-    let copies: Vec<bool> = copy_cache_hits(&events);
+    // Built once: the other Windows version takes the layer from the
+    // cache (the two targets build at the same time, so either may be
+    // the one that builds it).
+    let mut copies: Vec<bool> = copy_cache_hits(&events);
+    copies.sort();
     assert_eq!(copies, vec![false, true]);
     let index = out.index.as_ref().unwrap();
     let doc: serde_json::Value =
@@ -368,7 +371,7 @@ fn packing_reports_progress() {
     let packed: Vec<u64> = events
         .iter()
         .filter_map(|e| match e {
-            BuildEvent::LayerProgress { line: 2, bytes } => Some(*bytes),
+            BuildEvent::LayerProgress { line: 2, bytes, .. } => Some(*bytes),
             _ => None,
         })
         .collect();

@@ -152,6 +152,11 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
 
+    /// How many stages may build at the same time (independent stages,
+    /// and the stages of each platform). Default: the number of cores.
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
     /// Print only the image ID on stdout (see --iidfile), nothing else.
     #[arg(short = 'q', long)]
     pub quiet: bool,

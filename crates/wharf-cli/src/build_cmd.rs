@@ -141,6 +141,9 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
     .with_secrets(secrets(&a.secrets)?)
     .with_choco_translation(!a.no_choco_translation)
     .with_annotations(annotations);
+    if let Some(jobs) = a.jobs {
+        builder = builder.with_jobs(usize::from(jobs));
+    }
     let executor = crate::run_setup::executor(a)?;
     if let Some(executor) = &executor {
         builder = builder.with_run_executor(executor.clone());

@@ -16,15 +16,26 @@ use wharf_registry::{Direction, ProgressSink};
 /// The live view's state, shared with the registry client's threads.
 struct Live {
     multi: MultiProgress,
-    step: Mutex<Option<ProgressBar>>,
+    /// A spinner per running step (stages run at the same time).
+    steps: Mutex<HashMap<StepKey, ProgressBar>>,
     transfers: Mutex<HashMap<String, ProgressBar>>,
 }
+
+/// A step of a build: (platform, stage, line).
+type StepKey = (String, String, usize);
 
 /// Prints build events to stderr in the chosen style.
 pub struct Reporter {
     style: Progress,
-    step: usize,
+    /// Numbers given so far: each step gets the next when it starts.
+    numbered: usize,
+    /// The numbers of running steps.
+    running: HashMap<StepKey, usize>,
     live: Option<Arc<Live>>,
+}
+
+fn key(platform: &str, stage: &str, line: usize) -> StepKey {
+    (platform.to_string(), stage.to_string(), line)
 }
 
 fn step_label(platform: &str, stage: &str, line: usize, text: &str) -> String {
@@ -37,13 +48,14 @@ impl Reporter {
         let live = (style == Progress::Auto && std::io::stderr().is_terminal()).then(|| {
             Arc::new(Live {
                 multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
-                step: Mutex::new(None),
+                steps: Mutex::new(HashMap::new()),
                 transfers: Mutex::new(HashMap::new()),
             })
         });
         Reporter {
             style,
-            step: 0,
+            numbered: 0,
+            running: HashMap::new(),
             live,
         }
     }
@@ -110,17 +122,20 @@ impl Reporter {
                 line,
                 text,
             } => {
+                self.numbered += 1;
+                let number = self.numbered;
+                self.running.insert(key(platform, stage, *line), number);
                 if let Some(live) = &self.live {
                     let bar = live.multi.add(ProgressBar::new_spinner());
                     bar.set_style(
                         ProgressStyle::with_template("{spinner} #{prefix} {msg} {elapsed}")
                             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                     );
-                    bar.set_prefix((self.step + 1).to_string());
+                    bar.set_prefix(number.to_string());
                     bar.set_message(step_label(platform, stage, *line, text));
                     bar.enable_steady_tick(Duration::from_millis(120));
-                    if let Ok(mut current) = live.step.lock() {
-                        *current = Some(bar);
+                    if let Ok(mut steps) = live.steps.lock() {
+                        steps.insert(key(platform, stage, *line), bar);
                     }
                 }
             }
@@ -131,41 +146,62 @@ impl Reporter {
                 text,
                 cached,
             } => {
-                self.step += 1;
+                let k = key(platform, stage, *line);
+                let number = self.running.remove(&k).unwrap_or_else(|| {
+                    self.numbered += 1;
+                    self.numbered
+                });
                 let label = step_label(platform, stage, *line, text);
                 let suffix = if *cached { "  CACHED" } else { "" };
-                let running = self
+                let bar = self
                     .live
                     .as_ref()
-                    .and_then(|l| l.step.lock().ok().and_then(|mut s| s.take()));
-                match running {
+                    .and_then(|l| l.steps.lock().ok().and_then(|mut s| s.remove(&k)));
+                match bar {
                     Some(bar) => {
                         let took = bar.elapsed();
                         bar.finish_and_clear();
                         self.line(format!(
-                            "#{} {label}{suffix}  {:.1}s",
-                            self.step,
+                            "#{number} {label}{suffix}  {:.1}s",
                             took.as_secs_f64()
                         ));
                     }
-                    None => self.line(format!("#{} {label}{suffix}", self.step)),
+                    None => self.line(format!("#{number} {label}{suffix}")),
                 }
             }
-            BuildEvent::LayerProgress { bytes, .. } => {
+            BuildEvent::LayerProgress {
+                platform,
+                stage,
+                line,
+                bytes,
+            } => {
+                let k = key(platform, stage, *line);
+                let number = self.running.get(&k).copied().unwrap_or(0);
                 if let Some(bar) = self
                     .live
                     .as_ref()
-                    .and_then(|l| l.step.lock().ok())
-                    .and_then(|s| s.clone())
+                    .and_then(|l| l.steps.lock().ok())
+                    .and_then(|s| s.get(&k).cloned())
                 {
                     bar.set_prefix(format!(
-                        "{} ({} packed)",
-                        self.step + 1,
+                        "{number} ({} packed)",
                         indicatif::HumanBytes(*bytes)
                     ));
                 }
             }
-            BuildEvent::RunOutput { text, .. } => self.line(format!("#{} | {text}", self.step + 1)),
+            BuildEvent::RunOutput {
+                platform,
+                stage,
+                line,
+                text,
+                ..
+            } => {
+                let number = self.running.get(&key(platform, stage, *line)).copied();
+                match number {
+                    Some(n) => self.line(format!("#{n} | {text}")),
+                    None => self.line(format!("[{platform} {stage}] line {line} | {text}")),
+                }
+            }
             BuildEvent::Note { message } => self.line(format!("note: {message}")),
             BuildEvent::Warning { message } => self.line(format!("warning: {message}")),
         }
