@@ -111,17 +111,20 @@ fn human(bytes: u64) -> String {
 pub fn images(a: &StoreArgs) -> Result<()> {
     let store = open_store(a)?;
     let list = store.list_images()?;
+    // SIZE is the whole image; IN STORE what this store holds of it (a
+    // Windows image built on a base it only references is mostly base).
     println!(
-        "{:<50} {:<20} {:<40} {:>10}",
-        "NAME", "DIGEST", "PLATFORMS", "SIZE"
+        "{:<50} {:<20} {:<40} {:>10} {:>10}",
+        "NAME", "DIGEST", "PLATFORMS", "SIZE", "IN STORE"
     );
     for i in list {
         let platforms: Vec<String> = i.platforms.iter().map(|p| p.to_string()).collect();
         println!(
-            "{:<50} {:<20} {:<40} {:>10}",
+            "{:<50} {:<20} {:<40} {:>10} {:>10}",
             i.name,
             &i.digest.to_string()[..19.min(i.digest.to_string().len())],
             platforms.join(","),
+            human(i.full_size),
             human(i.size)
         );
     }

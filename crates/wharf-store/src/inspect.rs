@@ -19,6 +19,9 @@ pub struct ImageSummary {
     pub platforms: Vec<Platform>,
     /// Bytes of the manifests, configs and layers present in the store.
     pub size: u64,
+    /// Bytes of the whole image: every manifest, config and layer, also
+    /// the base layers the store only references.
+    pub full_size: u64,
 }
 
 /// Everything `wharf inspect` shows about a tagged image.
@@ -75,9 +78,11 @@ impl Store {
             };
             let details = self.details(&name, desc)?;
             let mut size = details.descriptor.size;
+            let mut full_size = details.descriptor.size;
             let mut platforms = Vec::new();
             for m in &details.manifests {
                 size += m.manifest.config.size;
+                full_size += m.manifest.config.size + m.layers.iter().map(|l| l.size).sum::<u64>();
                 size += m
                     .layers
                     .iter()
@@ -87,6 +92,7 @@ impl Store {
                 platforms.push(m.platform.clone());
             }
             if let Some(index) = &details.index {
+                full_size += index.manifests.iter().map(|d| d.size).sum::<u64>();
                 size += index
                     .manifests
                     .iter()
@@ -100,6 +106,7 @@ impl Store {
                 media_type: details.descriptor.media_type,
                 platforms,
                 size,
+                full_size,
             });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));

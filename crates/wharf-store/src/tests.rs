@@ -223,6 +223,13 @@ fn list_and_inspect_show_platform_and_layers() {
     assert_eq!(m.layers[0].size, b"windows layer".len() as u64);
     assert!(m.layers[0].present);
     assert_eq!(images[0].size, desc.size + m.manifest.config.size + 13);
+    assert_eq!(images[0].full_size, images[0].size);
+    // A layer the store only references (a Windows base layer) counts in
+    // the image's full size, not in what the store holds.
+    std::fs::remove_file(store.blob_path(&m.layers[0].digest)).expect("drop the layer");
+    let images = store.list_images().expect("list");
+    assert_eq!(images[0].size, desc.size + m.manifest.config.size);
+    assert_eq!(images[0].full_size, images[0].size + 13);
 }
 
 #[test]
