@@ -5,7 +5,7 @@
 use super::flags::{self, FlagError, FlagKind, Flags};
 use super::lines::{heredoc_marker, LogicalLine};
 use super::mount::parse_mount;
-use super::words::{parse_json_array, split_words};
+use super::words::{json_value_array, parse_json_array, split_words};
 use crate::ast::*;
 use crate::duration::parse_duration;
 use crate::error::FrontendError;
@@ -313,8 +313,9 @@ impl Ctx<'_> {
             }
             "VOLUME" => {
                 need_args("at least one path")?;
-                let paths = match parse_json_array(args) {
-                    Some(p) => p,
+                let paths = match json_value_array(args) {
+                    Some(Ok(p)) => p,
+                    Some(Err(())) => return Err(self.not_string_array(line, args_off, "VOLUME")),
                     None => split_words(args, self.escape)
                         .into_iter()
                         .map(|w| w.text)
@@ -402,11 +403,15 @@ impl Ctx<'_> {
                 .err(line, args_off, format!("{keyword} requires a command"))
                 .with_hint(usage(keyword)));
         }
-        if let Some(argv) = parse_json_array(args) {
-            if argv.is_empty() && !allow_empty_exec {
-                return Err(self.err(line, args_off, format!("{keyword} [] has no command")));
+        match json_value_array(args) {
+            Some(Ok(argv)) => {
+                if argv.is_empty() && !allow_empty_exec {
+                    return Err(self.err(line, args_off, format!("{keyword} [] has no command")));
+                }
+                return Ok(Command::Exec(argv));
             }
-            return Ok(Command::Exec(argv));
+            Some(Err(())) => return Err(self.not_string_array(line, args_off, keyword)),
+            None => {}
         }
         if args.starts_with('[') {
             warnings.push(Warning {
@@ -419,6 +424,24 @@ impl Ctx<'_> {
         Ok(Command::Shell(args.to_string()))
     }
 
+    /// A valid JSON array holding something other than strings: BuildKit
+    /// rejects it rather than run it as a shell command.
+    fn not_string_array(
+        &self,
+        line: &LogicalLine,
+        args_off: usize,
+        keyword: &str,
+    ) -> FrontendError {
+        self.err(
+            line,
+            args_off,
+            format!("{keyword}: when using JSON array syntax, arrays must be comprised of strings only"),
+        )
+        .with_hint(format!(
+            r#"write every element as a string, e.g. {keyword} ["echo", "hello"], or drop the brackets for shell form"#
+        ))
+    }
+
     fn copy(
         &self,
         line: &LogicalLine,
@@ -427,8 +450,9 @@ impl Ctx<'_> {
         keyword: &str,
         flags: &Flags,
     ) -> Result<Copy> {
-        let (mut words, json) = match parse_json_array(args) {
-            Some(list) => (list, true),
+        let (mut words, json) = match json_value_array(args) {
+            Some(Ok(list)) => (list, true),
+            Some(Err(())) => return Err(self.not_string_array(line, args_off, keyword)),
             None => (
                 split_words(args, self.escape)
                     .into_iter()
@@ -440,7 +464,7 @@ impl Ctx<'_> {
         let mut heredocs = Vec::new();
         if !json {
             for w in &mut words {
-                if let Some((_, _, name, _)) = heredoc_marker(w, self.escape) {
+                if let Some((_, _, name, _)) = heredoc_marker(w) {
                     if let Some(h) = line.heredocs.iter().find(|h| h.name == name) {
                         heredocs.push(h.clone());
                         *w = format!("<<{name}");
@@ -449,13 +473,20 @@ impl Ctx<'_> {
             }
         }
         if words.len() < 2 {
-            return Err(self
-                .err(
-                    line,
-                    args_off,
-                    format!("{keyword} requires at least one source and a destination"),
-                )
-                .with_hint(usage(keyword)));
+            let message = if words.is_empty() {
+                format!("{keyword} requires at least two arguments: one or more sources and a destination")
+            } else {
+                format!("{keyword} requires at least two arguments, but only one was provided; the destination could not be determined")
+            };
+            let quoted_blank = words.first().is_some_and(|w| {
+                !json && w.contains(['"', '\'']) && w.contains(char::is_whitespace)
+            });
+            let hint = if quoted_blank {
+                format!("quotes make {} one word (a path with a space); close the quote before the destination, or use JSON form: {keyword} [\"src path\", \"/dest/\"]", words[0])
+            } else {
+                usage(keyword)
+            };
+            return Err(self.err(line, args_off, message).with_hint(hint));
         }
         let dest = words.pop().unwrap_or_default();
         if dest.starts_with("<<") && !json {
