@@ -85,7 +85,8 @@ impl TargetContext<'_> {
         let ex = self.expander();
         let mut consumed = BTreeSet::new();
         let mut globals = Vars::default();
-        for (k, v) in automatic_args(&self.options.build_platform, &self.target) {
+        let target_stage = self.target_stage_name();
+        for (k, v) in automatic_args(&self.options.build_platform, &self.target, &target_stage) {
             globals.set(&k, Some(v));
         }
         for &gi in &self.structure.globals {
@@ -144,6 +145,20 @@ impl TargetContext<'_> {
             },
             consumed,
         ))
+    }
+
+    /// `TARGETSTAGE`: `--target` as given, else the last stage's name,
+    /// else `default` (BuildKit's `defaultArgs`).
+    fn target_stage_name(&self) -> String {
+        match &self.options.target {
+            Some(t) if !t.is_empty() => t.clone(),
+            _ => self
+                .structure
+                .stages
+                .last()
+                .and_then(|s| s.name.clone())
+                .unwrap_or_else(|| "default".to_string()),
+        }
     }
 
     /// Refuses, before any work, a RUN this host cannot execute.
@@ -347,7 +362,7 @@ impl TargetContext<'_> {
         let (mut state, triggers) = match parent {
             Some(p) => {
                 let mut s = p.state.clone();
-                s.args = Vars::default();
+                s.args = Vars::with_rule(s.env.1);
                 (s, p.onbuild.clone())
             }
             None => {
