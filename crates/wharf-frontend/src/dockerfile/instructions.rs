@@ -442,6 +442,33 @@ impl Ctx<'_> {
         ))
     }
 
+    /// A source or destination whose quote is never closed: say so (BuildKit
+    /// rejects it too, when it expands the word) rather than report the
+    /// arguments that the open quote swallowed as missing.
+    fn check_quotes_closed(
+        &self,
+        line: &LogicalLine,
+        args_off: usize,
+        words: &[super::words::Word],
+    ) -> Result<()> {
+        let expander = crate::expand::Expander {
+            escape: self.escape,
+        };
+        for w in words {
+            if let Err(e) = expander.word(&w.text, crate::expand::Mode::Raw, &|_| None) {
+                if e.message.starts_with("unterminated") {
+                    return Err(self
+                        .err(line, args_off + w.start + e.offset, format!("{} in {}", e.message, w.text))
+                        .with_hint(format!(
+                            "close the quote, or write the character as {}\" or {}' to mean it literally",
+                            self.escape, self.escape
+                        )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn copy(
         &self,
         line: &LogicalLine,
@@ -453,13 +480,11 @@ impl Ctx<'_> {
         let (mut words, json) = match json_value_array(args) {
             Some(Ok(list)) => (list, true),
             Some(Err(())) => return Err(self.not_string_array(line, args_off, keyword)),
-            None => (
-                split_words(args, self.escape)
-                    .into_iter()
-                    .map(|w| w.text)
-                    .collect(),
-                false,
-            ),
+            None => {
+                let words = split_words(args, self.escape);
+                self.check_quotes_closed(line, args_off, &words)?;
+                (words.into_iter().map(|w| w.text).collect(), false)
+            }
         };
         let mut heredocs = Vec::new();
         if !json {
