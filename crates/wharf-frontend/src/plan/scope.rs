@@ -29,8 +29,13 @@ pub(crate) const PREDEFINED: &[&str] = &[
     "all_proxy",
 ];
 
+/// Build arguments the builder itself consumes: `SOURCE_DATE_EPOCH`
+/// pins the image's timestamps (BuildKit's `docs/build-repro.md`).
+pub(crate) const BUILDER_ARGS: &[&str] = &["SOURCE_DATE_EPOCH"];
+
+/// Build arguments that are used without any ARG declaring them.
 pub(crate) fn is_predefined(name: &str) -> bool {
-    PREDEFINED.contains(&name)
+    PREDEFINED.contains(&name) || BUILDER_ARGS.contains(&name)
 }
 
 /// The proxy variables RUN gets from `--build-arg`, both spellings of each
