@@ -506,3 +506,24 @@ fn doubling_variables_stop_at_the_size_limit_with_the_line() {
     assert_eq!(e.pos.map(|p| p.line), Some(11), "{e}");
     assert!(e.message.contains("1 MiB"), "{e}");
 }
+
+/// COPY here-document bodies, as BuildKit's `testCopyHeredocSpecialSymbols`
+/// expects them: expanded bodies take `\` as an escape and quotes as
+/// text; quoted delimiters keep the body as written.
+#[test]
+fn copy_heredoc_bodies_treat_escapes_like_buildkit() {
+    let src = "FROM x\nCOPY <<EOF q\n\"quotes in file\"\nEOF\nCOPY <<EOF a\n\\\nEOF\nCOPY <<EOF b\n\\\\\nEOF\nCOPY <<EOF c\n\\$\nEOF\nCOPY <<\"EOF\" d\n\\\nEOF\nCOPY <<\"EOF\" e\n\\$\nEOF\n";
+    let p = plan_ok(src, &opts());
+    let bodies: Vec<String> = p.targets[0].stages[0]
+        .instructions
+        .iter()
+        .map(|i| match &i.instruction {
+            Instruction::Copy(c) => c.heredocs[0].content.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        bodies,
+        vec!["\"quotes in file\"\n", "\n", "\\\n", "$\n", "\\\n", "\\$\n"]
+    );
+}

@@ -74,7 +74,9 @@ impl TargetContext<'_> {
             None => ins.pos,
         };
         let err = self.err(pos, format!("{}: {}", ins.node.keyword(), e.message));
-        if e.message.contains("not allowed to be unset") || e.message.contains(": ") {
+        if e.message.contains("1 MiB") {
+            err.with_hint("a value this long is usually a variable that grows on every line (ENV A=$A$A); build it from a file with COPY instead")
+        } else if e.message.contains("not allowed to be") || e.message.contains(": ") {
             err.with_hint("set the variable with --build-arg, ARG or ENV")
         } else {
             err.with_hint("see the Dockerfile reference on variable substitution")
