@@ -100,7 +100,8 @@ pub(crate) fn automatic_args(
 }
 
 /// An ordered name → value list where setting a name again replaces it
-/// in place (Docker keeps the first position of a variable).
+/// in place (Docker keeps the first position of a variable); names
+/// compare by the scope's [`CaseRule`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Vars(pub Vec<(String, Option<String>)>, pub CaseRule);
 
@@ -134,6 +135,11 @@ impl Vars {
     /// Empty variables compared by `rule`.
     pub fn with_rule(rule: CaseRule) -> Self {
         Vars(Vec::new(), rule)
+    }
+
+    /// How this scope compares names.
+    pub fn rule(&self) -> CaseRule {
+        self.1
     }
 
     pub fn set(&mut self, name: &str, value: Option<String>) {

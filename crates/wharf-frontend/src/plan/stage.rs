@@ -364,7 +364,7 @@ impl TargetContext<'_> {
         let (mut state, triggers) = match parent {
             Some(p) => {
                 let mut s = p.state.clone();
-                s.args = Vars::with_rule(s.env.1);
+                s.args = Vars::with_rule(s.env.rule());
                 (s, p.onbuild.clone())
             }
             None => {
