@@ -378,8 +378,16 @@ impl Ctx<'_> {
             "ONBUILD" => {
                 need_args("an instruction")?;
                 let parsed = self.parse_at(line, args_off, true, warnings)?;
+                // A trigger's here-documents travel with it (the image
+                // config holds the text that is parsed when it fires).
+                let mut trigger = args.to_string();
+                for h in &line.heredocs {
+                    trigger.push('\n');
+                    trigger.push_str(&h.content);
+                    trigger.push_str(&h.name);
+                }
                 Instruction::Onbuild {
-                    trigger: args.to_string(),
+                    trigger,
                     parsed: Box::new(parsed),
                 }
             }
