@@ -85,13 +85,22 @@ fn secrets(raw: &[String]) -> Result<BTreeMap<String, SecretSource>> {
     Ok(out)
 }
 
-fn source_date_epoch() -> Result<Option<u64>> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().parse().with_context(|| {
-            format!("SOURCE_DATE_EPOCH={v} is not a number of seconds since 1970")
-        })?)),
-        _ => Ok(None),
+/// `--build-arg SOURCE_DATE_EPOCH=N` (BuildKit's form), else the
+/// `SOURCE_DATE_EPOCH` environment variable.
+fn source_date_epoch(build_args: &BTreeMap<String, String>) -> Result<Option<u64>> {
+    let (value, origin) = match build_args.get("SOURCE_DATE_EPOCH") {
+        Some(v) => (v.clone(), "--build-arg SOURCE_DATE_EPOCH"),
+        None => match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(v) => (v, "the environment variable SOURCE_DATE_EPOCH"),
+            Err(_) => return Ok(None),
+        },
+    };
+    if value.trim().is_empty() {
+        return Ok(None);
     }
+    Ok(Some(value.trim().parse().with_context(|| {
+        format!("{origin}={value} is not a number of seconds since 1970")
+    })?))
 }
 
 /// Runs a build and delivers its outputs.
@@ -125,6 +134,7 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
                 .map(|(k, v)| (k.to_string(), v.to_string()))
         })
         .collect();
+    let source_date_epoch = source_date_epoch(&options.build_args)?;
     let request = BuildRequest {
         source_text: loaded.text,
         context: BuildContext::new(&loaded.context, loaded.ignore),
@@ -135,7 +145,7 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
     let mut builder = Builder::new(BuildConfig {
         store: store.clone(),
         compression: compression(&a.compression)?,
-        source_date_epoch: source_date_epoch()?,
+        source_date_epoch,
         no_cache: a.no_cache,
     })
     .with_secrets(secrets(&a.secrets)?)

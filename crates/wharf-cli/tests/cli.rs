@@ -403,3 +403,66 @@ fn an_untagged_build_exports_by_its_digest_and_leaves_no_tag() {
     assert!(layout.join("blobs/sha256").join(hex).is_file());
     assert!(archive.is_file());
 }
+
+/// `--build-arg SOURCE_DATE_EPOCH=N`, BuildKit's documented form, pins
+/// `created`, history and file times exactly as the environment variable
+/// does: the two builds give the same image, byte for byte.
+#[test]
+fn source_date_epoch_as_a_build_arg_equals_the_environment_variable() {
+    let digest_of = |store: &std::path::Path| {
+        let index = json(&std::fs::read_to_string(store.join("index.json")).unwrap());
+        index["manifests"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let arg_store = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(wharf()
+        .env_remove("SOURCE_DATE_EPOCH")
+        .args(["build", "-t", "example.test/epoch:1"])
+        .args(["--build-arg", "SOURCE_DATE_EPOCH=1700000000"])
+        .arg("--store")
+        .arg(arg_store.path())
+        .arg(repo_root().join("examples/hello")));
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("not consumed"), "{stderr}");
+    let env_store = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(wharf()
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["build", "-t", "example.test/epoch:1"])
+        .arg("--store")
+        .arg(env_store.path())
+        .arg(repo_root().join("examples/hello")));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(digest_of(arg_store.path()), digest_of(env_store.path()));
+
+    let manifest_digest = digest_of(arg_store.path());
+    let blob = |d: &str| {
+        json(
+            &std::fs::read_to_string(
+                arg_store
+                    .path()
+                    .join("blobs/sha256")
+                    .join(d.trim_start_matches("sha256:")),
+            )
+            .unwrap(),
+        )
+    };
+    let manifest = blob(&manifest_digest);
+    let config = blob(manifest["config"]["digest"].as_str().unwrap());
+    assert_eq!(config["created"], "2023-11-14T22:13:20Z");
+    for h in config["history"].as_array().unwrap() {
+        assert_eq!(h["created"], "2023-11-14T22:13:20Z", "{h}");
+    }
+
+    let (out, _, stderr) = run(wharf()
+        .args(["build", "--build-arg", "SOURCE_DATE_EPOCH=yesterday"])
+        .arg("--store")
+        .arg(arg_store.path())
+        .arg(repo_root().join("examples/hello")));
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--build-arg SOURCE_DATE_EPOCH=yesterday is not a number"),
+        "{stderr}"
+    );
+}

@@ -1,19 +1,43 @@
 //! The one variable expander: Dockerfile substitution exactly as BuildKit's
-//! shell lexer does it.
+//! shell lexer (`frontend/dockerfile/shell/lex.go`) does it.
 //!
 //! - `$V`, `${V}`; `${V:-w}`, `${V-w}`, `${V:+w}`, `${V+w}`, `${V:?msg}`,
 //!   `${V?msg}`; `${V#p}`, `${V##p}`, `${V%p}`, `${V%%p}`, `${V/p/r}`,
-//!   `${V//p/r}` with shell glob patterns;
-//! - single quotes are literal, double quotes allow expansion, the escape
-//!   character (`\` or the file's `` ` ``) makes the next character literal;
+//!   `${V//p/r}`. Patterns know `*`, `?` and the escapes `\*`, `\?`, `\\`
+//!   (and `\/`, `\}` inside `${V/.../...}`); everything else, `[...]`
+//!   included, is literal, and other escapes are errors.
+//! - Names are letters, digits and `_`; a name starting with a digit is
+//!   all digits (`$999aaa` reads `$999`); the special parameters `$@ $* $#
+//!   $? $- $$ $!` are names of their own. None of them is ever set, so they
+//!   expand to nothing, as in BuildKit.
+//! - Single quotes are literal, double quotes allow expansion, the escape
+//!   character (`\` or the file's `` ` ``) makes the next character literal
+//!   and a trailing lone escape is dropped.
 //! - [`Mode::Word`] removes quotes and escapes (instruction arguments);
-//!   [`Mode::Raw`] keeps them and only substitutes (heredoc bodies, JSON
-//!   form arguments);
+//!   [`Mode::Raw`] keeps them and only substitutes; [`Mode::Heredoc`]
+//!   treats quotes as ordinary text (COPY/ADD here-document bodies: `'$A'`
+//!   expands) and takes `\` as the escape whatever the file's escape is.
 //! - [`Expander::words`] also splits the result on unquoted whitespace,
-//!   including whitespace that came from a variable's value.
+//!   including whitespace that came from a variable's value; empty words
+//!   (`''`) are dropped, as BuildKit's `ProcessWords` does.
 //!
 //! Unset variables expand to nothing. Every variable looked up is recorded,
 //! so callers know which build arguments an instruction depends on.
+//!
+//! Two limits BuildKit does not have, so that hostile input cannot exhaust
+//! memory or the stack: an expanded word is at most [`MAX_EXPANDED_LEN`]
+//! bytes and substitutions nest at most [`MAX_NESTING`] deep.
+
+mod pattern;
+
+use pattern::{pattern_regex, replace_capped, too_long, trim_prefix, trim_suffix};
+
+/// The largest expanded word, in bytes (1 MiB): far above any real
+/// Dockerfile's needs, far below what doubling `ENV A=$A$A` reaches.
+pub const MAX_EXPANDED_LEN: usize = 1 << 20;
+
+/// How deeply `${V:-${W:-...}}` may nest.
+pub const MAX_NESTING: usize = 64;
 
 /// How quotes and escapes are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +47,8 @@ pub enum Mode {
     /// Quotes and escapes are kept verbatim; `$` is still substituted
     /// unless escaped.
     Raw,
+    /// Quotes are ordinary characters; `\` escapes (and is removed).
+    Heredoc,
 }
 
 /// A substitution error and its byte offset in the input.
@@ -62,7 +88,7 @@ impl Expander {
     ) -> Result<Expanded<String>, ExpandError> {
         let mut lx = Lexer::new(input, self.escape, mode, vars);
         let mut out = Out::new(false);
-        lx.run(&mut out, &[])?;
+        lx.run(&mut out, None)?;
         Ok(Expanded {
             value: out.into_words().join(""),
             used: lx.used,
@@ -77,7 +103,7 @@ impl Expander {
     ) -> Result<Expanded<Vec<String>>, ExpandError> {
         let mut lx = Lexer::new(input, self.escape, Mode::Word, vars);
         let mut out = Out::new(true);
-        lx.run(&mut out, &[])?;
+        lx.run(&mut out, None)?;
         Ok(Expanded {
             value: out.into_words(),
             used: lx.used,
@@ -85,12 +111,14 @@ impl Expander {
     }
 }
 
-/// Output accumulator: words, or one string when not splitting.
+/// Output accumulator: words (BuildKit's `wordsStruct`), or one string
+/// when not splitting.
 struct Out {
     split: bool,
     words: Vec<String>,
     cur: String,
-    started: bool,
+    /// Bytes produced so far, for the size limit.
+    total: usize,
 }
 
 impl Out {
@@ -99,39 +127,34 @@ impl Out {
             split,
             words: Vec::new(),
             cur: String::new(),
-            started: false,
+            total: 0,
         }
     }
-    fn push(&mut self, c: char) {
-        self.cur.push(c);
-        self.started = true;
-    }
-    fn push_str(&mut self, s: &str) {
+    /// Text that never splits a word (quoted, escaped).
+    fn raw(&mut self, s: &str) {
+        self.total += s.len();
         self.cur.push_str(s);
-        self.started = true;
     }
-    /// Marks that a (possibly empty) quoted word exists here.
-    fn touch(&mut self) {
-        self.started = true;
+    fn raw_char(&mut self, c: char) {
+        self.total += c.len_utf8();
+        self.cur.push(c);
     }
-    fn boundary(&mut self) {
-        if self.started {
-            self.words.push(std::mem::take(&mut self.cur));
-            self.started = false;
-        }
-    }
-    /// Unquoted text that came from a variable: split it too.
-    fn push_unquoted(&mut self, s: &str) {
+    /// Unquoted text: whitespace separates words when splitting.
+    fn text(&mut self, s: &str) {
         if !self.split {
-            self.push_str(s);
-            return;
+            return self.raw(s);
         }
         for c in s.chars() {
             if c.is_whitespace() {
                 self.boundary();
             } else {
-                self.push(c);
+                self.raw_char(c);
             }
+        }
+    }
+    fn boundary(&mut self) {
+        if !self.cur.is_empty() {
+            self.words.push(std::mem::take(&mut self.cur));
         }
     }
     fn into_words(mut self) -> Vec<String> {
@@ -148,10 +171,18 @@ struct Lexer<'a> {
     len: usize,
     pos: usize,
     escape: char,
-    mode: Mode,
+    /// Quotes are syntax (not [`Mode::Heredoc`]).
+    quotes: bool,
+    /// Quote characters are kept in the output ([`Mode::Raw`]).
+    raw_quotes: bool,
+    /// Escape characters are kept in the output ([`Mode::Raw`], patterns).
+    raw_escapes: bool,
+    depth: usize,
     vars: &'a dyn Fn(&str) -> Option<String>,
     used: Vec<String>,
 }
+
+type Res<T> = Result<T, ExpandError>;
 
 impl<'a> Lexer<'a> {
     fn new(
@@ -164,8 +195,11 @@ impl<'a> Lexer<'a> {
             chars: input.char_indices().collect(),
             len: input.len(),
             pos: 0,
-            escape,
-            mode,
+            escape: if mode == Mode::Heredoc { '\\' } else { escape },
+            quotes: mode != Mode::Heredoc,
+            raw_quotes: mode == Mode::Raw,
+            raw_escapes: mode == Mode::Raw,
+            depth: 0,
             vars,
             used: Vec::new(),
         }
@@ -187,11 +221,17 @@ impl<'a> Lexer<'a> {
         }
         c
     }
-    fn error<T>(&self, offset: usize, message: impl Into<String>) -> Result<T, ExpandError> {
+    fn error<T>(&self, offset: usize, message: impl Into<String>) -> Res<T> {
         Err(ExpandError {
             offset,
             message: message.into(),
         })
+    }
+    fn check_size(&self, out: &Out, at: usize) -> Res<()> {
+        if out.total > MAX_EXPANDED_LEN {
+            return self.error(at, too_long());
+        }
+        Ok(())
     }
 
     fn lookup(&mut self, name: &str) -> Option<String> {
@@ -201,103 +241,153 @@ impl<'a> Lexer<'a> {
         (self.vars)(name)
     }
 
-    /// Processes until end of input or an unquoted character of `stop`
-    /// (which is consumed and returned).
-    fn run(&mut self, out: &mut Out, stop: &[char]) -> Result<Option<char>, ExpandError> {
+    /// BuildKit's `processStopOn`: processes until the end of input, or
+    /// until an unquoted `stop` (consumed; `Ok(true)`).
+    fn run(&mut self, out: &mut Out, stop: Option<char>) -> Res<bool> {
         while let Some(c) = self.peek() {
-            if stop.contains(&c) {
-                self.pos += 1;
-                return Ok(Some(c));
-            }
             let at = self.offset();
+            self.check_size(out, at)?;
+            if Some(c) == stop {
+                self.pos += 1;
+                return Ok(true);
+            }
             match c {
-                '\'' => {
-                    self.pos += 1;
-                    if self.mode == Mode::Raw {
-                        out.push('\'');
-                    }
-                    out.touch();
-                    loop {
-                        match self.next() {
-                            None => return self.error(at, "unterminated single quote"),
-                            Some('\'') => break,
-                            Some(ch) => out.push(ch),
-                        }
-                    }
-                    if self.mode == Mode::Raw {
-                        out.push('\'');
-                    }
+                '\'' if self.quotes => {
+                    let s = self.single_quoted(at)?;
+                    out.raw(&s);
                 }
-                '"' => {
-                    self.pos += 1;
-                    if self.mode == Mode::Raw {
-                        out.push('"');
-                    }
-                    out.touch();
-                    self.double_quoted(out, at)?;
-                    if self.mode == Mode::Raw {
-                        out.push('"');
-                    }
+                '"' if self.quotes => {
+                    let s = self.double_quoted(at)?;
+                    out.raw(&s);
                 }
                 '$' => {
                     self.pos += 1;
                     let v = self.dollar(at)?;
-                    out.push_unquoted(&v);
+                    out.text(&v);
+                }
+                '<' if self.peek_at(1) == Some('<') => {
+                    // `<<  EOF` stays one word, as a heredoc marker.
+                    self.pos += 2;
+                    out.raw("<<");
+                    while let Some(w) = self.peek().filter(|c| *c == ' ' || *c == '\t') {
+                        out.raw_char(w);
+                        self.pos += 1;
+                    }
                 }
                 c if c == self.escape => {
                     self.pos += 1;
-                    match self.next() {
-                        Some(n) => {
-                            if self.mode == Mode::Raw {
-                                out.push(c);
-                            }
-                            out.push(n);
-                        }
-                        None => out.push(c),
+                    if self.raw_escapes {
+                        out.raw_char(c);
                     }
-                }
-                c if c.is_whitespace() && out.split => {
-                    self.pos += 1;
-                    out.boundary();
+                    match self.next() {
+                        Some(n) => out.raw_char(n),
+                        // A trailing lone escape is dropped.
+                        None => break,
+                    }
                 }
                 c => {
                     self.pos += 1;
-                    out.push(c);
+                    let mut buf = [0u8; 4];
+                    out.text(c.encode_utf8(&mut buf));
                 }
             }
         }
-        Ok(None)
+        self.check_size(out, self.len)?;
+        Ok(false)
     }
 
-    fn double_quoted(&mut self, out: &mut Out, start: usize) -> Result<(), ExpandError> {
+    fn peek_at(&self, ahead: usize) -> Option<char> {
+        self.chars.get(self.pos + ahead).map(|(_, c)| *c)
+    }
+
+    fn single_quoted(&mut self, start: usize) -> Res<String> {
+        self.pos += 1;
+        let mut s = String::new();
+        if self.raw_quotes {
+            s.push('\'');
+        }
+        loop {
+            match self.next() {
+                None => return self.error(start, "unterminated single quote"),
+                Some('\'') => break,
+                Some(ch) => s.push(ch),
+            }
+        }
+        if self.raw_quotes {
+            s.push('\'');
+        }
+        Ok(s)
+    }
+
+    fn double_quoted(&mut self, start: usize) -> Res<String> {
+        self.pos += 1;
+        let mut s = String::new();
+        if self.raw_quotes {
+            s.push('"');
+        }
         loop {
             let at = self.offset();
-            match self.next() {
+            if s.len() > MAX_EXPANDED_LEN {
+                return self.error(at, too_long());
+            }
+            match self.peek() {
                 None => return self.error(start, "unterminated double quote"),
-                Some('"') => return Ok(()),
-                Some('$') => {
-                    let v = self.dollar(at)?;
-                    out.push_str(&v);
-                }
-                Some(c) if c == self.escape => match self.peek() {
-                    Some(n) if n == '"' || n == '$' || n == self.escape => {
-                        self.pos += 1;
-                        if self.mode == Mode::Raw {
-                            out.push(c);
-                        }
-                        out.push(n);
+                Some('"') => {
+                    self.pos += 1;
+                    if self.raw_quotes {
+                        s.push('"');
                     }
-                    _ => out.push(c),
-                },
-                Some(c) => out.push(c),
+                    return Ok(s);
+                }
+                Some('$') => {
+                    self.pos += 1;
+                    let v = self.dollar(at)?;
+                    s.push_str(&v);
+                }
+                Some(c) => {
+                    self.pos += 1;
+                    if c == self.escape {
+                        if self.raw_escapes {
+                            s.push(c);
+                        }
+                        match self.peek() {
+                            None => continue,
+                            Some(n) if n == '"' || n == '$' || n == self.escape => {
+                                self.pos += 1;
+                                s.push(n);
+                            }
+                            Some(_) if !self.raw_escapes => s.push(c),
+                            Some(_) => {}
+                        }
+                    } else {
+                        s.push(c);
+                    }
+                }
             }
         }
     }
 
+    /// A name after `$`: a run of digits, one special parameter, or
+    /// letters, digits and `_`.
     fn name(&mut self) -> String {
         let mut name = String::new();
+        match self.peek() {
+            Some(c) if c.is_ascii_digit() => {
+                while let Some(d) = self.peek().filter(char::is_ascii_digit) {
+                    name.push(d);
+                    self.pos += 1;
+                }
+                return name;
+            }
+            Some(c @ ('@' | '*' | '#' | '?' | '-' | '$' | '!')) => {
+                self.pos += 1;
+                name.push(c);
+                return name;
+            }
+            _ => {}
+        }
         while let Some(c) = self.peek() {
-            if c.is_ascii_alphanumeric() || c == '_' {
+            if c.is_alphanumeric() || c == '_' {
                 name.push(c);
                 self.pos += 1;
             } else {
@@ -308,254 +398,140 @@ impl<'a> Lexer<'a> {
     }
 
     /// After a `$` at `at`: substitutes and returns the value.
-    fn dollar(&mut self, at: usize) -> Result<String, ExpandError> {
-        match self.peek() {
-            Some('{') => {
-                self.pos += 1;
-                self.braced(at)
+    fn dollar(&mut self, at: usize) -> Res<String> {
+        if self.peek() != Some('{') {
+            let name = self.name();
+            if name.is_empty() {
+                return Ok("$".to_string());
             }
-            Some(c) if c.is_ascii_alphabetic() || c == '_' => {
-                let name = self.name();
-                Ok(self.lookup(&name).unwrap_or_default())
-            }
-            Some(c) if c.is_ascii_digit() => {
-                self.pos += 1;
-                Ok(String::new())
-            }
-            _ => Ok("$".to_string()),
+            return Ok(self.lookup(&name).unwrap_or_default());
         }
-    }
-
-    /// The word after a modifier, up to the matching `}`.
-    fn modifier_word(&mut self, at: usize) -> Result<String, ExpandError> {
-        let mut out = Out::new(false);
-        if self.run(&mut out, &['}'])?.is_none() {
-            return self.error(at, "missing '}' in variable substitution");
-        }
-        Ok(out.into_words().join(""))
-    }
-
-    fn braced(&mut self, at: usize) -> Result<String, ExpandError> {
-        let name = self.name();
-        if name.is_empty() {
+        self.pos += 1;
+        if self.depth >= MAX_NESTING {
             return self.error(
                 at,
-                "bad substitution: ${ must be followed by a variable name",
+                format!("variable substitutions are nested more than {MAX_NESTING} deep"),
             );
         }
-        let value = self.lookup(&name);
+        self.depth += 1;
+        let r = self.braced(at);
+        self.depth -= 1;
+        r
+    }
+
+    /// A modifier's word up to `}` (or `/`), with escapes kept when
+    /// `raw_escapes` (patterns), as BuildKit's `processStopOn`.
+    fn modifier_word(&mut self, stop: char, raw_escapes: bool) -> Res<Option<String>> {
+        let saved = self.raw_escapes;
+        self.raw_escapes = raw_escapes;
+        let mut out = Out::new(false);
+        let r = self.run(&mut out, Some(stop));
+        self.raw_escapes = saved;
+        Ok(r?.then(|| out.into_words().join("")))
+    }
+
+    // Long: one arm per modifier, each mirroring BuildKit's
+    // `processDollar`; split up it would hide how they share the word.
+    fn braced(&mut self, at: usize) -> Res<String> {
+        match self.peek() {
+            None => return self.error(at, "missing '}' in variable substitution"),
+            Some('{' | '}' | ':') => {
+                return self.error(
+                    at,
+                    "bad substitution: ${ must be followed by a variable name",
+                )
+            }
+            _ => {}
+        }
+        let name = self.name();
+        let missing = || format!("missing '}}' after ${{{name}");
         let Some(c) = self.next() else {
-            return self.error(at, format!("missing '}}' after ${{{name}"));
+            return self.error(at, missing());
         };
-        match c {
-            '}' => Ok(value.unwrap_or_default()),
-            ':' | '-' | '+' | '?' => {
-                let (colon, op) = if c == ':' {
-                    match self.next() {
-                        Some(op @ ('-' | '+' | '?')) => (true, op),
-                        other => {
-                            return self.error(
-                                at,
-                                format!(
-                                    "unsupported modifier ({}) in substitution of {name}; expected :-, :+ or :?",
-                                    other.map(String::from).unwrap_or_default()
-                                ),
-                            )
-                        }
-                    }
-                } else {
-                    (false, c)
-                };
-                let word = self.modifier_word(at)?;
-                let set = match &value {
-                    None => false,
-                    Some(v) => !(colon && v.is_empty()),
-                };
-                match op {
-                    '-' => Ok(if set { value.unwrap_or_default() } else { word }),
-                    '+' => Ok(if set { word } else { String::new() }),
-                    _ => {
-                        if set {
-                            Ok(value.unwrap_or_default())
-                        } else if word.is_empty() {
-                            self.error(at, format!("{name}: is not allowed to be unset"))
-                        } else {
-                            self.error(at, format!("{name}: {word}"))
-                        }
-                    }
+        let (colon, op) = match c {
+            '}' => return Ok(self.lookup(&name).unwrap_or_default()),
+            ':' => match self.next() {
+                Some(op) => (true, op),
+                None => return self.error(at, missing()),
+            },
+            '/' => return self.replace(at, &name),
+            c => (false, c),
+        };
+        let modifier = if colon {
+            format!(":{op}")
+        } else {
+            op.to_string()
+        };
+        let unsupported = |m: &str| {
+            format!("unsupported modifier ({m}) in substitution of {name}; expected one of :- - :+ + :? ? # ## % %% / //")
+        };
+        if !matches!(op, '+' | '-' | '?' | '#' | '%') && !colon {
+            return self.error(at, unsupported(&modifier));
+        }
+        let pattern = op == '#' || op == '%';
+        if colon && pattern {
+            return self.error(at, unsupported(&modifier));
+        }
+        let Some(word) = self.modifier_word('}', pattern)? else {
+            return self.error(at, missing());
+        };
+        let value = self.lookup(&name);
+        let set = match &value {
+            None => false,
+            Some(v) => !(colon && v.is_empty()),
+        };
+        match op {
+            '-' => Ok(if set { value.unwrap_or_default() } else { word }),
+            '+' => Ok(if set { word } else { String::new() }),
+            '?' => match value {
+                Some(v) if set => Ok(v),
+                _ => {
+                    let message = if !word.is_empty() {
+                        word
+                    } else if value.is_none() {
+                        "is not allowed to be unset".to_string()
+                    } else {
+                        "is not allowed to be empty".to_string()
+                    };
+                    self.error(at, format!("{name}: {message}"))
                 }
-            }
+            },
             '#' | '%' => {
-                let longest = self.peek() == Some(c);
-                if longest {
-                    self.pos += 1;
-                }
-                let pattern = self.modifier_word(at)?;
-                let v = value.unwrap_or_default();
-                Ok(trim_pattern(&v, &pattern, c == '#', longest))
-            }
-            '/' => {
-                let all = self.peek() == Some('/');
-                if all {
-                    self.pos += 1;
-                }
-                let mut pat = Out::new(false);
-                let ended = self.run(&mut pat, &['/', '}'])?;
-                let pattern = pat.into_words().join("");
-                let replacement = match ended {
-                    Some('/') => self.modifier_word(at)?,
-                    // `${V/p}`: delete the match.
-                    Some(_) => String::new(),
-                    None => return self.error(at, format!("missing '}}' after ${{{name}/")),
+                let (greedy, word) = match word.strip_prefix(op) {
+                    Some(w) => (true, w.to_string()),
+                    None => (false, word),
                 };
-                Ok(replace_pattern(
-                    &value.unwrap_or_default(),
-                    &pattern,
-                    &replacement,
-                    all,
-                ))
+                let v = value.unwrap_or_default();
+                let r = if op == '#' {
+                    trim_prefix(&word, &v, greedy)
+                } else {
+                    trim_suffix(&word, &v, greedy)
+                };
+                r.or_else(|m| self.error(at, m))
             }
-            other => self.error(
+            _ => self.error(at, unsupported(&modifier)),
+        }
+    }
+
+    /// `${V/pattern/replacement}` and `${V//pattern/replacement}`.
+    fn replace(&mut self, at: usize, name: &str) -> Res<String> {
+        let all = self.peek() == Some('/');
+        if all {
+            self.pos += 1;
+        }
+        let Some(pattern) = self.modifier_word('/', true)? else {
+            return self.error(
                 at,
-                format!("unsupported modifier ({other}) in substitution of {name}"),
-            ),
-        }
-    }
-}
-
-/// Shell glob match of a whole string: `*`, `?`, `[...]`, `\x`.
-fn glob_match(p: &[char], s: &[char]) -> bool {
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() {
-            match p[pi] {
-                '*' => {
-                    star = Some((pi, si));
-                    pi += 1;
-                    continue;
-                }
-                '?' => {
-                    pi += 1;
-                    si += 1;
-                    continue;
-                }
-                '[' => {
-                    if let Some((matched, next)) = class_match(p, pi, s[si]) {
-                        if matched {
-                            pi = next;
-                            si += 1;
-                            continue;
-                        }
-                    } else if s[si] == '[' {
-                        pi += 1;
-                        si += 1;
-                        continue;
-                    }
-                }
-                '\\' if pi + 1 < p.len() => {
-                    if p[pi + 1] == s[si] {
-                        pi += 2;
-                        si += 1;
-                        continue;
-                    }
-                }
-                c => {
-                    if c == s[si] {
-                        pi += 1;
-                        si += 1;
-                        continue;
-                    }
-                }
-            }
-        }
-        match star {
-            Some((sp, ss)) => {
-                pi = sp + 1;
-                si = ss + 1;
-                star = Some((sp, ss + 1));
-            }
-            None => return false,
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
-/// `[...]` at `p[start]`: whether `c` matches, and where the class ends.
-fn class_match(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
-    let mut i = start + 1;
-    let negate = matches!(p.get(i), Some('!') | Some('^'));
-    if negate {
-        i += 1;
-    }
-    let mut matched = false;
-    let mut first = true;
-    while i < p.len() {
-        if p[i] == ']' && !first {
-            return Some((matched != negate, i + 1));
-        }
-        first = false;
-        let lo = p[i];
-        if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-            if lo <= c && c <= p[i + 2] {
-                matched = true;
-            }
-            i += 3;
-        } else {
-            if lo == c {
-                matched = true;
-            }
-            i += 1;
-        }
-    }
-    None
-}
-
-fn trim_pattern(v: &str, pattern: &str, prefix: bool, longest: bool) -> String {
-    let p: Vec<char> = pattern.chars().collect();
-    let s: Vec<char> = v.chars().collect();
-    let n = s.len();
-    let candidates: Box<dyn Iterator<Item = usize>> = if longest {
-        Box::new((0..=n).rev())
-    } else {
-        Box::new(0..=n)
-    };
-    for k in candidates {
-        let (part, rest): (&[char], &[char]) = if prefix {
-            (&s[..k], &s[k..])
-        } else {
-            (&s[n - k..], &s[..n - k])
+                format!("missing '/' in ${{{name}/...}}: write ${{{name}/pattern/replacement}}"),
+            );
         };
-        if glob_match(&p, part) {
-            return rest.iter().collect();
-        }
+        let Some(replacement) = self.modifier_word('}', true)? else {
+            return self.error(at, format!("missing '}}' after ${{{name}/"));
+        };
+        let value = self.lookup(name).unwrap_or_default();
+        let re = pattern_regex(&pattern, true, false).or_else(|m| self.error(at, m))?;
+        replace_capped(&re, &value, &replacement, all).or_else(|m| self.error(at, m))
     }
-    v.to_string()
-}
-
-fn replace_pattern(v: &str, pattern: &str, replacement: &str, all: bool) -> String {
-    if pattern.is_empty() {
-        return v.to_string();
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let s: Vec<char> = v.chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    let mut replaced = false;
-    while i < s.len() {
-        if !replaced || all {
-            // Longest match starting at i, as the shell does.
-            if let Some(end) = (i + 1..=s.len()).rev().find(|&e| glob_match(&p, &s[i..e])) {
-                out.push_str(replacement);
-                i = end;
-                replaced = true;
-                continue;
-            }
-        }
-        out.push(s[i]);
-        i += 1;
-    }
-    out
 }
 
 #[cfg(test)]
@@ -596,7 +572,15 @@ mod tests {
         assert_eq!(w("a$"), "a$");
         assert_eq!(w("$ a"), "$ a");
         assert_eq!(w("$1x"), "x");
+        assert_eq!(w("$999aaa"), "aaa");
         assert_eq!(w("pre-$A-post"), "pre-alpha-post");
+    }
+
+    #[test]
+    fn special_parameters_are_unset() {
+        assert_eq!(w("[$@|$*|$#|$?|$-|$$|$!]"), "[||||||]");
+        assert_eq!(w("${@:-x}"), "x");
+        assert_eq!(w("${#}"), "");
     }
 
     #[test]
@@ -614,7 +598,8 @@ mod tests {
         assert_eq!(w("${U:-a b}"), "a b");
         assert_eq!(w("${A:?must}"), "alpha");
         assert_eq!(err("${U:?must be set}").message, "U: must be set");
-        assert_eq!(err("${E:?}").message, "E: is not allowed to be unset");
+        assert_eq!(err("${U:?}").message, "U: is not allowed to be unset");
+        assert_eq!(err("${E:?}").message, "E: is not allowed to be empty");
         assert_eq!(w("${E?x}"), "");
     }
 
@@ -626,9 +611,11 @@ mod tests {
         assert_eq!(w("${F%%.*}"), "archive");
         assert_eq!(w("${P/local/share}"), "/usr/share/bin");
         assert_eq!(w("${F//a/A}"), "Archive.tAr.gz");
-        assert_eq!(w("${F/[a-c]/X}"), "Xrchive.tar.gz");
-        assert_eq!(w("${F/.gz}x"), "archive.tarx");
-        assert!(err("${F/a").message.contains("missing '}'"));
+        // Brackets are literal, as in BuildKit.
+        assert_eq!(w("${F/[a-c]/X}"), "archive.tar.gz");
+        assert!(err("${F/.gz}").message.contains("missing '/'"));
+        assert!(err("${F#\\x}").message.contains("invalid escape"));
+        assert!(err("${F/a").message.contains("missing '/'"));
     }
 
     #[test]
@@ -640,6 +627,7 @@ mod tests {
         assert_eq!(w("\"a\\b\""), "a\\b");
         assert_eq!(w("a\\ b"), "a b");
         assert_eq!(w("\"\""), "");
+        assert_eq!(w("hello\\"), "hello");
         let v = vars();
         let bt = Expander { escape: '`' };
         let r = bt
@@ -662,6 +650,17 @@ mod tests {
     }
 
     #[test]
+    fn heredoc_mode_expands_inside_quotes() {
+        let v = vars();
+        let r = Expander { escape: '`' }
+            .word("'$A' \"$A\" \\$A", Mode::Heredoc, &|n| {
+                v.get(n).map(|s| s.to_string())
+            })
+            .unwrap();
+        assert_eq!(r.value, "'alpha' \"alpha\" $A");
+    }
+
+    #[test]
     fn word_splitting() {
         let v = vars();
         let f = |n: &str| v.get(n).map(|s| s.to_string());
@@ -674,9 +673,13 @@ mod tests {
             e.words("\"$SP\" x", &f).unwrap().value,
             vec!["one two", "x"]
         );
-        assert_eq!(e.words("'' x", &f).unwrap().value, vec!["", "x"]);
+        assert_eq!(e.words("'' x", &f).unwrap().value, vec!["x"]);
         assert_eq!(e.words("  ", &f).unwrap().value, Vec::<String>::new());
         assert_eq!(e.words("$U x", &f).unwrap().value, vec!["x"]);
+        assert_eq!(
+            e.words("a <<  EOF", &f).unwrap().value,
+            vec!["a", "<<  EOF"]
+        );
     }
 
     #[test]
@@ -688,6 +691,25 @@ mod tests {
         assert!(err("${A:x}").message.contains("unsupported modifier"));
         assert!(err("${A!}").message.contains("unsupported modifier"));
         assert!(err("${U:-abc").message.contains("missing '}'"));
+    }
+
+    #[test]
+    fn expansion_is_capped() {
+        let big = "x".repeat(MAX_EXPANDED_LEN / 2 + 1);
+        let f = |n: &str| (n == "B").then(|| big.clone());
+        let e = Expander::default();
+        assert!(e.word("$B", Mode::Word, &f).is_ok());
+        let too_long = e.word("$B$B", Mode::Word, &f).unwrap_err();
+        assert!(too_long.message.contains("1 MiB"), "{too_long}");
+        assert!(e.word("\"$B$B\"", Mode::Word, &f).is_err());
+        assert!(e.word("${B//?/xx}", Mode::Word, &f).is_err());
+        assert!(e.words("$B $B", &f).is_err());
+        let nested = format!("{}x{}", "${U:-".repeat(200), "}".repeat(200));
+        assert!(e
+            .word(&nested, Mode::Word, &f)
+            .unwrap_err()
+            .message
+            .contains("nested"));
     }
 
     #[test]

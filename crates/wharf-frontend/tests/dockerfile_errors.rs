@@ -95,7 +95,7 @@ const CASES: &[(&str, usize, usize, &str, &str)] = &[
         "FROM x\nCOPY onlyone\n",
         2,
         6,
-        "COPY requires at least one source and a destination",
+        "COPY requires at least two arguments, but only one was provided",
         "usage: COPY",
     ),
     ("FROM x\nRUN\n", 2, 1, "RUN requires a command", ""),

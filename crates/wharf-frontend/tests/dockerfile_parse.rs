@@ -446,3 +446,20 @@ fn directives_recorded() {
     assert_eq!(f.directives.escape, '\\');
     assert!(f.warnings[0].message.contains("unknown parser directive"));
 }
+
+/// `ONBUILD RUN <<EOF` takes its body, and the trigger text carries it so
+/// that it parses again when it fires.
+#[test]
+fn onbuild_heredocs_travel_with_the_trigger() {
+    let src = "FROM x\nONBUILD RUN <<EOF\necho hi\nEOF\nCMD y\n";
+    let f = parse("Dockerfile", src).unwrap();
+    assert_eq!(f.instructions.len(), 3);
+    let Instruction::Onbuild { trigger, .. } = &f.instructions[1].node else {
+        panic!("{:?}", f.instructions[1].node)
+    };
+    let again = parse("trigger", trigger).unwrap();
+    let Instruction::Run(r) = &again.instructions[0].node else {
+        panic!()
+    };
+    assert_eq!(r.heredocs[0].content, "echo hi\n");
+}

@@ -367,15 +367,17 @@ fn heredoc_content_expands_unless_quoted() {
     assert_eq!(c.heredocs[1].content, "hello $N\n");
 }
 
+/// Each written source stays one source after expansion, as in BuildKit
+/// (which expands every source with `ProcessWord`).
 #[test]
-fn copy_sources_split_after_expansion() {
+fn copy_sources_are_not_split_after_expansion() {
     let src = "FROM x\nARG FILES=\"a b\"\nCOPY $FILES \"c d\" /dst/\nCOPY [\"$FILES\", \"/j/\"]\n";
     let p = plan_ok(src, &opts());
     let ins = &p.targets[0].stages[0].instructions;
     let Instruction::Copy(c) = &ins[1].instruction else {
         panic!()
     };
-    assert_eq!(c.sources, vec!["a", "b", "c d"]);
+    assert_eq!(c.sources, vec!["a b", "c d"]);
     let Instruction::Copy(c) = &ins[2].instruction else {
         panic!()
     };
@@ -460,4 +462,69 @@ fn plan_json_shape() {
     assert_eq!(copy["from"], "build");
     assert_eq!(copy["reads"][0]["kind"], "stage");
     assert_eq!(copy["reads"][0]["index"], 1);
+}
+
+#[test]
+fn windows_stages_read_variables_without_regard_to_case() {
+    let src = "# escape=`\nFROM --platform=windows/amd64 w\nENV Path=C:\\tools\nARG target\nLABEL p=$PATH l=${path} t=$TARGET\n";
+    let p = plan_ok(src, &with_args(&[("target", "x")]));
+    let l = labels(&p);
+    assert_eq!(l["p"], "C:\\tools");
+    assert_eq!(l["l"], "C:\\tools");
+    assert_eq!(l["t"], "x");
+    // A Linux stage does not.
+    let p = plan_ok("FROM x\nENV Path=/t\nLABEL p=$PATH\n", &opts());
+    assert_eq!(labels(&p)["p"], "");
+}
+
+#[test]
+fn secret_looking_names_are_warned_about() {
+    let src = "FROM x\nARG GITHUB_TOKEN\nENV DB_PASSWORD=x PUBLIC_KEY=y\nARG KEYBOARD\n";
+    let p = plan_ok(src, &with_args(&[("NPM_AUTH", "1"), ("VERSION", "2")]));
+    let lines: Vec<_> = p
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("sensitive data"))
+        .map(|w| (w.line, w.message.clone()))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0].0, Some(2));
+    assert!(lines[0].1.contains("(ARG \"GITHUB_TOKEN\")"));
+    assert!(lines[1].1.contains("(ENV \"DB_PASSWORD\")"));
+    assert_eq!(lines[2].0, None);
+    assert!(lines[2].1.contains("--build-arg NPM_AUTH"));
+    assert!(lines[2].1.contains("--secret id=NPM_AUTH"));
+}
+
+#[test]
+fn doubling_variables_stop_at_the_size_limit_with_the_line() {
+    let mut src = String::from("FROM x\nENV A=0123456789abcdef\n");
+    for _ in 0..15 {
+        src.push_str("ENV A=$A$A$A$A\n");
+    }
+    let e = try_plan(&src, &opts()).unwrap_err();
+    // 16 bytes × 4^8 = 1 MiB: the ninth doubling line (line 11) exceeds it.
+    assert_eq!(e.pos.map(|p| p.line), Some(11), "{e}");
+    assert!(e.message.contains("1 MiB"), "{e}");
+}
+
+/// COPY here-document bodies, as BuildKit's `testCopyHeredocSpecialSymbols`
+/// expects them: expanded bodies take `\` as an escape and quotes as
+/// text; quoted delimiters keep the body as written.
+#[test]
+fn copy_heredoc_bodies_treat_escapes_like_buildkit() {
+    let src = "FROM x\nCOPY <<EOF q\n\"quotes in file\"\nEOF\nCOPY <<EOF a\n\\\nEOF\nCOPY <<EOF b\n\\\\\nEOF\nCOPY <<EOF c\n\\$\nEOF\nCOPY <<\"EOF\" d\n\\\nEOF\nCOPY <<\"EOF\" e\n\\$\nEOF\n";
+    let p = plan_ok(src, &opts());
+    let bodies: Vec<String> = p.targets[0].stages[0]
+        .instructions
+        .iter()
+        .map(|i| match &i.instruction {
+            Instruction::Copy(c) => c.heredocs[0].content.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        bodies,
+        vec!["\"quotes in file\"\n", "\n", "\\\n", "$\n", "\\\n", "\\$\n"]
+    );
 }

@@ -5,7 +5,7 @@
 use super::flags::{self, FlagError, FlagKind, Flags};
 use super::lines::{heredoc_marker, LogicalLine};
 use super::mount::parse_mount;
-use super::words::{parse_json_array, split_words};
+use super::words::{json_value_array, parse_json_array, split_words};
 use crate::ast::*;
 use crate::duration::parse_duration;
 use crate::error::FrontendError;
@@ -313,8 +313,9 @@ impl Ctx<'_> {
             }
             "VOLUME" => {
                 need_args("at least one path")?;
-                let paths = match parse_json_array(args) {
-                    Some(p) => p,
+                let paths = match json_value_array(args) {
+                    Some(Ok(p)) => p,
+                    Some(Err(())) => return Err(self.not_string_array(line, args_off, "VOLUME")),
                     None => split_words(args, self.escape)
                         .into_iter()
                         .map(|w| w.text)
@@ -377,8 +378,16 @@ impl Ctx<'_> {
             "ONBUILD" => {
                 need_args("an instruction")?;
                 let parsed = self.parse_at(line, args_off, true, warnings)?;
+                // A trigger's here-documents travel with it (the image
+                // config holds the text that is parsed when it fires).
+                let mut trigger = args.to_string();
+                for h in &line.heredocs {
+                    trigger.push('\n');
+                    trigger.push_str(&h.content);
+                    trigger.push_str(&h.name);
+                }
                 Instruction::Onbuild {
-                    trigger: args.to_string(),
+                    trigger,
                     parsed: Box::new(parsed),
                 }
             }
@@ -402,11 +411,15 @@ impl Ctx<'_> {
                 .err(line, args_off, format!("{keyword} requires a command"))
                 .with_hint(usage(keyword)));
         }
-        if let Some(argv) = parse_json_array(args) {
-            if argv.is_empty() && !allow_empty_exec {
-                return Err(self.err(line, args_off, format!("{keyword} [] has no command")));
+        match json_value_array(args) {
+            Some(Ok(argv)) => {
+                if argv.is_empty() && !allow_empty_exec {
+                    return Err(self.err(line, args_off, format!("{keyword} [] has no command")));
+                }
+                return Ok(Command::Exec(argv));
             }
-            return Ok(Command::Exec(argv));
+            Some(Err(())) => return Err(self.not_string_array(line, args_off, keyword)),
+            None => {}
         }
         if args.starts_with('[') {
             warnings.push(Warning {
@@ -419,6 +432,51 @@ impl Ctx<'_> {
         Ok(Command::Shell(args.to_string()))
     }
 
+    /// A valid JSON array holding something other than strings: BuildKit
+    /// rejects it rather than run it as a shell command.
+    fn not_string_array(
+        &self,
+        line: &LogicalLine,
+        args_off: usize,
+        keyword: &str,
+    ) -> FrontendError {
+        self.err(
+            line,
+            args_off,
+            format!("{keyword}: when using JSON array syntax, arrays must be comprised of strings only"),
+        )
+        .with_hint(format!(
+            r#"write every element as a string, e.g. {keyword} ["echo", "hello"], or drop the brackets for shell form"#
+        ))
+    }
+
+    /// A source or destination whose quote is never closed: say so (BuildKit
+    /// rejects it too, when it expands the word) rather than report the
+    /// arguments that the open quote swallowed as missing.
+    fn check_quotes_closed(
+        &self,
+        line: &LogicalLine,
+        args_off: usize,
+        words: &[super::words::Word],
+    ) -> Result<()> {
+        let expander = crate::expand::Expander {
+            escape: self.escape,
+        };
+        for w in words {
+            if let Err(e) = expander.word(&w.text, crate::expand::Mode::Raw, &|_| None) {
+                if e.message.starts_with("unterminated") {
+                    return Err(self
+                        .err(line, args_off + w.start + e.offset, format!("{} in {}", e.message, w.text))
+                        .with_hint(format!(
+                            "close the quote, or write the character as {}\" or {}' to mean it literally",
+                            self.escape, self.escape
+                        )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn copy(
         &self,
         line: &LogicalLine,
@@ -427,20 +485,19 @@ impl Ctx<'_> {
         keyword: &str,
         flags: &Flags,
     ) -> Result<Copy> {
-        let (mut words, json) = match parse_json_array(args) {
-            Some(list) => (list, true),
-            None => (
-                split_words(args, self.escape)
-                    .into_iter()
-                    .map(|w| w.text)
-                    .collect(),
-                false,
-            ),
+        let (mut words, json) = match json_value_array(args) {
+            Some(Ok(list)) => (list, true),
+            Some(Err(())) => return Err(self.not_string_array(line, args_off, keyword)),
+            None => {
+                let words = split_words(args, self.escape);
+                self.check_quotes_closed(line, args_off, &words)?;
+                (words.into_iter().map(|w| w.text).collect(), false)
+            }
         };
         let mut heredocs = Vec::new();
         if !json {
             for w in &mut words {
-                if let Some((_, _, name, _)) = heredoc_marker(w, self.escape) {
+                if let Some((_, _, name, _)) = heredoc_marker(w) {
                     if let Some(h) = line.heredocs.iter().find(|h| h.name == name) {
                         heredocs.push(h.clone());
                         *w = format!("<<{name}");
@@ -449,13 +506,20 @@ impl Ctx<'_> {
             }
         }
         if words.len() < 2 {
-            return Err(self
-                .err(
-                    line,
-                    args_off,
-                    format!("{keyword} requires at least one source and a destination"),
-                )
-                .with_hint(usage(keyword)));
+            let message = if words.is_empty() {
+                format!("{keyword} requires at least two arguments: one or more sources and a destination")
+            } else {
+                format!("{keyword} requires at least two arguments, but only one was provided; the destination could not be determined")
+            };
+            let quoted_blank = words.first().is_some_and(|w| {
+                !json && w.contains(['"', '\'']) && w.contains(char::is_whitespace)
+            });
+            let hint = if quoted_blank {
+                format!("quotes make {} one word (a path with a space); close the quote before the destination, or use JSON form: {keyword} [\"src path\", \"/dest/\"]", words[0])
+            } else {
+                usage(keyword)
+            };
+            return Err(self.err(line, args_off, message).with_hint(hint));
         }
         let dest = words.pop().unwrap_or_default();
         if dest.starts_with("<<") && !json {

@@ -79,19 +79,23 @@ fn directive(line: &str) -> Option<(String, String)> {
 }
 
 /// Strips a trailing escape (plus trailing blanks) that continues the line.
+/// As BuildKit's `lineContinuationRegex`: an escape preceded by another
+/// escape (`\\`, ` `` `) is an escaped escape and ends the line; a line
+/// holding only the escape continues.
 fn strip_continuation(line: &str, escape: char) -> (&str, bool) {
     let trimmed = line.trim_end_matches([' ', '\t']);
     match trimmed.strip_suffix(escape) {
-        Some(content) => (content, true),
-        None => (line, false),
+        Some(content) if !content.ends_with(escape) => (content, true),
+        _ => (line, false),
     }
 }
 
-/// A heredoc marker word: `[fd]<<[-]delim`, delimiter possibly quoted.
-pub(crate) fn heredoc_marker(
-    word: &str,
-    escape: char,
-) -> Option<(Option<u32>, bool, String, bool)> {
+/// A heredoc marker as BuildKit reads one: `[fd]<<[-][blanks]delim`, the
+/// delimiter unquoted the way a shell would (with `\` as the escape,
+/// whatever the file's escape is). Returns `(fd, strip_tabs, name,
+/// expand)`; any quoting in the delimiter turns off expansion of the body
+/// (an escaped quote is not quoting: `<<eo\'f` expands).
+pub(crate) fn heredoc_marker(word: &str) -> Option<(Option<u32>, bool, String, bool)> {
     let digits = word.chars().take_while(|c| c.is_ascii_digit()).count();
     let rest = word[digits..].strip_prefix("<<")?;
     let fd = if digits > 0 {
@@ -103,15 +107,14 @@ pub(crate) fn heredoc_marker(
         Some(r) => (true, r),
         None => (false, rest),
     };
+    let rest = rest.trim_start();
     if rest.is_empty() || rest.contains('<') {
         return None;
     }
-    // Unquote the delimiter the way a shell would; any quoting turns off
-    // expansion of the body.
     let mut name = String::new();
     let mut quoted = false;
-    let mut chars = rest.chars().peekable();
     let mut quote: Option<char> = None;
+    let mut chars = rest.chars();
     while let Some(c) = chars.next() {
         match (quote, c) {
             (None, '\'' | '"') => {
@@ -119,12 +122,12 @@ pub(crate) fn heredoc_marker(
                 quoted = true;
             }
             (Some(q), c) if c == q => quote = None,
-            (None, c) if c == escape => {
-                quoted = true;
-                if let Some(n) = chars.next() {
-                    name.push(n);
-                }
-            }
+            (None, '\\') | (Some('"'), '\\') => match chars.next() {
+                Some(n) => name.push(n),
+                None => break,
+            },
+            // An unquoted blank would make the delimiter two words.
+            (None, c) if c.is_whitespace() => return None,
             (_, c) => name.push(c),
         }
     }
@@ -132,6 +135,44 @@ pub(crate) fn heredoc_marker(
         return None;
     }
     Some((fd, strip_tabs, name, !quoted))
+}
+
+/// The words of an instruction as heredoc markers are looked for in them:
+/// `<<`, `<<-` or `3<<` followed by blanks joins the next word
+/// (`RUN <<  EOF`, `RUN << -EOF`), as BuildKit's lexer does.
+fn heredoc_words(text: &str) -> Vec<super::words::Word> {
+    let mut out: Vec<super::words::Word> = Vec::new();
+    for w in split_words(text, '\\') {
+        if let Some(prev) = out.last_mut() {
+            let digits = prev.text.chars().take_while(|c| c.is_ascii_digit()).count();
+            let bare = matches!(&prev.text[digits..], "<<" | "<<-");
+            let gap = &text[prev.start + prev.text.len()..w.start];
+            if bare && gap.chars().all(|c| c == ' ' || c == '\t') {
+                prev.text.push_str(gap);
+                prev.text.push_str(&w.text);
+                continue;
+            }
+        }
+        out.push(w);
+    }
+    out
+}
+
+/// Whether an instruction can take here-documents: RUN, COPY and ADD (also
+/// as an ONBUILD trigger), not in JSON form.
+fn takes_heredocs(text: &str) -> bool {
+    let mut words = text.split_whitespace();
+    let mut keyword = words.next().unwrap_or("").to_ascii_uppercase();
+    let mut rest = text.trim_start()[keyword.len()..].trim_start();
+    if keyword == "ONBUILD" {
+        keyword = words.next().unwrap_or("").to_ascii_uppercase();
+        rest = rest[keyword.len().min(rest.len())..].trim_start();
+    }
+    if !HEREDOC_KEYWORDS.contains(&keyword.as_str()) {
+        return false;
+    }
+    let (_, args_at) = super::flags::extract(rest, 0, '\\');
+    super::words::json_value_array(&rest[args_at.min(rest.len())..]).is_none()
 }
 
 /// Splits `source` into directives and logical lines.
@@ -151,7 +192,7 @@ pub(crate) fn split(file: &str, source: &str) -> Result<Lines, FrontendError> {
     let mut i = 0;
 
     while i < n {
-        let Some((name, value)) = directive(physical[i]) else {
+        let Some((name, value)) = directive(physical[i].trim_start()) else {
             break;
         };
         let pos = Pos {
@@ -267,17 +308,11 @@ pub(crate) fn split(file: &str, source: &str) -> Result<Lines, FrontendError> {
         };
         i = cur_line + 1;
 
-        let keyword = logical
-            .text
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase();
-        if HEREDOC_KEYWORDS.contains(&keyword.as_str()) {
-            let markers: Vec<_> = split_words(&logical.text, escape)
+        if logical.text.contains("<<") && takes_heredocs(&logical.text) {
+            let markers: Vec<_> = heredoc_words(&logical.text)
                 .into_iter()
                 .skip(1)
-                .filter_map(|w| heredoc_marker(&w.text, escape).map(|m| (m, w.start)))
+                .filter_map(|w| heredoc_marker(&w.text).map(|m| (m, w.start)))
                 .collect();
             for ((fd, strip_tabs, name, expand), word_start) in markers {
                 let mut content = String::new();
@@ -409,15 +444,23 @@ mod tests {
     #[test]
     fn markers() {
         assert_eq!(
-            heredoc_marker("<<EOF", '\\'),
+            heredoc_marker("<<EOF"),
             Some((None, false, "EOF".into(), true))
         );
         assert_eq!(
-            heredoc_marker("<<\"EOF\"", '\\'),
+            heredoc_marker("<<\"EOF\""),
             Some((None, false, "EOF".into(), false))
         );
-        assert_eq!(heredoc_marker("<<<x", '\\'), None);
-        assert_eq!(heredoc_marker("<<", '\\'), None);
-        assert_eq!(heredoc_marker("a<<EOF", '\\'), None);
+        assert_eq!(
+            heredoc_marker("<<eo\\'f"),
+            Some((None, false, "eo'f".into(), true))
+        );
+        assert_eq!(
+            heredoc_marker("<<  -EOF"),
+            Some((None, false, "-EOF".into(), true))
+        );
+        assert_eq!(heredoc_marker("<<<x"), None);
+        assert_eq!(heredoc_marker("<<"), None);
+        assert_eq!(heredoc_marker("a<<EOF"), None);
     }
 }

@@ -93,11 +93,27 @@ pub(crate) fn rest_after_words(text: &str, escape: char, count: usize) -> Option
 /// Parses an exec-form JSON array of strings. `None` means "not JSON":
 /// the caller falls back to shell form, as Docker does.
 pub(crate) fn parse_json_array(text: &str) -> Option<Vec<String>> {
+    json_value_array(text).and_then(Result::ok)
+}
+
+/// BuildKit's `parseJSON`: `None` when `text` is not a JSON array (shell
+/// form); `Some(Err(()))` when it is one but holds something other than
+/// strings (`["a", ["b"]]`), which BuildKit rejects.
+pub(crate) fn json_value_array(text: &str) -> Option<Result<Vec<String>, ()>> {
     let t = text.trim();
-    if !(t.starts_with('[') && t.ends_with(']')) {
+    if !t.starts_with('[') {
         return None;
     }
-    serde_json::from_str::<Vec<String>>(t).ok()
+    let values = serde_json::from_str::<Vec<serde_json::Value>>(t).ok()?;
+    Some(
+        values
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => Ok(s),
+                _ => Err(()),
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -142,5 +158,7 @@ mod tests {
         assert_eq!(parse_json_array("[a, b]"), None);
         assert_eq!(parse_json_array(r#"["a", 1]"#), None);
         assert_eq!(parse_json_array("echo [x]"), None);
+        assert_eq!(json_value_array(r#"["a", ["b"]]"#), Some(Err(())));
+        assert_eq!(json_value_array("[a]"), None);
     }
 }

@@ -21,15 +21,10 @@ type Result<T> = std::result::Result<T, FrontendError>;
 /// Docker's PATH for Linux RUN steps when the image sets none.
 pub const DEFAULT_LINUX_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Per-instruction bookkeeping while expanding.
-/// The two expansions of an instruction's words.
-struct Expanders<'e> {
-    /// One word, in a mode.
-    word: &'e dyn Fn(&str, Mode) -> Result<String>,
-    /// A list of words, split as the shell would.
-    words: &'e dyn Fn(&str) -> Result<Vec<String>>,
-}
+/// One word's expansion, in a mode, in the instruction's scope.
+type WordExpander<'e> = &'e dyn Fn(&str, Mode) -> Result<String>;
 
+/// Per-instruction bookkeeping while expanding.
 struct Work<'s> {
     state: &'s mut StageState,
     used: RefCell<Vec<String>>,
@@ -191,10 +186,8 @@ impl TargetContext<'_> {
                     mounts.push(m);
                 }
                 let mut env = BTreeMap::new();
-                for name in crate::plan::scope::PREDEFINED {
-                    if let Some(v) = self.options.build_args.get(*name) {
-                        env.insert(name.to_string(), v.clone());
-                    }
+                for (k, v) in crate::plan::scope::proxy_env(&self.options.build_args) {
+                    env.insert(k, v);
                 }
                 for (k, v) in &work.state.args.0 {
                     if let Some(v) = v {
@@ -233,19 +226,11 @@ impl TargetContext<'_> {
                 ins.node.clone()
             }
             Instruction::Copy(c) => {
-                let ex = Expanders {
-                    word: &expand,
-                    words: &expand_words,
-                };
-                let c = self.expand_copy(ins, c, false, &ex, &mut reads, cx)?;
+                let c = self.expand_copy(ins, c, false, &expand, &mut reads, cx)?;
                 Instruction::Copy(c)
             }
             Instruction::Add { copy, options } => {
-                let ex = Expanders {
-                    word: &expand,
-                    words: &expand_words,
-                };
-                let c = self.expand_copy(ins, copy, true, &ex, &mut reads, cx)?;
+                let c = self.expand_copy(ins, copy, true, &expand, &mut reads, cx)?;
                 let checksum = options
                     .checksum
                     .as_deref()
@@ -372,28 +357,30 @@ impl TargetContext<'_> {
         ins: &Located<Instruction>,
         c: &Copy,
         is_add: bool,
-        ex: &Expanders<'_>,
+        expand: WordExpander<'_>,
         reads: &mut Vec<Source>,
         cx: &mut StageCx<'_>,
     ) -> Result<Copy> {
-        let (expand, expand_words) = (ex.word, ex.words);
         let kw = if is_add { "ADD" } else { "COPY" };
         let bad = |msg: String| self.err(ins.pos, msg);
         let mut sources = Vec::new();
         for s in &c.sources {
             if s.starts_with("<<") && c.heredocs.iter().any(|h| s[2..] == h.name) {
                 sources.push(s.clone());
-            } else if c.json {
-                sources.push(expand(s, Mode::Raw)?);
             } else {
-                sources.extend(expand_words(s)?);
+                // Each written source is one source, whatever its value
+                // holds (BuildKit expands each with `ProcessWord`).
+                let v = expand(s, Mode::Word)?;
+                if !v.is_empty() {
+                    sources.push(v);
+                }
             }
         }
         if sources.is_empty() {
             return Err(bad(format!("{kw} has no source left after expansion"))
                 .with_hint("check the variables used in the source list"));
         }
-        let dest = expand(&c.dest, if c.json { Mode::Raw } else { Mode::Word })?;
+        let dest = expand(&c.dest, Mode::Word)?;
         if dest.is_empty() {
             return Err(bad(format!(
                 "{kw}: the destination is empty after expansion"
@@ -403,7 +390,7 @@ impl TargetContext<'_> {
         for h in &c.heredocs {
             let mut h = h.clone();
             if h.expand {
-                h.content = expand(&h.content, Mode::Raw)?;
+                h.content = expand(&h.content, Mode::Heredoc)?;
             }
             heredocs.push(h);
         }

@@ -16,6 +16,7 @@ mod graph;
 mod instruction;
 mod paths;
 mod scope;
+mod secrets;
 mod stage;
 mod validate;
 
@@ -27,6 +28,7 @@ use wharf_oci::Platform;
 
 pub use instruction::DEFAULT_LINUX_PATH;
 pub use paths::{resolve_linux_path, resolve_windows_path};
+pub use secrets::looks_secret;
 
 /// Build options the plan depends on.
 #[derive(Debug, Clone)]
@@ -352,6 +354,7 @@ pub fn plan(
             ),
         });
     }
+    warnings.extend(secrets::warnings(file, &options.build_args));
     warnings.dedup();
     Ok(Plan {
         file: file.path.clone(),

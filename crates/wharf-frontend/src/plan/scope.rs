@@ -5,7 +5,13 @@
 //!   global or automatic ARG without a value imports its value;
 //! - `--build-arg` overrides an ARG's default where it is declared;
 //! - ENV overrides ARG of the same name;
-//! - the proxy ARGs are predefined: usable in RUN without a declaration.
+//! - the proxy ARGs are predefined: usable in RUN without a declaration,
+//!   and RUN gets both spellings of each (`http_proxy` and `HTTP_PROXY`),
+//!   as BuildKit's exec op does;
+//! - `TARGETSTAGE` names the stage being built (`--target`, else the last
+//!   stage's name, else `default`);
+//! - a Windows stage looks variables up without regard to case, as
+//!   Windows does (BuildKit's `EqualEnvKeys` on Windows).
 
 use wharf_oci::Platform;
 
@@ -23,12 +29,50 @@ pub(crate) const PREDEFINED: &[&str] = &[
     "all_proxy",
 ];
 
+/// Build arguments the builder itself consumes: `SOURCE_DATE_EPOCH`
+/// pins the image's timestamps (BuildKit's `docs/build-repro.md`).
+pub(crate) const BUILDER_ARGS: &[&str] = &["SOURCE_DATE_EPOCH"];
+
+/// Build arguments that are used without any ARG declaring them.
 pub(crate) fn is_predefined(name: &str) -> bool {
-    PREDEFINED.contains(&name)
+    PREDEFINED.contains(&name) || BUILDER_ARGS.contains(&name)
 }
 
-/// The automatic platform ARGs for a build platform and a target.
-pub(crate) fn automatic_args(build: &Platform, target: &Platform) -> Vec<(String, String)> {
+/// The proxy variables RUN gets from `--build-arg`, both spellings of each
+/// (BuildKit's `proxyEnvFromBuildArgs`: names compared without case, in
+/// sorted order so that `http_proxy` wins over `HTTP_PROXY`; empty values
+/// set nothing).
+pub(crate) fn proxy_env(
+    build_args: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for kind in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "FTP_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+    ] {
+        let value = build_args
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(kind))
+            .map(|(_, v)| v)
+            .next_back();
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            out.push((kind.to_string(), v.clone()));
+            out.push((kind.to_ascii_lowercase(), v.clone()));
+        }
+    }
+    out
+}
+
+/// The automatic ARGs for a build platform, a target platform and the
+/// target stage's name.
+pub(crate) fn automatic_args(
+    build: &Platform,
+    target: &Platform,
+    target_stage: &str,
+) -> Vec<(String, String)> {
     let mut v = vec![
         ("BUILDPLATFORM".to_string(), build.short()),
         ("BUILDOS".to_string(), build.os.clone()),
@@ -45,6 +89,7 @@ pub(crate) fn automatic_args(build: &Platform, target: &Platform) -> Vec<(String
             target.variant.clone().unwrap_or_default(),
         ),
     ];
+    v.push(("TARGETSTAGE".to_string(), target_stage.to_string()));
     if target.is_windows() {
         v.push((
             "TARGETOSVERSION".to_string(),
@@ -55,13 +100,51 @@ pub(crate) fn automatic_args(build: &Platform, target: &Platform) -> Vec<(String
 }
 
 /// An ordered name → value list where setting a name again replaces it
-/// in place (Docker keeps the first position of a variable).
+/// in place (Docker keeps the first position of a variable); names
+/// compare by the scope's [`CaseRule`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Vars(pub Vec<(String, Option<String>)>);
+pub(crate) struct Vars(pub Vec<(String, Option<String>)>, pub CaseRule);
+
+/// How variable names compare: exactly (Linux), or without regard to
+/// ASCII case (Windows).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum CaseRule {
+    #[default]
+    Exact,
+    Insensitive,
+}
+
+impl CaseRule {
+    pub fn for_platform(platform: &Platform) -> Self {
+        if platform.is_windows() {
+            CaseRule::Insensitive
+        } else {
+            CaseRule::Exact
+        }
+    }
+
+    pub fn same(self, a: &str, b: &str) -> bool {
+        match self {
+            CaseRule::Exact => a == b,
+            CaseRule::Insensitive => a.eq_ignore_ascii_case(b),
+        }
+    }
+}
 
 impl Vars {
+    /// Empty variables compared by `rule`.
+    pub fn with_rule(rule: CaseRule) -> Self {
+        Vars(Vec::new(), rule)
+    }
+
+    /// How this scope compares names.
+    pub fn rule(&self) -> CaseRule {
+        self.1
+    }
+
     pub fn set(&mut self, name: &str, value: Option<String>) {
-        match self.0.iter_mut().find(|(n, _)| n == name) {
+        let rule = self.1;
+        match self.0.iter_mut().find(|(n, _)| rule.same(n, name)) {
             Some(slot) => slot.1 = value,
             None => self.0.push((name.to_string(), value)),
         }
@@ -72,7 +155,7 @@ impl Vars {
     pub fn get(&self, name: &str) -> Option<Option<&str>> {
         self.0
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| self.1.same(n, name))
             .map(|(_, v)| v.as_deref())
     }
 
@@ -94,18 +177,19 @@ pub(crate) struct StageState {
 impl StageState {
     /// A stage on `platform` with nothing inherited.
     pub fn fresh(platform: &Platform) -> Self {
+        let rule = CaseRule::for_platform(platform);
         if platform.is_windows() {
             StageState {
-                env: Vars::default(),
-                args: Vars::default(),
+                env: Vars::with_rule(rule),
+                args: Vars::with_rule(rule),
                 workdir: "C:\\".to_string(),
                 shell: vec!["cmd".into(), "/S".into(), "/C".into()],
                 user: None,
             }
         } else {
             StageState {
-                env: Vars::default(),
-                args: Vars::default(),
+                env: Vars::with_rule(rule),
+                args: Vars::with_rule(rule),
                 workdir: "/".to_string(),
                 shell: vec!["/bin/sh".into(), "-c".into()],
                 user: None,

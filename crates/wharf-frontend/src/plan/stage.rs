@@ -74,7 +74,9 @@ impl TargetContext<'_> {
             None => ins.pos,
         };
         let err = self.err(pos, format!("{}: {}", ins.node.keyword(), e.message));
-        if e.message.contains("not allowed to be unset") || e.message.contains(": ") {
+        if e.message.contains("1 MiB") {
+            err.with_hint("a value this long is usually a variable that grows on every line (ENV A=$A$A); build it from a file with COPY instead")
+        } else if e.message.contains("not allowed to be") || e.message.contains(": ") {
             err.with_hint("set the variable with --build-arg, ARG or ENV")
         } else {
             err.with_hint("see the Dockerfile reference on variable substitution")
@@ -85,7 +87,8 @@ impl TargetContext<'_> {
         let ex = self.expander();
         let mut consumed = BTreeSet::new();
         let mut globals = Vars::default();
-        for (k, v) in automatic_args(&self.options.build_platform, &self.target) {
+        let target_stage = self.target_stage_name();
+        for (k, v) in automatic_args(&self.options.build_platform, &self.target, &target_stage) {
             globals.set(&k, Some(v));
         }
         for &gi in &self.structure.globals {
@@ -144,6 +147,20 @@ impl TargetContext<'_> {
             },
             consumed,
         ))
+    }
+
+    /// `TARGETSTAGE`: `--target` as given, else the last stage's name,
+    /// else `default` (BuildKit's `defaultArgs`).
+    fn target_stage_name(&self) -> String {
+        match &self.options.target {
+            Some(t) if !t.is_empty() => t.clone(),
+            _ => self
+                .structure
+                .stages
+                .last()
+                .and_then(|s| s.name.clone())
+                .unwrap_or_else(|| "default".to_string()),
+        }
     }
 
     /// Refuses, before any work, a RUN this host cannot execute.
@@ -347,7 +364,7 @@ impl TargetContext<'_> {
         let (mut state, triggers) = match parent {
             Some(p) => {
                 let mut s = p.state.clone();
-                s.args = Vars::default();
+                s.args = Vars::with_rule(s.env.rule());
                 (s, p.onbuild.clone())
             }
             None => {

@@ -1,0 +1,3 @@
+//! Helpers of the BuildKit conformance test.
+
+pub mod dump;
