@@ -361,6 +361,21 @@ fn windows_stage_to_linux_layer() {
     assert!(es.iter().all(|e| !e.0.starts_with("Files")
         && !e.0.starts_with("Hives")
         && !e.0.starts_with("UtilityVM")));
+    // Files out of Windows are executable, as BuildKit makes them.
+    let dec = flate2::read::GzDecoder::new(std::fs::File::open(&out).unwrap());
+    let mut a = tar::Archive::new(dec);
+    for e in a.entries().unwrap() {
+        let e = e.unwrap();
+        let h = e.header();
+        if h.entry_type().is_file() || h.entry_type().is_dir() {
+            assert_eq!(
+                h.mode().unwrap() & 0o777,
+                0o755,
+                "{}",
+                e.path().unwrap().display()
+            );
+        }
+    }
 }
 
 #[test]

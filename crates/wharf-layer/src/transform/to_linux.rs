@@ -21,9 +21,11 @@ pub struct ToLinuxOptions {
     pub uid: u64,
     /// Group of every entry.
     pub gid: u64,
-    /// Mode of files (Windows has no execute bit to carry over).
+    /// Mode of files. Windows has no execute bit to carry over, so, as
+    /// BuildKit does ("make everything +x from windows"), files get 0755;
+    /// read-only ones (`FILE_ATTRIBUTE_READONLY`) lose the write bit.
     pub file_mode: u32,
-    /// Mode of directories.
+    /// Mode of directories (the same read-only rule).
     pub dir_mode: u32,
 }
 
@@ -33,7 +35,7 @@ impl Default for ToLinuxOptions {
             mapping: Mapping::whole(),
             uid: 0,
             gid: 0,
-            file_mode: 0o644,
+            file_mode: 0o755,
             dir_mode: 0o755,
         }
     }
@@ -95,13 +97,16 @@ pub fn windows_to_linux<W: Write>(
         t.uid = opts.uid;
         t.gid = opts.gid;
         t.mtime = e.mtime;
+        // Read-only on Windows: no write bits (Go's and BuildKit's rule).
+        let readonly = e.windows.as_ref().is_some_and(|m| m.attributes & 1 != 0);
+        let mode = |m: u32| if readonly { m & !0o222 } else { m };
         match &e.kind {
             ViewKind::Dir => {
-                t.mode = opts.dir_mode;
+                t.mode = mode(opts.dir_mode);
                 w.append(t, None)?;
             }
             ViewKind::File { size } => {
-                t.mode = opts.file_mode;
+                t.mode = mode(opts.file_mode);
                 let group = e.hardlink_to.clone().unwrap_or_else(|| e.path.clone());
                 match written_files.get(&group) {
                     Some(first) => {
