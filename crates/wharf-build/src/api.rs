@@ -194,8 +194,47 @@ pub enum BuildEvent {
     },
     /// Something worth telling (platform choices, skipped names).
     Note { message: String },
-    /// A problem that did not stop the build.
-    Warning { message: String },
+    /// A problem that did not stop the build; `names` lists every path
+    /// it concerns when the message only summarises them.
+    Warning {
+        message: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        names: Vec<String>,
+    },
+}
+
+/// What a step warns of: a message and the paths it concerns. Kept with
+/// the step's cache record, so a cached step tells it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct StepWarning {
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+}
+
+/// How many names a warning shows before it only counts them.
+const NAMES_SHOWN: usize = 5;
+
+impl StepWarning {
+    /// The warning of the step at `file:line`: its message and up to a
+    /// few names; every name is in the event's `names`.
+    pub fn event(&self, file: &str, line: usize) -> BuildEvent {
+        let mut message = format!("{file}:{line}: {}", self.message);
+        if !self.names.is_empty() {
+            message.push_str(": ");
+            message.push_str(&self.names[..self.names.len().min(NAMES_SHOWN)].join(", "));
+            if self.names.len() > NAMES_SHOWN {
+                message.push_str(&format!(
+                    " and {} more (--progress json lists them all)",
+                    self.names.len() - NAMES_SHOWN
+                ));
+            }
+        }
+        BuildEvent::Warning {
+            message,
+            names: self.names.clone(),
+        }
+    }
 }
 
 impl BuildEvent {
@@ -210,6 +249,7 @@ impl BuildEvent {
     pub fn warning(message: impl Into<String>) -> Self {
         BuildEvent::Warning {
             message: message.into(),
+            names: Vec::new(),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! `--chmod` are resolved here; the cache key of a context copy follows
 //! the stage's own steps, not its base (as `COPY --link`).
 
-use crate::api::{BuildError, BuildEvent};
+use crate::api::{BuildError, BuildEvent, StepWarning};
 use crate::cache_key::{instruction_key, CacheKey};
 use crate::context::BuildContext;
 use crate::copy_layer::{CopyOptions, CopyWriter};
@@ -16,6 +16,7 @@ use crate::copy_source::{
     place_all, ContextFiles, CopySource, InlineFile, LocalArchive, SourceError, StageFiles,
 };
 use crate::git_source::GitSource;
+use crate::layer_store::LayerRecord;
 use crate::stage_exec::{CopyStep, StageExec, StageResult};
 use crate::users::chown_ids;
 use std::collections::HashMap;
@@ -280,12 +281,11 @@ impl StageExec<'_> {
             &digests,
         );
         let _claim = self.layers.claim(&key);
-        if let Some(hit) = self.cached(&key) {
+        if let Some(hit) = self.cached(step, &key, events) {
             return Ok((hit, true));
         }
-        let layer = self.write_copy_layer(step, prep, &sources, Origin::Context, events)?;
-        self.layers.remember(&key, &layer)?;
-        Ok((layer, false))
+        let record = self.write_copy_layer(step, prep, &sources, Origin::Context, events)?;
+        self.remember(step, &key, record, events)
     }
 
     /// COPY --from another stage or an image, in either OS direction. The
@@ -320,7 +320,7 @@ impl StageExec<'_> {
             std::slice::from_ref(&from.chain.0),
         );
         let _claim = self.layers.claim(&key);
-        if let Some(hit) = self.cached(&key) {
+        if let Some(hit) = self.cached(step, &key, events) {
             return Ok((hit, true));
         }
         let from_name = c.from.clone().unwrap_or_default();
@@ -331,28 +331,51 @@ impl StageExec<'_> {
         let warnings = place_all(&mut sources, &prep.request, prep.kw)
             .map_err(|e| self.source_err(step, &what, e))?;
         self.warn(step, warnings, events);
-        let layer = self.write_copy_layer(step, prep, &sources, Origin::Stage, events)?;
-        self.layers.remember(&key, &layer)?;
-        Ok((layer, false))
+        let record = self.write_copy_layer(step, prep, &sources, Origin::Stage, events)?;
+        self.remember(step, &key, record, events)
     }
 
-    fn cached(&self, key: &CacheKey) -> Option<LayerRef> {
+    /// The cached layer of `key`, its step's warnings told again.
+    fn cached(
+        &self,
+        step: &CopyStep<'_>,
+        key: &CacheKey,
+        events: &mut dyn FnMut(BuildEvent),
+    ) -> Option<LayerRef> {
         if self.config.no_cache {
             return None;
         }
-        self.layers.cached(key)
+        let record = self.layers.cached(key)?;
+        self.warn(step, record.warnings, events);
+        Some(record.layer)
     }
 
-    fn warn(&self, step: &CopyStep<'_>, warnings: Vec<String>, events: &mut dyn FnMut(BuildEvent)) {
+    /// Tells the new layer's warnings and remembers both for `key`.
+    fn remember(
+        &self,
+        step: &CopyStep<'_>,
+        key: &CacheKey,
+        record: LayerRecord,
+        events: &mut dyn FnMut(BuildEvent),
+    ) -> Result<(LayerRef, bool), BuildError> {
+        self.layers.remember(key, &record)?;
+        self.warn(step, record.warnings, events);
+        Ok((record.layer, false))
+    }
+
+    fn warn(
+        &self,
+        step: &CopyStep<'_>,
+        warnings: Vec<StepWarning>,
+        events: &mut dyn FnMut(BuildEvent),
+    ) {
         for w in warnings {
-            events(BuildEvent::warning(format!(
-                "{}:{}: {w}",
-                self.file, step.ins.line
-            )));
+            events(w.event(self.file, step.ins.line));
         }
     }
 
-    /// Writes every source into one new layer of the stage's OS.
+    /// Writes every source into one new layer of the stage's OS; returns
+    /// it with what the sources warned of while writing.
     fn write_copy_layer(
         &self,
         step: &CopyStep<'_>,
@@ -360,7 +383,7 @@ impl StageExec<'_> {
         sources: &[Box<dyn CopySource>],
         origin: Origin,
         events: &mut dyn FnMut(BuildEvent),
-    ) -> Result<LayerRef, BuildError> {
+    ) -> Result<LayerRecord, BuildError> {
         let (line, kw) = (step.ins.line, prep.kw);
         let what = match origin {
             Origin::Context => kw.to_string(),
@@ -410,8 +433,7 @@ impl StageExec<'_> {
                 Ok(blob)
             })?
             .map_err(|e| self.source_err(step, &what, e))?;
-        self.warn(step, warnings, events);
-        Ok(layer)
+        Ok(LayerRecord { layer, warnings })
     }
 
     /// A read-only view of `from`'s files, its base layers fetched first;

@@ -28,6 +28,16 @@ pub struct RunRecord {
     pub ran_instead: Option<String>,
 }
 
+/// A cached layer, and the warnings its step gave when it ran (a hit
+/// replays them). Older records hold only the layer's fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerRecord {
+    #[serde(flatten)]
+    pub layer: LayerRef,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::api::StepWarning>,
+}
+
 /// Storing a layer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LayerStoreError {
@@ -179,16 +189,20 @@ impl LayerStore {
 
     /// The layer cached for `key`, if its blob is still in the store; a
     /// layer the other namespace (compressed or plain) holds is adopted.
-    pub fn cached(&self, key: &CacheKey) -> Option<LayerRef> {
+    pub fn cached(&self, key: &CacheKey) -> Option<LayerRecord> {
         let lookup = |space| {
             self.store
-                .read_cache_record::<LayerRef>(RecordKind::Layer, space, &key.0)
-                .filter(|l| self.present(l))
+                .read_cache_record::<LayerRecord>(RecordKind::Layer, space, &key.0)
+                .filter(|r| self.present(&r.layer))
         };
         if let Some(r) = lookup(self.space) {
             return Some(r);
         }
-        let mine = self.adopt(&lookup(self.other_space())?).ok()?;
+        let theirs = lookup(self.other_space())?;
+        let mine = LayerRecord {
+            layer: self.adopt(&theirs.layer).ok()?,
+            warnings: theirs.warnings,
+        };
         self.remember(key, &mine).ok()?;
         Some(mine)
     }
@@ -214,10 +228,10 @@ impl LayerStore {
     }
 
     /// Remembers that `key` produced `layer`.
-    pub fn remember(&self, key: &CacheKey, layer: &LayerRef) -> Result<(), LayerStoreError> {
+    pub fn remember(&self, key: &CacheKey, record: &LayerRecord) -> Result<(), LayerStoreError> {
         Ok(self
             .store
-            .write_cache_record(RecordKind::Layer, self.space, &key.0, layer)?)
+            .write_cache_record(RecordKind::Layer, self.space, &key.0, record)?)
     }
 
     /// What the RUN with `key` produced before, if its layer (when it made

@@ -77,7 +77,7 @@ pub mod users;
 pub use annotations::{Annotation, AnnotationError, AnnotationTarget, Annotations};
 pub use api::{
     BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest, NoRegistry,
-    ResolveError, ResolvedBase,
+    ResolveError, ResolvedBase, StepWarning,
 };
 pub use builder::Builder;
 pub use context::{BuildContext, ContextEntry, ContextError, EntryKind};

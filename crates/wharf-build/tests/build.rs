@@ -480,7 +480,7 @@ fn windows_copy_skips_names_that_differ_only_in_case() {
     let warning = events
         .iter()
         .find_map(|e| match e {
-            BuildEvent::Warning { message: w } if w.contains("only in case") => Some(w.clone()),
+            BuildEvent::Warning { message: w, .. } if w.contains("only in case") => Some(w.clone()),
             _ => None,
         })
         .expect("a warning names the skipped file");
@@ -498,5 +498,50 @@ fn windows_copy_skips_names_that_differ_only_in_case() {
     assert!(
         !names.contains(&"Files/man/pam.7.gz".to_string()),
         "{names:?}"
+    );
+}
+
+#[test]
+fn a_cached_step_tells_its_warnings_again_and_long_lists_are_summarised() {
+    let f = fixture();
+    fs::create_dir_all(f.context.join("names")).unwrap();
+    for i in 0..8 {
+        fs::write(f.context.join(format!("names/part:{i}")), "x").unwrap();
+    }
+    fs::write(f.context.join("names/fine.txt"), "ok").unwrap();
+    let df = "FROM scratch AS files\nCOPY names/ /names/\nFROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nCOPY --from=files /names/ C:/names/\n";
+    let resolver = WindowsBases {
+        layers: vec![absent_base_layer()],
+    };
+    let skipped = |events: &[BuildEvent]| {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                BuildEvent::Warning { message, names } if message.contains("cannot hold") => {
+                    Some((message.clone(), names.clone()))
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let req = request(&f.context, df);
+    let (_, first) = run_build(&config(&f.store, false), &req, &resolver);
+    let (_, again) = run_build(&config(&f.store, false), &req, &resolver);
+    assert_eq!(
+        copy_cache_hits(&again),
+        vec![true, true],
+        "the rebuild is cached"
+    );
+    let (first, again) = (skipped(&first), skipped(&again));
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first, again, "the cached step warns as it did when it ran");
+    let (message, names) = &first[0];
+    assert_eq!(names.len(), 8, "{names:?}");
+    assert!(message.starts_with("Dockerfile:4: "), "{message}");
+    assert!(message.contains("skipped 8 name(s)"), "{message}");
+    assert!(message.contains("and 3 more"), "{message}");
+    assert!(
+        !message.contains("part:7"),
+        "only the first few are listed: {message}"
     );
 }

@@ -203,7 +203,7 @@ impl Reporter {
                 }
             }
             BuildEvent::Note { message } => self.line(format!("note: {message}")),
-            BuildEvent::Warning { message } => self.line(format!("warning: {message}")),
+            BuildEvent::Warning { message, .. } => self.line(format!("warning: {message}")),
         }
     }
 

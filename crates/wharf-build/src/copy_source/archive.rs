@@ -44,7 +44,7 @@ impl CopySource for LocalArchive {
         1
     }
 
-    fn place(&mut self, dest: &Destination) -> Result<Vec<String>, SourceError> {
+    fn place(&mut self, dest: &Destination) -> Result<Vec<crate::api::StepWarning>, SourceError> {
         // An archive is always extracted into the destination, as a directory.
         self.dest_dir = dest.relative().to_string();
         Ok(Vec::new())
@@ -66,7 +66,7 @@ impl CopySource for LocalArchive {
         Ok(h.finish())
     }
 
-    fn write(&self, out: &mut CopyWriter<'_>) -> Result<Vec<String>, SourceError> {
+    fn write(&self, out: &mut CopyWriter<'_>) -> Result<Vec<crate::api::StepWarning>, SourceError> {
         out.archive(&self.path, self.format, &self.dest_dir)?;
         Ok(Vec::new())
     }

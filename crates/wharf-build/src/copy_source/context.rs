@@ -52,7 +52,7 @@ impl CopySource for ContextFiles {
         self.matched.len()
     }
 
-    fn place(&mut self, dest: &Destination) -> Result<Vec<String>, SourceError> {
+    fn place(&mut self, dest: &Destination) -> Result<Vec<crate::api::StepWarning>, SourceError> {
         let entries = place_context(&self.ctx, &self.matched, dest, self.parents, &self.excludes)?;
         if !self.windows {
             self.entries = entries;
@@ -63,19 +63,21 @@ impl CopySource for ContextFiles {
         if dropped.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(vec![format!(
-            "{} skipped {} name(s) that differ from another only in case, which Windows cannot hold apart: {}",
-            self.keyword,
-            dropped.len(),
-            dropped.join(", ")
-        )])
+        Ok(vec![crate::api::StepWarning {
+            message: format!(
+                "{} skipped {} name(s) that differ from another only in case, which Windows cannot hold apart",
+                self.keyword,
+                dropped.len(),
+            ),
+            names: dropped,
+        }])
     }
 
     fn content_digest(&self) -> Result<Digest, SourceError> {
         Ok(copy_sources_digest(&self.ctx, &self.entries)?)
     }
 
-    fn write(&self, out: &mut CopyWriter<'_>) -> Result<Vec<String>, SourceError> {
+    fn write(&self, out: &mut CopyWriter<'_>) -> Result<Vec<crate::api::StepWarning>, SourceError> {
         for e in &self.entries {
             out.context_entry(&self.ctx, e)?;
         }

@@ -68,7 +68,7 @@ impl CopySource for InlineFile {
         1
     }
 
-    fn place(&mut self, dest: &Destination) -> Result<Vec<String>, SourceError> {
+    fn place(&mut self, dest: &Destination) -> Result<Vec<crate::api::StepWarning>, SourceError> {
         self.dest = match (&self.name, dest.into_dir) {
             (Some(name), _) => dest.file_target(name),
             (None, false) => dest.file_target(""),
@@ -93,7 +93,7 @@ impl CopySource for InlineFile {
         Ok(h.finish())
     }
 
-    fn write(&self, out: &mut CopyWriter<'_>) -> Result<Vec<String>, SourceError> {
+    fn write(&self, out: &mut CopyWriter<'_>) -> Result<Vec<crate::api::StepWarning>, SourceError> {
         match &self.content {
             InlineContent::Bytes(b) => {
                 out.inline_file(&self.dest, b.len() as u64, &mut b.as_slice(), self.mode)?

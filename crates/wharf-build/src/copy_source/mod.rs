@@ -23,6 +23,7 @@ pub(crate) use context::ContextFiles;
 pub(crate) use inline::InlineFile;
 pub(crate) use stage::StageFiles;
 
+use crate::api::StepWarning;
 use crate::context::ContextError;
 use crate::copy_layer::{CopyLayerError, CopyWriter};
 use crate::copy_plan::{CopyError, Destination};
@@ -56,14 +57,14 @@ pub(crate) trait CopySource {
 
     /// Works out where each match lands under `dest`; returns warnings
     /// (what was left out, and why).
-    fn place(&mut self, dest: &Destination) -> Result<Vec<String>, SourceError>;
+    fn place(&mut self, dest: &Destination) -> Result<Vec<StepWarning>, SourceError>;
 
     /// Names what [`place`](Self::place) planned, content and
     /// destinations, for the instruction cache.
     fn content_digest(&self) -> Result<Digest, SourceError>;
 
     /// Adds what was planned to the layer; returns warnings.
-    fn write(&self, out: &mut CopyWriter<'_>) -> Result<Vec<String>, SourceError>;
+    fn write(&self, out: &mut CopyWriter<'_>) -> Result<Vec<StepWarning>, SourceError>;
 }
 
 /// Counts the matches of every source, settles the destination once and
@@ -72,7 +73,7 @@ pub(crate) fn place_all(
     sources: &mut [Box<dyn CopySource + '_>],
     req: &crate::copy_plan::CopyRequest<'_>,
     keyword: &'static str,
-) -> Result<Vec<String>, SourceError> {
+) -> Result<Vec<StepWarning>, SourceError> {
     let count = sources.iter().map(|s| s.matched()).sum();
     let dest = Destination::for_sources(req, keyword, count)?;
     let mut warnings = Vec::new();

@@ -110,7 +110,7 @@ impl CopySource for StageFiles {
         self.matched.len()
     }
 
-    fn place(&mut self, dest: &Destination) -> Result<Vec<String>, SourceError> {
+    fn place(&mut self, dest: &Destination) -> Result<Vec<crate::api::StepWarning>, SourceError> {
         self.mappings = self
             .matched
             .iter()
@@ -134,7 +134,7 @@ impl CopySource for StageFiles {
         Ok(self.chain.clone())
     }
 
-    fn write(&self, out: &mut CopyWriter<'_>) -> Result<Vec<String>, SourceError> {
+    fn write(&self, out: &mut CopyWriter<'_>) -> Result<Vec<crate::api::StepWarning>, SourceError> {
         let opts = *out.options();
         let mut skipped: Vec<Skipped> = Vec::new();
         let from_windows = self.view.os() == LayerOs::Windows;
@@ -177,11 +177,13 @@ impl CopySource for StageFiles {
             .iter()
             .map(|s| format!("{} ({})", s.path, s.reason))
             .collect();
-        Ok(vec![format!(
-            "COPY --from={} skipped {} name(s) the destination cannot hold: {}",
-            self.name,
-            skipped.len(),
-            list.join(", ")
-        )])
+        Ok(vec![crate::api::StepWarning {
+            message: format!(
+                "COPY --from={} skipped {} name(s) the destination cannot hold",
+                self.name,
+                skipped.len(),
+            ),
+            names: list,
+        }])
     }
 }
