@@ -23,6 +23,7 @@ use crate::annotations::Annotations;
 use crate::api::{BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest};
 use crate::bases::ResolvedBases;
 use crate::clock::rfc3339;
+use crate::context::BuildContext;
 use crate::emit::{emit_image, emit_index, BuiltImage};
 use crate::layer_store::LayerStore;
 use crate::secrets::SecretSource;
@@ -41,6 +42,7 @@ pub struct Builder {
     choco: Option<ChocoTable>,
     annotations: Annotations,
     jobs: usize,
+    named_contexts: BTreeMap<String, BuildContext>,
 }
 
 impl Builder {
@@ -52,6 +54,7 @@ impl Builder {
             choco: Some(ChocoTable::builtin()),
             annotations: Annotations::default(),
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            named_contexts: BTreeMap::new(),
         }
     }
 
@@ -60,6 +63,14 @@ impl Builder {
     /// and recorded in the history).
     pub fn with_choco_translation(mut self, translate: bool) -> Self {
         self.choco = translate.then(ChocoTable::builtin);
+        self
+    }
+
+    /// A directory `COPY --from=NAME` reads (`--build-context NAME=DIR`;
+    /// the plan's options name it too). Names are case-insensitive.
+    pub fn with_named_context(mut self, name: &str, context: BuildContext) -> Self {
+        self.named_contexts
+            .insert(name.to_ascii_lowercase(), context);
         self
     }
 
@@ -187,6 +198,7 @@ impl Builder {
             resolver: t.resolver,
             lookup_image: &lookup_image,
             context: &req.context,
+            named_contexts: &self.named_contexts,
             layers,
             config: &self.config,
             stop,

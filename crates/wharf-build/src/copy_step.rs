@@ -56,7 +56,16 @@ impl StageExec<'_> {
     ) -> Result<(LayerRef, bool), BuildError> {
         let prep = self.prepare_copy(step)?;
         match step.ins.reads.first() {
-            None => self.copy_from_context(step, &prep, events),
+            None => self.copy_from_context(step, &prep, self.context, events),
+            Some(Source::Context { name }) => {
+                let ctx = self.named_contexts.get(name).ok_or_else(|| {
+                    self.step_err(
+                        step.ins.line,
+                        format!("COPY --from={name}: no --build-context {name}=DIR was given to the builder"),
+                    )
+                })?;
+                self.copy_from_context(step, &prep, ctx, events)
+            }
             Some(source) => self.copy_from_stage(step, &prep, source, done, events),
         }
     }
@@ -94,13 +103,15 @@ impl StageExec<'_> {
         self.step_err(step.ins.line, format!("{what}: {e}"))
     }
 
-    /// The sources of a COPY/ADD without `--from`, in the order their
-    /// entries enter the layer: context files (or a git checkout),
-    /// here-documents, downloads, extracted archives.
+    /// The sources of a COPY/ADD that reads `context` (the build context,
+    /// or a `--build-context` directory), in the order their entries enter
+    /// the layer: context files (or a git checkout), here-documents,
+    /// downloads, extracted archives.
     fn context_sources(
         &self,
         step: &CopyStep<'_>,
         prep: &CopyPrep<'_>,
+        context: &BuildContext,
         events: &mut dyn FnMut(BuildEvent),
     ) -> Result<Vec<Box<dyn CopySource>>, BuildError> {
         let (c, line, kw) = (step.copy, step.ins.line, prep.kw);
@@ -135,7 +146,7 @@ impl StageExec<'_> {
                 let (ctx, tmp) = self.git_checkout(step, &g, events)?;
                 (ctx, Some(tmp), vec![".".to_string()])
             }
-            None => (self.context.clone(), None, files),
+            None => (context.clone(), None, files),
         };
         let mut sources: Vec<Box<dyn CopySource>> = Vec::new();
         if !files.is_empty() {
@@ -247,15 +258,17 @@ impl StageExec<'_> {
         }
     }
 
-    /// COPY/ADD from the build context (or what ADD fetched).
+    /// COPY/ADD from the build context (or what ADD fetched), or COPY
+    /// --from a `--build-context` directory.
     fn copy_from_context(
         &self,
         step: &CopyStep<'_>,
         prep: &CopyPrep<'_>,
+        context: &BuildContext,
         events: &mut dyn FnMut(BuildEvent),
     ) -> Result<(LayerRef, bool), BuildError> {
         let kw = prep.kw;
-        let mut sources = self.context_sources(step, prep, events)?;
+        let mut sources = self.context_sources(step, prep, context, events)?;
         let warnings =
             place_all(&mut sources, &prep.request, kw).map_err(|e| self.source_err(step, kw, e))?;
         self.warn(step, warnings, events);

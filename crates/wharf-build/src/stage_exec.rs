@@ -94,6 +94,8 @@ pub struct StageExec<'a> {
     /// The resolved image a `COPY --from=<image>` of this stage names.
     pub lookup_image: &'a (dyn Fn(&str) -> Option<ResolvedBase> + Sync),
     pub context: &'a BuildContext,
+    /// Directories given with `--build-context NAME=DIR`, by lowercase name.
+    pub named_contexts: &'a std::collections::BTreeMap<String, BuildContext>,
     pub layers: &'a LayerStore,
     pub config: &'a BuildConfig,
     /// Set when another stage of the build failed: stop before the next step.
@@ -311,6 +313,10 @@ impl StageExec<'_> {
                     format!("stage {index} was not built before {what} reads it"),
                 )
             }),
+            Source::Context { name } => Err(self.step_err(
+                line,
+                format!("{what}={name}: the build context {name} is a directory, which only COPY --from reads; use COPY --from={name}, or give --build-context {name}=docker-image://REF"),
+            )),
             Source::Image { reference } => {
                 let base = (self.lookup_image)(reference).ok_or_else(|| {
                     self.step_err(

@@ -152,6 +152,12 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
 
+    /// A named context: NAME=DIR or NAME=docker-image://REF, read by
+    /// `FROM NAME` (images), `COPY --from=NAME` and `--mount from=NAME`
+    /// (images) instead of a stage or image of that name. May be repeated.
+    #[arg(long = "build-context", value_name = "NAME=DIR|docker-image://REF")]
+    pub build_contexts: Vec<String>,
+
     /// How many stages may build at the same time (independent stages,
     /// and the stages of each platform). Default: the number of cores.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]

@@ -151,6 +151,11 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
     .with_secrets(secrets(&a.secrets)?)
     .with_choco_translation(!a.no_choco_translation)
     .with_annotations(annotations);
+    for (name, (_, dir)) in crate::build_contexts::parse(&a.build_contexts)? {
+        if let Some(dir) = dir {
+            builder = builder.with_named_context(&name, BuildContext::new(dir, None));
+        }
+    }
     if let Some(jobs) = a.jobs {
         builder = builder.with_jobs(usize::from(jobs));
     }

@@ -3,6 +3,7 @@
 
 mod args;
 mod build_cmd;
+mod build_contexts;
 mod load;
 mod output;
 mod progress;
@@ -80,10 +81,15 @@ fn plan_options(a: &BuildArgs, loaded: &load::Loaded) -> Result<PlanOptions> {
             bail!("--label {l}: write --label KEY=value");
         }
     }
+    let named_contexts = build_contexts::parse(&a.build_contexts)?
+        .into_iter()
+        .map(|(name, (context, _))| (name, context))
+        .collect();
     Ok(PlanOptions {
         build_args: build_args(&a.build_args, &loaded.extra_args)?,
         target: a.target.clone(),
         platforms,
+        named_contexts,
         ..PlanOptions::for_host()
     })
 }

@@ -58,6 +58,7 @@ fn options(build_args: BTreeMap<String, String>, target: Option<String>) -> Plan
         platforms: vec![],
         build_platform: linux(),
         run_platforms: None,
+        named_contexts: Default::default(),
     }
 }
 

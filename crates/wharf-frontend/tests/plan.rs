@@ -19,6 +19,7 @@ fn opts() -> PlanOptions {
         platforms: vec![],
         build_platform: linux(),
         run_platforms: Some(vec![linux()]),
+        named_contexts: BTreeMap::new(),
     }
 }
 

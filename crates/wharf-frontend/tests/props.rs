@@ -80,6 +80,7 @@ fn options() -> PlanOptions {
         platforms: vec![],
         build_platform: "linux/amd64".parse().unwrap(),
         run_platforms: Some(vec!["linux/amd64".parse().unwrap()]),
+        named_contexts: Default::default(),
     }
 }
 

@@ -8,7 +8,7 @@ use super::paths::{resolve_linux_path, resolve_windows_path};
 use super::scope::StageState;
 use super::stage::{StageCx, TargetContext};
 use super::validate;
-use super::{PlannedInstruction, Source};
+use super::{NamedContext, PlannedInstruction, Source};
 use crate::ast::*;
 use crate::error::FrontendError;
 use crate::expand::Mode;
@@ -39,6 +39,20 @@ impl TargetContext<'_> {
         ins: &Located<Instruction>,
         edges: &mut Vec<Edge>,
     ) -> Result<Source> {
+        // A named build context stands in for a stage or image of its name.
+        match self.options.named_contexts.get(&value.to_ascii_lowercase()) {
+            Some(NamedContext::Image(reference)) => {
+                return Ok(Source::Image {
+                    reference: reference.clone(),
+                })
+            }
+            Some(NamedContext::Directory(_)) => {
+                return Ok(Source::Context {
+                    name: value.to_ascii_lowercase(),
+                })
+            }
+            None => {}
+        }
         let count = self.structure.stages.len();
         let to = if let Ok(n) = value.parse::<usize>() {
             if n >= count {

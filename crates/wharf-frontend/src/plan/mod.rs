@@ -45,6 +45,19 @@ pub struct PlanOptions {
     pub build_platform: Platform,
     /// Platforms this host can execute RUN for; `None` skips the check.
     pub run_platforms: Option<Vec<Platform>>,
+    /// `--build-context NAME=...`, by lowercase name: what `FROM NAME`,
+    /// `COPY --from=NAME` and `--mount from=NAME` read instead of a stage
+    /// or an image of that name.
+    pub named_contexts: BTreeMap<String, NamedContext>,
+}
+
+/// What a `--build-context` name stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedContext {
+    /// An image (`docker-image://REF`).
+    Image(String),
+    /// A directory on the build host, read like the build context.
+    Directory(String),
 }
 
 impl PlanOptions {
@@ -56,6 +69,7 @@ impl PlanOptions {
             platforms: Vec::new(),
             build_platform: Platform::host(),
             run_platforms: Some(vec![Platform::host()]),
+            named_contexts: BTreeMap::new(),
         }
     }
 }
@@ -214,8 +228,16 @@ impl StagePlan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Source {
-    Stage { index: usize },
-    Image { reference: String },
+    Stage {
+        index: usize,
+    },
+    Image {
+        reference: String,
+    },
+    /// A directory given with `--build-context NAME=DIR`.
+    Context {
+        name: String,
+    },
 }
 
 /// One instruction with its arguments expanded.

@@ -4,7 +4,7 @@
 
 use super::graph::{needed_in_order, stage_label, Edge, Structure};
 use super::scope::{automatic_args, StageState, Vars};
-use super::{Base, BaseImages, PlanOptions, PlatformSource, StagePlan, TargetPlan};
+use super::{Base, BaseImages, NamedContext, PlanOptions, PlatformSource, StagePlan, TargetPlan};
 use crate::ast::*;
 use crate::error::FrontendError;
 use crate::expand::{ExpandError, Expander, Mode};
@@ -266,7 +266,20 @@ impl TargetContext<'_> {
         };
 
         let lower = image.to_ascii_lowercase();
-        let base = if lower == "scratch" {
+        let named = self.options.named_contexts.get(&lower);
+        let base = if let Some(NamedContext::Image(reference)) = named {
+            Base::Image {
+                reference: reference.clone(),
+                resolved: false,
+            }
+        } else if let Some(NamedContext::Directory(dir)) = named {
+            return Err(self
+                .err(
+                    from_ins.pos,
+                    format!("FROM {image}: the build context {image} is the directory {dir}, which cannot be a base"),
+                )
+                .with_hint(format!("give an image instead: --build-context {image}=docker-image://REF, or COPY --from={image} to copy its files")));
+        } else if lower == "scratch" {
             Base::Scratch
         } else if let Some(&j) = self.structure.names.get(&lower).filter(|&&j| j != idx) {
             if j > idx {
