@@ -100,7 +100,11 @@ impl Store {
             self.remove_unused(SNAPSHOTS, |name| live.diff_ids.contains(snapshot_hex(name)));
         report.removed_snapshots = snapshots.0;
         report.snapshot_errors.extend(snapshots.1);
-        let folders = self.remove_unused(WINDOWS_LAYERS, |name| live.chain_ids.contains(name));
+        // `<chain id>.imported` and `<chain id>.lock` belong to their folder.
+        let folders = self.remove_unused(WINDOWS_LAYERS, |name| {
+            live.chain_ids
+                .contains(name.split_once('.').map_or(name, |(stem, _)| stem))
+        });
         report.removed_windows_layers = folders.0;
         report.snapshot_errors.extend(folders.1);
         if options.run_caches {

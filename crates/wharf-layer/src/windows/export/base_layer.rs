@@ -222,6 +222,9 @@ struct Planner<'s, S> {
     open: Option<String>,
 }
 
+/// Bytes handed to the sink at once (at most).
+const STREAM_BUFFER: usize = 1 << 20;
+
 /// Writes to the sink as a byte stream, counting.
 struct SinkWriter<'a, S> {
     sink: &'a mut S,
@@ -399,10 +402,14 @@ impl<S: BaseLayerSink> Planner<'_, S> {
             self.directories.push((name.clone(), info));
         }
         self.open = Some(name.clone());
-        let mut out = SinkWriter {
-            sink: &mut *self.sink,
-            written: &mut self.plan.stream_bytes,
-        };
+        // Buffered: each write is a BackupWrite call on Windows.
+        let mut out = io::BufWriter::with_capacity(
+            STREAM_BUFFER,
+            SinkWriter {
+                sink: &mut *self.sink,
+                written: &mut self.plan.stream_bytes,
+            },
+        );
         let path = Path::new(&name);
         write_metadata_streams(&mut out, &meta, link.as_ref(), &name, path)?;
         if kind.is_file() {
@@ -417,7 +424,7 @@ impl<S: BaseLayerSink> Planner<'_, S> {
                 ));
             }
         }
-        Ok(())
+        out.flush().map_err(|e| Error::io("writing", path, e))
     }
 
     fn link<R: Read>(
@@ -492,10 +499,13 @@ impl<S: BaseLayerSink> Planner<'_, S> {
         }
         let size = entry.size();
         let path = Path::new(name);
-        let mut out = SinkWriter {
-            sink: &mut *self.sink,
-            written: &mut self.plan.stream_bytes,
-        };
+        let mut out = io::BufWriter::with_capacity(
+            STREAM_BUFFER,
+            SinkWriter {
+                sink: &mut *self.sink,
+                written: &mut self.plan.stream_bytes,
+            },
+        );
         write_header(
             &mut out,
             backup::BACKUP_ALTERNATE_DATA,
@@ -512,7 +522,7 @@ impl<S: BaseLayerSink> Planner<'_, S> {
                 format!("entry holds {n} bytes, its header says {size}"),
             ));
         }
-        Ok(())
+        out.flush().map_err(|e| Error::io("writing", path, e))
     }
 
     fn end_open(&mut self) -> Result<()> {
