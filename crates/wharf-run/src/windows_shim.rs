@@ -118,16 +118,9 @@ pub trait BackupStreams {
 }
 
 /// `BackupWrite`, with its context kept between calls for one file.
+#[derive(Default)]
 pub struct Win32Backup {
     context: *mut c_void,
-}
-
-impl Default for Win32Backup {
-    fn default() -> Self {
-        Win32Backup {
-            context: std::ptr::null_mut(),
-        }
-    }
 }
 
 impl BackupStreams for Win32Backup {
