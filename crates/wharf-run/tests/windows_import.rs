@@ -431,3 +431,115 @@ fn concurrent_builds_share_one_import() {
     assert_eq!(processed, 1, "ProcessBaseImage ran once for both builds");
     assert!(host_fs::is_complete(&dest).unwrap());
 }
+
+#[test]
+fn a_chain_is_imported_in_order_with_parents_nearest_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let area = tmp.path().join("wharf-windows-layers");
+    std::fs::create_dir(&area).unwrap();
+    let tars = [
+        base_tar(),
+        tar_of(&[("Files/", D, None, b""), ("Files/mid.txt", R, None, b"m")]),
+        tar_of(&[("Files/", D, None, b""), ("Files/top.txt", R, None, b"t")]),
+    ];
+    let mut api = FakeApi::new();
+    let mut prepared: Vec<PathBuf> = Vec::new();
+    for (i, tar) in tars.iter().enumerate() {
+        let blob = tmp.path().join(format!("blob{i}"));
+        std::fs::write(&blob, tar).unwrap();
+        let dest = area.join(format!("chain{i}"));
+        import_lower(
+            &mut api,
+            &mut folders(vec!["Files"], &[]),
+            &LowerLayer {
+                blob: &blob,
+                media_type: "application/vnd.oci.image.layer.v1.tar",
+                digest: &Digest::of_bytes(tar),
+                dest: &dest,
+                staging: &area,
+                parents: &prepared,
+            },
+        )
+        .unwrap();
+        prepared.insert(0, dest);
+    }
+    let imports: Vec<&String> = api
+        .calls
+        .iter()
+        .filter(|c| c.starts_with("import_layer") || c.starts_with("process_base_layer"))
+        .collect();
+    assert_eq!(imports.len(), 3);
+    assert!(imports[0].starts_with("process_base_layer") && imports[0].ends_with("chain0"));
+    let parents_of = |call: &str| -> Vec<String> {
+        let list = call.rsplit_once('[').unwrap().1.trim_end_matches(']');
+        list.split(',')
+            .map(|p| {
+                let path = p.split('=').next().unwrap();
+                Path::new(path)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    };
+    assert_eq!(parents_of(imports[1]), ["chain0"]);
+    assert_eq!(parents_of(imports[2]), ["chain1", "chain0"]);
+    for i in 0..3 {
+        assert!(host_fs::is_complete(&area.join(format!("chain{i}"))).unwrap());
+    }
+}
+
+#[test]
+fn a_run_exports_its_scratch_over_the_prepared_layers() {
+    use wharf_run::{Command, RunChange, RunNetwork, RunSpec, RunUser};
+    let tmp = tempfile::tempdir().unwrap();
+    let platform: wharf_oci::Platform = "windows/amd64".parse().unwrap();
+    let lowers = vec![tmp.path().join("top"), tmp.path().join("base")];
+    let spec = RunSpec {
+        platform: &platform,
+        command: Command::CommandLine("cmd /S /C echo hi".into()),
+        env: Vec::new(),
+        cwd: "C:\\".into(),
+        user: RunUser::Name(String::new()),
+        lowers: lowers.clone(),
+        mounts: Vec::new(),
+        network: RunNetwork::Default,
+        scratch: tmp.path(),
+        output: &|_| {},
+    };
+    let process = wharf_run::windows_executor::process_parameters(&spec).unwrap();
+    let mut api = FakeApi::new();
+    let change = wharf_run::windows_host::run_on_host(
+        &mut api,
+        &spec,
+        process,
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    assert_eq!(change, RunChange::ExportFolder(tmp.path().join("export")));
+    let scratch = api
+        .calls
+        .iter()
+        .find(|c| c.starts_with("create_scratch_layer"))
+        .unwrap();
+    let top = scratch.find("top=").unwrap();
+    let base = scratch.find("base=").unwrap();
+    assert!(top < base, "immediate parent first: {scratch}");
+    // No HCN networking yet: the document has no Networking member.
+    assert!(!api.documents[0].contains("Networking"));
+
+    // A non-zero exit code fails the RUN, with no layer.
+    let mut api = FakeApi::new();
+    api.exited_status = r#"{"ProcessId":7,"Exited":true,"ExitCode":3}"#.to_owned();
+    std::fs::remove_dir(tmp.path().join("export")).unwrap();
+    let process = wharf_run::windows_executor::process_parameters(&spec).unwrap();
+    let err = wharf_run::windows_host::run_on_host(
+        &mut api,
+        &spec,
+        process,
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("exit code 0x3"), "{err}");
+}
