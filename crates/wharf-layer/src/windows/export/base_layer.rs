@@ -41,7 +41,9 @@ use super::encode::{meta_of, records, write_metadata_streams};
 use super::reparse::ReparsePoint;
 use crate::error::{Error, Result};
 use crate::linux::WHITEOUT_PREFIX;
-use crate::windows::meta::{Timestamp, FILE_ATTRIBUTE_DIRECTORY, PAX_FILEATTR, PAX_RAWSD, PAX_SD};
+use crate::windows::meta::{
+    Timestamp, WinMeta, FILE_ATTRIBUTE_DIRECTORY, PAX_CREATIONTIME, PAX_FILEATTR, PAX_RAWSD, PAX_SD,
+};
 use crate::windows::names::{fold_case, ntfs_name_problem};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -268,6 +270,59 @@ fn check_name(raw: &[u8]) -> Result<String> {
     Ok(full)
 }
 
+/// The entry's metadata (for its streams) and basic information, with
+/// go-winio's defaults (see the module documentation).
+fn metadata(
+    recs: &[(String, Vec<u8>)],
+    is_dir: bool,
+    header_mtime: u64,
+    name: &str,
+) -> Result<(WinMeta, BasicInfo)> {
+    let pax_time = |key: &str| {
+        recs.iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| Timestamp::parse_pax(String::from_utf8_lossy(v).trim()))
+    };
+    let mtime = pax_time("mtime").unwrap_or(Timestamp::from_secs(header_mtime));
+    let mut meta = meta_of(recs, is_dir, header_mtime, name)?;
+    let has = |key: &str| recs.iter().any(|(k, _)| k == key);
+    if !has(PAX_FILEATTR) {
+        meta.attributes = if is_dir { FILE_ATTRIBUTE_DIRECTORY } else { 0 };
+    }
+    if !has(PAX_RAWSD) && !has(PAX_SD) {
+        meta.security_descriptor.clear();
+    }
+    let info = BasicInfo {
+        creation_time: filetime(pax_time(PAX_CREATIONTIME).unwrap_or(mtime)),
+        last_access_time: pax_time("atime").map_or(0, filetime),
+        last_write_time: filetime(mtime),
+        change_time: pax_time("ctime").map_or(0, filetime),
+        attributes: meta.attributes,
+    };
+    Ok((meta, info))
+}
+
+/// The reparse point of a symlink entry (a junction when `mount_point`).
+fn reparse_point<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    name: &str,
+    mount_point: bool,
+) -> Result<ReparsePoint> {
+    let target = entry
+        .link_name_bytes()
+        .map(|b| String::from_utf8(b.into_owned()))
+        .transpose()
+        .map_err(|_| Error::hostile(name, "link target is not UTF-8"))?
+        .unwrap_or_default();
+    if target.is_empty() || target.contains('\0') {
+        return Err(Error::hostile(name, "empty link target or NUL in it"));
+    }
+    Ok(ReparsePoint {
+        target: target.replace('/', "\\"),
+        mount_point,
+    })
+}
+
 /// Whether a link may live at, or point to, `name`.
 fn linkable(name: &str) -> bool {
     name.starts_with("Files/") || name.starts_with("UtilityVM/Files/")
@@ -334,29 +389,7 @@ impl<S: BaseLayerSink> Planner<'_, S> {
         }
         let recs = records(entry, &name)?;
         let header_mtime = entry.header().mtime().unwrap_or(0);
-        let pax_time = |key: &str| {
-            recs.iter()
-                .find(|(k, _)| k == key)
-                .and_then(|(_, v)| Timestamp::parse_pax(String::from_utf8_lossy(v).trim()))
-        };
-        let mtime = pax_time("mtime").unwrap_or(Timestamp::from_secs(header_mtime));
-        let mut meta = meta_of(&recs, is_dir, header_mtime, &name)?;
-        let has = |key: &str| recs.iter().any(|(k, _)| k == key);
-        if !has(PAX_FILEATTR) {
-            meta.attributes = if is_dir { FILE_ATTRIBUTE_DIRECTORY } else { 0 };
-        }
-        if !has(PAX_RAWSD) && !has(PAX_SD) {
-            meta.security_descriptor.clear();
-        }
-        let info = BasicInfo {
-            creation_time: filetime(
-                pax_time(super::super::meta::PAX_CREATIONTIME).unwrap_or(mtime),
-            ),
-            last_access_time: pax_time("atime").map_or(0, filetime),
-            last_write_time: filetime(mtime),
-            change_time: pax_time("ctime").map_or(0, filetime),
-            attributes: meta.attributes,
-        };
+        let (meta, info) = metadata(&recs, is_dir, header_mtime, &name)?;
         // The directory flag decides what is created, as hcsshim's writer
         // decides by FILE_ATTRIBUTE_DIRECTORY.
         let directory = info.attributes & FILE_ATTRIBUTE_DIRECTORY != 0;
@@ -367,19 +400,7 @@ impl<S: BaseLayerSink> Planner<'_, S> {
             ));
         }
         let link = if kind.is_symlink() {
-            let target = entry
-                .link_name_bytes()
-                .map(|b| String::from_utf8(b.into_owned()))
-                .transpose()
-                .map_err(|_| Error::hostile(&name, "link target is not UTF-8"))?
-                .unwrap_or_default();
-            if target.is_empty() || target.contains('\0') {
-                return Err(Error::hostile(&name, "empty link target or NUL in it"));
-            }
-            Some(ReparsePoint {
-                target: target.replace('/', "\\"),
-                mount_point: meta.mountpoint,
-            })
+            Some(reparse_point(entry, &name, meta.mountpoint)?)
         } else {
             None
         };
