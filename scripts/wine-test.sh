@@ -83,7 +83,7 @@ for step in $steps; do
       echo "== wine-test: Windows-target unit tests under Wine" >&2
       t=$(date +%s)
       cross test --no-fail-fast -p wharf-oci -p wharf-frontend -p wharf-layer -p wharf-store \
-        -p wharf-hcs -p wharf-image --lib
+        -p wharf-hcs -p wharf-image -p wharf-run --lib
       echo "wine-test: unit tests took $(( $(date +%s) - t )) s" >&2
       ;;
     suite)

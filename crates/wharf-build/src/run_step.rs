@@ -195,7 +195,9 @@ impl StageExec<'_> {
                 LowerForm::WindowsFolder => store.windows_layer_folder(chain),
             }
             .map_err(|e| e.to_string())?;
-            if !dest.is_dir() {
+            // A Windows layer folder is trusted only with its completion
+            // marker, which the executor checks under the folder's lock.
+            if form == LowerForm::WindowsFolder || !dest.is_dir() {
                 executor
                     .prepare_lower(&LowerLayer {
                         blob: &store.blob_path(&layer.descriptor.digest),

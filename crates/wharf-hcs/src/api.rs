@@ -153,7 +153,8 @@ pub trait HcsApi {
     fn name_to_guid(&mut self, name: &str) -> Result<Guid, ApiError>;
 
     /// `ImportLayer`: fills `layer` from a folder in the export format
-    /// (`Files\`, `Hives\`, `tombstones.txt`), on top of `parents`.
+    /// (`Files\`, `Hives\`; Wharf stages it without `tombstones.txt` and
+    /// hard links, as hcsshim does), on top of `parents`.
     /// Needs the backup and restore privileges, which it enables.
     fn import_layer(
         &mut self,

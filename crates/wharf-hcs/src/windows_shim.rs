@@ -171,8 +171,9 @@ fn with_operation(
 }
 
 /// Enables one privilege on this process's token (left enabled: the
-/// builder imports and exports layers throughout its life).
-fn enable_privilege(name: &str) -> Result<(), ApiError> {
+/// builder imports and exports layers throughout its life). Also used by
+/// the base layer writer of `wharf-run`.
+pub fn enable_privilege(name: &str) -> Result<(), ApiError> {
     const CALL: &str = "AdjustTokenPrivileges";
     let name = wide(name);
     let mut luid = LUID::default();

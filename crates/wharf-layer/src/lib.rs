@@ -8,7 +8,8 @@
 //! | stage a layer blob with digest, diff_id, size and media type in one pass | [`LayerBlobWriter`] → [`LayerBlob`], [`Compression`] |
 //! | write a Linux layer (entries, a directory, an overlayfs upper dir, a change set) | [`LinuxLayerWriter`] |
 //! | write a Windows layer (`Files/`, `Hives/`, PAX metadata, whiteouts) | [`WindowsLayerWriter`], [`windows::sddl`] |
-//! | Windows export folder (`HcsExportLayer`) → layer, layer → import folder | [`export_folder_to_layer`], [`layer_to_import_folder`] |
+//! | Windows export folder (`HcsExportLayer`) → layer, layer → import or staging folder | [`export_folder_to_layer`], [`layer_to_import_folder`], [`layer_to_staging_folder`] |
+//! | base layer → the file operations that write a base layer folder | [`plan_base_layer`], [`BaseLayerSink`] |
 //! | apply a Linux layer onto a directory, safely | [`apply_layer`], [`apply_layer_file`] (Linux hosts) |
 //! | read a stage's merged files (`COPY --from`) | [`StageView`] over layer tars or a snapshot |
 //! | Linux stage → Windows layer, Windows stage → Linux layer | [`linux_to_windows`], [`windows_to_linux`] |
@@ -51,7 +52,8 @@ pub use transform::to_windows::{linux_to_windows, ToWindowsOptions, ToWindowsRep
 pub use transform::{Mapping, Skipped};
 pub use view::{LayerOs, StageView, ViewEntry, ViewKind, ViewOptions};
 pub use windows::export::{
-    export_folder_to_layer, layer_to_import_folder, ExportSummary, ImportSummary,
+    export_folder_to_layer, layer_to_import_folder, layer_to_staging_folder, plan_base_layer,
+    BaseLayerPlan, BaseLayerSink, BaseOp, BasicInfo, ExportSummary, ImportSummary,
 };
 pub use windows::meta::{Timestamp, WinMeta};
 pub use windows::writer::{NoBase, WindowsBase, WindowsLayerOptions, WindowsLayerWriter};

@@ -294,3 +294,40 @@ fn writer_refuses_misplaced_streams_and_hives() {
         Err(Error::NtfsName { .. })
     ));
 }
+
+#[test]
+fn staging_folder_has_no_tombstones_or_links_and_takes_utility_vm() {
+    use wharf_layer::layer_to_staging_folder;
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("staging");
+    let summary = layer_to_staging_folder(&rich_layer()[..], &folder).unwrap();
+    assert!(!folder.join("tombstones.txt").exists());
+    // The link is left for the caller, not made in the folder.
+    assert!(!folder.join("Files/app/b.dll").exists());
+    assert_eq!(
+        summary.links,
+        vec![("Files/app/b.dll".to_string(), "Files/app/a.dll".to_string())]
+    );
+    assert_eq!(summary.removals, vec!["gone.txt", "app/old.dll"]);
+
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, kind) in [
+        ("UtilityVM/", tar::EntryType::Directory),
+        ("UtilityVM/Files/", tar::EntryType::Directory),
+        ("UtilityVM/Files/x", tar::EntryType::Regular),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_size(0);
+        h.set_path(name).unwrap();
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+    }
+    let uvm = b.into_inner().unwrap();
+    let staged = tmp.path().join("uvm");
+    layer_to_staging_folder(&uvm[..], &staged).unwrap();
+    assert!(staged.join("UtilityVM/Files/x").is_file());
+    assert!(staged.join("UtilityVM/Files.$wcidirs$").is_file());
+    // An export folder has no UtilityVM.
+    assert!(layer_to_import_folder(&uvm[..], &tmp.path().join("export")).is_err());
+}

@@ -2,15 +2,15 @@
 //! compute system on a Windows host (`wharf-hcs`); the change is the
 //! folder HCS exports, which the builder decodes into a Windows layer.
 //!
-//! The portable half is tested on Linux: the process parameters HCS gets
-//! from a [`RunSpec`] ([`process_parameters`]: command line, working
-//! directory, environment without empty values, the container account).
-//! The host half (`windows_host`: importing lower layers into layer
-//! folders, the compute system, the export) is Windows-only and has only
-//! been type-checked; no Windows host is available where Wharf is
-//! developed. Writing a *base* layer folder (BackupWrite, then
-//! `ProcessBaseImage`) is not implemented, so on a Windows host RUN stops
-//! with an error saying so before anything runs.
+//! The process parameters HCS gets from a [`RunSpec`]
+//! ([`process_parameters`]: command line, working directory, environment
+//! without empty values, the container account) are made here; the host
+//! half (`crate::windows_host`: importing lower layers into layer folders,
+//! the compute system, the export) is portable and tested with fakes, and
+//! `crate::windows_shim` pairs it with the real calls on Windows. No
+//! Windows host is available where Wharf is developed: the real calls have
+//! only been type-checked, and the file calls of the base layer writer run
+//! under Wine (docs/windows-run.md).
 
 use crate::seam::{
     Command, LowerForm, LowerLayer, RunChange, RunError, RunExecutor, RunSpec, RunUser,
@@ -82,7 +82,7 @@ impl RunExecutor for WindowsRunExecutor {
     fn prepare_lower(&self, layer: &LowerLayer<'_>) -> Result<(), RunError> {
         #[cfg(windows)]
         {
-            crate::windows_host::import_lower(layer)
+            crate::windows_shim::import_lower(layer)
         }
         #[cfg(not(windows))]
         {
@@ -97,7 +97,7 @@ impl RunExecutor for WindowsRunExecutor {
         let process = process_parameters(spec)?;
         #[cfg(windows)]
         {
-            crate::windows_host::run_on_host(spec, process, self.settings.timeout)
+            crate::windows_shim::run_on_host(spec, process, self.settings.timeout)
         }
         #[cfg(not(windows))]
         {

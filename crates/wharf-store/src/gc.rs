@@ -100,8 +100,17 @@ impl Store {
             self.remove_unused(SNAPSHOTS, |name| live.diff_ids.contains(snapshot_hex(name)));
         report.removed_snapshots = snapshots.0;
         report.snapshot_errors.extend(snapshots.1);
-        let folders = self.remove_unused(WINDOWS_LAYERS, |name| live.chain_ids.contains(name));
+        // Folders first (counted), then the `<chain id>.imported` and
+        // `<chain id>.lock` files beside them, which go with their folder.
+        let folders = self.remove_unused(WINDOWS_LAYERS, |name| {
+            name.contains('.') || live.chain_ids.contains(name)
+        });
         report.removed_windows_layers = folders.0;
+        let beside = self.remove_unused(WINDOWS_LAYERS, |name| match name.split_once('.') {
+            Some((stem, _)) => live.chain_ids.contains(stem),
+            None => true,
+        });
+        report.snapshot_errors.extend(beside.1);
         report.snapshot_errors.extend(folders.1);
         if options.run_caches {
             let caches = self.remove_unused(RUN_CACHES, |_| false);

@@ -423,8 +423,16 @@ fn gc_tidies_every_area_and_keeps_what_tagged_images_use() {
     let (dead_folder, _) = store
         .windows_layer_folder(&Digest::of_bytes(b"gone"))
         .unwrap();
+    // Each with its completion marker and lock file beside it.
+    let beside = |f: &std::path::Path, suffix: &str| {
+        let mut name = f.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
     for f in [&live_folder, &dead_folder] {
         fs::create_dir_all(f.join("Files")).unwrap();
+        fs::write(beside(f, ".imported"), b"").unwrap();
+        fs::write(beside(f, ".lock"), b"").unwrap();
     }
     // Cache records: one whose layer is here, one whose layer is gone, one
     // RUN record that made no layer (kept: it needs no blob).
@@ -466,8 +474,11 @@ fn gc_tidies_every_area_and_keeps_what_tagged_images_use() {
     fs::write(cache.join("data.bin"), b"cached").unwrap();
 
     let report = store.gc().unwrap();
+    // The dead folder, with its marker and its lock.
     assert_eq!(report.removed_windows_layers, 1, "{report:?}");
     assert!(live_folder.is_dir() && !dead_folder.exists());
+    assert!(beside(&live_folder, ".imported").is_file() && beside(&live_folder, ".lock").is_file());
+    assert!(!beside(&dead_folder, ".imported").exists());
     assert_eq!(report.removed_cache_records, 2, "{report:?}");
     assert!(store
         .read_cache_record::<wharf_oci::LayerRef>(layer_kind, RecordSpace::Exported, &key("a"))

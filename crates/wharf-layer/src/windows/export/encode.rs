@@ -1,16 +1,23 @@
-//! Windows layer tar → layer folder ([`layer_to_import_folder`]), the inverse
-//! of [`super::export_folder_to_layer`], for `HcsImportLayer` on a Windows host.
+//! Windows layer tar → layer folder, the inverse of
+//! [`super::export_folder_to_layer`], in two flavours:
+//!
+//! - [`layer_to_import_folder`]: a complete export folder (with
+//!   `tombstones.txt` and hard links inside the folder), what `ExportLayer`
+//!   writes; the round-trip tests use it.
+//! - [`layer_to_staging_folder`]: the folder handed to `ImportLayer` on a
+//!   Windows host, the way hcsshim's `internal/wclayer/importlayer.go` stages
+//!   it (since its commit 731a68d7e): no `tombstones.txt` and no hard links,
+//!   because `ImportLayer` must not follow them into the platform's files;
+//!   the caller deletes the removed paths and creates the links in the
+//!   imported folder afterwards, from [`ImportSummary`]. `UtilityVM/` is
+//!   staged like `Files/`.
 //!
 //! The folder is written the way hcsshim's legacy layer writer lays it out:
 //! a directory plus a `<dir>.$wcidirs$` file for each directory (`Files` and
 //! `Hives` included), the attribute word and backup streams (security
 //! descriptor, EAs, reparse data, data, then alternate streams: the order
 //! go-winio's `backuptar` writes) in each `Files\...` file, plain files under
-//! `Hives\`. It also writes `tombstones.txt` and creates hard links inside
-//! the folder, so that the folder is a complete export folder. hcsshim
-//! instead applies deletions and hard links to the imported layer *after*
-//! `HcsImportLayer` (and deletes `tombstones.txt` from the import folder
-//! first): [`ImportSummary`] lists both for a caller that follows that route.
+//! `Hives\`.
 //!
 //! Entries are streamed from the tar into the folder; the tar is trusted for
 //! nothing: names must be clean relative paths under `Files/` or `Hives/`,
@@ -52,10 +59,19 @@ pub struct ImportSummary {
     /// Container paths (`/`-separated, relative to `C:\`) the layer deletes;
     /// also written to `tombstones.txt`.
     pub removals: Vec<String>,
-    /// Hard links as (`Files/...` path, `Files/...` target). Those whose
-    /// target is in this layer are also hard links in the folder; the others
-    /// point into a parent layer and must be created after import.
+    /// Hard links as (`Files/...` path, `Files/...` target), in tar order.
+    /// In an export folder those whose target is in this layer are also hard
+    /// links in the folder; a staging folder holds none of them.
     pub links: Vec<(String, String)>,
+}
+
+/// Which folder [`Encoder`] writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavour {
+    /// A complete export folder.
+    Export,
+    /// A staging folder for `ImportLayer`.
+    Staging,
 }
 
 /// Writes the Windows layer tar read from `layer` as a layer folder at
@@ -67,8 +83,28 @@ pub struct ImportSummary {
 /// malformed PAX records, entry types Windows has no use for, and
 /// `UtilityVM/` (base layers only).
 pub fn layer_to_import_folder(layer: impl Read, folder: &Path) -> Result<ImportSummary> {
+    let summary = encode(layer, folder, Flavour::Export)?;
+    let tomb = folder.join("tombstones.txt");
+    let mut out = BufWriter::new(File::create(&tomb).map_err(|e| Error::io("creating", &tomb, e))?);
+    tombstones::write(&mut out, &summary.removals)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("writing", &tomb, e))?;
+    Ok(summary)
+}
+
+/// Writes the Windows layer tar read from `layer` as the staging folder
+/// `ImportLayer` takes (created if missing; it must be empty): like
+/// [`layer_to_import_folder`] but without `tombstones.txt` and hard links,
+/// and with `UtilityVM/` accepted. The returned removals and links are for
+/// the caller to apply to the imported folder.
+pub fn layer_to_staging_folder(layer: impl Read, folder: &Path) -> Result<ImportSummary> {
+    encode(layer, folder, Flavour::Staging)
+}
+
+fn encode(layer: impl Read, folder: &Path, flavour: Flavour) -> Result<ImportSummary> {
     prepare_folder(folder)?;
     let mut enc = Encoder {
+        flavour,
         folder: folder.to_path_buf(),
         summary: ImportSummary::default(),
         dirs: HashSet::new(),
@@ -85,11 +121,6 @@ pub fn layer_to_import_folder(layer: impl Read, folder: &Path) -> Result<ImportS
         enc.entry(&mut entry)?;
     }
     enc.close_open()?;
-    let tomb = folder.join("tombstones.txt");
-    let mut out = BufWriter::new(File::create(&tomb).map_err(|e| Error::io("creating", &tomb, e))?);
-    tombstones::write(&mut out, &enc.summary.removals)
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::io("writing", &tomb, e))?;
     Ok(enc.summary)
 }
 
@@ -122,11 +153,13 @@ struct OpenFile {
 }
 
 struct Encoder {
+    flavour: Flavour,
     folder: PathBuf,
     summary: ImportSummary,
-    /// Case-folded container paths of declared directories ("" is `Files`).
+    /// Case-folded tar names of declared directories under `Files` and
+    /// `UtilityVM` (`files` is `Files` itself).
     dirs: HashSet<String>,
-    /// Case-folded container path → folder path of regular files, for hard links.
+    /// Case-folded tar name → folder path of regular files, for hard links.
     files: HashMap<String, PathBuf>,
     /// Case-folded tar names written, to refuse case duplicates.
     seen: HashSet<String>,
@@ -140,7 +173,7 @@ struct Name {
     rest: Vec<String>,
 }
 
-fn parse_name(raw: &[u8]) -> Result<Name> {
+fn parse_name(raw: &[u8], flavour: Flavour) -> Result<Name> {
     let text = std::str::from_utf8(raw)
         .map_err(|_| Error::hostile(String::from_utf8_lossy(raw), "name is not UTF-8"))?;
     let full = text.trim_end_matches('/').to_string();
@@ -162,9 +195,10 @@ fn parse_name(raw: &[u8]) -> Result<Name> {
     let top = match comps[0] {
         "Files" => "Files",
         "Hives" => "Hives",
+        "UtilityVM" if flavour == Flavour::Staging => "UtilityVM",
         "UtilityVM" => {
             return Err(Error::Unsupported(format!(
-                "{full}: UtilityVM belongs to base layers, which are not imported through a layer folder"
+                "{full}: an export folder has no UtilityVM; it belongs to layers imported for Hyper-V isolation"
             )))
         }
         _ => return Err(bad("outside Files/ and Hives/")),
@@ -176,7 +210,10 @@ fn parse_name(raw: &[u8]) -> Result<Name> {
     })
 }
 
-fn records<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<Vec<(String, Vec<u8>)>> {
+pub(super) fn records<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    name: &str,
+) -> Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     let exts = entry
         .pax_extensions()
@@ -195,7 +232,12 @@ fn records<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<Vec<(St
 
 /// Windows metadata from PAX records, refusing malformed values rather than
 /// silently replacing them with defaults.
-fn meta_of(recs: &[(String, Vec<u8>)], is_dir: bool, mtime: u64, name: &str) -> Result<WinMeta> {
+pub(super) fn meta_of(
+    recs: &[(String, Vec<u8>)],
+    is_dir: bool,
+    mtime: u64,
+    name: &str,
+) -> Result<WinMeta> {
     for (k, v) in recs {
         let text = String::from_utf8_lossy(v);
         let ok = match k.as_str() {
@@ -223,14 +265,14 @@ fn meta_of(recs: &[(String, Vec<u8>)], is_dir: bool, mtime: u64, name: &str) -> 
 impl Encoder {
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
         let raw = entry.path_bytes().into_owned();
-        let name = parse_name(&raw)?;
+        let name = parse_name(&raw, self.flavour)?;
         let kind = entry.header().entry_type();
         let mtime = entry.header().mtime().unwrap_or(0);
         let recs = records(entry, &name.full)?;
         let leaf = name.rest.last().cloned().unwrap_or_default();
 
         // Alternate data stream of the file or directory just written.
-        if name.top == "Files"
+        if name.top != "Hives"
             && kind.is_file()
             && leaf.contains(':')
             && !leaf.starts_with(WHITEOUT_PREFIX)
@@ -256,7 +298,6 @@ impl Encoder {
         if name.top == "Hives" {
             return self.hive(entry, &name, mtime);
         }
-        let container = name.rest.join("/");
         let whiteout = leaf.strip_prefix(WHITEOUT_PREFIX);
         let checked = if whiteout.is_some() {
             &name.rest[..name.rest.len() - 1]
@@ -282,7 +323,7 @@ impl Encoder {
         if let Some(deleted) = whiteout {
             return self.whiteout(&name, deleted);
         }
-        let parent = container.rsplit_once('/').map_or("", |(d, _)| d);
+        let parent = name.full.rsplit_once('/').map_or("", |(d, _)| d);
         if !self.dirs.contains(&fold_case(parent)) {
             return Err(Error::hostile(
                 &name.full,
@@ -292,14 +333,14 @@ impl Encoder {
         let fs_path = self.fs_path(&name);
         if kind.is_dir() {
             let meta = meta_of(&recs, true, mtime, &name.full)?;
-            self.dir(&name, &container, &fs_path, meta, None)
+            self.dir(&name, &fs_path, meta, None)
         } else if kind.is_symlink() {
-            self.symlink(entry, &name, &container, &fs_path, &recs, mtime)
+            self.symlink(entry, &name, &fs_path, &recs, mtime)
         } else if kind.is_hard_link() {
             self.hardlink(entry, &name, &fs_path)
         } else if kind.is_file() {
             let meta = meta_of(&recs, false, mtime, &name.full)?;
-            self.file(entry, &name, &container, &fs_path, meta)
+            self.file(entry, &name, &fs_path, meta)
         } else {
             Err(Error::hostile(
                 &name.full,
@@ -322,8 +363,8 @@ impl Encoder {
         std::fs::create_dir(&dir).map_err(|e| Error::io("creating", &dir, e))?;
         let side = self.folder.join(format!("{}{WCIDIRS_SUFFIX}", name.top));
         self.start_file(&name.full, &side, meta, None)?;
-        if name.top == "Files" {
-            self.dirs.insert(String::new());
+        if name.top != "Hives" {
+            self.dirs.insert(fold_case(&name.full));
         }
         Ok(())
     }
@@ -366,6 +407,12 @@ impl Encoder {
     }
 
     fn whiteout(&mut self, name: &Name, deleted: &str) -> Result<()> {
+        if name.top != "Files" {
+            return Err(Error::Unsupported(format!(
+                "{}: only files under Files/ can be deleted by a layer Wharf imports",
+                name.full
+            )));
+        }
         if deleted.starts_with(WHITEOUT_PREFIX) {
             return Err(Error::hostile(
                 &name.full,
@@ -388,7 +435,6 @@ impl Encoder {
     fn dir(
         &mut self,
         name: &Name,
-        container: &str,
         fs_path: &Path,
         meta: WinMeta,
         link: Option<reparse::ReparsePoint>,
@@ -399,7 +445,7 @@ impl Encoder {
         let is_link = link.is_some();
         self.start_file(&name.full, Path::new(&side), meta, link)?;
         if !is_link {
-            self.dirs.insert(fold_case(container));
+            self.dirs.insert(fold_case(&name.full));
             self.summary.directories += 1;
         }
         Ok(())
@@ -409,7 +455,6 @@ impl Encoder {
         &mut self,
         entry: &mut tar::Entry<'_, R>,
         name: &Name,
-        container: &str,
         fs_path: &Path,
         recs: &[(String, Vec<u8>)],
         mtime: u64,
@@ -437,7 +482,7 @@ impl Encoder {
             self.summary.symlinks += 1;
         }
         if is_dir {
-            self.dir(name, container, fs_path, meta, Some(point))
+            self.dir(name, fs_path, meta, Some(point))
         } else {
             self.start_file(&name.full, fs_path, meta, Some(point))
         }
@@ -455,20 +500,22 @@ impl Encoder {
             .transpose()
             .map_err(|_| Error::hostile(&name.full, "link target is not UTF-8"))?
             .unwrap_or_default();
-        let tname = parse_name(target.as_bytes()).map_err(|_| {
+        let tname = parse_name(target.as_bytes(), self.flavour).map_err(|_| {
             Error::hostile(
                 &name.full,
                 format!("hardlink target {target:?} is not a clean Files/ path"),
             )
         })?;
-        if tname.top != "Files" || tname.rest.is_empty() {
+        if tname.top != name.top || tname.top == "Hives" || tname.rest.is_empty() {
             return Err(Error::hostile(
                 &name.full,
-                format!("hardlink target {target:?} is not under Files/"),
+                format!("hardlink target {target:?} is not under {}/", name.top),
             ));
         }
-        if let Some(src) = self.files.get(&fold_case(&tname.rest.join("/"))) {
-            std::fs::hard_link(src, fs_path).map_err(|e| Error::io("linking", fs_path, e))?;
+        if self.flavour == Flavour::Export {
+            if let Some(src) = self.files.get(&fold_case(&tname.full)) {
+                std::fs::hard_link(src, fs_path).map_err(|e| Error::io("linking", fs_path, e))?;
+            }
         }
         self.summary.links.push((name.full.clone(), tname.full));
         Ok(())
@@ -478,7 +525,6 @@ impl Encoder {
         &mut self,
         entry: &mut tar::Entry<'_, R>,
         name: &Name,
-        container: &str,
         fs_path: &Path,
         mut meta: WinMeta,
     ) -> Result<()> {
@@ -499,7 +545,7 @@ impl Encoder {
             ));
         }
         self.files
-            .insert(fold_case(container), fs_path.to_path_buf());
+            .insert(fold_case(&name.full), fs_path.to_path_buf());
         self.summary.files += 1;
         self.summary.data_bytes += n;
         Ok(())
@@ -516,26 +562,9 @@ impl Encoder {
     ) -> Result<()> {
         let f = create_new(path)?;
         let mut out = BufWriter::with_capacity(64 * 1024, f);
-        let io_err = |e| Error::io("writing", path, e);
         out.write_all(&meta.attributes.to_le_bytes())
-            .map_err(io_err)?;
-        if !meta.security_descriptor.is_empty() {
-            write_stream(
-                &mut out,
-                backup::BACKUP_SECURITY_DATA,
-                &meta.security_descriptor,
-            )
-            .map_err(io_err)?;
-        }
-        if !meta.extended_attributes.is_empty() {
-            let raw =
-                ea::encode(&meta.extended_attributes).map_err(|m| Error::hostile(entry, m))?;
-            write_stream(&mut out, backup::BACKUP_EA_DATA, &raw).map_err(io_err)?;
-        }
-        if let Some(point) = link {
-            let raw = reparse::encode(&point).map_err(|m| Error::hostile(entry, m))?;
-            write_stream(&mut out, backup::BACKUP_REPARSE_DATA, &raw).map_err(io_err)?;
-        }
+            .map_err(|e| Error::io("writing", path, e))?;
+        write_metadata_streams(&mut out, &meta, link.as_ref(), entry, path)?;
         self.open = Some(OpenFile {
             entry: entry.to_string(),
             out,
@@ -613,6 +642,32 @@ impl Encoder {
         }
         Ok(())
     }
+}
+
+/// The backup streams that precede a file's data, in go-winio's order:
+/// security descriptor, extended attributes, reparse data. Shared with the
+/// base-layer planner so that both write the same bytes.
+pub(super) fn write_metadata_streams(
+    out: &mut impl Write,
+    meta: &WinMeta,
+    link: Option<&reparse::ReparsePoint>,
+    entry: &str,
+    path: &Path,
+) -> Result<()> {
+    let io_err = |e| Error::io("writing", path, e);
+    if !meta.security_descriptor.is_empty() {
+        write_stream(out, backup::BACKUP_SECURITY_DATA, &meta.security_descriptor)
+            .map_err(io_err)?;
+    }
+    if !meta.extended_attributes.is_empty() {
+        let raw = ea::encode(&meta.extended_attributes).map_err(|m| Error::hostile(entry, m))?;
+        write_stream(out, backup::BACKUP_EA_DATA, &raw).map_err(io_err)?;
+    }
+    if let Some(point) = link {
+        let raw = reparse::encode(point).map_err(|m| Error::hostile(entry, m))?;
+        write_stream(out, backup::BACKUP_REPARSE_DATA, &raw).map_err(io_err)?;
+    }
+    Ok(())
 }
 
 fn create_new(path: &Path) -> Result<File> {

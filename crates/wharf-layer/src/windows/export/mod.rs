@@ -6,8 +6,11 @@
 //!
 //! - [`export_folder_to_layer`]: export folder → layer tar, through
 //!   [`crate::WindowsLayerWriter`] (so every importer rule holds).
-//! - [`layer_to_import_folder`]: layer tar → folder in the same format, for
-//!   importing a layer on a Windows host.
+//! - [`layer_to_import_folder`]: layer tar → folder in the same format;
+//!   [`layer_to_staging_folder`]: the same without deletions and hard links,
+//!   for `ImportLayer` on a Windows host.
+//! - [`plan_base_layer`]: a *base* layer tar → the ordered file operations
+//!   that write it as a base layer folder (which `ImportLayer` cannot).
 //!
 //! The folder holds:
 //! - `tombstones.txt`: a UTF-8 byte-order mark and `Version 1.0`, then one
@@ -56,17 +59,19 @@
 //!   counted.
 
 pub mod backup;
+pub mod base_layer;
 pub mod decode;
 pub mod ea;
 pub mod encode;
 pub mod reparse;
 pub mod tombstones;
 
+pub use base_layer::{plan_base_layer, BaseLayerPlan, BaseLayerSink, BaseOp, BasicInfo};
 pub use decode::{
     export_folder_to_layer, export_folder_to_layer_with, ExportSummary, FileIdentity,
     HostFileIdentity,
 };
-pub use encode::{layer_to_import_folder, ImportSummary};
+pub use encode::{layer_to_import_folder, layer_to_staging_folder, ImportSummary};
 
 use crate::error::Error;
 use std::path::Path;
