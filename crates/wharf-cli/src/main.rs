@@ -84,7 +84,9 @@ fn plan_options(a: &BuildArgs, loaded: &load::Loaded) -> Result<PlanOptions> {
         build_args: build_args(&a.build_args, &loaded.extra_args)?,
         target: a.target.clone(),
         platforms,
-        ..PlanOptions::for_host()
+        // On Windows the host's build: images are chosen for it.
+        build_platform: wharf_run::host_platform(),
+        run_platforms: Some(vec![wharf_run::host_platform()]),
     })
 }
 

@@ -11,6 +11,7 @@
 //! - [`orchestrator`]: [`run`], [`import_layer`] and [`finish_base_layer`]:
 //!   the call order, retries, timeout and an always-complete teardown,
 //!   generic over [`HcsApi`];
+//! - `windows_host_version` (Windows only): the host's Windows build.
 //! - `windows_shim` (Windows only): [`HcsApi`] over `vmcompute.dll` and
 //!   `computecore.dll`, which `windows_dlls` loads on first use, so that
 //!   `wharf.exe` starts on hosts without the Containers feature.
@@ -35,11 +36,15 @@ pub mod run_error;
 #[cfg(windows)]
 mod windows_dlls;
 #[cfg(windows)]
+mod windows_host_version;
+#[cfg(windows)]
 pub mod windows_shim;
 
 pub use api::{ApiError, Guid, HcsApi, LayerDescriptor, OutputEvent, OutputStream};
 pub use documents::{ComputeSystem, MappedDirectory, Network, ProcessParameters, ProcessStatus};
 pub use orchestrator::{finish_base_layer, import_layer, run, MountRetry, RunResult, RunSpec};
 pub use run_error::{RunError, RunFailure, Step};
+#[cfg(windows)]
+pub use windows_host_version::{host_version, HostVersion};
 #[cfg(windows)]
 pub use windows_shim::WindowsHcs;
