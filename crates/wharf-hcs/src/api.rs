@@ -3,11 +3,16 @@
 //! implements it over `vmcompute.dll` and `computecore.dll`; tests
 //! implement it with a recording fake.
 
-use crate::hcs_error::{format_hresult, HcsResult, E_NOT_READY};
+use crate::hcs_error::{format_hresult, HcsResult, E_DEVICE_NOT_CONNECTED, E_NOT_READY};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 use thiserror::Error;
+
+/// The longest wait for one HCS operation (create, start, shutdown,
+/// terminate, process creation, properties); hcsshim bounds its waits at
+/// 4 minutes too. No wait is unbounded.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// A Windows GUID (`NameToGuid`'s result, a layer's id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -117,6 +122,13 @@ impl ApiError {
     /// the legacy storage calls sometimes return.
     pub fn is_not_ready(&self) -> bool {
         self.hresult == E_NOT_READY || self.hresult == 21
+    }
+
+    /// The errors after which hcsshim tries `ActivateLayer` +
+    /// `PrepareLayer` again: `ERROR_NOT_READY` and
+    /// `ERROR_DEVICE_NOT_CONNECTED`, as HRESULTs or bare codes.
+    pub fn is_transient_mount_error(&self) -> bool {
+        self.is_not_ready() || self.hresult == E_DEVICE_NOT_CONNECTED || self.hresult == 1167
     }
 }
 
@@ -244,6 +256,16 @@ pub trait HcsApi {
 
     /// `DestroyLayer`: removes the layer folder.
     fn destroy_layer(&mut self, layer: &Path) -> Result<(), ApiError>;
+
+    // ---- Stopping a compute system gracefully ----
+
+    /// `HcsShutDownComputeSystem`, waiting (bounded) for the operation:
+    /// asks the container's OS to shut down.
+    fn shutdown_compute_system(&mut self, system: &mut Self::System) -> Result<(), ApiError>;
+
+    /// `HcsGetComputeSystemProperties` with no query: the schema 2
+    /// `Properties` document (`State`, `Stopped`).
+    fn compute_system_properties(&mut self, system: &mut Self::System) -> Result<String, ApiError>;
 }
 
 #[cfg(test)]
@@ -284,6 +306,14 @@ mod tests {
         );
         let none = ApiError::new("ActivateLayer", 0x8000_4005).with_result_document("  ");
         assert_eq!(none.result, None);
+    }
+
+    #[test]
+    fn transient_mount_errors() {
+        for code in [0x8007_0015, 21, 0x8007_048F, 1167] {
+            assert!(ApiError::new("PrepareLayer", code).is_transient_mount_error());
+        }
+        assert!(!ApiError::new("PrepareLayer", 0x8007_0005).is_transient_mount_error());
     }
 
     #[test]

@@ -16,10 +16,11 @@ use thiserror::Error;
 pub const OWNER: &str = "wharf";
 
 /// `GraphDriverType::FilterDriver`: the `Flavour` of the legacy
-/// `vmcompute.dll` storage calls' driver info. Its `HomeDir` must point to
+/// `vmcompute.dll` storage calls' driver info (a Go `int` in hcsshim's
+/// `driverInfo`: pointer-sized). Its `HomeDir` must point to
 /// an empty string (a NULL `HomeDir` crashes the service) and the layer
 /// "id" passed beside it is the layer's full folder path.
-pub const LAYER_DRIVER_FLAVOUR_FILTER: i32 = 1;
+pub const LAYER_DRIVER_FLAVOUR_FILTER: isize = 1;
 
 /// `SchemaVersion` of the documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -42,7 +42,10 @@ pub mod windows_shim;
 
 pub use api::{ApiError, Guid, HcsApi, LayerDescriptor, OutputEvent, OutputStream};
 pub use documents::{ComputeSystem, MappedDirectory, Network, ProcessParameters, ProcessStatus};
-pub use orchestrator::{finish_base_layer, import_layer, run, MountRetry, RunResult, RunSpec};
+pub use orchestrator::{
+    cancel_all, finish_base_layer, import_layer, run, MountRetry, RunResult, RunSpec,
+    SHUTDOWN_TIMEOUT,
+};
 pub use run_error::{RunError, RunFailure, Step};
 #[cfg(windows)]
 pub use windows_host_version::{host_version, HostVersion};

@@ -74,7 +74,7 @@ pub enum RunError {
     LayerFolderName { path: PathBuf },
     #[error("the path {path:?} is not valid Unicode, which HCS documents cannot carry: use a path of valid Unicode characters")]
     NonUnicodePath { path: PathBuf },
-    #[error("the volume of the scratch layer {scratch:?} was still not ready after {attempts} attempts ({source}): the host may be overloaded; retry")]
+    #[error("the scratch layer {scratch:?} could still not be activated and mounted after {attempts} attempts ({source}): the host may be overloaded; retry")]
     MountPathNotReady {
         scratch: PathBuf,
         attempts: u32,
@@ -92,6 +92,10 @@ pub enum RunError {
         system_id: String,
         source: ProcessStatusError,
     },
+    #[error("the RUN in compute system {system_id} was cancelled")]
+    Cancelled { system_id: String },
+    #[error("compute system {system_id} was still running {} s after it was asked to shut down and then terminated: remove it with `hcsdiag kill {system_id}`", .after.as_secs_f64())]
+    DidNotStop { system_id: String, after: Duration },
     #[error("the command {command_line:?} in compute system {system_id} ran longer than the {} s allowed and was stopped: raise the RUN timeout or make the command finish", .after.as_secs_f64())]
     TimedOut {
         system_id: String,

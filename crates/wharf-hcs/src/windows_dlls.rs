@@ -27,10 +27,11 @@ use windows::Win32::System::LibraryLoader::{
     GetProcAddress, LoadLibraryExW, LOAD_LIBRARY_SEARCH_SYSTEM32,
 };
 
-/// `DriverInfo` of the legacy storage calls.
+/// `DriverInfo` of the legacy storage calls (hcsshim's `driverInfo`,
+/// whose `Flavour` is a Go `int`: pointer-sized).
 #[repr(C)]
 pub(crate) struct DriverInfo {
-    pub flavour: i32,
+    pub flavour: isize,
     pub home_dir: PCWSTR,
 }
 
@@ -140,6 +141,8 @@ dll_table! {
         fn HcsGetProcessProperties(process: HCS_PROCESS, operation: HCS_OPERATION, query: PCWSTR) -> HRESULT;
         fn HcsTerminateProcess(process: HCS_PROCESS, operation: HCS_OPERATION, options: PCWSTR) -> HRESULT;
         fn HcsCloseProcess(process: HCS_PROCESS);
+        fn HcsShutDownComputeSystem(system: HCS_SYSTEM, operation: HCS_OPERATION, options: PCWSTR) -> HRESULT;
+        fn HcsGetComputeSystemProperties(system: HCS_SYSTEM, operation: HCS_OPERATION, query: PCWSTR) -> HRESULT;
     }
 }
 

@@ -161,8 +161,9 @@ impl RunExecutor for WindowsRunExecutor {
     }
 
     fn cancel_all(&self) {
-        // A Windows RUN ends at its timeout or with the process: the
-        // orchestrator always tears the compute system down.
+        // Each running RUN stops its command at its next check and tears
+        // the compute system down.
+        wharf_hcs::cancel_all();
     }
 }
 

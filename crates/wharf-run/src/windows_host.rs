@@ -12,7 +12,7 @@ use crate::output::LineSink;
 use crate::seam::{LowerLayer, RunChange, RunError, RunNetwork, RunSpec};
 use wharf_hcs::{
     import_layer, MountRetry, Network, OutputStream, ProcessParameters, RunSpec as HcsRunSpec,
-    WindowsHcs,
+    WindowsHcs, SHUTDOWN_TIMEOUT,
 };
 use wharf_layer::layer_to_import_folder;
 
@@ -75,6 +75,7 @@ pub fn run_on_host(
         timeout,
         export_to,
         mount_retry: MountRetry::default(),
+        shutdown_timeout: SHUTDOWN_TIMEOUT,
     };
     let mut api = WindowsHcs::open().map_err(|e| RunError::Sandbox(e.to_string()))?;
     let mut sink = LineSink::new(spec.output);
