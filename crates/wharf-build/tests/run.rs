@@ -197,3 +197,50 @@ fn a_run_the_host_cannot_execute_is_refused_before_any_layer_is_fetched() {
     let failed = build("10.0.26100.1");
     assert!(fetches() > 0, "{failed}");
 }
+
+#[test]
+fn a_translated_run_without_network_is_warned_about() {
+    let f = fixture();
+    let base = stored_base_layer(&f.store);
+    let resolver = WindowsBases { layers: vec![base] };
+    let executor = std::sync::Arc::new(RecordingExecutor(Default::default()));
+    let windows: Platform = "windows/amd64".parse().unwrap();
+    let build = |df: &str| {
+        let mut req = request(&f.context, df);
+        req.options.platforms = vec![windows.clone()];
+        req.options.run_platforms = Some(vec![windows.clone()]);
+        let mut events = Vec::new();
+        Builder::new(config(&f.store, true))
+            .with_run_executor(executor.clone())
+            .build(&req, &resolver, &mut |e| events.push(e))
+            .unwrap_or_else(|e| panic!("{e}"));
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                BuildEvent::Warning { message } => Some(message),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let from = "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\n";
+    let warnings = build(&format!(
+        "{from}RUN --network=none apt-get install -y git\n"
+    ));
+    assert!(
+        warnings.iter().any(|w| w.starts_with("Dockerfile:2:")
+            && w.contains("Chocolatey")
+            && w.contains("--network=none")),
+        "{warnings:?}"
+    );
+    // With a network, or without a translation, nothing to warn about.
+    let with_network = build(&format!("{from}RUN apt-get install -y git\n"));
+    assert!(
+        !with_network.iter().any(|w| w.contains("Chocolatey")),
+        "{with_network:?}"
+    );
+    let untranslated = build(&format!("{from}RUN --network=none echo hi\n"));
+    assert!(
+        !untranslated.iter().any(|w| w.contains("Chocolatey")),
+        "{untranslated:?}"
+    );
+}

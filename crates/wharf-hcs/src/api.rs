@@ -39,6 +39,23 @@ impl Guid {
     }
 }
 
+impl Guid {
+    /// Parses the text form (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, any
+    /// case, braces allowed), as HCN spells object ids.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim().trim_start_matches('{').trim_end_matches('}');
+        let groups: Vec<&str> = text.split('-').collect();
+        let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        if lengths != [8, 4, 4, 4, 12] || !text.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit())
+        {
+            return None;
+        }
+        u128::from_str_radix(&groups.concat(), 16)
+            .ok()
+            .map(Guid::from_u128)
+    }
+}
+
 /// Lowercase and hyphenated, as HCS documents spell layer ids.
 impl fmt::Display for Guid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -284,6 +301,21 @@ mod tests {
             Guid::default().to_string(),
             "00000000-0000-0000-0000-000000000000"
         );
+    }
+
+    #[test]
+    fn guid_text_round_trip() {
+        let text = "6b29fc40-ca47-1067-b31d-00dd010662da";
+        assert_eq!(Guid::parse(text).unwrap().to_string(), text);
+        assert_eq!(
+            Guid::parse("{6B29FC40-CA47-1067-B31D-00DD010662DA}")
+                .unwrap()
+                .to_string(),
+            text
+        );
+        assert_eq!(Guid::parse("6b29fc40-ca47-1067-b31d-00dd010662d"), None);
+        assert_eq!(Guid::parse("6b29fc40ca47-1067-b31d-00dd010662da"), None);
+        assert_eq!(Guid::parse("+b29fc40-ca47-1067-b31d-00dd010662da"), None);
     }
 
     #[test]

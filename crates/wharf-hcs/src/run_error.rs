@@ -92,6 +92,9 @@ pub enum RunError {
         system_id: String,
         source: ProcessStatusError,
     },
+    /// Setting up or tearing down the RUN's network failed.
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
     #[error("the RUN in compute system {system_id} was cancelled")]
     Cancelled { system_id: String },
     #[error("compute system {system_id} was still running {} s after it was asked to shut down and then terminated: remove it with `hcsdiag kill {system_id}`", .after.as_secs_f64())]

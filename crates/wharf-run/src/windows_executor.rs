@@ -13,7 +13,7 @@
 //! with an error saying so before anything runs.
 
 use crate::seam::{
-    Command, LowerForm, LowerLayer, RunChange, RunError, RunExecutor, RunSpec, RunUser,
+    Command, LowerForm, LowerLayer, RunChange, RunError, RunExecutor, RunNetwork, RunSpec, RunUser,
 };
 use std::time::Duration;
 use wharf_hcs::ProcessParameters;
@@ -89,6 +89,17 @@ pub struct WindowsRunExecutor {
 impl WindowsRunExecutor {
     pub fn new(settings: WindowsRunSettings) -> Self {
         WindowsRunExecutor { settings }
+    }
+}
+
+/// Whether a RUN gets a network: an HCN namespace with an endpoint on the
+/// `nat` network for the default and `--network=host` (Windows containers
+/// have no host network namespace to share: `host` gets the same NAT
+/// network Docker gives), none at all for `--network=none`.
+pub fn uses_nat(network: RunNetwork) -> bool {
+    match network {
+        RunNetwork::Default | RunNetwork::Host => true,
+        RunNetwork::None => false,
     }
 }
 
@@ -170,8 +181,14 @@ impl RunExecutor for WindowsRunExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seam::RunNetwork;
     use std::path::Path;
+
+    #[test]
+    fn only_network_none_runs_without_nat() {
+        assert!(uses_nat(RunNetwork::Default));
+        assert!(uses_nat(RunNetwork::Host));
+        assert!(!uses_nat(RunNetwork::None));
+    }
 
     #[test]
     fn the_host_version_decides_which_stages_run() {

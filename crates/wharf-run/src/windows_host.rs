@@ -9,10 +9,10 @@
 //! parents and HCS derives the layer id from the folder's name.
 
 use crate::output::LineSink;
-use crate::seam::{LowerLayer, RunChange, RunError, RunNetwork, RunSpec};
+use crate::seam::{LowerLayer, RunChange, RunError, RunSpec};
 use wharf_hcs::{
     import_layer, MountRetry, Network, OutputStream, ProcessParameters, RunSpec as HcsRunSpec,
-    WindowsHcs, SHUTDOWN_TIMEOUT,
+    WindowsHcn, WindowsHcs, SHUTDOWN_TIMEOUT,
 };
 use wharf_layer::layer_to_import_folder;
 
@@ -68,10 +68,8 @@ pub fn run_on_host(
         scratch: spec.scratch.join("scratch"),
         process,
         mapped_directories: Vec::new(),
-        // No HCN networking yet: every Windows RUN runs without a network.
-        network: match spec.network {
-            RunNetwork::Default | RunNetwork::Host | RunNetwork::None => Network::None,
-        },
+        // Replaced by the namespace when the RUN has a network.
+        network: Network::None,
         timeout,
         export_to,
         mount_retry: MountRetry::default(),
@@ -79,9 +77,14 @@ pub fn run_on_host(
     };
     let mut api = WindowsHcs::open().map_err(|e| RunError::Sandbox(e.to_string()))?;
     let mut sink = LineSink::new(spec.output);
-    let result = wharf_hcs::run(&mut api, &hcs_spec, &mut |stream, bytes| {
-        sink.push(stream == OutputStream::Stderr, bytes)
-    });
+    let mut output =
+        |stream: OutputStream, bytes: &[u8]| sink.push(stream == OutputStream::Stderr, bytes);
+    let result = if crate::windows_executor::uses_nat(spec.network) {
+        let mut hcn = WindowsHcn::open().map_err(|e| RunError::Sandbox(e.to_string()))?;
+        wharf_hcs::run_on_nat(&mut api, &mut hcn, &hcs_spec, &mut output)
+    } else {
+        wharf_hcs::run(&mut api, &hcs_spec, &mut output)
+    };
     sink.finish();
     let result = result.map_err(|e| RunError::Sandbox(e.to_string()))?;
     if result.exit_code != 0 {
