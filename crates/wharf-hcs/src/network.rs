@@ -307,6 +307,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn hcn_keys_are_hcsshim_members() {
+        let tags = crate::documents::tests::schema2_tags();
+        for (ty, document) in [
+            ("HostComputeQuery", network_query("nat")),
+            ("HostComputeNamespace", namespace_settings()),
+            ("HostComputeEndpoint", endpoint_settings("e", "n")),
+            ("ModifyNamespaceSettingRequest", add_endpoint_request("e")),
+        ] {
+            let value = value(&document);
+            let mut keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+            keys.sort();
+            let mut listed: Vec<&String> = tags[ty].iter().collect();
+            listed.sort();
+            assert_eq!(keys, listed, "{ty}");
+        }
+    }
+
     /// A recording fake of [`HcnApi`].
     #[derive(Default)]
     struct FakeHcn {
