@@ -61,6 +61,8 @@ pub mod ea;
 pub mod encode;
 pub mod reparse;
 pub mod tombstones;
+#[cfg(windows)]
+mod windows_file_identity;
 
 pub use decode::{
     export_folder_to_layer, export_folder_to_layer_with, ExportSummary, FileIdentity,
