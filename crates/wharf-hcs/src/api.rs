@@ -283,6 +283,12 @@ pub trait HcsApi {
     /// `HcsGetComputeSystemProperties` with no query: the schema 2
     /// `Properties` document (`State`, `Stopped`).
     fn compute_system_properties(&mut self, system: &mut Self::System) -> Result<String, ApiError>;
+
+    // ---- Preparing the container's files ----
+
+    /// `CreateDirectoryW` for `path` and each missing parent (a folder in
+    /// the mounted scratch volume, `\\?\Volume{GUID}\...`).
+    fn create_directory(&mut self, path: &str) -> Result<(), ApiError>;
 }
 
 #[cfg(test)]

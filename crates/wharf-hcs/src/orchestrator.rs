@@ -289,6 +289,13 @@ fn execute<A: HcsApi>(
     held.scratch_created = true;
     activate_and_prepare(api, spec, scratch, parents, held)?;
     let volume = mount_path(api, spec)?;
+    // The working directory exists before the process starts, as BuildKit
+    // creates it in the mounted root file system (WORKDIR may name one the
+    // layers lack).
+    if let Some(dir) = working_directory_in_volume(&volume, &spec.process.working_directory) {
+        api.create_directory(&dir)
+            .map_err(|e| RunError::call(Step::CreateWorkingDirectory, dir.as_str(), e))?;
+    }
     cancelled(id)?;
 
     let document = ComputeSystem::container(
@@ -475,6 +482,30 @@ fn wait_until_stopped<A: HcsApi>(
     }
 }
 
+/// Where the container's working directory `cwd` (`C:\app`, `\app`,
+/// `C:/app`) is in the mounted scratch volume `volume`; `None` for the
+/// root, for another drive (not in the volume) and for a path with `..`.
+pub fn working_directory_in_volume(volume: &str, cwd: &str) -> Option<String> {
+    let cwd = cwd.replace('/', "\\");
+    let rest = match cwd.get(..2) {
+        Some(drive) if drive.eq_ignore_ascii_case("c:") => &cwd[2..],
+        _ if cwd.starts_with('\\') => cwd.as_str(),
+        _ => return None,
+    };
+    let parts: Vec<&str> = rest
+        .split('\\')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.is_empty() || parts.contains(&"..") {
+        return None;
+    }
+    Some(format!(
+        "{}\\{}",
+        volume.trim_end_matches('\\'),
+        parts.join("\\")
+    ))
+}
+
 /// Whether a compute system's properties document (schema 2 `Properties`)
 /// says it has stopped.
 pub fn system_has_stopped(document: &str) -> bool {
@@ -610,6 +641,19 @@ fn to_json<T: serde::Serialize>(document: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn working_directories_in_the_volume() {
+        let volume = r"\\?\Volume{x}\";
+        let w = |cwd| working_directory_in_volume(volume, cwd);
+        assert_eq!(w(r"C:\app\src").as_deref(), Some(r"\\?\Volume{x}\app\src"));
+        assert_eq!(w("c:/app/").as_deref(), Some(r"\\?\Volume{x}\app"));
+        assert_eq!(w(r"\tools").as_deref(), Some(r"\\?\Volume{x}\tools"));
+        assert_eq!(w(r"C:\"), None);
+        assert_eq!(w(""), None);
+        assert_eq!(w(r"D:\data"), None);
+        assert_eq!(w(r"C:\app\..\Windows"), None);
+    }
 
     #[test]
     fn stopped_state_documents() {

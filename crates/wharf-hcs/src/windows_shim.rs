@@ -587,6 +587,14 @@ impl HcsApi for WindowsHcs {
         .map(drop)
     }
 
+    fn create_directory(&mut self, path: &str) -> Result<(), ApiError> {
+        std::fs::create_dir_all(path).map_err(|e| {
+            // HRESULT_FROM_WIN32 of the error code.
+            let code = e.raw_os_error().unwrap_or(1) as u32 & 0xFFFF;
+            ApiError::new("CreateDirectoryW", 0x8007_0000 | code)
+        })
+    }
+
     fn compute_system_properties(
         &mut self,
         system: &mut WindowsSystem,

@@ -254,6 +254,10 @@ impl HcsApi for FakeApi {
         Ok(())
     }
 
+    fn create_directory(&mut self, path: &str) -> Result<(), ApiError> {
+        self.call("create_directory", path)
+    }
+
     fn compute_system_properties(&mut self, system: &mut FakeSystem) -> Result<String, ApiError> {
         let id = system.0.clone();
         self.call("compute_system_properties", &id)?;
