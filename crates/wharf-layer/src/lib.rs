@@ -50,6 +50,7 @@ pub use transform::to_linux::{windows_to_linux, ToLinuxOptions, ToLinuxReport};
 pub use transform::to_windows::{linux_to_windows, ToWindowsOptions, ToWindowsReport};
 pub use transform::{Mapping, Skipped};
 pub use view::{LayerOs, StageView, ViewEntry, ViewKind, ViewOptions};
+pub use windows::dir_index::WindowsDirIndex;
 pub use windows::export::{
     export_folder_to_layer, layer_to_import_folder, ExportSummary, ImportSummary,
 };
