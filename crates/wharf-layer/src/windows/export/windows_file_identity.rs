@@ -3,11 +3,13 @@
 //! hcsshim's legacy layer reader tells hard links apart. Windows-only; run
 //! under Wine by the Windows-target unit tests, never on a Windows host.
 
+use ::windows::Win32::Foundation::HANDLE;
+use ::windows::Win32::Storage::FileSystem::{
+    GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION,
+};
 use std::fs::File;
 use std::io;
 use std::os::windows::io::AsRawHandle;
-use windows::Win32::Foundation::HANDLE;
-use windows::Win32::Storage::FileSystem::{GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION};
 
 /// `(volume serial, file index)` of `file` when it has more than one name.
 pub fn link_key(file: &File) -> io::Result<Option<(u64, u64)>> {
