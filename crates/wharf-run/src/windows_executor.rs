@@ -132,10 +132,15 @@ impl RunExecutor for WindowsRunExecutor {
     }
 
     fn check_platform(&self, platform: &Platform) -> Result<(), String> {
-        match &self.settings.host_version {
-            Some(host) => refusal_for_host(host, platform),
-            None => Err("RUN in a Windows stage needs a Windows host (HCS)".into()),
-        }
+        let Some(host) = &self.settings.host_version else {
+            return Err("RUN in a Windows stage needs a Windows host (HCS)".into());
+        };
+        // A host without the Containers feature runs no Windows RUN: say
+        // so before anything is fetched (the HCS DLLs, loaded here for the
+        // first time, are kept loaded for the RUN).
+        #[cfg(windows)]
+        wharf_hcs::WindowsHcs::open().map_err(|e| e.to_string())?;
+        refusal_for_host(host, platform)
     }
 
     fn lower_form(&self) -> LowerForm {
