@@ -194,7 +194,7 @@ pub trait FileIdentity {
 /// index of `GetFileInformationByHandle` (the file opened with backup
 /// semantics) for files with more than one link, which the standard
 /// library does not expose on stable Rust (`windows_file_identity`,
-/// type-checked and run under Wine only).
+/// type-checked only).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HostFileIdentity;
 

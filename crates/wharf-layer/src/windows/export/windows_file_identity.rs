@@ -1,7 +1,7 @@
 //! Which names in an export folder are one file, on a Windows host:
 //! `GetFileInformationByHandle`'s volume serial number and file index, as
-//! hcsshim's legacy layer reader tells hard links apart. Windows-only; run
-//! under Wine by the Windows-target unit tests, never on a Windows host.
+//! hcsshim's legacy layer reader tells hard links apart. Windows-only;
+//! type-checked (`wincheck.sh`), never run on a Windows host.
 
 use ::windows::Win32::Foundation::HANDLE;
 use ::windows::Win32::Storage::FileSystem::{
