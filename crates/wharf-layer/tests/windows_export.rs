@@ -516,3 +516,23 @@ fn the_recycle_bin_is_not_part_of_the_layer() {
     assert_eq!(summary.directories, 2);
     assert_eq!(summary.files, 0);
 }
+
+#[test]
+fn sub_second_times_keep_windows_resolution() {
+    let f = Folder::new();
+    let p = f.file("t.txt", 32, &[stream(DATA, 0, "", b"t")]);
+    let t = std::time::UNIX_EPOCH + std::time::Duration::new(1_600_000_000, 123_456_789);
+    std::fs::File::options()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+    let (es, _) = decode_checked(&f.root);
+    let e = find(&es, "Files/t.txt");
+    // 100 ns steps, written as go-winio's layers carry them.
+    assert_eq!(e.pax["mtime"], "1600000000.1234567");
+    assert_eq!(e.pax["LIBARCHIVE.creationtime"], "1600000000.123456700");
+    // Whole seconds need no record.
+    assert!(!find(&es, "Files").pax.contains_key("mtime"));
+}

@@ -221,16 +221,20 @@ impl FileIdentity for HostFileIdentity {
 /// carry the entry's times on their files (hcsshim reads them with
 /// `GetFileBasicInfo`). Other hosts cannot set a creation time, so the last
 /// write time stands in for it there, keeping the output deterministic.
-fn times(meta: &Metadata, path: &Path) -> Result<(Timestamp, u64)> {
+fn times(meta: &Metadata, path: &Path) -> Result<(Timestamp, Timestamp)> {
     let modified = meta
         .modified()
         .map_err(|e| Error::io("reading the modification time of", path, e))?;
-    let mtime = to_timestamp(modified);
+    // Windows' resolution, whatever the host's file system keeps.
+    let mtime = to_timestamp(modified).at_filetime_resolution();
     #[cfg(windows)]
-    let creation = meta.created().map(to_timestamp).unwrap_or(mtime);
+    let creation = meta
+        .created()
+        .map(|t| to_timestamp(t).at_filetime_resolution())
+        .unwrap_or(mtime);
     #[cfg(not(windows))]
     let creation = mtime;
-    Ok((creation, mtime.secs))
+    Ok((creation, mtime))
 }
 
 fn to_timestamp(t: std::time::SystemTime) -> Timestamp {
@@ -506,7 +510,8 @@ impl<W: Write> Decoder<'_, '_, W> {
             WinMeta::default_file(creation_time)
         };
         meta.attributes = u32::from_le_bytes(word);
-        meta.mtime = mtime;
+        meta.mtime = mtime.secs;
+        meta.mtime_nanos = mtime.nanos;
         let mut decoded = Decoded {
             meta,
             reparse: None,
