@@ -244,6 +244,19 @@ pub fn layer_folder_name(path: &str) -> Option<&str> {
     }
 }
 
+/// The folder holding `path`, whichever separators it uses (`C:\a\b` →
+/// `C:\a`); `None` for a top-level name or a drive root.
+pub fn parent_folder(path: &str) -> Option<&str> {
+    let (parent, _) = path
+        .trim_end_matches(['\\', '/'])
+        .rsplit_once(['\\', '/'])?;
+    if parent.is_empty() || parent.ends_with(':') {
+        None
+    } else {
+        Some(parent)
+    }
+}
+
 fn path_text(path: &Path) -> Result<&str, RunError> {
     path.to_str().ok_or_else(|| RunError::NonUnicodePath {
         path: path.to_owned(),
@@ -284,6 +297,12 @@ fn execute<A: HcsApi>(
     let scratch_path = spec.scratch.as_path();
     let id = spec.system_id.as_str();
 
+    // HCS creates neither the scratch's parent folder nor the export
+    // folder (hcsshim exports into a folder it made with MkdirTemp).
+    if let Some(parent) = parent_folder(scratch) {
+        api.create_directory(parent)
+            .map_err(|e| RunError::call(Step::CreateScratch, scratch, e))?;
+    }
     api.create_scratch_layer(scratch_path, parents)
         .map_err(|e| RunError::call(Step::CreateScratch, scratch, e))?;
     held.scratch_created = true;
@@ -338,6 +357,8 @@ fn execute<A: HcsApi>(
         .map_err(|e| RunError::call(Step::UnprepareScratch, scratch, e))?;
 
     let exported_folder = if exit_code == 0 {
+        api.create_directory(path_text(&spec.export_to)?)
+            .map_err(|e| RunError::call(Step::ExportScratch, scratch, e))?;
         api.export_layer(scratch_path, &spec.export_to, parents)
             .map_err(|e| RunError::call(Step::ExportScratch, scratch, e))?;
         Some(spec.export_to.clone())
@@ -661,6 +682,17 @@ mod tests {
         assert!(system_has_stopped(r#"{"Id":"x","Stopped":true}"#));
         assert!(!system_has_stopped(r#"{"State":"Running"}"#));
         assert!(!system_has_stopped("not json"));
+    }
+
+    #[test]
+    fn parent_folders() {
+        assert_eq!(
+            parent_folder(r"C:\wharf\scratch\run-1"),
+            Some(r"C:\wharf\scratch")
+        );
+        assert_eq!(parent_folder("/tmp/s/run/"), Some("/tmp/s"));
+        assert_eq!(parent_folder(r"C:\run"), None);
+        assert_eq!(parent_folder("run"), None);
     }
 
     #[test]

@@ -102,6 +102,7 @@ fn a_successful_run_makes_exactly_these_calls() {
     let expected: Vec<String> = vec![
         "name_to_guid child".to_owned(),
         "name_to_guid base".to_owned(),
+        r"create_directory C:\wharf\scratch".to_owned(),
         format!("create_scratch_layer {SCRATCH} [{parents}]"),
         format!("activate_layer {SCRATCH}"),
         format!("prepare_layer {SCRATCH} [{parents}]"),
@@ -123,6 +124,7 @@ fn a_successful_run_makes_exactly_these_calls() {
         "compute_system_properties wharf-run-1".to_owned(),
         "close_compute_system wharf-run-1".to_owned(),
         format!("unprepare_layer {SCRATCH}"),
+        format!("create_directory {EXPORT}"),
         format!("export_layer {SCRATCH} -> {EXPORT} [{parents}]"),
         format!("deactivate_layer {SCRATCH}"),
         format!("destroy_layer {SCRATCH}"),
@@ -248,13 +250,22 @@ fn expected_teardown(done: &[String], failed: &str) -> Vec<String> {
 }
 
 fn step_of(call: &str) -> Step {
+    // The folders created before the scratch, the process and the export.
+    if let Some(dir) = call.strip_prefix("create_directory ") {
+        return if dir == EXPORT {
+            Step::ExportScratch
+        } else if dir.starts_with(r"\\?\Volume") {
+            Step::CreateWorkingDirectory
+        } else {
+            Step::CreateScratch
+        };
+    }
     match call {
         "name_to_guid" => Step::LayerId,
         "create_scratch_layer" => Step::CreateScratch,
         "activate_layer" => Step::ActivateScratch,
         "prepare_layer" => Step::PrepareScratch,
         "layer_mount_path" => Step::MountPath,
-        "create_directory" => Step::CreateWorkingDirectory,
         "create_compute_system" => Step::CreateComputeSystem,
         "start_compute_system" => Step::StartComputeSystem,
         "create_process" => Step::CreateProcess,
@@ -303,7 +314,12 @@ fn every_failure_point_tears_down_what_was_set_up_in_reverse_order() {
 
         match &failure.error {
             RunError::Call { step, source, .. } => {
-                assert_eq!(*step, step_of(name), "failing {call}");
+                let which = if name == "create_directory" {
+                    call
+                } else {
+                    name
+                };
+                assert_eq!(*step, step_of(which), "failing {call}");
                 assert_eq!(source.hresult, INJECTED);
             }
             other => panic!("failing {call} gave {other:?}"),
