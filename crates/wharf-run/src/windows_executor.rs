@@ -28,6 +28,9 @@ pub struct WindowsRunSettings {
     /// host); `None` where there is no Windows host, and then no Windows
     /// stage is supported.
     pub host_version: Option<WindowsVersion>,
+    /// A RUN without `--network` gets the NAT network (`true`, the
+    /// default) or none (`wharf build --network none`).
+    pub network_by_default: bool,
 }
 
 impl Default for WindowsRunSettings {
@@ -35,6 +38,7 @@ impl Default for WindowsRunSettings {
         WindowsRunSettings {
             timeout: Duration::from_secs(3600),
             host_version: None,
+            network_by_default: true,
         }
     }
 }
@@ -93,12 +97,14 @@ impl WindowsRunExecutor {
 }
 
 /// Whether a RUN gets a network: an HCN namespace with an endpoint on the
-/// `nat` network for the default and `--network=host` (Windows containers
-/// have no host network namespace to share: `host` gets the same NAT
-/// network Docker gives), none at all for `--network=none`.
-pub fn uses_nat(network: RunNetwork) -> bool {
+/// `nat` network for `--network=host` (Windows containers have no host
+/// network namespace to share: `host` gets the same NAT network Docker
+/// gives) and, when `by_default`, for a RUN without `--network`; none at
+/// all for `--network=none`.
+pub fn uses_nat(network: RunNetwork, by_default: bool) -> bool {
     match network {
-        RunNetwork::Default | RunNetwork::Host => true,
+        RunNetwork::Default => by_default,
+        RunNetwork::Host => true,
         RunNetwork::None => false,
     }
 }
@@ -165,7 +171,8 @@ impl RunExecutor for WindowsRunExecutor {
         let process = process_parameters(spec)?;
         #[cfg(windows)]
         {
-            crate::windows_host::run_on_host(spec, process, self.settings.timeout)
+            let with_network = uses_nat(spec.network, self.settings.network_by_default);
+            crate::windows_host::run_on_host(spec, process, self.settings.timeout, with_network)
         }
         #[cfg(not(windows))]
         {
@@ -190,9 +197,10 @@ mod tests {
 
     #[test]
     fn only_network_none_runs_without_nat() {
-        assert!(uses_nat(RunNetwork::Default));
-        assert!(uses_nat(RunNetwork::Host));
-        assert!(!uses_nat(RunNetwork::None));
+        assert!(uses_nat(RunNetwork::Default, true));
+        assert!(!uses_nat(RunNetwork::Default, false));
+        assert!(uses_nat(RunNetwork::Host, false));
+        assert!(!uses_nat(RunNetwork::None, true));
     }
 
     #[test]

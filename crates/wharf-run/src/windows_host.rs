@@ -58,6 +58,7 @@ pub fn run_on_host(
     spec: &RunSpec<'_>,
     process: ProcessParameters,
     timeout: std::time::Duration,
+    with_network: bool,
 ) -> Result<RunChange, RunError> {
     let export_to = spec.scratch.join("export");
     std::fs::create_dir(&export_to).map_err(|e| RunError::io("creating", &export_to, e))?;
@@ -79,7 +80,7 @@ pub fn run_on_host(
     let mut sink = LineSink::new(spec.output);
     let mut output =
         |stream: OutputStream, bytes: &[u8]| sink.push(stream == OutputStream::Stderr, bytes);
-    let result = if crate::windows_executor::uses_nat(spec.network) {
+    let result = if with_network {
         let mut hcn = WindowsHcn::open().map_err(|e| RunError::Sandbox(e.to_string()))?;
         wharf_hcs::run_on_nat(&mut api, &mut hcn, &hcs_spec, &mut output)
     } else {
