@@ -16,8 +16,9 @@
 //! http(s) URLs (verified with `--checksum`), COPY --from another stage or
 //! an image in either OS direction (their layers are downloaded only
 //! then), ADD of git repositories (through the `git` command), and every
-//! configuration instruction. RUN needs an executor and is refused with
-//! its line.
+//! configuration instruction. RUN needs an executor that can run the
+//! stage's platform on this host; otherwise the build is refused with the
+//! RUN's line before anything is fetched.
 
 use crate::annotations::Annotations;
 use crate::api::{BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest};
@@ -31,6 +32,7 @@ use crate::stage_exec::{StageExec, StageResult};
 use crate::stage_graph::run_stages;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
+use wharf_frontend::ast::Instruction;
 use wharf_frontend::plan::{plan, Base, NoBaseImages, StagePlan, TargetPlan};
 use wharf_run::{ChocoTable, RunExecutor};
 
@@ -114,6 +116,7 @@ impl Builder {
             ResolvedBases::resolve(&first, &req.file.path, resolver, self.jobs, events)?;
         let plan = plan(&req.file, &req.source_text, &req.options, &known)?;
         self.annotations.check_index(plan.targets.len() > 1)?;
+        self.check_runs(&plan.targets, &req.file.path)?;
         for w in &plan.warnings {
             events(BuildEvent::warning(match w.line {
                 Some(l) => format!("{}:{l}: {}", plan.file, w.message),
@@ -163,6 +166,42 @@ impl Builder {
             images,
             index,
         })
+    }
+
+    /// Refuses, before anything is fetched or run, the first RUN the
+    /// executor cannot run on this host: no executor for the stage's
+    /// platform, or one whose host rule refuses the stage's base (a
+    /// Windows base this host cannot run process-isolated). The platform
+    /// checked is the second plan's, refined with the base's `os.version`.
+    fn check_runs(&self, targets: &[TargetPlan], file: &str) -> Result<(), BuildError> {
+        for stage in targets.iter().flat_map(|t| &t.stages) {
+            let Some(run) = stage
+                .instructions
+                .iter()
+                .find(|i| matches!(i.instruction, Instruction::Run(_)))
+            else {
+                continue;
+            };
+            let refusal = match self.run_executor.as_deref() {
+                Some(e) if e.supports(&stage.platform) => e.check_platform(&stage.platform).err(),
+                _ => Some(format!(
+                    "no RUN executor for {} is available in this build; the stage can use FROM, COPY, ADD and configuration instructions",
+                    stage.platform.short()
+                )),
+            };
+            if let Some(message) = refusal {
+                return Err(BuildError::Step {
+                    file: file.to_string(),
+                    line: run.line,
+                    message: format!(
+                        "RUN in stage {} ({}): {message}",
+                        stage.display_name(),
+                        stage.platform
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Runs one stage of a target, on top of the stages it reads.

@@ -17,7 +17,7 @@ use wharf_layer::{
     export_folder_to_layer, NoBase, Timestamp, WindowsLayerOptions, WindowsLayerWriter,
 };
 use wharf_oci::{chain_ids, LayerRef};
-use wharf_run::{LowerForm, LowerLayer, OutputLine, RunChange, RunExecutor};
+use wharf_run::{LowerForm, LowerLayer, OutputLine, RunChange, RunExecutor, RunNetwork};
 use wharf_store::SnapshotXattrs;
 
 impl StageExec<'_> {
@@ -96,6 +96,14 @@ impl StageExec<'_> {
                 },
             )
             .map_err(&fail)?;
+        if planned.ran_instead.is_some() && planned.spec.network == RunNetwork::None {
+            if let Ok(mut ev) = events_cell.try_borrow_mut() {
+                ev(BuildEvent::warning(format!(
+                    "{}:{line}: this RUN was translated to Chocolatey but runs with --network=none: choco install downloads packages and will fail without a network",
+                    self.file
+                )));
+            }
+        }
         for note in &planned.notes {
             output(OutputLine {
                 stderr: true,

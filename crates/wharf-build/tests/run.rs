@@ -122,3 +122,125 @@ fn a_translated_windows_run_is_what_the_history_records() {
         Some("RUN cmd /S /C apt-get install -y git")
     );
 }
+
+/// [`WindowsBases`] that counts the layer fetches it is asked for (each
+/// would download gigabytes from a registry).
+struct CountingBases {
+    bases: WindowsBases,
+    fetches: std::sync::atomic::AtomicUsize,
+}
+
+impl BaseResolver for CountingBases {
+    fn resolve(
+        &self,
+        reference: &wharf_oci::Reference,
+        platform: &Platform,
+    ) -> Result<ResolvedBase, ResolveError> {
+        self.bases.resolve(reference, platform)
+    }
+
+    fn fetch_layers(
+        &self,
+        reference: &wharf_oci::Reference,
+        layers: &[wharf_oci::LayerRef],
+        store: &wharf_store::Store,
+    ) -> Result<(), ResolveError> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.bases.fetch_layers(reference, layers, store)
+    }
+}
+
+#[test]
+fn a_run_the_host_cannot_execute_is_refused_before_any_layer_is_fetched() {
+    let f = fixture();
+    // The base (10.0.20348) is not in the store: running would fetch it,
+    // and so would the COPY --from before the RUN.
+    let resolver = CountingBases {
+        bases: WindowsBases {
+            layers: vec![absent_base_layer()],
+        },
+        fetches: Default::default(),
+    };
+    let df = "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nCOPY --from=mcr.microsoft.com/windows/nanoserver:ltsc2022 /License.txt /\nRUN echo hi\n";
+    let mut req = request(&f.context, df);
+    let windows: Platform = "windows/amd64".parse().unwrap();
+    req.options.platforms = vec![windows.clone()];
+    req.options.run_platforms = Some(vec![windows]);
+    let build = |host: &str| {
+        let executor = wharf_run::WindowsRunExecutor::new(wharf_run::WindowsRunSettings {
+            host_version: Some(host.parse().unwrap()),
+            ..Default::default()
+        });
+        Builder::new(config(&f.store, true))
+            .with_run_executor(std::sync::Arc::new(executor))
+            .build(&req, &resolver, &mut |_| {})
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    let fetches = || resolver.fetches.load(std::sync::atomic::Ordering::SeqCst);
+
+    // An ltsc2019 host cannot run an ltsc2022 base process-isolated.
+    let refused = build("10.0.17763.5000");
+    assert!(
+        refused.starts_with("Dockerfile:3: RUN in stage"),
+        "{refused}"
+    );
+    assert!(refused.contains("build 10.0.17763"), "{refused}");
+    assert!(refused.contains("build 10.0.20348.2113"), "{refused}");
+    assert!(refused.contains("older than build 20348"), "{refused}");
+    assert_eq!(fetches(), 0, "nothing fetched for a refused build");
+
+    // A host that can run it goes on and fetches (the check above is not
+    // passing because nothing would have been fetched anyway).
+    let failed = build("10.0.26100.1");
+    assert!(fetches() > 0, "{failed}");
+}
+
+#[test]
+fn a_translated_run_without_network_is_warned_about() {
+    let f = fixture();
+    let base = stored_base_layer(&f.store);
+    let resolver = WindowsBases { layers: vec![base] };
+    let executor = std::sync::Arc::new(RecordingExecutor(Default::default()));
+    let windows: Platform = "windows/amd64".parse().unwrap();
+    let build = |df: &str| {
+        let mut req = request(&f.context, df);
+        req.options.platforms = vec![windows.clone()];
+        req.options.run_platforms = Some(vec![windows.clone()]);
+        let mut events = Vec::new();
+        Builder::new(config(&f.store, true))
+            .with_run_executor(executor.clone())
+            .build(&req, &resolver, &mut |e| events.push(e))
+            .unwrap_or_else(|e| panic!("{e}"));
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                BuildEvent::Warning { message, .. } => Some(message),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let from = "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\n";
+    let warnings = build(&format!(
+        "{from}RUN --network=none apt-get install -y git\n"
+    ));
+    assert!(
+        warnings.iter().any(|w| w.starts_with("Dockerfile:2:")
+            && w.contains("Chocolatey")
+            && w.contains("--network=none")),
+        "{warnings:?}"
+    );
+    // With a network, or without a translation, nothing to warn about.
+    let with_network = build(&format!("{from}RUN apt-get install -y git\n"));
+    assert!(
+        !with_network.iter().any(|w| w.contains("Chocolatey")),
+        "{with_network:?}"
+    );
+    let untranslated = build(&format!("{from}RUN --network=none echo hi\n"));
+    assert!(
+        !untranslated.iter().any(|w| w.contains("Chocolatey")),
+        "{untranslated:?}"
+    );
+}

@@ -90,7 +90,9 @@ fn plan_options(a: &BuildArgs, loaded: &load::Loaded) -> Result<PlanOptions> {
         target: a.target.clone(),
         platforms,
         named_contexts,
-        ..PlanOptions::for_host()
+        // On Windows the host's build: images are chosen for it.
+        build_platform: wharf_run::host_platform(),
+        run_platforms: Some(vec![wharf_run::host_platform()]),
     })
 }
 

@@ -33,10 +33,13 @@ pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
 /// The executor for this build: HCS on Windows hosts.
 #[cfg(windows)]
 pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
-    use wharf_run::{WindowsRunExecutor, WindowsRunSettings};
+    use wharf_run::{host_windows_version, WindowsRunExecutor, WindowsRunSettings};
     let _ = (a.network, &a.runtime);
     Ok(Some(Arc::new(WindowsRunExecutor::new(
-        WindowsRunSettings::default(),
+        WindowsRunSettings {
+            host_version: host_windows_version(),
+            ..WindowsRunSettings::default()
+        },
     ))))
 }
 

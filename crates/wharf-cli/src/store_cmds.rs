@@ -47,7 +47,7 @@ pub fn pull(a: &PullArgs) -> Result<()> {
         .with_context(|| format!("{}: not an image reference", a.reference))?;
     let platform = match &a.platform {
         Some(p) => p.parse::<Platform>().context("--platform")?,
-        None => Platform::host(),
+        None => wharf_run::host_platform(),
     };
     let pulled = runtime()?
         .block_on(client(&a.insecure_registries)?.pull(&r, &platform, &store))

@@ -586,7 +586,8 @@ fn store_commands_on_a_windows_store_path() {
 fn windows_run_without_the_containers_feature_says_to_enable_it() {
     // Wine has no computecore.dll or vmcompute.dll, like a Windows host
     // without the Containers feature: wharf.exe starts (they are loaded on
-    // first use) and the RUN fails with the remedy.
+    // first use) and the RUN is refused after planning, before any layer is
+    // fetched, with the remedy.
     let (_reg, tmp, host) = setup();
     let dir = tmp.path();
     let ctx = context(

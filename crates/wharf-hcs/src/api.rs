@@ -3,11 +3,16 @@
 //! implements it over `vmcompute.dll` and `computecore.dll`; tests
 //! implement it with a recording fake.
 
-use crate::hcs_error::{format_hresult, HcsResult, E_NOT_READY};
+use crate::hcs_error::{format_hresult, HcsResult, E_DEVICE_NOT_CONNECTED, E_NOT_READY};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 use thiserror::Error;
+
+/// The longest wait for one HCS operation (create, start, shutdown,
+/// terminate, process creation, properties); hcsshim bounds its waits at
+/// 4 minutes too. No wait is unbounded.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// A Windows GUID (`NameToGuid`'s result, a layer's id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -31,6 +36,23 @@ impl Guid {
                 bytes[15],
             ],
         }
+    }
+}
+
+impl Guid {
+    /// Parses the text form (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, any
+    /// case, braces allowed), as HCN spells object ids.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim().trim_start_matches('{').trim_end_matches('}');
+        let groups: Vec<&str> = text.split('-').collect();
+        let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        if lengths != [8, 4, 4, 4, 12] || !text.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit())
+        {
+            return None;
+        }
+        u128::from_str_radix(&groups.concat(), 16)
+            .ok()
+            .map(Guid::from_u128)
     }
 }
 
@@ -117,6 +139,13 @@ impl ApiError {
     /// the legacy storage calls sometimes return.
     pub fn is_not_ready(&self) -> bool {
         self.hresult == E_NOT_READY || self.hresult == 21
+    }
+
+    /// The errors after which hcsshim tries `ActivateLayer` +
+    /// `PrepareLayer` again: `ERROR_NOT_READY` and
+    /// `ERROR_DEVICE_NOT_CONNECTED`, as HRESULTs or bare codes.
+    pub fn is_transient_mount_error(&self) -> bool {
+        self.is_not_ready() || self.hresult == E_DEVICE_NOT_CONNECTED || self.hresult == 1167
     }
 }
 
@@ -245,6 +274,22 @@ pub trait HcsApi {
 
     /// `DestroyLayer`: removes the layer folder.
     fn destroy_layer(&mut self, layer: &Path) -> Result<(), ApiError>;
+
+    // ---- Stopping a compute system gracefully ----
+
+    /// `HcsShutDownComputeSystem`, waiting (bounded) for the operation:
+    /// asks the container's OS to shut down.
+    fn shutdown_compute_system(&mut self, system: &mut Self::System) -> Result<(), ApiError>;
+
+    /// `HcsGetComputeSystemProperties` with no query: the schema 2
+    /// `Properties` document (`State`, `Stopped`).
+    fn compute_system_properties(&mut self, system: &mut Self::System) -> Result<String, ApiError>;
+
+    // ---- Preparing the container's files ----
+
+    /// `CreateDirectoryW` for `path` and each missing parent (a folder in
+    /// the mounted scratch volume, `\\?\Volume{GUID}\...`).
+    fn create_directory(&mut self, path: &str) -> Result<(), ApiError>;
 }
 
 #[cfg(test)]
@@ -263,6 +308,21 @@ mod tests {
             Guid::default().to_string(),
             "00000000-0000-0000-0000-000000000000"
         );
+    }
+
+    #[test]
+    fn guid_text_round_trip() {
+        let text = "6b29fc40-ca47-1067-b31d-00dd010662da";
+        assert_eq!(Guid::parse(text).unwrap().to_string(), text);
+        assert_eq!(
+            Guid::parse("{6B29FC40-CA47-1067-B31D-00DD010662DA}")
+                .unwrap()
+                .to_string(),
+            text
+        );
+        assert_eq!(Guid::parse("6b29fc40-ca47-1067-b31d-00dd010662d"), None);
+        assert_eq!(Guid::parse("6b29fc40ca47-1067-b31d-00dd010662da"), None);
+        assert_eq!(Guid::parse("+b29fc40-ca47-1067-b31d-00dd010662da"), None);
     }
 
     #[test]
@@ -285,6 +345,14 @@ mod tests {
         );
         let none = ApiError::new("ActivateLayer", 0x8000_4005).with_result_document("  ");
         assert_eq!(none.result, None);
+    }
+
+    #[test]
+    fn transient_mount_errors() {
+        for code in [0x8007_0015, 21, 0x8007_048F, 1167] {
+            assert!(ApiError::new("PrepareLayer", code).is_transient_mount_error());
+        }
+        assert!(!ApiError::new("PrepareLayer", 0x8007_0005).is_transient_mount_error());
     }
 
     #[test]

@@ -16,10 +16,11 @@ use thiserror::Error;
 pub const OWNER: &str = "wharf";
 
 /// `GraphDriverType::FilterDriver`: the `Flavour` of the legacy
-/// `vmcompute.dll` storage calls' driver info. Its `HomeDir` must point to
+/// `vmcompute.dll` storage calls' driver info (a Go `int` in hcsshim's
+/// `driverInfo`: pointer-sized). Its `HomeDir` must point to
 /// an empty string (a NULL `HomeDir` crashes the service) and the layer
 /// "id" passed beside it is the layer's full folder path.
-pub const LAYER_DRIVER_FLAVOUR_FILTER: i32 = 1;
+pub const LAYER_DRIVER_FLAVOUR_FILTER: isize = 1;
 
 /// `SchemaVersion` of the documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,7 +274,7 @@ impl ProcessStatus {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::api::Guid;
     use serde_json::json;
@@ -327,6 +328,124 @@ mod tests {
             }
         });
         assert_eq!(serde_json::to_value(&document).unwrap(), expected);
+    }
+
+    /// `data/schema2-tags.txt`: type → its members.
+    pub(crate) fn schema2_tags() -> BTreeMap<String, Vec<String>> {
+        include_str!("../data/schema2-tags.txt")
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(|l| {
+                let (ty, members) = l.split_once(':').expect("Type: members");
+                let members = members.split_whitespace().map(str::to_owned).collect();
+                (ty.trim().to_owned(), members)
+            })
+            .collect()
+    }
+
+    /// The schema 2 type of the object a member holds (arrays: of their
+    /// elements); `None` for scalars and for `Environment`, a map whose
+    /// keys are variable names.
+    fn member_type(parent: &str, member: &str) -> Option<&'static str> {
+        Some(match (parent, member) {
+            ("ComputeSystem", "SchemaVersion") => "Version",
+            ("ComputeSystem", "Container") => "Container",
+            ("Container", "GuestOs") => "GuestOs",
+            ("Container", "Storage") => "Storage",
+            ("Container", "MappedDirectories") => "MappedDirectory",
+            ("Container", "Networking") => "Networking",
+            ("Storage", "Layers") => "Layer",
+            _ => return None,
+        })
+    }
+
+    fn check_members(
+        value: &serde_json::Value,
+        ty: &str,
+        tags: &BTreeMap<String, Vec<String>>,
+        seen: &mut std::collections::BTreeSet<String>,
+    ) {
+        let object = value.as_object().expect("an object");
+        let known = tags
+            .get(ty)
+            .unwrap_or_else(|| panic!("no type {ty} in the list"));
+        for (member, child) in object {
+            seen.insert(format!("{ty}.{member}"));
+            assert!(
+                known.contains(member),
+                "{ty}.{member} is not a schema 2 member in data/schema2-tags.txt"
+            );
+            let Some(child_ty) = member_type(ty, member) else {
+                assert!(
+                    !child.is_object() || member == "Environment",
+                    "{ty}.{member} holds an object of no known type"
+                );
+                continue;
+            };
+            match child {
+                serde_json::Value::Array(items) => {
+                    for item in items {
+                        check_members(item, child_ty, tags, seen);
+                    }
+                }
+                other => check_members(other, child_ty, tags, seen),
+            }
+        }
+    }
+
+    #[test]
+    fn every_serialised_key_is_a_schema2_tag() {
+        let tags = schema2_tags();
+        let mut seen = std::collections::BTreeSet::new();
+        let system = ComputeSystem::container(
+            "h",
+            &parents(),
+            r"\\?\Volume{x}",
+            vec![MappedDirectory {
+                host_path: r"C:\a".to_owned(),
+                container_path: r"C:\b".to_owned(),
+                read_only: false,
+            }],
+            &Network::Namespace("n".to_owned()),
+        );
+        let value = serde_json::to_value(&system).unwrap();
+        check_members(&value, "ComputeSystem", &tags, &mut seen);
+        let process = ProcessParameters::for_run("x".to_owned(), "", [("A", "1")], "u");
+        check_members(
+            &serde_json::to_value(&process).unwrap(),
+            "ProcessParameters",
+            &tags,
+            &mut seen,
+        );
+        let status = ProcessStatus {
+            process_id: 1,
+            exited: true,
+            exit_code: 2,
+            last_wait_result: 3,
+        };
+        check_members(
+            &serde_json::to_value(status).unwrap(),
+            "ProcessStatus",
+            &tags,
+            &mut seen,
+        );
+        // Every member listed for a written document was reached (the
+        // `Properties` members are only read, by `system_has_stopped`; the
+        // HCN documents are checked in `network.rs`).
+        let listed: std::collections::BTreeSet<String> = tags
+            .iter()
+            .filter(|(ty, _)| {
+                *ty != "Properties" && !ty.starts_with("HostCompute") && !ty.starts_with("Modify")
+            })
+            .flat_map(|(ty, members)| members.iter().map(move |m| format!("{ty}.{m}")))
+            .collect();
+        assert_eq!(seen, listed);
+        // And a wrong key would be caught.
+        let wrong = serde_json::json!({"HostName": "h", "Hostname": "h"});
+        let caught = std::panic::catch_unwind(|| {
+            check_members(&wrong, "GuestOs", &schema2_tags(), &mut Default::default())
+        });
+        assert!(caught.is_err());
     }
 
     #[test]

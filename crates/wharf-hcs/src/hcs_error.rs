@@ -70,6 +70,43 @@ pub const HCS_E_PROCESS_ALREADY_STOPPED: u32 = 0x8037_011F;
 /// `HCS_E_SYSTEM_ALREADY_STOPPED`: terminating a stopped compute system.
 pub const HCS_E_SYSTEM_ALREADY_STOPPED: u32 = 0x8037_0110;
 
+/// `HRESULT_FROM_WIN32(ERROR_DEVICE_NOT_CONNECTED)`: seen from
+/// `PrepareLayer` under load; trying again helps (hcsshim).
+pub const E_DEVICE_NOT_CONNECTED: u32 = 0x8007_048F;
+/// `HRESULT_FROM_WIN32(ERROR_NOT_FOUND)`: HCS's answer for a process or
+/// system that has exited or no longer exists.
+pub const E_NOT_FOUND: u32 = 0x8007_0490;
+/// `HCS_E_SYSTEM_NOT_FOUND`.
+pub const HCS_E_SYSTEM_NOT_FOUND: u32 = 0x8037_010E;
+
+/// HCS returns its `0x8037xxxx` codes with the severity bits set as well
+/// (`0xC037xxxx`, e.g. hcsshim's `ErrVmcomputeAlreadyStopped` is
+/// `0xC0370110`); both mean the same. This maps the second family onto
+/// the first.
+pub fn hcs_family(code: u32) -> u32 {
+    if code & 0xFFFF_0000 == 0xC037_0000 {
+        code & !0x4000_0000
+    } else {
+        code
+    }
+}
+
+/// Whether stopping a process or compute system failed only because it
+/// had already stopped or no longer exists (hcsshim's `IsAlreadyStopped`
+/// and `IsNotExist`): `HCS_E_SYSTEM_ALREADY_STOPPED` and
+/// `HCS_E_PROCESS_ALREADY_STOPPED` in both families, `HCS_E_SYSTEM_NOT_FOUND`
+/// and `ERROR_NOT_FOUND`.
+pub fn is_already_stopped(code: u32) -> bool {
+    matches!(
+        hcs_family(code),
+        HCS_E_SYSTEM_ALREADY_STOPPED
+            | HCS_E_PROCESS_ALREADY_STOPPED
+            | HCS_E_SYSTEM_NOT_FOUND
+            | E_NOT_FOUND
+            | 0x490
+    )
+}
+
 /// `HRESULT_FROM_WIN32(ERROR_MOD_NOT_FOUND)`: a DLL could not be loaded
 /// (the HCS DLLs, on a host without the Containers feature).
 pub const E_MOD_NOT_FOUND: u32 = 0x8007_007E;
@@ -79,24 +116,26 @@ pub const E_PROC_NOT_FOUND: u32 = 0x8007_007F;
 /// The symbolic name of an HRESULT and what to do about it, for the codes
 /// a build can meet.
 pub fn describe_hresult(code: u32) -> Option<(&'static str, &'static str)> {
-    let known = match code {
+    let known = match hcs_family(code) {
         HCS_E_ACCESS_DENIED => ("HCS_E_ACCESS_DENIED", "run Wharf as an administrator (an elevated prompt): creating containers needs it"),
         0x8007_0005 => ("E_ACCESSDENIED", "run Wharf as an administrator; importing and exporting layers needs the backup and restore privileges"),
         0x8007_0522 => ("ERROR_PRIVILEGE_NOT_HELD", "run Wharf as an administrator: it needs the backup and restore privileges"),
         E_MOD_NOT_FOUND => ("ERROR_MOD_NOT_FOUND", "this host has no Host Compute Service, which RUN in a Windows stage needs: enable the Windows Containers feature (Enable-WindowsOptionalFeature -Online -FeatureName Containers, or Install-WindowsFeature Containers on Windows Server) and restart; builds without a Windows RUN do not need it"),
         E_PROC_NOT_FOUND => ("ERROR_PROC_NOT_FOUND", "this host's Host Compute Service lacks a function RUN needs: use Windows Server 2019 / Windows 10 1809 or later with the Containers feature enabled"),
         E_NOT_READY => ("ERROR_NOT_READY", "the layer's volume is not mounted yet; retry"),
+        E_DEVICE_NOT_CONNECTED => ("ERROR_DEVICE_NOT_CONNECTED", "the layer's virtual disk went away while mounting, usually under load; retry with fewer builds at once"),
+        E_NOT_FOUND => ("ERROR_NOT_FOUND", "the process or compute system no longer exists"),
         0x8007_0002 => ("ERROR_FILE_NOT_FOUND", "a layer folder or file is missing: check that every layer of the chain was imported"),
         0x8007_0003 => ("ERROR_PATH_NOT_FOUND", "a layer folder is missing: check that every layer of the chain was imported"),
         0x8007_00B7 => ("ERROR_ALREADY_EXISTS", "a folder or compute system of that name exists: remove what a previous run left behind"),
         0x8037_0100 => ("HCS_E_TERMINATED_DURING_START", "the container stopped while starting: check the Windows event log (Hyper-V-Compute)"),
-        0x8037_0101 => ("HCS_E_IMAGE_MISMATCH", "the base image's Windows version does not match the host: use a base image whose os.version matches this host's build"),
+        0x8037_0101 => ("HCS_E_IMAGE_MISMATCH", "the base image's Windows build cannot run process-isolated on this host (below build 20348 only the host's own build runs; from 20348 on, builds from the previous LTSC up to the host's): use a base image whose os.version fits this host's build"),
         0x8037_0102 => ("HCS_E_HYPERV_NOT_INSTALLED", "enable the Containers feature (and Hyper-V for Hyper-V isolation) and reboot"),
         0x8037_0105 => ("HCS_E_INVALID_STATE", "the compute system is not in a state for this operation; a previous run may have left it behind (hcsdiag list)"),
         0x8037_0106 => ("HCS_E_UNEXPECTED_EXIT", "the container exited unexpectedly: check the Windows event log (Hyper-V-Compute)"),
         0x8037_0107 => ("HCS_E_TERMINATED", "the container was terminated"),
         0x8037_010D => ("HCS_E_INVALID_JSON", "this Windows version does not understand the document: it needs Windows Server 2019 (1809) or later"),
-        0x8037_010E => ("HCS_E_SYSTEM_NOT_FOUND", "the compute system no longer exists"),
+        HCS_E_SYSTEM_NOT_FOUND => ("HCS_E_SYSTEM_NOT_FOUND", "the compute system no longer exists"),
         0x8037_010F => ("HCS_E_SYSTEM_ALREADY_EXISTS", "a compute system with this id exists: remove it (hcsdiag kill) or retry"),
         HCS_E_SYSTEM_ALREADY_STOPPED => ("HCS_E_SYSTEM_ALREADY_STOPPED", "the compute system has already stopped"),
         0x8037_0112 => ("HCS_E_INVALID_LAYER", "a layer folder is not a valid imported layer: import the layer again"),
@@ -142,6 +181,37 @@ mod tests {
             "{missing}"
         );
         assert!(format_hresult(E_PROC_NOT_FOUND).contains("Containers feature"));
+    }
+
+    #[test]
+    fn both_hcs_families_are_known() {
+        let text = format_hresult(0xC037_0101);
+        assert!(
+            text.starts_with("0xC0370101 HCS_E_IMAGE_MISMATCH"),
+            "{text}"
+        );
+        assert!(text.contains("os.version"), "{text}");
+        assert_eq!(describe_hresult(0xC037_011B), describe_hresult(0x8037_011B));
+        assert_eq!(hcs_family(0x8007_0005), 0x8007_0005);
+    }
+
+    #[test]
+    fn already_stopped_codes() {
+        for code in [
+            0x8037_0110,
+            0xC037_0110,
+            0x8037_011F,
+            0xC037_011F,
+            0x8037_010E,
+            0xC037_010E,
+            0x8007_0490,
+            0x490,
+        ] {
+            assert!(is_already_stopped(code), "{code:#x}");
+        }
+        for code in [0x8037_0105, 0x8000_4005, 0] {
+            assert!(!is_already_stopped(code), "{code:#x}");
+        }
     }
 
     #[test]

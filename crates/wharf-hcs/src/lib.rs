@@ -11,6 +11,10 @@
 //! - [`orchestrator`]: [`run`], [`import_layer`] and [`finish_base_layer`]:
 //!   the call order, retries, timeout and an always-complete teardown,
 //!   generic over [`HcsApi`];
+//! - [`network`]: a RUN's network (an HCN namespace with an endpoint on
+//!   `nat`) over the [`HcnApi`] trait; `windows_network` (Windows only)
+//!   implements it over `computenetwork.dll`, loaded on first use.
+//! - `windows_host_version` (Windows only): the host's Windows build.
 //! - `windows_shim` (Windows only): [`HcsApi`] over `vmcompute.dll` and
 //!   `computecore.dll`, which `windows_dlls` loads on first use, so that
 //!   `wharf.exe` starts on hosts without the Containers feature.
@@ -30,16 +34,31 @@ pub mod api;
 pub mod command_line;
 pub mod documents;
 pub mod hcs_error;
+pub mod network;
 pub mod orchestrator;
 pub mod run_error;
 #[cfg(windows)]
 mod windows_dlls;
 #[cfg(windows)]
+mod windows_host_version;
+#[cfg(windows)]
+mod windows_network;
+#[cfg(windows)]
 pub mod windows_shim;
 
 pub use api::{ApiError, Guid, HcsApi, LayerDescriptor, OutputEvent, OutputStream};
 pub use documents::{ComputeSystem, MappedDirectory, Network, ProcessParameters, ProcessStatus};
-pub use orchestrator::{finish_base_layer, import_layer, run, MountRetry, RunResult, RunSpec};
+pub use network::{
+    attach_nat, detach, run_on_nat, HcnApi, NatAttachment, NetworkError, NetworkFailure,
+};
+pub use orchestrator::{
+    cancel_all, finish_base_layer, import_layer, run, MountRetry, RunResult, RunSpec,
+    SHUTDOWN_TIMEOUT,
+};
 pub use run_error::{RunError, RunFailure, Step};
+#[cfg(windows)]
+pub use windows_host_version::{host_version, HostVersion};
+#[cfg(windows)]
+pub use windows_network::WindowsHcn;
 #[cfg(windows)]
 pub use windows_shim::WindowsHcs;

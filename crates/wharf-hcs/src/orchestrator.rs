@@ -4,33 +4,74 @@
 //!
 //! The sequence (what hcsshim and Docker's Windows driver do):
 //! 1. `NameToGuid` for each parent layer folder;
-//! 2. create, activate and prepare the scratch layer on the parents, and
-//!    find its volume (retrying while the volume is not ready);
+//! 2. create the scratch layer on the parents, activate and prepare it
+//!    (the pair retried as hcsshim's `MountWCOWLayers` does, `PrepareLayer`
+//!    serialised process-wide as hcsshim's `wclayer` does), and find its
+//!    volume;
 //! 3. create and start the compute system, start the command, pass its
-//!    output on until it exits (or stop it at the timeout);
-//! 4. close the process, terminate and close the compute system, unprepare
-//!    the scratch; if the command succeeded, export the scratch's changes
-//!    into the export folder (the scratch stays activated for that);
+//!    output on until it exits (or stop it at the timeout or on
+//!    [`cancel_all`]);
+//! 4. close the process, stop the compute system (shut down, bounded,
+//!    then terminate; both waited for) and close it, unprepare the
+//!    scratch; if the command succeeded, export the scratch's changes into
+//!    the export folder (the scratch stays activated for that);
 //! 5. deactivate and destroy the scratch.
 //!
 //! On failure, each resource still held is released in reverse order of
-//! acquisition: process (terminated if still running), compute system,
-//! prepared volume, activation, scratch folder. The first error is
-//! returned with each teardown failure attached.
+//! acquisition: process (terminated if still running), compute system
+//! (stopped as above), prepared volume, activation, scratch folder. The
+//! first error is returned with each teardown failure attached.
 
 use crate::api::{HcsApi, LayerDescriptor, OutputEvent, OutputStream};
 use crate::documents::{ComputeSystem, MappedDirectory, Network, ProcessParameters, ProcessStatus};
-use crate::hcs_error::{HCS_E_PROCESS_ALREADY_STOPPED, HCS_E_SYSTEM_ALREADY_STOPPED};
+use crate::hcs_error::is_already_stopped;
 use crate::run_error::{RunError, RunFailure, Step};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How long one wait for output lasts before the process's status is
 /// asked for again.
 const OUTPUT_POLL: Duration = Duration::from_millis(200);
 
-/// How often, and how far apart, to ask for the scratch's volume while
-/// Windows answers `ERROR_NOT_READY`.
+/// How long a compute system gets to shut down before it is terminated
+/// (hcsshim, containerd and moby allow 30 s).
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a terminated compute system gets to stop.
+const TERMINATE_WAIT: Duration = Duration::from_secs(30);
+
+/// How far apart a stopping system's state is asked for.
+const STATE_POLL: Duration = Duration::from_millis(100);
+
+/// `PrepareLayer` one at a time in this process: hcsshim serialises it
+/// (`internal/wclayer`) because concurrent calls make Windows time out.
+static PREPARE_LAYER: Mutex<()> = Mutex::new(());
+
+/// Set by [`cancel_all`]: every RUN of this process stops at its next
+/// check and tears down.
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// Stops every RUN this process is running, and any it starts later (Ctrl-C
+/// ends the build): each stops its command, tears down and returns
+/// [`RunError::Cancelled`].
+pub fn cancel_all() {
+    CANCELLED.store(true, Ordering::SeqCst);
+}
+
+fn cancelled(id: &str) -> Result<(), RunError> {
+    if CANCELLED.load(Ordering::SeqCst) {
+        return Err(RunError::Cancelled {
+            system_id: id.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// How often, and how far apart, to try `ActivateLayer` + `PrepareLayer`
+/// again (deactivating in between) while Windows answers `ERROR_NOT_READY`
+/// or `ERROR_DEVICE_NOT_CONNECTED`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MountRetry {
     pub attempts: u32,
@@ -39,9 +80,9 @@ pub struct MountRetry {
 
 impl Default for MountRetry {
     fn default() -> Self {
-        // hcsshim and Docker wait up to a few seconds.
+        // hcsshim's MountWCOWLayers: 5 tries, 100 ms apart.
         MountRetry {
-            attempts: 30,
+            attempts: 5,
             delay: Duration::from_millis(100),
         }
     }
@@ -70,6 +111,9 @@ pub struct RunSpec {
     /// failed export it may hold part of the export: the caller removes it.
     pub export_to: PathBuf,
     pub mount_retry: MountRetry,
+    /// How long the compute system gets to shut down before it is
+    /// terminated ([`SHUTDOWN_TIMEOUT`]).
+    pub shutdown_timeout: Duration,
 }
 
 /// What a RUN produced.
@@ -200,6 +244,19 @@ pub fn layer_folder_name(path: &str) -> Option<&str> {
     }
 }
 
+/// The folder holding `path`, whichever separators it uses (`C:\a\b` →
+/// `C:\a`); `None` for a top-level name or a drive root.
+pub fn parent_folder(path: &str) -> Option<&str> {
+    let (parent, _) = path
+        .trim_end_matches(['\\', '/'])
+        .rsplit_once(['\\', '/'])?;
+    if parent.is_empty() || parent.ends_with(':') {
+        None
+    } else {
+        Some(parent)
+    }
+}
+
 fn path_text(path: &Path) -> Result<&str, RunError> {
     path.to_str().ok_or_else(|| RunError::NonUnicodePath {
         path: path.to_owned(),
@@ -240,16 +297,25 @@ fn execute<A: HcsApi>(
     let scratch_path = spec.scratch.as_path();
     let id = spec.system_id.as_str();
 
+    // HCS creates neither the scratch's parent folder nor the export
+    // folder (hcsshim exports into a folder it made with MkdirTemp).
+    if let Some(parent) = parent_folder(scratch) {
+        api.create_directory(parent)
+            .map_err(|e| RunError::call(Step::CreateScratch, scratch, e))?;
+    }
     api.create_scratch_layer(scratch_path, parents)
         .map_err(|e| RunError::call(Step::CreateScratch, scratch, e))?;
     held.scratch_created = true;
-    api.activate_layer(scratch_path)
-        .map_err(|e| RunError::call(Step::ActivateScratch, scratch, e))?;
-    held.activated = true;
-    api.prepare_layer(scratch_path, parents)
-        .map_err(|e| RunError::call(Step::PrepareScratch, scratch, e))?;
-    held.prepared = true;
+    activate_and_prepare(api, spec, scratch, parents, held)?;
     let volume = mount_path(api, spec)?;
+    // The working directory exists before the process starts, as BuildKit
+    // creates it in the mounted root file system (WORKDIR may name one the
+    // layers lack).
+    if let Some(dir) = working_directory_in_volume(&volume, &spec.process.working_directory) {
+        api.create_directory(&dir)
+            .map_err(|e| RunError::call(Step::CreateWorkingDirectory, dir.as_str(), e))?;
+    }
+    cancelled(id)?;
 
     let document = ComputeSystem::container(
         &spec.host_name,
@@ -266,6 +332,7 @@ fn execute<A: HcsApi>(
     api.start_compute_system(system)
         .map_err(|e| RunError::call(Step::StartComputeSystem, id, e))?;
 
+    cancelled(id)?;
     let parameters = to_json(&spec.process);
     let process = api
         .create_process(system, &parameters)
@@ -281,17 +348,17 @@ fn execute<A: HcsApi>(
         api.close_process(process);
     }
     if let Some(mut system) = held.system.take() {
-        let stopped = api.terminate_compute_system(&mut system);
+        let stopped = stop_system(api, spec, &mut system);
         api.close_compute_system(system);
-        stopped
-            .or_else(ignore(HCS_E_SYSTEM_ALREADY_STOPPED))
-            .map_err(|e| RunError::call(Step::TerminateComputeSystem, id, e))?;
+        stopped?;
     }
     held.prepared = false;
     api.unprepare_layer(scratch_path)
         .map_err(|e| RunError::call(Step::UnprepareScratch, scratch, e))?;
 
     let exported_folder = if exit_code == 0 {
+        api.create_directory(path_text(&spec.export_to)?)
+            .map_err(|e| RunError::call(Step::ExportScratch, scratch, e))?;
         api.export_layer(scratch_path, &spec.export_to, parents)
             .map_err(|e| RunError::call(Step::ExportScratch, scratch, e))?;
         Some(spec.export_to.clone())
@@ -304,37 +371,176 @@ fn execute<A: HcsApi>(
     })
 }
 
-fn mount_path<A: HcsApi>(api: &mut A, spec: &RunSpec) -> Result<String, RunError> {
+/// `ActivateLayer` then `PrepareLayer`, tried again as a pair (after
+/// deactivating) while Windows answers `ERROR_NOT_READY` or
+/// `ERROR_DEVICE_NOT_CONNECTED`, as hcsshim's `MountWCOWLayers` does.
+fn activate_and_prepare<A: HcsApi>(
+    api: &mut A,
+    spec: &RunSpec,
+    scratch: &str,
+    parents: &[LayerDescriptor],
+    held: &mut Held<A::System, A::Process>,
+) -> Result<(), RunError> {
+    let scratch_path = spec.scratch.as_path();
     let attempts = spec.mount_retry.attempts.max(1);
     let mut attempt = 1;
     loop {
-        match api.layer_mount_path(&spec.scratch) {
-            Ok(volume) if volume.is_empty() => {
-                return Err(RunError::EmptyMountPath {
-                    scratch: spec.scratch.clone(),
-                })
+        let (step, error) = match api.activate_layer(scratch_path) {
+            Err(e) => (Step::ActivateScratch, e),
+            Ok(()) => {
+                held.activated = true;
+                let prepared = {
+                    let _one_at_a_time = PREPARE_LAYER.lock().unwrap_or_else(|e| e.into_inner());
+                    api.prepare_layer(scratch_path, parents)
+                };
+                match prepared {
+                    Ok(()) => {
+                        held.prepared = true;
+                        return Ok(());
+                    }
+                    Err(e) => (Step::PrepareScratch, e),
+                }
             }
-            Ok(volume) => return Ok(volume),
-            Err(e) if e.is_not_ready() && attempt < attempts => {
-                attempt += 1;
-                std::thread::sleep(spec.mount_retry.delay);
-            }
-            Err(e) if e.is_not_ready() => {
-                return Err(RunError::MountPathNotReady {
-                    scratch: spec.scratch.clone(),
-                    attempts,
-                    source: e,
-                })
-            }
-            Err(e) => {
-                return Err(RunError::call(
-                    Step::MountPath,
-                    spec.scratch.to_string_lossy(),
-                    e,
-                ))
+        };
+        // Otherwise the teardown deactivates.
+        if !error.is_transient_mount_error() {
+            return Err(RunError::call(step, scratch, error));
+        }
+        if attempt >= attempts {
+            return Err(RunError::MountPathNotReady {
+                scratch: spec.scratch.clone(),
+                attempts,
+                source: error,
+            });
+        }
+        if std::mem::take(&mut held.activated) {
+            api.deactivate_layer(scratch_path)
+                .map_err(|e| RunError::call(Step::DeactivateScratch, scratch, e))?;
+        }
+        attempt += 1;
+        std::thread::sleep(spec.mount_retry.delay);
+    }
+}
+
+/// The scratch's volume (asked once: the retry is around activation and
+/// preparation).
+fn mount_path<A: HcsApi>(api: &mut A, spec: &RunSpec) -> Result<String, RunError> {
+    match api.layer_mount_path(&spec.scratch) {
+        Ok(volume) if volume.is_empty() => Err(RunError::EmptyMountPath {
+            scratch: spec.scratch.clone(),
+        }),
+        Ok(volume) => Ok(volume),
+        Err(e) => Err(RunError::call(
+            Step::MountPath,
+            spec.scratch.to_string_lossy(),
+            e,
+        )),
+    }
+}
+
+/// Stops a compute system as hcsshim, containerd and moby do: a shutdown
+/// request, waited for up to `spec.shutdown_timeout`; if it fails or the
+/// system is still running then, terminate, waited for too. Stopping what
+/// has already stopped (or no longer exists) is success. Returns once the
+/// system has stopped, so that its scratch can be unprepared.
+fn stop_system<A: HcsApi>(
+    api: &mut A,
+    spec: &RunSpec,
+    system: &mut A::System,
+) -> Result<(), RunError> {
+    let id = spec.system_id.as_str();
+    match api.shutdown_compute_system(system) {
+        Err(e) if is_already_stopped(e.hresult) => return Ok(()),
+        Err(_) => {} // not every system accepts a shutdown: terminate
+        Ok(()) => {
+            if wait_until_stopped(api, spec, system, spec.shutdown_timeout)? {
+                return Ok(());
             }
         }
     }
+    match api.terminate_compute_system(system) {
+        Err(e) if is_already_stopped(e.hresult) => return Ok(()),
+        Err(e) => return Err(RunError::call(Step::TerminateComputeSystem, id, e)),
+        Ok(()) => {}
+    }
+    if wait_until_stopped(api, spec, system, TERMINATE_WAIT)? {
+        Ok(())
+    } else {
+        Err(RunError::DidNotStop {
+            system_id: id.to_owned(),
+            after: spec.shutdown_timeout + TERMINATE_WAIT,
+        })
+    }
+}
+
+/// Asks for the system's state until it has stopped (`true`) or `bound`
+/// has passed (`false`).
+fn wait_until_stopped<A: HcsApi>(
+    api: &mut A,
+    spec: &RunSpec,
+    system: &mut A::System,
+    bound: Duration,
+) -> Result<bool, RunError> {
+    let started = Instant::now();
+    loop {
+        match api.compute_system_properties(system) {
+            Err(e) if is_already_stopped(e.hresult) => return Ok(true),
+            Err(e) => {
+                return Err(RunError::call(
+                    Step::TerminateComputeSystem,
+                    spec.system_id.as_str(),
+                    e,
+                ))
+            }
+            Ok(document) if system_has_stopped(&document) => return Ok(true),
+            Ok(_) => {}
+        }
+        let elapsed = started.elapsed();
+        if elapsed >= bound {
+            return Ok(false);
+        }
+        std::thread::sleep(STATE_POLL.min(bound - elapsed));
+    }
+}
+
+/// Where the container's working directory `cwd` (`C:\app`, `\app`,
+/// `C:/app`) is in the mounted scratch volume `volume`; `None` for the
+/// root, for another drive (not in the volume) and for a path with `..`.
+pub fn working_directory_in_volume(volume: &str, cwd: &str) -> Option<String> {
+    let cwd = cwd.replace('/', "\\");
+    let rest = match cwd.get(..2) {
+        Some(drive) if drive.eq_ignore_ascii_case("c:") => &cwd[2..],
+        _ if cwd.starts_with('\\') => cwd.as_str(),
+        _ => return None,
+    };
+    let parts: Vec<&str> = rest
+        .split('\\')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.is_empty() || parts.contains(&"..") {
+        return None;
+    }
+    Some(format!(
+        "{}\\{}",
+        volume.trim_end_matches('\\'),
+        parts.join("\\")
+    ))
+}
+
+/// Whether a compute system's properties document (schema 2 `Properties`)
+/// says it has stopped.
+pub fn system_has_stopped(document: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct State {
+        #[serde(default)]
+        state: String,
+        #[serde(default)]
+        stopped: bool,
+    }
+    serde_json::from_str::<State>(document)
+        .map(|s| s.stopped || s.state.eq_ignore_ascii_case("stopped"))
+        .unwrap_or(false)
 }
 
 /// Passes output on until the process exits; its exit code.
@@ -347,6 +553,7 @@ fn wait_for_exit<A: HcsApi>(
     let id = spec.system_id.as_str();
     let started = Instant::now();
     loop {
+        cancelled(id)?;
         let elapsed = started.elapsed();
         if elapsed >= spec.timeout {
             return Err(RunError::TimedOut {
@@ -413,21 +620,18 @@ fn release<A: HcsApi>(
     let mut errors = Vec::new();
     if let Some(mut process) = held.process.take() {
         if held.process_running {
-            if let Err(e) = api
-                .terminate_process(&mut process)
-                .or_else(ignore(HCS_E_PROCESS_ALREADY_STOPPED))
-            {
-                errors.push(RunError::call(Step::TerminateProcess, id, e));
+            match api.terminate_process(&mut process) {
+                Err(e) if !is_already_stopped(e.hresult) => {
+                    errors.push(RunError::call(Step::TerminateProcess, id, e));
+                }
+                _ => {}
             }
         }
         api.close_process(process);
     }
     if let Some(mut system) = held.system.take() {
-        if let Err(e) = api
-            .terminate_compute_system(&mut system)
-            .or_else(ignore(HCS_E_SYSTEM_ALREADY_STOPPED))
-        {
-            errors.push(RunError::call(Step::TerminateComputeSystem, id, e));
+        if let Err(e) = stop_system(api, spec, &mut system) {
+            errors.push(e);
         }
         api.close_compute_system(system);
     }
@@ -449,11 +653,6 @@ fn release<A: HcsApi>(
     errors
 }
 
-/// Treats one HRESULT as success (stopping what has already stopped).
-fn ignore(hresult: u32) -> impl Fn(crate::api::ApiError) -> Result<(), crate::api::ApiError> {
-    move |e| if e.hresult == hresult { Ok(()) } else { Err(e) }
-}
-
 fn to_json<T: serde::Serialize>(document: &T) -> String {
     // These documents hold only strings, numbers, booleans and string
     // maps, which always serialise.
@@ -463,6 +662,38 @@ fn to_json<T: serde::Serialize>(document: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn working_directories_in_the_volume() {
+        let volume = r"\\?\Volume{x}\";
+        let w = |cwd| working_directory_in_volume(volume, cwd);
+        assert_eq!(w(r"C:\app\src").as_deref(), Some(r"\\?\Volume{x}\app\src"));
+        assert_eq!(w("c:/app/").as_deref(), Some(r"\\?\Volume{x}\app"));
+        assert_eq!(w(r"\tools").as_deref(), Some(r"\\?\Volume{x}\tools"));
+        assert_eq!(w(r"C:\"), None);
+        assert_eq!(w(""), None);
+        assert_eq!(w(r"D:\data"), None);
+        assert_eq!(w(r"C:\app\..\Windows"), None);
+    }
+
+    #[test]
+    fn stopped_state_documents() {
+        assert!(system_has_stopped(r#"{"State":"Stopped"}"#));
+        assert!(system_has_stopped(r#"{"Id":"x","Stopped":true}"#));
+        assert!(!system_has_stopped(r#"{"State":"Running"}"#));
+        assert!(!system_has_stopped("not json"));
+    }
+
+    #[test]
+    fn parent_folders() {
+        assert_eq!(
+            parent_folder(r"C:\wharf\scratch\run-1"),
+            Some(r"C:\wharf\scratch")
+        );
+        assert_eq!(parent_folder("/tmp/s/run/"), Some("/tmp/s"));
+        assert_eq!(parent_folder(r"C:\run"), None);
+        assert_eq!(parent_folder("run"), None);
+    }
 
     #[test]
     fn folder_names() {

@@ -21,6 +21,7 @@ pub enum Step {
     ActivateScratch,
     PrepareScratch,
     MountPath,
+    CreateWorkingDirectory,
     CreateComputeSystem,
     StartComputeSystem,
     CreateProcess,
@@ -45,6 +46,7 @@ impl fmt::Display for Step {
             Step::ActivateScratch => "activating the scratch layer",
             Step::PrepareScratch => "mounting the scratch layer",
             Step::MountPath => "finding the volume of the scratch layer",
+            Step::CreateWorkingDirectory => "creating the working directory",
             Step::CreateComputeSystem => "creating compute system",
             Step::StartComputeSystem => "starting compute system",
             Step::CreateProcess => "starting the command in compute system",
@@ -74,7 +76,7 @@ pub enum RunError {
     LayerFolderName { path: PathBuf },
     #[error("the path {path:?} is not valid Unicode, which HCS documents cannot carry: use a path of valid Unicode characters")]
     NonUnicodePath { path: PathBuf },
-    #[error("the volume of the scratch layer {scratch:?} was still not ready after {attempts} attempts ({source}): the host may be overloaded; retry")]
+    #[error("the scratch layer {scratch:?} could still not be activated and mounted after {attempts} attempts ({source}): the host may be overloaded; retry")]
     MountPathNotReady {
         scratch: PathBuf,
         attempts: u32,
@@ -92,6 +94,13 @@ pub enum RunError {
         system_id: String,
         source: ProcessStatusError,
     },
+    /// Setting up or tearing down the RUN's network failed.
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
+    #[error("the RUN in compute system {system_id} was cancelled")]
+    Cancelled { system_id: String },
+    #[error("compute system {system_id} was still running {} s after it was asked to shut down and then terminated: remove it with `hcsdiag kill {system_id}`", .after.as_secs_f64())]
+    DidNotStop { system_id: String, after: Duration },
     #[error("the command {command_line:?} in compute system {system_id} ran longer than the {} s allowed and was stopped: raise the RUN timeout or make the command finish", .after.as_secs_f64())]
     TimedOut {
         system_id: String,

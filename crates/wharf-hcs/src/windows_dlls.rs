@@ -1,6 +1,7 @@
 //! The Host Compute Service DLLs, loaded on first use rather than at
-//! process start: `computecore.dll` (the documented compute calls) and
-//! `vmcompute.dll` (the legacy storage calls).
+//! process start: `computecore.dll` (the documented compute calls),
+//! `vmcompute.dll` (the legacy storage calls) and `computenetwork.dll`
+//! (the Host Compute Network calls, loaded only by a RUN with a network).
 //!
 //! Both exist only where the Windows Containers feature is enabled. Linked
 //! as ordinary imports, they would stop `wharf.exe` before `main` on every
@@ -27,10 +28,11 @@ use windows::Win32::System::LibraryLoader::{
     GetProcAddress, LoadLibraryExW, LOAD_LIBRARY_SEARCH_SYSTEM32,
 };
 
-/// `DriverInfo` of the legacy storage calls.
+/// `DriverInfo` of the legacy storage calls (hcsshim's `driverInfo`,
+/// whose `Flavour` is a Go `int`: pointer-sized).
 #[repr(C)]
 pub(crate) struct DriverInfo {
-    pub flavour: i32,
+    pub flavour: isize,
     pub home_dir: PCWSTR,
 }
 
@@ -140,6 +142,8 @@ dll_table! {
         fn HcsGetProcessProperties(process: HCS_PROCESS, operation: HCS_OPERATION, query: PCWSTR) -> HRESULT;
         fn HcsTerminateProcess(process: HCS_PROCESS, operation: HCS_OPERATION, options: PCWSTR) -> HRESULT;
         fn HcsCloseProcess(process: HCS_PROCESS);
+        fn HcsShutDownComputeSystem(system: HCS_SYSTEM, operation: HCS_OPERATION, options: PCWSTR) -> HRESULT;
+        fn HcsGetComputeSystemProperties(system: HCS_SYSTEM, operation: HCS_OPERATION, query: PCWSTR) -> HRESULT;
     }
 }
 
@@ -182,6 +186,27 @@ dll_table! {
         fn DestroyLayer(info: *const DriverInfo, id: PCWSTR) -> HRESULT;
         fn ProcessBaseImage(path: PCWSTR) -> HRESULT;
         fn ProcessUtilityImage(path: PCWSTR) -> HRESULT;
+    }
+}
+
+dll_table! {
+    /// The Host Compute Network calls (`computenetwork.dll`; signatures as
+    /// hcsshim's `hcn` package declares them). Handles are opaque pointers;
+    /// returned strings are `CoTaskMemAlloc`'d.
+    Computenetwork in "computenetwork.dll" {
+        fn HcnEnumerateNetworks(query: PCWSTR, networks: *mut PWSTR, error_record: *mut PWSTR) -> HRESULT;
+        fn HcnOpenNetwork(id: *const GUID, network: *mut *mut c_void, error_record: *mut PWSTR) -> HRESULT;
+        fn HcnCloseNetwork(network: *mut c_void) -> HRESULT;
+        fn HcnCreateNamespace(id: *const GUID, settings: PCWSTR, namespace: *mut *mut c_void, error_record: *mut PWSTR) -> HRESULT;
+        fn HcnOpenNamespace(id: *const GUID, namespace: *mut *mut c_void, error_record: *mut PWSTR) -> HRESULT;
+        fn HcnModifyNamespace(namespace: *mut c_void, settings: PCWSTR, error_record: *mut PWSTR) -> HRESULT;
+        fn HcnQueryNamespaceProperties(namespace: *mut c_void, query: PCWSTR, properties: *mut PWSTR, error_record: *mut PWSTR) -> HRESULT;
+        fn HcnCloseNamespace(namespace: *mut c_void) -> HRESULT;
+        fn HcnDeleteNamespace(id: *const GUID, error_record: *mut PWSTR) -> HRESULT;
+        fn HcnCreateEndpoint(network: *mut c_void, id: *const GUID, settings: PCWSTR, endpoint: *mut *mut c_void, error_record: *mut PWSTR) -> HRESULT;
+        fn HcnQueryEndpointProperties(endpoint: *mut c_void, query: PCWSTR, properties: *mut PWSTR, error_record: *mut PWSTR) -> HRESULT;
+        fn HcnCloseEndpoint(endpoint: *mut c_void) -> HRESULT;
+        fn HcnDeleteEndpoint(id: *const GUID, error_record: *mut PWSTR) -> HRESULT;
     }
 }
 

@@ -46,7 +46,7 @@ use windows::Win32::Storage::FileSystem::ReadFile;
 use windows::Win32::System::HostComputeSystem::{
     HCS_OPERATION, HCS_PROCESS, HCS_PROCESS_INFORMATION, HCS_SYSTEM,
 };
-use windows::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken, INFINITE};
+use windows::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 /// The HCS of this host: its two DLLs, loaded.
 pub struct WindowsHcs {
@@ -141,6 +141,12 @@ unsafe fn take_document(document: PWSTR) -> String {
     text
 }
 
+/// [`crate::api::OPERATION_TIMEOUT`] in milliseconds: every wait is bounded
+/// (a timed-out wait fails with `HCS_E_OPERATION_TIMEOUT`).
+fn operation_timeout_ms() -> u32 {
+    u32::try_from(crate::api::OPERATION_TIMEOUT.as_millis()).unwrap_or(u32::MAX - 1)
+}
+
 /// Creates an operation, starts the call with it, waits for its result
 /// document and closes it.
 fn with_operation(
@@ -157,7 +163,9 @@ fn with_operation(
     let mut document = PWSTR::null();
     let waited = if started.is_ok() {
         // SAFETY: a live operation; `document` receives a LocalAlloc'd string.
-        unsafe { (compute.HcsWaitForOperationResult)(operation, INFINITE, &mut document) }
+        unsafe {
+            (compute.HcsWaitForOperationResult)(operation, operation_timeout_ms(), &mut document)
+        }
     } else {
         started
     };
@@ -446,7 +454,7 @@ impl HcsApi for WindowsHcs {
             unsafe {
                 (compute.HcsWaitForOperationResultAndProcessInfo)(
                     operation,
-                    INFINITE,
+                    operation_timeout_ms(),
                     &mut info,
                     &mut document,
                 )
@@ -567,6 +575,36 @@ impl HcsApi for WindowsHcs {
         // SAFETY: live buffers.
         check("DestroyLayer", unsafe {
             (self.storage.DestroyLayer)(&info, PCWSTR(id.as_ptr()))
+        })
+    }
+
+    // ---- Stopping a compute system gracefully ----
+
+    fn shutdown_compute_system(&mut self, system: &mut WindowsSystem) -> Result<(), ApiError> {
+        with_operation(self.compute, "HcsShutDownComputeSystem", |operation| {
+            // SAFETY: an open system and a live operation; no options.
+            unsafe { (self.compute.HcsShutDownComputeSystem)(system.0, operation, PCWSTR::null()) }
+        })
+        .map(drop)
+    }
+
+    fn create_directory(&mut self, path: &str) -> Result<(), ApiError> {
+        std::fs::create_dir_all(path).map_err(|e| {
+            // HRESULT_FROM_WIN32 of the error code.
+            let code = e.raw_os_error().unwrap_or(1) as u32 & 0xFFFF;
+            ApiError::new("CreateDirectoryW", 0x8007_0000 | code)
+        })
+    }
+
+    fn compute_system_properties(
+        &mut self,
+        system: &mut WindowsSystem,
+    ) -> Result<String, ApiError> {
+        with_operation(self.compute, "HcsGetComputeSystemProperties", |operation| {
+            // SAFETY: an open system and a live operation; no query.
+            unsafe {
+                (self.compute.HcsGetComputeSystemProperties)(system.0, operation, PCWSTR::null())
+            }
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The orchestrator against a recording fake `HcsApi`: the exact call
-//! sequence, and a complete teardown in reverse order whichever step fails.
+//! sequence, and a complete teardown in reverse order whichever step fails
+//! (cancellation, which is process-wide, is tested in `cancel.rs`).
 
 mod fake_api;
 
@@ -27,7 +28,7 @@ fn spec() -> RunSpec {
         scratch: PathBuf::from(SCRATCH),
         process: ProcessParameters::for_run(
             r"cmd /S /C echo hi".to_owned(),
-            "",
+            r"C:\app\src",
             [("A", "1")],
             "ContainerUser",
         ),
@@ -43,6 +44,7 @@ fn spec() -> RunSpec {
             attempts: 5,
             delay: Duration::ZERO,
         },
+        shutdown_timeout: Duration::from_millis(50),
     }
 }
 
@@ -100,10 +102,12 @@ fn a_successful_run_makes_exactly_these_calls() {
     let expected: Vec<String> = vec![
         "name_to_guid child".to_owned(),
         "name_to_guid base".to_owned(),
+        r"create_directory C:\wharf\scratch".to_owned(),
         format!("create_scratch_layer {SCRATCH} [{parents}]"),
         format!("activate_layer {SCRATCH}"),
         format!("prepare_layer {SCRATCH} [{parents}]"),
         format!("layer_mount_path {SCRATCH}"),
+        r"create_directory \\?\Volume{00000000-0000-0000-0000-00000000beef}\app\src".to_owned(),
         "create_compute_system wharf-run-1".to_owned(),
         "start_compute_system wharf-run-1".to_owned(),
         "create_process".to_owned(),
@@ -116,9 +120,11 @@ fn a_successful_run_makes_exactly_these_calls() {
         "process_status".to_owned(),
         "read_output".to_owned(),
         "close_process".to_owned(),
-        "terminate_compute_system wharf-run-1".to_owned(),
+        "shutdown_compute_system wharf-run-1".to_owned(),
+        "compute_system_properties wharf-run-1".to_owned(),
         "close_compute_system wharf-run-1".to_owned(),
         format!("unprepare_layer {SCRATCH}"),
+        format!("create_directory {EXPORT}"),
         format!("export_layer {SCRATCH} -> {EXPORT} [{parents}]"),
         format!("deactivate_layer {SCRATCH}"),
         format!("destroy_layer {SCRATCH}"),
@@ -174,10 +180,11 @@ fn a_failing_command_is_not_exported_but_everything_is_torn_down() {
     let names = api.call_names();
     assert!(!names.contains(&"export_layer"));
     assert_eq!(
-        &names[names.len() - 6..],
+        &names[names.len() - 7..],
         [
             "close_process",
-            "terminate_compute_system",
+            "shutdown_compute_system",
+            "compute_system_properties",
             "close_compute_system",
             "unprepare_layer",
             "deactivate_layer",
@@ -209,9 +216,9 @@ fn expected_teardown(done: &[String], failed: &str) -> Vec<String> {
     }
     let mut teardown = Vec::new();
     match failed {
-        // The orderly stop closes the system even when terminating fails,
+        // The orderly stop closes the system even when stopping fails,
         // and an unprepare that failed is not retried.
-        "terminate_compute_system" => {
+        "compute_system_properties" => {
             teardown.push("close_compute_system wharf-run-1".to_owned());
             system = false;
         }
@@ -226,7 +233,8 @@ fn expected_teardown(done: &[String], failed: &str) -> Vec<String> {
         teardown.push("close_process".to_owned());
     }
     if system {
-        teardown.push("terminate_compute_system wharf-run-1".to_owned());
+        teardown.push("shutdown_compute_system wharf-run-1".to_owned());
+        teardown.push("compute_system_properties wharf-run-1".to_owned());
         teardown.push("close_compute_system wharf-run-1".to_owned());
     }
     if prepared {
@@ -242,6 +250,16 @@ fn expected_teardown(done: &[String], failed: &str) -> Vec<String> {
 }
 
 fn step_of(call: &str) -> Step {
+    // The folders created before the scratch, the process and the export.
+    if let Some(dir) = call.strip_prefix("create_directory ") {
+        return if dir == EXPORT {
+            Step::ExportScratch
+        } else if dir.starts_with(r"\\?\Volume") {
+            Step::CreateWorkingDirectory
+        } else {
+            Step::CreateScratch
+        };
+    }
     match call {
         "name_to_guid" => Step::LayerId,
         "create_scratch_layer" => Step::CreateScratch,
@@ -253,7 +271,7 @@ fn step_of(call: &str) -> Step {
         "create_process" => Step::CreateProcess,
         "read_output" => Step::ReadOutput,
         "process_status" => Step::ProcessStatus,
-        "terminate_compute_system" => Step::TerminateComputeSystem,
+        "compute_system_properties" => Step::TerminateComputeSystem,
         "unprepare_layer" => Step::UnprepareScratch,
         "export_layer" => Step::ExportScratch,
         "deactivate_layer" => Step::DeactivateScratch,
@@ -270,6 +288,9 @@ fn every_failure_point_tears_down_what_was_set_up_in_reverse_order() {
         let name = call.split(' ').next().unwrap_or("");
         if name.starts_with("close_") {
             continue; // closing a handle cannot fail
+        }
+        if name == "shutdown_compute_system" {
+            continue; // a refused shutdown falls back to terminating (tested below)
         }
         tried += 1;
         let mut api = fake(0);
@@ -293,7 +314,12 @@ fn every_failure_point_tears_down_what_was_set_up_in_reverse_order() {
 
         match &failure.error {
             RunError::Call { step, source, .. } => {
-                assert_eq!(*step, step_of(name), "failing {call}");
+                let which = if name == "create_directory" {
+                    call
+                } else {
+                    name
+                };
+                assert_eq!(*step, step_of(which), "failing {call}");
                 assert_eq!(source.hresult, INJECTED);
             }
             other => panic!("failing {call} gave {other:?}"),
@@ -329,9 +355,10 @@ fn teardown_failures_are_attached_to_the_first_error() {
     // Deactivation was still attempted between the two failures.
     let names = api.call_names();
     assert_eq!(
-        &names[names.len() - 5..],
+        &names[names.len() - 6..],
         [
-            "terminate_compute_system",
+            "shutdown_compute_system",
+            "compute_system_properties",
             "close_compute_system",
             "unprepare_layer",
             "deactivate_layer",
@@ -404,7 +431,8 @@ fn a_command_running_past_its_timeout_is_stopped_and_reported() {
             "create_process",
             "terminate_process",
             "close_process",
-            "terminate_compute_system",
+            "shutdown_compute_system",
+            "compute_system_properties",
             "close_compute_system",
             "unprepare_layer",
             "deactivate_layer",
@@ -416,41 +444,137 @@ fn a_command_running_past_its_timeout_is_stopped_and_reported() {
 
 #[test]
 fn stopping_what_has_already_stopped_is_not_an_error() {
-    let mut api = fake(0);
-    api.fail_with = vec![
-        ("terminate_process", HCS_E_PROCESS_ALREADY_STOPPED),
-        ("terminate_compute_system", HCS_E_SYSTEM_ALREADY_STOPPED),
-    ];
-    let mut spec = spec();
-    spec.timeout = Duration::ZERO;
-    let (result, _) = run_collecting(&mut api, &spec);
-    let failure = result.unwrap_err();
-    assert!(matches!(failure.error, RunError::TimedOut { .. }));
-    assert!(failure.teardown.is_empty(), "{failure}");
+    // Both HRESULT families, the process code and not-found.
+    for (process_code, system_code) in [
+        (HCS_E_PROCESS_ALREADY_STOPPED, HCS_E_SYSTEM_ALREADY_STOPPED),
+        (0xC037_011F, 0xC037_0110),
+        (0x8007_0490, 0xC037_010E),
+    ] {
+        let mut api = fake(0);
+        api.fail_with = vec![
+            ("terminate_process", process_code),
+            ("shutdown_compute_system", system_code),
+        ];
+        let mut spec = spec();
+        spec.timeout = Duration::ZERO;
+        let (result, _) = run_collecting(&mut api, &spec);
+        let failure = result.unwrap_err();
+        assert!(matches!(failure.error, RunError::TimedOut { .. }));
+        assert!(failure.teardown.is_empty(), "{failure}");
+        assert!(!api.call_names().contains(&"terminate_compute_system"));
 
-    // And on the orderly path too.
-    let mut api = fake(0);
-    api.fail_with = vec![("terminate_compute_system", HCS_E_SYSTEM_ALREADY_STOPPED)];
-    let (result, _) = run_collecting(&mut api, &self::spec());
-    assert_eq!(result.unwrap().exit_code, 0);
+        // And on the orderly path too.
+        let mut api = fake(0);
+        api.fail_with = vec![("shutdown_compute_system", system_code)];
+        let (result, _) = run_collecting(&mut api, &self::spec());
+        assert_eq!(result.unwrap().exit_code, 0);
+    }
 }
 
 #[test]
-fn the_volume_is_asked_for_again_while_not_ready() {
+fn a_system_that_does_not_shut_down_is_terminated_and_waited_for() {
     let mut api = fake(0);
-    api.mount_not_ready = 2;
+    api.ignores_shutdown = true;
+    let (result, _) = run_collecting(&mut api, &spec());
+    assert_eq!(result.expect("succeeds").exit_code, 0);
+    let names = api.call_names();
+    let shutdown = names
+        .iter()
+        .position(|n| *n == "shutdown_compute_system")
+        .unwrap();
+    let terminate = names
+        .iter()
+        .position(|n| *n == "terminate_compute_system")
+        .expect("terminated after the shutdown bound");
+    let close = names
+        .iter()
+        .position(|n| *n == "close_compute_system")
+        .unwrap();
+    let unprepare = names.iter().position(|n| *n == "unprepare_layer").unwrap();
+    assert!(shutdown < terminate && terminate < close && close < unprepare);
+    // The state was asked for while waiting, and once more after terminating.
+    assert!(names[shutdown + 1..terminate]
+        .iter()
+        .all(|n| *n == "compute_system_properties"));
+    assert!(terminate - shutdown >= 2);
+    assert_eq!(names[terminate + 1], "compute_system_properties");
+
+    // A shutdown the system refuses goes straight to terminating.
+    let mut api = fake(0);
+    api.fail_with = vec![("shutdown_compute_system", 0x8037_0105)];
+    let (result, _) = run_collecting(&mut api, &spec());
+    assert_eq!(result.expect("succeeds").exit_code, 0);
+    let names = api.call_names();
+    let shutdown = names
+        .iter()
+        .position(|n| *n == "shutdown_compute_system")
+        .unwrap();
+    assert_eq!(
+        names[shutdown..shutdown + 4],
+        [
+            "shutdown_compute_system",
+            "terminate_compute_system",
+            "compute_system_properties",
+            "close_compute_system"
+        ]
+    );
+
+    // A terminate that fails after a refused shutdown fails the RUN.
+    let mut api = fake(0);
+    api.fail_with = vec![
+        ("shutdown_compute_system", 0x8037_0105),
+        ("terminate_compute_system", INJECTED),
+    ];
+    let (result, _) = run_collecting(&mut api, &spec());
+    let failure = result.unwrap_err();
+    assert!(matches!(
+        failure.error,
+        RunError::Call {
+            step: Step::TerminateComputeSystem,
+            ..
+        }
+    ));
+    assert_eq!(
+        &api.call_names()[api.calls.len() - 4..],
+        [
+            "close_compute_system",
+            "unprepare_layer",
+            "deactivate_layer",
+            "destroy_layer"
+        ]
+    );
+}
+
+#[test]
+fn activate_and_prepare_are_tried_again_as_a_pair() {
+    let mut api = fake(0);
+    // ERROR_NOT_READY, then ERROR_DEVICE_NOT_CONNECTED (as a bare code).
+    api.prepare_failures = [0x8007_0015, 1167].into();
     let (result, _) = run_collecting(&mut api, &spec());
     result.expect("succeeds on the third attempt");
+    let names = api.call_names();
+    let first = names.iter().position(|n| *n == "activate_layer").unwrap();
     assert_eq!(
-        api.call_names()
-            .iter()
-            .filter(|n| **n == "layer_mount_path")
-            .count(),
-        3
+        names[first..first + 9],
+        [
+            "activate_layer",
+            "prepare_layer",
+            "deactivate_layer",
+            "activate_layer",
+            "prepare_layer",
+            "deactivate_layer",
+            "activate_layer",
+            "prepare_layer",
+            "layer_mount_path"
+        ]
+    );
+    assert_eq!(
+        names.iter().filter(|n| **n == "layer_mount_path").count(),
+        1
     );
 
     let mut api = fake(0);
-    api.mount_not_ready = 100;
+    api.prepare_failures = std::iter::repeat_n(0x8007_048F, 100).collect();
     let (result, _) = run_collecting(&mut api, &spec());
     let failure = result.unwrap_err();
     assert!(
@@ -460,19 +584,40 @@ fn the_volume_is_asked_for_again_while_not_ready() {
         ),
         "{failure:?}"
     );
-    assert!(failure
-        .to_string()
-        .contains("still not ready after 5 attempts"));
+    let text = failure.to_string();
+    assert!(text.contains("after 5 attempts"), "{text}");
+    assert!(text.contains("ERROR_DEVICE_NOT_CONNECTED"), "{text}");
+    let names = api.call_names();
+    assert_eq!(names.iter().filter(|n| **n == "prepare_layer").count(), 5);
+    assert_eq!(names.iter().filter(|n| **n == "activate_layer").count(), 5);
+    // Four deactivations between tries, one in the teardown.
+    assert_eq!(
+        names.iter().filter(|n| **n == "deactivate_layer").count(),
+        5
+    );
+    assert!(!names.contains(&"layer_mount_path"));
+    assert_eq!(
+        &names[names.len() - 2..],
+        ["deactivate_layer", "destroy_layer"]
+    );
+
+    // Other errors are not retried.
+    let mut api = fake(0);
+    api.prepare_failures = [0x8007_0005].into();
+    let (result, _) = run_collecting(&mut api, &spec());
+    assert!(matches!(
+        result.unwrap_err().error,
+        RunError::Call {
+            step: Step::PrepareScratch,
+            ..
+        }
+    ));
     assert_eq!(
         api.call_names()
             .iter()
-            .filter(|n| **n == "layer_mount_path")
+            .filter(|n| **n == "prepare_layer")
             .count(),
-        5
-    );
-    assert_eq!(
-        &api.call_names()[api.calls.len() - 3..],
-        ["unprepare_layer", "deactivate_layer", "destroy_layer"]
+        1
     );
 }
 

@@ -51,6 +51,7 @@ pub use transform::to_linux::{windows_to_linux, ToLinuxOptions, ToLinuxReport};
 pub use transform::to_windows::{linux_to_windows, ToWindowsOptions, ToWindowsReport};
 pub use transform::{Mapping, Skipped};
 pub use view::{LayerOs, StageView, ViewEntry, ViewKind, ViewOptions};
+pub use windows::dir_index::WindowsDirIndex;
 pub use windows::export::{
     export_folder_to_layer, layer_to_import_folder, layer_to_staging_folder, plan_base_layer,
     BaseLayerPlan, BaseLayerSink, BaseOp, BasicInfo, ExportSummary, ImportSummary,

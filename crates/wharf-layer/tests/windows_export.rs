@@ -492,3 +492,47 @@ fn a_caller_supplied_identity_finds_hard_links() {
     let err = export_folder_to_layer_with(&g.root, &mut w, &ByStem).unwrap_err();
     assert!(matches!(err, Error::Io { path, .. } if path.ends_with("broken.bin")));
 }
+
+#[test]
+fn the_recycle_bin_is_not_part_of_the_layer() {
+    let f = Folder::new();
+    f.dir("$Recycle.Bin", 16 | 2 | 4, &[]);
+    f.dir("$Recycle.Bin/S-1-5-18", 16, &[]);
+    f.file(
+        "$Recycle.Bin/S-1-5-18/$Rx.txt",
+        32,
+        &[stream(DATA, 0, "", b"gone")],
+    );
+    f.dir("app", 16, &[]);
+    f.dir("app/$Recycle.Bin", 16, &[]);
+    let (es, summary) = decode_checked(&f.root);
+    assert!(
+        !es.iter().any(|e| e.name.starts_with("Files/$Recycle.Bin")),
+        "{:?}",
+        es.iter().map(|e| &e.name).collect::<Vec<_>>()
+    );
+    // Only the top-level one is skipped, as hcsshim does.
+    find(&es, "Files/app/$Recycle.Bin");
+    assert_eq!(summary.directories, 2);
+    assert_eq!(summary.files, 0);
+}
+
+#[test]
+fn sub_second_times_keep_windows_resolution() {
+    let f = Folder::new();
+    let p = f.file("t.txt", 32, &[stream(DATA, 0, "", b"t")]);
+    let t = std::time::UNIX_EPOCH + std::time::Duration::new(1_600_000_000, 123_456_789);
+    std::fs::File::options()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+    let (es, _) = decode_checked(&f.root);
+    let e = find(&es, "Files/t.txt");
+    // 100 ns steps, written as go-winio's layers carry them.
+    assert_eq!(e.pax["mtime"], "1600000000.1234567");
+    assert_eq!(e.pax["LIBARCHIVE.creationtime"], "1600000000.123456700");
+    // Whole seconds need no record.
+    assert!(!find(&es, "Files").pax.contains_key("mtime"));
+}

@@ -15,6 +15,7 @@ mod matcher;
 pub mod media_types;
 mod platform;
 pub mod reference;
+mod windows_compat;
 mod windows_version;
 
 pub use config::{ContainerConfig, Empty, HealthConfig, History, ImageConfig, RootFs};
@@ -25,4 +26,5 @@ pub use matcher::{select, NoMatchingPlatform, Selection};
 pub use media_types::*;
 pub use platform::{Platform, PlatformError};
 pub use reference::{Reference, ReferenceError};
+pub use windows_compat::{check_process_isolation, WindowsVersionMismatch, STABLE_ABI_LTSC_BUILDS};
 pub use windows_version::{WindowsVersion, WINDOWS_RELEASES};

@@ -3,11 +3,13 @@
 //! Linux (and every non-Windows OS) follows the OCI rule: the first entry
 //! whose OS, architecture and variant match. Windows adds the `os.version`
 //! rule (docs/registry.md): match `major.minor.build` of the requested version,
-//! ignore the revision, prefer the highest revision among matches; with no
-//! version requested, take the newest and say so rather than silently
+//! ignore the revision, prefer the highest revision among matches; failing
+//! that, the newest entry a host of the requested build runs
+//! process-isolated (containerd's rule, `windows_compat`), with a note; with
+//! no version requested, take the newest and say so rather than silently
 //! taking whichever entry comes first.
 
-use crate::{Platform, WindowsVersion};
+use crate::{check_process_isolation, Platform, WindowsVersion};
 
 /// The chosen entry and, when the choice was not obvious, a sentence for
 /// the build output explaining it.
@@ -87,6 +89,24 @@ pub fn select(wanted: &Platform, candidates: &[Platform]) -> Result<Selection, N
             .filter(|(_, v)| v.same_build(&want))
             .max_by_key(|(i, v)| (v.revision.unwrap_or(0), std::cmp::Reverse(*i)))
             .map(|&(index, _)| Selection { index, note: None })
+            .or_else(|| {
+                // No entry of that build: the newest one a host of that
+                // build runs (containerd's matcher picks the same one).
+                versioned
+                    .iter()
+                    .filter(|(_, v)| check_process_isolation(&want, v).is_ok())
+                    .max_by_key(|(i, v)| (*v, std::cmp::Reverse(*i)))
+                    .map(|&(index, version)| Selection {
+                        index,
+                        note: Some(format!(
+                            "the image has no {} entry for build {}; using {}, which a host of build {} runs",
+                            wanted.short(),
+                            want,
+                            version,
+                            want.build
+                        )),
+                    })
+            })
             .or_else(|| {
                 // An index whose single Windows entry has no os.version at
                 // all cannot be checked; take it, but say so.
@@ -177,10 +197,29 @@ mod tests {
     #[test]
     fn windows_missing_version_lists_what_exists() {
         let idx = windows_index();
-        let e = select(&p("windows/amd64:10.0.25398"), &idx).unwrap_err();
-        assert_eq!(e.wanted, "windows(10.0.25398)/amd64");
+        let e = select(&p("windows/amd64:10.0.17134"), &idx).unwrap_err();
+        assert_eq!(e.wanted, "windows(10.0.17134)/amd64");
         assert_eq!(e.available.len(), 6);
         assert!(e.to_string().contains("windows(10.0.17763.1000)/amd64"));
+    }
+
+    #[test]
+    fn windows_without_that_build_takes_the_newest_runnable_entry() {
+        let idx = windows_index();
+        // A 23H2 host runs 20348 images (not 26100): the highest revision.
+        let s = select(&p("windows/amd64:10.0.25398"), &idx).unwrap();
+        assert_eq!(s.index, 3);
+        let note = s.note.unwrap();
+        assert!(note.contains("10.0.20348.2113"), "{note}");
+        // A 2025-generation host newer than every entry.
+        assert_eq!(
+            select(&p("windows/amd64:10.0.26200"), &idx).unwrap().index,
+            4
+        );
+        // Older hosts need their own build.
+        assert!(select(&p("windows/amd64:10.0.19041"), &idx).is_err());
+        let only_2019 = vec![p("windows/amd64:10.0.17763.1000")];
+        assert!(select(&p("windows/amd64:10.0.20348"), &only_2019).is_err());
     }
 
     #[test]

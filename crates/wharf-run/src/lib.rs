@@ -35,4 +35,6 @@ pub use seam::{
     Command, LowerForm, LowerLayer, OutputLine, RunChange, RunError, RunExecutor, RunMount,
     RunNetwork, RunSpec, RunUser,
 };
-pub use windows_executor::{WindowsRunExecutor, WindowsRunSettings};
+pub use windows_executor::{
+    host_platform, host_windows_version, WindowsRunExecutor, WindowsRunSettings,
+};

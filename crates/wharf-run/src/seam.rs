@@ -178,6 +178,16 @@ pub trait RunExecutor: Send + Sync {
     /// Whether this executor can run commands for `platform` here.
     fn supports(&self, platform: &Platform) -> bool;
 
+    /// Why a RUN in a stage of `platform` (which [`supports`](Self::supports)
+    /// accepts) cannot run on this host, as a sentence naming what to
+    /// change; `Ok` when it can. Asked for every RUN before the build
+    /// fetches or runs anything, so that nothing is downloaded for a
+    /// build that would stop at its first RUN.
+    fn check_platform(&self, platform: &Platform) -> Result<(), String> {
+        let _ = platform;
+        Ok(())
+    }
+
     /// The form of lower layer [`run`](Self::run) wants.
     fn lower_form(&self) -> LowerForm;
 

@@ -13,37 +13,99 @@
 //! under Wine (docs/windows-run.md).
 
 use crate::seam::{
-    Command, LowerForm, LowerLayer, RunChange, RunError, RunExecutor, RunSpec, RunUser,
+    Command, LowerForm, LowerLayer, RunChange, RunError, RunExecutor, RunNetwork, RunSpec, RunUser,
 };
 use std::time::Duration;
 use wharf_hcs::ProcessParameters;
-use wharf_oci::Platform;
+use wharf_oci::{check_process_isolation, Platform, WindowsVersion};
 
 /// Choices that hold for every Windows RUN of a build.
 #[derive(Debug, Clone)]
 pub struct WindowsRunSettings {
     /// A command running longer is stopped and the build fails.
     pub timeout: Duration,
+    /// The host's Windows version ([`host_windows_version`] on a Windows
+    /// host); `None` where there is no Windows host, and then no Windows
+    /// stage is supported.
+    pub host_version: Option<WindowsVersion>,
+    /// A RUN without `--network` gets the NAT network (`true`, the
+    /// default) or none (`wharf build --network none`).
+    pub network_by_default: bool,
 }
 
 impl Default for WindowsRunSettings {
     fn default() -> Self {
         WindowsRunSettings {
             timeout: Duration::from_secs(3600),
+            host_version: None,
+            network_by_default: true,
         }
     }
+}
+
+/// The Windows version of the machine Wharf runs on (`RtlGetVersion`;
+/// the revision is not read, as no rule uses it); `None` off Windows.
+pub fn host_windows_version() -> Option<WindowsVersion> {
+    #[cfg(windows)]
+    {
+        wharf_hcs::host_version().map(|v| WindowsVersion {
+            major: v.major,
+            minor: v.minor,
+            build: v.build,
+            revision: None,
+        })
+    }
+    #[cfg(not(windows))]
+    {
+        None
+    }
+}
+
+/// The platform of this host: on Windows, `windows/<arch>:10.0.<build>`
+/// with the host's build, the platform images are chosen for by default.
+pub fn host_platform() -> Platform {
+    let mut platform = Platform::host();
+    if let Some(v) = host_windows_version().filter(|_| platform.is_windows()) {
+        platform.os_version = Some(v.to_string());
+    }
+    platform
+}
+
+/// Why a host of version `host` cannot run RUN in a stage of `platform`
+/// (process-isolated, the only isolation Wharf uses), naming the rule and
+/// both builds. A stage whose base declares no `os.version` cannot be
+/// checked and is let through (containerd does the same).
+pub fn refusal_for_host(host: &WindowsVersion, platform: &Platform) -> Result<(), String> {
+    let Some(image) = platform.windows_version() else {
+        return Ok(());
+    };
+    check_process_isolation(host, &image).map_err(|e| {
+        format!("{e} (Wharf runs Windows RUN steps process-isolated; Hyper-V isolation is not supported)")
+    })
 }
 
 /// Runs Windows RUN commands on a Windows host.
 #[derive(Debug, Clone, Default)]
 pub struct WindowsRunExecutor {
-    #[cfg_attr(not(windows), allow(dead_code))]
     settings: WindowsRunSettings,
 }
 
 impl WindowsRunExecutor {
     pub fn new(settings: WindowsRunSettings) -> Self {
         WindowsRunExecutor { settings }
+    }
+}
+
+/// Whether a RUN gets a network: an HCN namespace with an endpoint on the
+/// `nat` network for `--network=host` (Windows containers have no host
+/// network namespace to share: `host` gets the same NAT network Docker
+/// gives) and, when `by_default`, for a RUN without `--network`; none at
+/// all for `--network=none`.
+pub fn uses_nat(network: RunNetwork, by_default: bool) -> bool {
+    match network {
+        RunNetwork::Default => by_default,
+        RunNetwork::Host => true,
+        RunNetwork::None => false,
     }
 }
 
@@ -72,7 +134,19 @@ pub fn process_parameters(spec: &RunSpec<'_>) -> Result<ProcessParameters, RunEr
 
 impl RunExecutor for WindowsRunExecutor {
     fn supports(&self, platform: &Platform) -> bool {
-        cfg!(windows) && platform.is_windows()
+        platform.is_windows() && self.settings.host_version.is_some()
+    }
+
+    fn check_platform(&self, platform: &Platform) -> Result<(), String> {
+        let Some(host) = &self.settings.host_version else {
+            return Err("RUN in a Windows stage needs a Windows host (HCS)".into());
+        };
+        // A host without the Containers feature runs no Windows RUN: say
+        // so before anything is fetched (the HCS DLLs, loaded here for the
+        // first time, are kept loaded for the RUN).
+        #[cfg(windows)]
+        wharf_hcs::WindowsHcs::open().map_err(|e| e.to_string())?;
+        refusal_for_host(host, platform)
     }
 
     fn lower_form(&self) -> LowerForm {
@@ -97,7 +171,8 @@ impl RunExecutor for WindowsRunExecutor {
         let process = process_parameters(spec)?;
         #[cfg(windows)]
         {
-            crate::windows_shim::run_on_host(spec, process, self.settings.timeout)
+            let with_network = uses_nat(spec.network, self.settings.network_by_default);
+            crate::windows_shim::run_on_host(spec, process, self.settings.timeout, with_network)
         }
         #[cfg(not(windows))]
         {
@@ -109,16 +184,46 @@ impl RunExecutor for WindowsRunExecutor {
     }
 
     fn cancel_all(&self) {
-        // A Windows RUN ends at its timeout or with the process: the
-        // orchestrator always tears the compute system down.
+        // Each running RUN stops its command at its next check and tears
+        // the compute system down.
+        wharf_hcs::cancel_all();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seam::RunNetwork;
     use std::path::Path;
+
+    #[test]
+    fn only_network_none_runs_without_nat() {
+        assert!(uses_nat(RunNetwork::Default, true));
+        assert!(!uses_nat(RunNetwork::Default, false));
+        assert!(uses_nat(RunNetwork::Host, false));
+        assert!(!uses_nat(RunNetwork::None, true));
+    }
+
+    #[test]
+    fn the_host_version_decides_which_stages_run() {
+        let host: WindowsVersion = "10.0.20348.2113".parse().unwrap();
+        let executor = WindowsRunExecutor::new(WindowsRunSettings {
+            host_version: Some(host),
+            ..Default::default()
+        });
+        let ltsc2022: Platform = "windows/amd64:10.0.20348.1".parse().unwrap();
+        let ltsc2025: Platform = "windows/amd64:ltsc2025".parse().unwrap();
+        let unversioned: Platform = "windows/amd64".parse().unwrap();
+        assert!(executor.supports(&ltsc2022));
+        assert!(!executor.supports(&"linux/amd64".parse().unwrap()));
+        assert_eq!(executor.check_platform(&ltsc2022), Ok(()));
+        assert_eq!(executor.check_platform(&unversioned), Ok(()));
+        let refused = executor.check_platform(&ltsc2025).unwrap_err();
+        assert!(refused.contains("build 10.0.20348.2113"), "{refused}");
+        assert!(refused.contains("build 10.0.26100"), "{refused}");
+        assert!(refused.contains("process-isolated"), "{refused}");
+        // Without a Windows host nothing Windows is supported.
+        assert!(!WindowsRunExecutor::default().supports(&ltsc2022));
+    }
 
     #[test]
     fn workdir_env_and_user_reach_the_process() {

@@ -33,11 +33,11 @@
 
 use crate::layer_folders::{ImportLock, LayerFolderOps};
 use crate::output::LineSink;
-use crate::seam::{LowerLayer, RunChange, RunError, RunNetwork, RunSpec};
+use crate::seam::{LowerLayer, RunChange, RunError, RunSpec};
 use std::path::{Path, PathBuf};
 use wharf_hcs::{
-    finish_base_layer, import_layer, HcsApi, MountRetry, Network, OutputStream, ProcessParameters,
-    RunSpec as HcsRunSpec,
+    finish_base_layer, import_layer, HcnApi, HcsApi, MountRetry, Network, OutputStream,
+    ProcessParameters, RunFailure, RunResult, RunSpec as HcsRunSpec, SHUTDOWN_TIMEOUT,
 };
 use wharf_layer::{layer_to_staging_folder, plan_base_layer, ImportSummary};
 
@@ -175,12 +175,40 @@ pub fn apply_removals_and_links<F: LayerFolderOps>(
     Ok(())
 }
 
-/// Runs `process` over the layers of `spec`; the change is the exported folder.
+/// Runs `process` over the layers of `spec` without a network; the
+/// change is the exported folder.
 pub fn run_on_host<A: HcsApi>(
     api: &mut A,
     spec: &RunSpec<'_>,
     process: ProcessParameters,
     timeout: std::time::Duration,
+) -> Result<RunChange, RunError> {
+    run_with(spec, process, timeout, |hcs_spec, output| {
+        wharf_hcs::run(api, hcs_spec, output)
+    })
+}
+
+/// As [`run_on_host`], attached to the `nat` network (an HCN namespace
+/// and endpoint made for the RUN and deleted after it, on every path).
+pub fn run_on_host_with_nat<A: HcsApi, H: HcnApi>(
+    api: &mut A,
+    hcn: &mut H,
+    spec: &RunSpec<'_>,
+    process: ProcessParameters,
+    timeout: std::time::Duration,
+) -> Result<RunChange, RunError> {
+    run_with(spec, process, timeout, |hcs_spec, output| {
+        wharf_hcs::run_on_nat(api, hcn, hcs_spec, output)
+    })
+}
+
+type HcsRun<'r> = dyn FnMut(OutputStream, &[u8]) + 'r;
+
+fn run_with(
+    spec: &RunSpec<'_>,
+    process: ProcessParameters,
+    timeout: std::time::Duration,
+    run: impl FnOnce(&HcsRunSpec, &mut HcsRun<'_>) -> Result<RunResult, RunFailure>,
 ) -> Result<RunChange, RunError> {
     let export_to = spec.scratch.join("export");
     std::fs::create_dir(&export_to).map_err(|e| RunError::io("creating", &export_to, e))?;
@@ -191,16 +219,15 @@ pub fn run_on_host<A: HcsApi>(
         scratch: spec.scratch.join("scratch"),
         process,
         mapped_directories: Vec::new(),
-        // No HCN networking yet: every Windows RUN runs without a network.
-        network: match spec.network {
-            RunNetwork::Default | RunNetwork::Host | RunNetwork::None => Network::None,
-        },
+        // Replaced by the namespace when the RUN has a network.
+        network: Network::None,
         timeout,
         export_to,
         mount_retry: MountRetry::default(),
+        shutdown_timeout: SHUTDOWN_TIMEOUT,
     };
     let mut sink = LineSink::new(spec.output);
-    let result = wharf_hcs::run(api, &hcs_spec, &mut |stream, bytes| {
+    let result = run(&hcs_spec, &mut |stream, bytes| {
         sink.push(stream == OutputStream::Stderr, bytes)
     });
     sink.finish();

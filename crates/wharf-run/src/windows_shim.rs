@@ -55,9 +55,14 @@ pub fn run_on_host(
     spec: &RunSpec<'_>,
     process: ProcessParameters,
     timeout: Duration,
+    with_network: bool,
 ) -> Result<RunChange, RunError> {
     let mut api = WindowsHcs::open().map_err(|e| RunError::Sandbox(e.to_string()))?;
-    crate::windows_host::run_on_host(&mut api, spec, process, timeout)
+    if !with_network {
+        return crate::windows_host::run_on_host(&mut api, spec, process, timeout);
+    }
+    let mut hcn = wharf_hcs::WindowsHcn::open().map_err(|e| RunError::Sandbox(e.to_string()))?;
+    crate::windows_host::run_on_host_with_nat(&mut api, &mut hcn, spec, process, timeout)
 }
 
 /// The real layer-folder operations.

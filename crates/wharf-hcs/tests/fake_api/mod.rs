@@ -18,8 +18,9 @@ pub struct FakeApi {
     pub fail_at: BTreeSet<usize>,
     /// Calls (by name) that fail with a chosen HRESULT each time.
     pub fail_with: Vec<(&'static str, u32)>,
-    /// How many `layer_mount_path` calls answer ERROR_NOT_READY first.
-    pub mount_not_ready: u32,
+    /// What the first `prepare_layer` calls answer, one code each, before
+    /// they succeed (e.g. ERROR_NOT_READY).
+    pub prepare_failures: VecDeque<u32>,
     /// What `read_output` returns, in order; then `Idle` forever.
     pub output_script: VecDeque<OutputEvent>,
     /// What `process_status` returns while output remains in the script.
@@ -32,6 +33,12 @@ pub struct FakeApi {
     pub documents: Vec<String>,
     /// Processes and systems opened and not yet closed.
     pub open_handles: i32,
+    /// The compute system ignores shutdown requests (it stops only when
+    /// terminated).
+    pub ignores_shutdown: bool,
+    /// A shutdown or terminate request was accepted: the system reports
+    /// itself stopped from then on.
+    pub stopping: bool,
 }
 
 pub struct FakeSystem(pub String);
@@ -135,15 +142,15 @@ impl HcsApi for FakeApi {
 
     fn prepare_layer(&mut self, layer: &Path, parents: &[LayerDescriptor]) -> Result<(), ApiError> {
         let detail = format!("{} [{}]", show(layer), show_parents(parents));
-        self.call("prepare_layer", &detail)
+        self.call("prepare_layer", &detail)?;
+        match self.prepare_failures.pop_front() {
+            Some(code) => Err(ApiError::new("PrepareLayer", code)),
+            None => Ok(()),
+        }
     }
 
     fn layer_mount_path(&mut self, layer: &Path) -> Result<String, ApiError> {
         self.call("layer_mount_path", &show(layer))?;
-        if self.mount_not_ready > 0 {
-            self.mount_not_ready -= 1;
-            return Err(ApiError::new("GetLayerMountPath", 0x8007_0015));
-        }
         Ok(r"\\?\Volume{00000000-0000-0000-0000-00000000beef}".to_owned())
     }
 
@@ -200,7 +207,9 @@ impl HcsApi for FakeApi {
 
     fn terminate_compute_system(&mut self, system: &mut FakeSystem) -> Result<(), ApiError> {
         let id = system.0.clone();
-        self.call("terminate_compute_system", &id)
+        self.call("terminate_compute_system", &id)?;
+        self.stopping = true;
+        Ok(())
     }
 
     fn close_compute_system(&mut self, system: FakeSystem) {
@@ -234,5 +243,28 @@ impl HcsApi for FakeApi {
 
     fn destroy_layer(&mut self, layer: &Path) -> Result<(), ApiError> {
         self.call("destroy_layer", &show(layer))
+    }
+
+    // ---- Stopping a compute system gracefully ----
+
+    fn shutdown_compute_system(&mut self, system: &mut FakeSystem) -> Result<(), ApiError> {
+        let id = system.0.clone();
+        self.call("shutdown_compute_system", &id)?;
+        self.stopping |= !self.ignores_shutdown;
+        Ok(())
+    }
+
+    fn create_directory(&mut self, path: &str) -> Result<(), ApiError> {
+        self.call("create_directory", path)
+    }
+
+    fn compute_system_properties(&mut self, system: &mut FakeSystem) -> Result<String, ApiError> {
+        let id = system.0.clone();
+        self.call("compute_system_properties", &id)?;
+        Ok(if self.stopping {
+            r#"{"State":"Stopped","Stopped":true}"#.to_owned()
+        } else {
+            r#"{"State":"Running"}"#.to_owned()
+        })
     }
 }

@@ -22,6 +22,10 @@ pub const PAX_RAWSD: &str = "MSWINDOWS.rawsd";
 pub const PAX_SD: &str = "MSWINDOWS.sd";
 /// PAX key of the creation time.
 pub const PAX_CREATIONTIME: &str = "LIBARCHIVE.creationtime";
+/// PAX key of the last write time with its fraction (the standard PAX
+/// `mtime`, which Go's tar writer adds for go-winio's `backuptar` when the
+/// time has one).
+pub const PAX_MTIME: &str = "mtime";
 /// PAX key marking a junction.
 pub const PAX_MOUNTPOINT: &str = "MSWINDOWS.mountpoint";
 /// PAX key prefix of an extended attribute; the value is the base64 of the EA value.
@@ -52,6 +56,15 @@ impl Timestamp {
         format!("{}.{:09}", self.secs, self.nanos.min(999_999_999))
     }
 
+    /// The same time at Windows' resolution (`FILETIME`: 100 ns), the
+    /// fraction rounded down.
+    pub fn at_filetime_resolution(self) -> Self {
+        Timestamp {
+            secs: self.secs,
+            nanos: self.nanos - self.nanos % 100,
+        }
+    }
+
     /// Parses a PAX time (`123`, `123.5`, `123.000000005`); the fraction is a
     /// decimal fraction of a second, so `.5` is half a second.
     pub fn parse_pax(text: &str) -> Option<Self> {
@@ -80,8 +93,12 @@ pub struct WinMeta {
     pub security_descriptor: Vec<u8>,
     /// Creation time.
     pub creation_time: Timestamp,
-    /// Last write time (stored in the ustar header, whole seconds).
+    /// Last write time, whole seconds (the ustar header's).
     pub mtime: u64,
+    /// The last write time's fraction of a second, in nanoseconds (100 ns
+    /// steps, Windows' resolution); when not zero it is written as a PAX
+    /// `mtime` record, as go-winio's layers carry it.
+    pub mtime_nanos: u32,
     /// The entry is a junction (`MSWINDOWS.mountpoint=1`).
     pub mountpoint: bool,
     /// Windows extended attributes (name, value), in order. Their flags are not
@@ -110,6 +127,7 @@ impl WinMeta {
             security_descriptor: default_sd(true).to_vec(),
             creation_time: time,
             mtime: time.secs,
+            mtime_nanos: 0,
             mountpoint: false,
             extended_attributes: Vec::new(),
         }
@@ -122,6 +140,7 @@ impl WinMeta {
             security_descriptor: default_sd(false).to_vec(),
             creation_time: time,
             mtime: time.secs,
+            mtime_nanos: 0,
             mountpoint: false,
             extended_attributes: Vec::new(),
         }
@@ -143,6 +162,11 @@ impl WinMeta {
                 self.creation_time.to_pax().into_bytes(),
             ),
         ];
+        if self.mtime_nanos != 0 {
+            let fraction = format!("{:09}", self.mtime_nanos.min(999_999_999));
+            let mtime = format!("{}.{}", self.mtime, fraction.trim_end_matches('0'));
+            out.push((PAX_MTIME.to_string(), mtime.into_bytes()));
+        }
         if self.mountpoint {
             out.push((PAX_MOUNTPOINT.to_string(), b"1".to_vec()));
         }
@@ -188,6 +212,12 @@ impl WinMeta {
                         meta.creation_time = t;
                     }
                 }
+                PAX_MTIME => {
+                    if let Some(t) = Timestamp::parse_pax(&text(v)) {
+                        meta.mtime = t.secs;
+                        meta.mtime_nanos = t.nanos;
+                    }
+                }
                 PAX_MOUNTPOINT => meta.mountpoint = text(v) == "1",
                 _ => {
                     if let Some(name) = k.strip_prefix(PAX_XATTR_PREFIX) {
@@ -228,6 +258,23 @@ mod tests {
         m.extended_attributes = vec![("$KERNEL.PURGE.X".into(), vec![0, 1, 255])];
         let back = WinMeta::from_pax(&m.pax_records(), false, 10);
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn sub_second_write_times_are_a_pax_mtime_record() {
+        let mut m = WinMeta::default_file(Timestamp::from_secs(10));
+        assert!(!m.pax_records().iter().any(|(k, _)| k == PAX_MTIME));
+        m.mtime_nanos = 123_456_700;
+        let records = m.pax_records();
+        let (_, value) = records.iter().find(|(k, _)| k == PAX_MTIME).unwrap();
+        // Go's form: trailing zeros of the fraction trimmed.
+        assert_eq!(value, b"10.1234567");
+        assert_eq!(WinMeta::from_pax(&records, false, 10), m);
+        let t = Timestamp {
+            secs: 1,
+            nanos: 123_456_789,
+        };
+        assert_eq!(t.at_filetime_resolution().nanos, 123_456_700);
     }
 
     #[test]

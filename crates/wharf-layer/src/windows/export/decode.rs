@@ -18,6 +18,25 @@ use std::fs::{File, Metadata};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+/// The Recycle Bin folder under `Files/`, which export decoding skips.
+const RECYCLE_BIN: &str = "$Recycle.Bin";
+
+/// Opens a folder file for reading. On Windows with
+/// `FILE_FLAG_BACKUP_SEMANTICS`, as hcsshim's layer readers open them:
+/// needed to open directories at all, and, with the backup privilege the
+/// export already holds, files whose security descriptor denies reading.
+fn open_folder_file(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        // FILE_FLAG_BACKUP_SEMANTICS
+        options.custom_flags(0x0200_0000);
+    }
+    options.open(path)
+}
+
 /// Largest security descriptor stream accepted (two 64 KiB ACLs and SIDs).
 const MAX_SD_LEN: u64 = 256 * 1024;
 /// Largest EA stream accepted (NTFS limits a file's EAs to 64 KiB).
@@ -84,7 +103,8 @@ pub fn export_folder_to_layer_with<W: Write>(
     let hives_dir = folder.join("Hives");
     check_top_level(folder)?;
     let tomb_path = folder.join("tombstones.txt");
-    let tomb_file = File::open(&tomb_path).map_err(|e| Error::io("opening", &tomb_path, e))?;
+    let tomb_file =
+        open_folder_file(&tomb_path).map_err(|e| Error::io("opening", &tomb_path, e))?;
     let deleted = tombstones::parse(BufReader::new(tomb_file))
         .map_err(|reason| hostile(&tomb_path, reason))?;
     let mut by_parent: HashMap<String, Vec<String>> = HashMap::new();
@@ -169,11 +189,12 @@ pub trait FileIdentity {
     fn link_key(&self, path: &Path, meta: &Metadata) -> io::Result<Option<(u64, u64)>>;
 }
 
-/// The identity this host's standard library can tell: device and inode of
-/// files with more than one link on Unix. On Windows the file id needs
-/// `GetFileInformationByHandle`, which the standard library does not expose
-/// on stable Rust: there this finds no links, and a caller with Windows
-/// bindings (the Windows host half of RUN) should pass its own [`FileIdentity`].
+/// The identity of this host's files: device and inode of files with more
+/// than one link on Unix; on Windows the volume serial number and file
+/// index of `GetFileInformationByHandle` (the file opened with backup
+/// semantics) for files with more than one link, which the standard
+/// library does not expose on stable Rust (`windows_file_identity`,
+/// type-checked only).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HostFileIdentity;
 
@@ -184,7 +205,13 @@ impl FileIdentity for HostFileIdentity {
         Ok((meta.nlink() > 1).then(|| (meta.dev(), meta.ino())))
     }
 
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    fn link_key(&self, path: &Path, _meta: &Metadata) -> io::Result<Option<(u64, u64)>> {
+        let file = open_folder_file(path)?;
+        super::windows_file_identity::link_key(&file)
+    }
+
+    #[cfg(not(any(unix, windows)))]
     fn link_key(&self, _path: &Path, _meta: &Metadata) -> io::Result<Option<(u64, u64)>> {
         Ok(None)
     }
@@ -194,16 +221,20 @@ impl FileIdentity for HostFileIdentity {
 /// carry the entry's times on their files (hcsshim reads them with
 /// `GetFileBasicInfo`). Other hosts cannot set a creation time, so the last
 /// write time stands in for it there, keeping the output deterministic.
-fn times(meta: &Metadata, path: &Path) -> Result<(Timestamp, u64)> {
+fn times(meta: &Metadata, path: &Path) -> Result<(Timestamp, Timestamp)> {
     let modified = meta
         .modified()
         .map_err(|e| Error::io("reading the modification time of", path, e))?;
-    let mtime = to_timestamp(modified);
+    // Windows' resolution, whatever the host's file system keeps.
+    let mtime = to_timestamp(modified).at_filetime_resolution();
     #[cfg(windows)]
-    let creation = meta.created().map(to_timestamp).unwrap_or(mtime);
+    let creation = meta
+        .created()
+        .map(|t| to_timestamp(t).at_filetime_resolution())
+        .unwrap_or(mtime);
     #[cfg(not(windows))]
     let creation = mtime;
-    Ok((creation, mtime.secs))
+    Ok((creation, mtime))
 }
 
 fn to_timestamp(t: std::time::SystemTime) -> Timestamp {
@@ -307,6 +338,10 @@ impl<W: Write> Decoder<'_, '_, W> {
         while let Some(Pending(fs_path, container)) = stack.pop() {
             let lmeta = std::fs::symlink_metadata(&fs_path)
                 .map_err(|e| Error::io("inspecting", &fs_path, e))?;
+            // Never part of a layer; hcsshim's layer readers skip it too.
+            if lmeta.is_dir() && container.eq_ignore_ascii_case(RECYCLE_BIN) {
+                continue;
+            }
             if lmeta.is_dir() {
                 let mut side = fs_path.clone().into_os_string();
                 side.push(WCIDIRS_SUFFIX);
@@ -369,7 +404,7 @@ impl<W: Write> Decoder<'_, '_, W> {
             }
             self.links.insert(key, container.to_string());
         }
-        let mut f = File::open(fs_path).map_err(|e| Error::io("opening", fs_path, e))?;
+        let mut f = open_folder_file(fs_path).map_err(|e| Error::io("opening", fs_path, e))?;
         let size = decoded.data.as_ref().map_or(0, Content::size);
         let result = match &decoded.data {
             None => {
@@ -418,7 +453,7 @@ impl<W: Write> Decoder<'_, '_, W> {
         if decoded.streams.is_empty() {
             return Ok(());
         }
-        let f = File::open(fs_path).map_err(|e| Error::io("opening", fs_path, e))?;
+        let f = open_folder_file(fs_path).map_err(|e| Error::io("opening", fs_path, e))?;
         for (name, s) in &decoded.streams {
             (&f).seek(SeekFrom::Start(s.data_pos))
                 .map_err(|e| Error::io("seeking in", fs_path, e))?;
@@ -453,7 +488,7 @@ impl<W: Write> Decoder<'_, '_, W> {
             return Err(hostile(path, "expected a regular file"));
         }
         let (creation_time, mtime) = times(&lmeta, path)?;
-        let mut f = File::open(path).map_err(|e| Error::io("opening", path, e))?;
+        let mut f = open_folder_file(path).map_err(|e| Error::io("opening", path, e))?;
         let end = lmeta.len();
         if end < 4 {
             return Err(hostile(
@@ -475,7 +510,8 @@ impl<W: Write> Decoder<'_, '_, W> {
             WinMeta::default_file(creation_time)
         };
         meta.attributes = u32::from_le_bytes(word);
-        meta.mtime = mtime;
+        meta.mtime = mtime.secs;
+        meta.mtime_nanos = mtime.nanos;
         let mut decoded = Decoded {
             meta,
             reparse: None,
@@ -571,7 +607,7 @@ impl<W: Write> Decoder<'_, '_, W> {
                 .map(to_timestamp)
                 .map_err(|e| Error::io("reading the modification time of", &path, e))?;
             let meta = WinMeta::default_file(modified);
-            let f = File::open(&path).map_err(|e| Error::io("opening", &path, e))?;
+            let f = open_folder_file(&path).map_err(|e| Error::io("opening", &path, e))?;
             let mut r = BufReader::with_capacity(64 * 1024, f);
             self.writer
                 .add_hive(&name, lmeta.len(), Some(meta), &mut r)?;

@@ -1,7 +1,8 @@
 //! Extended attributes as a `BACKUP_EA_DATA` stream carries them: a chain of
 //! `FILE_FULL_EA_INFORMATION` records (next-entry offset u32, flags u8, name
-//! length u8, value length u16, the name and a NUL, the value; records padded
-//! to 4 bytes; the last has offset 0). Layout from the Win32 documentation and
+//! length u8, value length u16, the name and a NUL, the value; every record,
+//! the last included, padded to 4 bytes, as go-winio's
+//! `EncodeExtendedAttributes` writes them; the last has offset 0). Layout from the Win32 documentation and
 //! go-winio's `ea.go`. In the layer tar each EA becomes a
 //! `MSWINDOWS.xattr.<name>` PAX record; the flags are dropped, as go-winio's
 //! `backuptar` drops them.
@@ -59,9 +60,7 @@ pub fn encode(eas: &[(String, Vec<u8>)]) -> Result<Vec<u8>, String> {
         out.extend_from_slice(name.as_bytes());
         out.push(0);
         out.extend_from_slice(value);
-        if !last {
-            out.resize(out.len() + padded - entry, 0);
-        }
+        out.resize(out.len() + padded - entry, 0);
     }
     Ok(out)
 }
@@ -82,6 +81,25 @@ mod tests {
         assert_eq!(b[5], 6);
         assert_eq!(decode(&b).unwrap(), eas);
         assert_eq!(decode(&[]).unwrap(), vec![]);
+    }
+
+    /// go-winio's `testEasEncoded`: two records, the last one padded too
+    /// (36 bytes); the same stream without the last padding and one cut
+    /// inside the second header.
+    #[test]
+    fn go_winio_vector() {
+        let eas = vec![
+            ("foo".to_string(), b"bar".to_vec()),
+            ("fizz".to_string(), b"buzz".to_vec()),
+        ];
+        let expected: [u8; 36] = [
+            16, 0, 0, 0, 0, 3, 3, 0, b'f', b'o', b'o', 0, b'b', b'a', b'r', 0, //
+            0, 0, 0, 0, 0, 4, 4, 0, b'f', b'i', b'z', b'z', 0, b'b', b'u', b'z', b'z', 0, 0, 0,
+        ];
+        assert_eq!(encode(&eas).unwrap(), expected);
+        assert_eq!(decode(&expected).unwrap(), eas);
+        assert_eq!(decode(&expected[..33]).unwrap(), eas, "not padded");
+        assert!(decode(&expected[..20]).is_err(), "truncated");
     }
 
     #[test]

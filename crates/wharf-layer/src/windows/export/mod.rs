@@ -65,6 +65,8 @@ pub mod ea;
 pub mod encode;
 pub mod reparse;
 pub mod tombstones;
+#[cfg(windows)]
+mod windows_file_identity;
 
 pub use base_layer::{plan_base_layer, BaseLayerPlan, BaseLayerSink, BaseOp, BasicInfo};
 pub use decode::{
