@@ -552,7 +552,18 @@ fn root_commands_keep_only_the_default_capabilities() {
     let out = run_ok(&s.spec(
         "grep CapBnd /proc/self/status | cut -f2; if mount -t tmpfs t /bin 2>/dev/null; then echo mounted; fi",
     ));
-    assert_eq!(out, "00000000a80425fb\n");
+    assert_eq!(out, "00000000a00425fb\n");
+}
+
+#[test]
+fn device_nodes_never_open_host_devices_but_standard_devices_work() {
+    for mode in [RootfsMode::Overlay, RootfsMode::Copy] {
+        let s = Scratch::new();
+        let devices = device_node_dir(&s);
+        let mut spec = device_spec(&s, &devices);
+        spec.rootfs = mode;
+        assert_eq!(run_ok(&spec), "3\n2\n1\nfull\n", "{mode:?}");
+    }
 }
 
 #[test]

@@ -24,23 +24,26 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    Mount as OciMount, MountBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder,
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroup,
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxResourcesBuilder, Mount as OciMount, MountBuilder, ProcessBuilder, RootBuilder, Spec,
+    UserBuilder,
 };
 
 use super::child::{run_op, Op};
+use super::devices::ALLOWED;
 use super::plan::{self, cstr};
 use super::union::Union;
 use super::{in_user_namespace, pump, registry, unregister, Running, RuntimeDir, NEXT_ID};
 use crate::{ExitStatus, Mount, Network, SandboxError, SandboxSpec, Stream};
 
-/// Docker's default capability set, which build steps expect (chown, setuid...).
-const CAPABILITIES: [Capability; 14] = [
+/// Docker's default capability set, which build steps expect (chown, setuid...),
+/// without MKNOD (see `super::devices`).
+const CAPABILITIES: [Capability; 13] = [
     Capability::Chown,
     Capability::DacOverride,
     Capability::Fsetid,
     Capability::Fowner,
-    Capability::Mknod,
     Capability::NetRaw,
     Capability::Setgid,
     Capability::Setuid,
@@ -153,7 +156,7 @@ fn mounts(
             } => bind(
                 target,
                 source,
-                &["rbind", if *readonly { "ro" } else { "rw" }],
+                &["rbind", "nodev", if *readonly { "ro" } else { "rw" }],
             )?,
             Mount::Tmpfs { target, size, mode } => {
                 let mut options = vec!["nosuid".to_string(), "nodev".to_string()];
@@ -176,12 +179,35 @@ fn mounts(
                 bind(
                     target,
                     root,
-                    &["rbind", if *writable { "rw" } else { "ro" }],
+                    &["rbind", "nodev", if *writable { "rw" } else { "ro" }],
                 )?
             }
         });
     }
     Ok(out)
+}
+
+/// The device cgroup rules: deny everything, then read and write (no mknod) on the
+/// allowed devices; the runtime applies them (cgroup v1, or a BPF filter on v2).
+fn device_rules() -> Result<Vec<LinuxDeviceCgroup>, String> {
+    let deny = LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut rules = vec![deny];
+    for device in ALLOWED {
+        let mut rule = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(i64::from(device.major))
+            .access("rw");
+        if let Some(minor) = device.minor {
+            rule = rule.minor(i64::from(minor));
+        }
+        rules.push(rule.build().map_err(|e| e.to_string())?);
+    }
+    Ok(rules)
 }
 
 /// The OCI runtime configuration for the spec, with `rootfs` as the root.
@@ -237,8 +263,13 @@ fn config(
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let resources = LinuxResourcesBuilder::default()
+        .devices(device_rules()?)
+        .build()
+        .map_err(|e| e.to_string())?;
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
+        .resources(resources)
         .masked_paths(oci_spec::runtime::get_default_maskedpaths())
         .readonly_paths(oci_spec::runtime::get_default_readonly_paths())
         .build()
@@ -309,7 +340,8 @@ impl MountOps {
             source: Some(c"overlay".into()),
             target: cpath(&merged)?,
             fstype: Some(c"overlay".into()),
-            flags: 0,
+            // The runtime's bind of the root keeps this: layer device nodes never open.
+            flags: libc::MS_NODEV,
             data: Some(cstr(data.as_bytes(), "overlay options")?),
             overlay: true,
         });

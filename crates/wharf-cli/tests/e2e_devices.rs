@@ -1,0 +1,94 @@
+//! The device policy of RUN through the `wharf` binary: a device node shipped
+//! in a base layer never opens the host's device, `mknod`
+//! is refused, and the standard devices work, in the embedded sandbox and with
+//! `runc`. Needs root, Debian's busybox-static and runc; rootless mode is
+//! covered by the sandbox's own rootless test.
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::{ok, run, wharf};
+use std::path::Path;
+use wharf_store::Store;
+use wharf_testkit::registry::{start, Auth, Registry};
+
+/// A registry holding `<host>/base/busybox-kmsg:1`: busybox whose layer also ships
+/// `/kmsg`, a node for the host's `/dev/kmsg` (`c 1 11`), mode 0666.
+fn registry_with_device_image() -> (Registry, tempfile::TempDir, String) {
+    assert!(
+        wharf_testkit::busybox::available(),
+        "install Debian's busybox-static"
+    );
+    let mut rootfs = tar::Builder::new(Vec::new());
+    let busybox = wharf_testkit::busybox::rootfs_tar();
+    for entry in tar::Archive::new(&busybox[..]).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let header = entry.header().clone();
+        rootfs.append(&header, &mut entry).unwrap();
+    }
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Char);
+    h.set_path("kmsg").unwrap();
+    h.set_mode(0o666);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(1_700_000_000);
+    h.set_device_major(1).unwrap();
+    h.set_device_minor(11).unwrap();
+    h.set_size(0);
+    h.set_cksum();
+    rootfs.append(&h, std::io::empty()).unwrap();
+
+    let reg = start(Auth::None, None);
+    let dir = tempfile::tempdir().unwrap();
+    let src = Store::open(dir.path().join("src")).unwrap();
+    let name = format!("{}/base/busybox-kmsg:1", reg.host());
+    wharf_testkit::busybox::store_rootfs_image(&src, &name, rootfs.into_inner().unwrap());
+    ok(wharf()
+        .arg("push")
+        .arg("--store")
+        .arg(dir.path().join("src"))
+        .arg(&name));
+    (reg, dir, name)
+}
+
+const PROBE: &str =
+    "RUN test -c /kmsg && test \"$(head -c 3 /dev/zero | wc -c)\" = 3 && echo x > /dev/null \
+    && ! (exec 3</kmsg) 2>/dev/null && ! mknod /tmp/k c 10 232 2>/dev/null \
+    && echo DEVICE-POLICY-OK";
+
+fn build(store: &Path, ctx: &Path, runtime: &[&str]) -> (bool, String) {
+    let (out, _, stderr) = run(wharf()
+        .args(["build", "--progress", "plain", "--no-cache"])
+        .args(runtime)
+        .arg("--store")
+        .arg(store)
+        .arg(ctx));
+    (out.status.success(), stderr)
+}
+
+#[test]
+fn run_never_opens_host_devices_in_the_sandbox_or_runc() {
+    let (reg, dir, busybox) = registry_with_device_image();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let store = dir.path().join("store");
+    for runtime in [&[][..], &["--runtime", "runc"][..]] {
+        std::fs::write(ctx.join("Dockerfile"), format!("FROM {busybox}\n{PROBE}\n")).unwrap();
+        let (success, stderr) = build(&store, &ctx, runtime);
+        assert!(success, "{runtime:?}: {stderr}");
+        assert!(stderr.contains("DEVICE-POLICY-OK"), "{runtime:?}: {stderr}");
+
+        // The probe's own reproducer fails at mknod.
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            format!(
+                "FROM {busybox}\nRUN mknod /tmp/k c 10 232 && (exec 3</tmp/k) && echo OPENED\n"
+            ),
+        )
+        .unwrap();
+        let (success, stderr) = build(&store, &ctx, runtime);
+        assert!(!success, "{runtime:?}: {stderr}");
+        assert!(!stderr.contains("OPENED\n"), "{runtime:?}: {stderr}");
+    }
+    drop(reg);
+}
