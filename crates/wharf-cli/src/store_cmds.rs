@@ -168,9 +168,16 @@ pub fn inspect(a: &InspectArgs) -> Result<()> {
 
 pub fn prune(a: &PruneArgs) -> Result<()> {
     let store = open_store(&a.store)?;
-    let r = store.gc_with(wharf_store::GcOptions {
+    let options = wharf_store::GcOptions {
         run_caches: a.cache,
-    })?;
+    };
+    let r = match store.try_gc_with(options)? {
+        Some(r) => r,
+        None => {
+            eprintln!("waiting for running builds and pulls on this store to finish");
+            store.gc_with(options)?
+        }
+    };
     eprintln!(
         "removed {} blob(s), freed {}; {} blob(s) kept for tagged images; removed {} unpacked layer snapshot(s), {} Windows layer folder(s), {} cache record(s), {} temporary file(s){}",
         r.removed_blobs,

@@ -103,8 +103,9 @@ impl Store {
     }
 
     /// A private temporary directory for a build step (layer spools, a
-    /// RUN's upper and work directories), removed on drop; `prune`
-    /// removes those a killed build left.
+    /// RUN's upper and work directories), removed on drop. Use it under a
+    /// [`Store::lease`]: a collection removes every one it finds, since
+    /// with no lease held they belong to no running build.
     pub fn temp_dir(&self) -> Result<tempfile::TempDir, StoreError> {
         let dir = self.area(TEMP)?;
         tempfile::tempdir_in(&dir).map_err(|e| StoreError::io("creating a directory in", &dir, e))
