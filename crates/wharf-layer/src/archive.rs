@@ -124,6 +124,11 @@ fn for_each_entry(
     for entry in a.entries().map_err(io_err)? {
         let mut entry = entry.map_err(io_err)?;
         let raw_name = String::from_utf8_lossy(&entry.path_bytes()).to_string();
+        crate::pax::check_entry(&mut entry).map_err(|reason| ArchiveError::BadEntry {
+            archive: shown.clone(),
+            entry: raw_name.clone(),
+            reason,
+        })?;
         let name = clean_name(&raw_name).map_err(|reason| ArchiveError::BadEntry {
             archive: shown.clone(),
             entry: raw_name.clone(),
@@ -142,7 +147,8 @@ fn for_each_entry(
         let item = if kind.is_dir() {
             Item::Dir
         } else if kind.is_file() || kind == tar::EntryType::Continuous {
-            Item::File(header.size().unwrap_or(0))
+            // The size the tar reader reads (PAX `size` over ustar).
+            Item::File(entry.size())
         } else if kind.is_symlink() {
             Item::Symlink(link_name())
         } else if kind.is_hard_link() {

@@ -29,6 +29,7 @@ pub mod blob;
 pub mod compress;
 pub mod error;
 pub mod linux;
+pub mod pax;
 pub mod pgzip;
 pub mod tarfmt;
 pub mod transform;

@@ -223,6 +223,8 @@ fn meta_of(recs: &[(String, Vec<u8>)], is_dir: bool, mtime: u64, name: &str) -> 
 impl Encoder {
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
         let raw = entry.path_bytes().into_owned();
+        crate::pax::check_entry(entry)
+            .map_err(|reason| Error::hostile(String::from_utf8_lossy(&raw), reason))?;
         let name = parse_name(&raw)?;
         let kind = entry.header().entry_type();
         let mtime = entry.header().mtime().unwrap_or(0);
