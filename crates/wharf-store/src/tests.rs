@@ -542,3 +542,30 @@ fn a_held_lease_keeps_collection_out_until_dropped() {
     let report = store.try_gc_with(GcOptions::default()).unwrap().unwrap();
     assert_eq!(report.removed_blobs, 1, "{report:?}");
 }
+
+#[cfg(unix)]
+#[test]
+fn areas_with_unpacked_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_d, store) = store();
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    // An area an older version made world-readable is tightened on use.
+    let old = store.root().join("wharf-snapshots");
+    fs::create_dir(&old).unwrap();
+    fs::set_permissions(&old, fs::Permissions::from_mode(0o755)).unwrap();
+    let diff_id = Digest::of_bytes(b"layer");
+    let (_, snapshots) = store
+        .snapshot_dir(&diff_id, crate::SnapshotXattrs::Trusted)
+        .unwrap();
+    let temp = store.temp_dir().unwrap();
+    let cache = store.run_cache_dir("go").unwrap();
+    let (_, windows) = store.windows_layer_folder(&diff_id).unwrap();
+    for area in [
+        snapshots,
+        temp.path().parent().unwrap().to_path_buf(),
+        cache.parent().unwrap().to_path_buf(),
+        windows,
+    ] {
+        assert_eq!(mode(&area), 0o700, "{}", area.display());
+    }
+}

@@ -7,6 +7,7 @@
 
 mod common;
 use common::{ok, run, wharf};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use wharf_store::Store;
 use wharf_testkit::registry::{start, Auth, Registry};
@@ -69,6 +70,8 @@ fn build(store: &Path, ctx: &Path, runtime: &[&str]) -> (bool, String) {
 #[test]
 fn run_never_opens_host_devices_in_the_sandbox_or_runc() {
     let (reg, dir, busybox) = registry_with_device_image();
+    // A store under a traversable path, as under a home directory.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let ctx = dir.path().join("ctx");
     std::fs::create_dir_all(&ctx).unwrap();
     let store = dir.path().join("store");
@@ -90,5 +93,33 @@ fn run_never_opens_host_devices_in_the_sandbox_or_runc() {
         assert!(!success, "{runtime:?}: {stderr}");
         assert!(!stderr.contains("OPENED\n"), "{runtime:?}: {stderr}");
     }
+
+    // The base layer's snapshot holds busybox; another local user cannot
+    // even reach it.
+    let snapshots = store.join("wharf-snapshots");
+    let md = std::fs::metadata(&snapshots).unwrap();
+    assert_eq!(md.permissions().mode() & 0o7777, 0o700);
+    let snapshot = std::fs::read_dir(&snapshots)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let busybox_path = snapshot.join("bin/busybox");
+    assert!(busybox_path.is_file());
+    let (out, _, _) = run(std::process::Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "test",
+            "-e",
+        ])
+        .arg(&busybox_path));
+    assert!(
+        !out.status.success(),
+        "nobody reaches {}",
+        busybox_path.display()
+    );
     drop(reg);
 }
