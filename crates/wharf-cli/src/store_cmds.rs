@@ -59,7 +59,7 @@ pub fn pull(a: &PullArgs) -> Result<()> {
         "pulled {} ({}) as {}: {} layer(s), {} bytes downloaded",
         r, pulled.image.platform, pulled.tag, pulled.layers_downloaded, pulled.bytes_downloaded
     );
-    println!("{}", pulled.image.descriptor.digest);
+    crate::stdout::line(&pulled.image.descriptor.digest)?;
     Ok(())
 }
 
@@ -88,7 +88,7 @@ pub fn push(a: &PushArgs) -> Result<()> {
         report.uploaded, report.mounted, report.existing, report.skipped_foreign
     );
     if let Some(d) = report.digest {
-        println!("{d}");
+        crate::stdout::line(d)?;
     }
     Ok(())
 }
@@ -111,19 +111,19 @@ fn human(bytes: u64) -> String {
 pub fn images(a: &StoreArgs) -> Result<()> {
     let store = open_store(a)?;
     let list = store.list_images()?;
-    println!(
+    crate::stdout::line(format_args!(
         "{:<50} {:<20} {:<40} {:>10}",
         "NAME", "DIGEST", "PLATFORMS", "SIZE"
-    );
+    ))?;
     for i in list {
         let platforms: Vec<String> = i.platforms.iter().map(|p| p.to_string()).collect();
-        println!(
+        crate::stdout::line(format_args!(
             "{:<50} {:<20} {:<40} {:>10}",
             i.name,
             &i.digest.to_string()[..19.min(i.digest.to_string().len())],
             platforms.join(","),
             human(i.size)
-        );
+        ))?;
     }
     Ok(())
 }
@@ -162,7 +162,7 @@ pub fn inspect(a: &InspectArgs) -> Result<()> {
         "index": d.index,
         "manifests": manifests,
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    crate::stdout::line(serde_json::to_string_pretty(&out)?)?;
     Ok(())
 }
 

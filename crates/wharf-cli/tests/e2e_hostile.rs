@@ -123,3 +123,64 @@ fn run_never_opens_host_devices_in_the_sandbox_or_runc() {
     );
     drop(reg);
 }
+
+/// `wharf <args>` with its stdout a pipe whose reader is gone before it
+/// starts: its first write fails with EPIPE (Rust ignores SIGPIPE), the
+/// state `| head` leaves it in.
+fn with_closed_stdout(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    wharf()
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn plan_dry_run_and_images_end_quietly_when_stdout_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch
+ENV A=1
+",
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    wharf_testkit::images::store_linux_image(
+        &Store::open(&store).unwrap(),
+        "example.test/img:1",
+        b"content",
+    );
+    let c = ctx.as_os_str();
+    let s = store.as_os_str();
+    for args in [
+        vec!["plan".as_ref(), c],
+        vec!["build".as_ref(), "--dry-run".as_ref(), c],
+        vec!["images".as_ref(), "--store".as_ref(), s],
+    ] {
+        let out = with_closed_stdout(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn prune_removes_what_killed_builds_left_in_the_temporary_area() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let s = Store::open(&store).unwrap();
+    // What a build killed by SIGKILL leaves: its temporary directory with
+    // a layer spool, and no lease held.
+    let left = s.temp_dir().unwrap().keep();
+    std::fs::write(left.join("spool.tar"), vec![7u8; 1 << 20]).unwrap();
+    let (_, stderr) = ok(wharf().arg("prune").arg("--store").arg(&store));
+    assert!(stderr.contains("1 temporary file(s)"), "{stderr}");
+    assert!(stderr.contains("freed 1.0 MiB"), "{stderr}");
+    assert!(!left.exists());
+}
