@@ -128,7 +128,7 @@ fn run_never_opens_host_devices_in_the_sandbox_or_runc() {
 /// starts: its first write fails with EPIPE (Rust ignores SIGPIPE), the
 /// state `| head` leaves it in.
 fn with_closed_stdout(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    let (reader, writer) = std::io::pipe().unwrap();
+    let (reader, writer) = rustix::pipe::pipe().unwrap();
     drop(reader);
     wharf()
         .args(args)
