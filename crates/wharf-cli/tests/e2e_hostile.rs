@@ -184,3 +184,84 @@ fn prune_removes_what_killed_builds_left_in_the_temporary_area() {
     assert!(stderr.contains("freed 1.0 MiB"), "{stderr}");
     assert!(!left.exists());
 }
+
+/// Files under `roots` (recursively) whose content holds `needle`.
+fn files_holding(roots: &[std::path::PathBuf], needle: &[u8]) -> Vec<String> {
+    fn walk(dir: &Path, needle: &[u8], out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_dir() {
+                walk(&e.path(), needle, out);
+            } else if t.is_file() {
+                let held = std::fs::read(e.path())
+                    .is_ok_and(|d| d.windows(needle.len()).any(|w| w == needle));
+                if held {
+                    out.push(e.path().display().to_string());
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for root in roots {
+        walk(root, needle, &mut out);
+    }
+    out
+}
+
+#[test]
+fn a_killed_build_leaves_no_copy_of_a_secret() {
+    use std::io::BufRead;
+    let (reg, dir, busybox) = registry_with_device_image();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM {busybox}\nRUN --mount=type=secret,id=token \
+             grep -q kill-9-secret-value /run/secrets/token && echo READY-FOR-KILL && sleep 600\n"
+        ),
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    let secret = b"kill-9-secret-value-5150";
+    let mut child = wharf()
+        .args([
+            "build",
+            "--progress",
+            "plain",
+            "--secret",
+            "id=token,env=WHARF_KILL_SECRET",
+        ])
+        .env("WHARF_KILL_SECRET", std::str::from_utf8(secret).unwrap())
+        .arg("--store")
+        .arg(&store)
+        .arg(&ctx)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The RUN has read the secret and waits: that is where kill -9 lands.
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    loop {
+        let line = lines.next().expect("the build ended before READY").unwrap();
+        if line.contains("READY-FOR-KILL") {
+            break;
+        }
+        seen.push(line);
+    }
+    let mut places = vec![store.clone(), "/dev/shm".into()];
+    for e in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with("wharf") {
+            places.push(e.path());
+        }
+    }
+    assert_eq!(files_holding(&places, secret), Vec::<String>::new());
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(files_holding(&places, secret), Vec::<String>::new());
+    drop(reg);
+}

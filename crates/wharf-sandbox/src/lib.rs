@@ -87,7 +87,8 @@ pub use error::SandboxError;
 #[cfg(target_os = "linux")]
 pub use linux::view::{LowerEntry, LowerKind, LowerPath, LowerView};
 pub use spec::{
-    ExitStatus, Ids, Mount, Network, RootfsMode, Runtime, SandboxSpec, Stream, DEFAULT_PATH,
+    ExitStatus, FileData, Ids, Mount, Network, RootfsMode, Runtime, SandboxSpec, Stream,
+    DEFAULT_PATH,
 };
 
 /// Runs `spec.args` in a fresh sandbox and returns how it ended.

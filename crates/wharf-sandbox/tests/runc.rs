@@ -81,6 +81,19 @@ fn runc_device_nodes_never_open_host_devices_but_standard_devices_work() {
 }
 
 #[test]
+fn runc_file_mounts_are_read_only_memory_files_that_leave_no_trace() {
+    let s = Scratch::new();
+    let mut spec = secret_spec(&s);
+    spec.runtime = Runtime::External {
+        program: "runc".into(),
+    };
+    let (result, out) = run(&spec);
+    assert_eq!(result.unwrap(), ExitStatus::Code(0), "{}", out.stderr);
+    assert_eq!(out.stdout, SECRET_OUTPUT);
+    assert_eq!(s.upper_entries(), Vec::<String>::new());
+}
+
+#[test]
 fn runc_missing_program_is_a_clear_error() {
     let s = Scratch::new();
     let mut spec = s.spec("true");

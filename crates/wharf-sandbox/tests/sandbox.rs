@@ -583,3 +583,16 @@ fn long_layer_chains_fit_the_mount_options() {
     }
     assert_eq!(run_ok(&spec), "0\n149\n150\n");
 }
+
+#[test]
+fn file_mounts_are_read_only_memory_files_that_leave_no_trace() {
+    for mode in [RootfsMode::Overlay, RootfsMode::Copy] {
+        let s = Scratch::new();
+        let mut spec = secret_spec(&s);
+        spec.rootfs = mode;
+        assert_eq!(run_ok(&spec), SECRET_OUTPUT, "{mode:?}");
+        assert_eq!(s.upper_entries(), Vec::<String>::new(), "{mode:?}");
+        assert!(format!("{spec:?}").contains("FileData(19 bytes)"));
+        assert!(!format!("{spec:?}").contains("marker"));
+    }
+}

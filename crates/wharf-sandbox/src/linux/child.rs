@@ -64,8 +64,13 @@ pub(crate) enum Op {
     Mkdir { path: CString, mode: libc::mode_t },
     /// Create an empty file if missing (a mount point for a file).
     Touch { path: CString, mode: libc::mode_t },
-    /// Create a file with this content.
-    WriteFile { path: CString, content: Vec<u8> },
+    /// Create a file with this content, then give it `mode` and, when set, `owner`.
+    WriteFile {
+        path: CString,
+        content: Vec<u8>,
+        mode: libc::mode_t,
+        owner: Option<(libc::uid_t, libc::gid_t)>,
+    },
     /// symlink(2): `link` pointing at `target`.
     Symlink { target: CString, link: CString },
     /// chdir(2).
@@ -228,11 +233,16 @@ pub(crate) fn run_op(op: &Op) -> Result<(), i32> {
                 }
                 libc::close(fd)
             }
-            Op::WriteFile { path, content } => {
+            Op::WriteFile {
+                path,
+                content,
+                mode,
+                owner,
+            } => {
                 let fd = libc::open(
                     path.as_ptr(),
                     libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC | libc::O_CLOEXEC,
-                    0o644,
+                    0o600,
                 );
                 if fd < 0 {
                     return Err(errno());
@@ -246,6 +256,12 @@ pub(crate) fn run_op(op: &Op) -> Result<(), i32> {
                         return Err(e);
                     }
                     off += n as usize;
+                }
+                let owned = owner.is_none_or(|(uid, gid)| libc::fchown(fd, uid, gid) == 0);
+                if !owned || libc::fchmod(fd, *mode) != 0 {
+                    let e = errno();
+                    libc::close(fd);
+                    return Err(e);
                 }
                 libc::close(fd)
             }

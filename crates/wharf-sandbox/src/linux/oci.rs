@@ -147,8 +147,13 @@ fn mounts(
         )?,
     ];
     let mut layers = layer_roots.iter();
-    for mount in &spec.mounts {
+    for (k, mount) in spec.mounts.iter().enumerate() {
         out.push(match mount {
+            Mount::File { target, .. } => bind(
+                target,
+                &memory_file(runtime, k),
+                &["bind", "ro", "nodev", "nosuid"],
+            )?,
             Mount::Bind {
                 source,
                 target,
@@ -290,8 +295,16 @@ fn config(
     Ok(config)
 }
 
+/// Where the content of the `File` mount number `k` is written: in the tmpfs the
+/// runtime's private mount namespace has at `<runtime>/t`, so it never reaches a disk
+/// and disappears with the runtime process.
+fn memory_file(runtime: &Path, k: usize) -> PathBuf {
+    runtime.join("t").join(format!("f{k}"))
+}
+
 /// Mount steps for the runtime's private namespace: the overlay root and the merged
-/// trees of `Layers` mounts, under a tmpfs at `<runtime>/t`.
+/// trees of `Layers` mounts, under a tmpfs at `<runtime>/t`, and the files of `File`
+/// mounts.
 struct MountOps {
     ops: Vec<Op>,
     userxattr: bool,
@@ -385,6 +398,17 @@ fn mount_ops(spec: &SandboxSpec, runtime: &Path, userxattr: bool) -> Result<Moun
     )?;
     let mut layer_roots = Vec::new();
     for (k, mount) in spec.mounts.iter().enumerate() {
+        if let Mount::File {
+            data, mode, owner, ..
+        } = mount
+        {
+            m.ops.push(Op::WriteFile {
+                path: cpath(&memory_file(runtime, k))?,
+                content: data.0.clone(),
+                mode: mode & 0o7777,
+                owner: Some(*owner),
+            });
+        }
         if let Mount::Layers {
             lower_dirs,
             writable,

@@ -350,6 +350,8 @@ pub(crate) fn prepare(
         let op = Op::WriteFile {
             path: cpath(&file)?,
             content: content.into_bytes(),
+            mode: 0o644,
+            owner: None,
         };
         b.push(op, format!("writing {}", file.display()));
         let target = b.mount_point(&format!("/etc/{name}"), Kind::File)?;
@@ -456,6 +458,7 @@ pub(crate) fn stubs_for_runtime(spec: &SandboxSpec) -> Result<Stubs, SandboxErro
     for mount in &spec.mounts {
         let kind = match mount {
             Mount::Bind { source, .. } if !source.is_dir() => Kind::File,
+            Mount::File { .. } => Kind::File,
             _ => Kind::Dir,
         };
         b.mount_point(mount.target(), kind)?;
@@ -572,6 +575,36 @@ fn add_mount(
                 Some(&data),
                 format!("mounting a tmpfs at {target}"),
             )?;
+        }
+        Mount::File {
+            target,
+            data,
+            mode,
+            owner,
+        } => {
+            // In the private tmpfs over `runtime`: only this mount namespace has it.
+            let file = runtime.join(format!("f{k}"));
+            let op = Op::WriteFile {
+                path: cpath(&file)?,
+                content: data.0.clone(),
+                mode: mode & 0o7777,
+                owner: Some(*owner),
+            };
+            b.push(op, format!("writing the file for {target} in memory"));
+            let host = b.mount_point(target, Kind::File)?;
+            b.mount(
+                Some(&file),
+                &host,
+                None,
+                libc::MS_BIND,
+                None,
+                format!("bind-mounting the file at {target}"),
+            )?;
+            let op = Op::Remount {
+                target: cpath(&host)?,
+                flags: libc::MS_RDONLY | libc::MS_NODEV | libc::MS_NOSUID,
+            };
+            b.push(op, format!("making the file at {target} read-only"));
         }
         Mount::Layers {
             lower_dirs,

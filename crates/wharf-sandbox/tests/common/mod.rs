@@ -177,3 +177,21 @@ pub fn device_spec(s: &Scratch, devices: &Path) -> SandboxSpec {
     ];
     spec
 }
+
+/// A secret file mount at /run/secrets/s (0440, owned 1000:50) and a
+/// script that shows it and tries to change it.
+pub fn secret_spec(s: &Scratch) -> SandboxSpec {
+    let mut spec = s.spec(
+        "cat /run/secrets/s; stat -c '%a %u %g' /run/secrets/s; \
+         (echo x > /run/secrets/s) 2>/dev/null || echo read-only",
+    );
+    spec.mounts = vec![wharf_sandbox::Mount::File {
+        target: "/run/secrets/s".into(),
+        data: wharf_sandbox::FileData(b"s3cr3t-file-marker\n".to_vec()),
+        mode: 0o440,
+        owner: (1000, 50),
+    }];
+    spec
+}
+
+pub const SECRET_OUTPUT: &str = "s3cr3t-file-marker\n440 1000 50\nread-only\n";
