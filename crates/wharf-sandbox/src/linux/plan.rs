@@ -520,6 +520,8 @@ fn add_dev(b: &mut Builder<'_>) -> Result<(), SandboxError> {
     Ok(())
 }
 
+// Long: one arm per mount kind, each the ordered steps the child performs
+// for it; side by side they show that every kind ends read-only or nodev.
 fn add_mount(
     b: &mut Builder<'_>,
     runtime: &Path,
