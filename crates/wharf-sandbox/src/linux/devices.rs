@@ -66,6 +66,32 @@ impl AllowedDevice {
 
 static NEXT_CGROUP: AtomicU64 = AtomicU64::new(1);
 
+/// Group names: the prefix, the creating process id, a counter.
+const GROUP_PREFIX: &str = "wharf-sandbox-";
+
+/// Removes the (empty) groups that processes killed before their `Drop` ran
+/// left below `parent`: those whose creating process is gone. A group of a
+/// live process is never touched, so a concurrent sandbox is safe.
+fn remove_orphans(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(GROUP_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            // Fails harmlessly (EBUSY) if something still runs in it.
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
+}
+
 /// A cgroup v1 `devices` group holding one sandbox, removed on drop.
 pub(crate) struct DeviceCgroup {
     dir: PathBuf,
@@ -81,8 +107,9 @@ impl DeviceCgroup {
         let Some(parent) = own_devices_group() else {
             return Ok(None);
         };
+        remove_orphans(&parent);
         let dir = parent.join(format!(
-            "wharf-sandbox-{}-{}",
+            "{GROUP_PREFIX}{}-{}",
             std::process::id(),
             NEXT_CGROUP.fetch_add(1, Ordering::Relaxed)
         ));
@@ -225,6 +252,25 @@ mod tests {
         assert!(rules
             .iter()
             .all(|r| !r.contains('m') && r.starts_with("c ")));
+    }
+
+    /// A group a killed process left (its pid cannot exist) goes with the next
+    /// sandbox; one of a live process stays.
+    #[test]
+    fn groups_of_dead_processes_are_removed() {
+        let Some(parent) = own_devices_group() else {
+            eprintln!("skipped: no writable cgroup v1 devices controller on this host");
+            return;
+        };
+        let orphan = parent.join(format!("{GROUP_PREFIX}999999999-1"));
+        let live = parent.join(format!("{GROUP_PREFIX}{}-999999", std::process::id()));
+        fs::create_dir(&orphan).unwrap();
+        fs::create_dir(&live).unwrap();
+        let group = DeviceCgroup::create().unwrap().unwrap();
+        assert!(!orphan.exists());
+        assert!(live.exists());
+        fs::remove_dir(&live).unwrap();
+        drop(group);
     }
 
     /// A process in the group opens `/dev/null` but not a host device outside the
