@@ -260,11 +260,16 @@ fn stream_name<S: serde::Serializer>(stderr: &bool, s: S) -> Result<S::Ok, S::Er
 
 /// The result: one image per target platform, and an index over them when
 /// there are several.
+///
+/// It holds the build's store lease: until the output (and every clone) is
+/// dropped, `prune` waits, so the blobs the build wrote survive until they
+/// are tagged or exported. Drop it once delivered.
 #[derive(Debug, Clone)]
 pub struct BuildOutput {
     pub plan: Plan,
     pub images: Vec<BuiltImage>,
     pub index: Option<Descriptor>,
+    pub(crate) _lease: std::sync::Arc<wharf_store::StoreLease>,
 }
 
 impl BuildOutput {

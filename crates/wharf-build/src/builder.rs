@@ -109,8 +109,9 @@ impl Builder {
         resolver: &dyn BaseResolver,
         events: &mut dyn FnMut(BuildEvent),
     ) -> Result<BuildOutput, BuildError> {
-        // Blobs this build reads or writes must survive a concurrent prune.
-        let _lease = self.config.store.lease()?;
+        // Blobs this build reads or writes must survive a concurrent prune
+        // until they are delivered: the output keeps the lease.
+        let lease = self.config.store.lease()?;
         let first = plan(&req.file, &req.source_text, &req.options, &NoBaseImages)?;
         let (bases, known) =
             ResolvedBases::resolve(&first, &req.file.path, resolver, self.jobs, events)?;
@@ -165,6 +166,7 @@ impl Builder {
             plan,
             images,
             index,
+            _lease: std::sync::Arc::new(lease),
         })
     }
 

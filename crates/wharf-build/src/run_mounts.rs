@@ -13,11 +13,12 @@
 //!   `sharing=locked` holds an exclusive lock for the run,
 //!   `private` uses a fresh directory when another build holds it.
 //! - `tmpfs`: a tmpfs.
-//! - `secret`: the value written to a file of mode `mode` (default 0400)
-//!   in a private directory on `/dev/shm` (memory) when it exists, bound
-//!   read-only at the target (default `/run/secrets/<id>`), or put into the
-//!   environment variable `env=`. The value never reaches the layer, the
-//!   configuration, the history, the cache key or the log.
+//! - `secret`: a read-only file of mode `mode` (default 0400) at the
+//!   target (default `/run/secrets/<id>`) that the executor keeps in memory
+//!   private to the run (a tmpfs of the sandbox's own mount namespace), or
+//!   the environment variable `env=`. The value never reaches a disk, the
+//!   layer, the configuration, the history, the cache key or the log, and
+//!   a killed build leaves no copy behind.
 
 use crate::context::{BuildContext, EntryKind};
 use crate::secrets::SecretSource;
@@ -155,11 +156,11 @@ pub fn prepare(inp: &MountInputs<'_>) -> Result<PreparedMounts, String> {
                     Some(t) => absolute(inp.workdir, t),
                     None => format!("/run/secrets/{id}"),
                 };
-                let file = secret_file(inp, &id, &value, mode.unwrap_or(0o400), (*uid, *gid), &mut out)?;
-                out.mounts.push(SandboxMount::Bind {
-                    source: file,
+                out.mounts.push(SandboxMount::File {
                     target,
-                    readonly: true,
+                    data: wharf_sandbox::FileData(value),
+                    mode: mode.unwrap_or(0o400),
+                    owner: (uid.unwrap_or(0), gid.unwrap_or(0)),
                 });
             }
             Mount::Ssh { .. } => {
@@ -328,44 +329,4 @@ fn cache_dir(
     }
     init(&data)?;
     Ok(data)
-}
-
-fn secret_file(
-    inp: &MountInputs<'_>,
-    id: &str,
-    value: &[u8],
-    mode: u32,
-    (uid, gid): (Option<u32>, Option<u32>),
-    out: &mut PreparedMounts,
-) -> Result<PathBuf, String> {
-    use std::io::Write;
-    let shm = Path::new("/dev/shm");
-    let dir = if shm.is_dir() {
-        tempfile::Builder::new()
-            .prefix("wharf-secret-")
-            .tempdir_in(shm)
-    } else {
-        tempfile::Builder::new()
-            .prefix("secret-")
-            .tempdir_in(inp.temp_root)
-    }
-    .map_err(|e| format!("secret {id}: creating a private directory: {e}"))?;
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700))
-        .map_err(|e| format!("secret {id}: {e}"))?;
-    let path = dir.path().join("value");
-    let mut f = File::options()
-        .create_new(true)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| format!("secret {id}: {e}"))?;
-    f.write_all(value)
-        .map_err(|e| format!("secret {id}: {e}"))?;
-    drop(f);
-    fs::set_permissions(&path, fs::Permissions::from_mode(mode & 0o7777))
-        .map_err(|e| format!("secret {id}: {e}"))?;
-    std::os::unix::fs::chown(&path, Some(uid.unwrap_or(0)), Some(gid.unwrap_or(0)))
-        .map_err(|e| format!("secret {id}: setting its owner: {e}"))?;
-    out.temp_dirs.push(dir);
-    Ok(path)
 }

@@ -545,3 +545,45 @@ fn a_cached_step_tells_its_warnings_again_and_long_lists_are_summarised() {
         "only the first few are listed: {message}"
     );
 }
+
+/// The window between a build's end and its tag: a prune in it must wait
+/// (the output holds the store lease), so the new blobs survive until
+/// tagged; an output dropped untagged leaves them to the next prune.
+#[test]
+fn prune_waits_until_the_build_output_is_delivered() {
+    let f = fixture();
+    let df = "FROM scratch\nCOPY app/ /srv/app/\n";
+    let (out, _) = run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &NoRegistry,
+    );
+    let gc = wharf_store::GcOptions::default();
+    // Exactly where the probe's prune ran: built, not yet tagged.
+    assert_eq!(f.store.try_gc_with(gc).unwrap(), None);
+    let clone = out.clone();
+    f.store
+        .tag("example.test/leased:1", out.root().unwrap())
+        .unwrap();
+    drop(out);
+    assert_eq!(f.store.try_gc_with(gc).unwrap(), None, "a clone keeps it");
+    drop(clone);
+    let report = f.store.try_gc_with(gc).unwrap().expect("no lease left");
+    assert_eq!(report.removed_blobs, 0, "{report:?}");
+    let kept = report.kept_blobs;
+    assert!(kept >= 3, "manifest, config and the layer: {report:?}");
+
+    // Built and never tagged: the next prune takes its blobs.
+    let df = "FROM scratch\nCOPY README.md /\n";
+    let (out, _) = run_build(
+        &config(&f.store, true),
+        &request(&f.context, df),
+        &NoRegistry,
+    );
+    let layer = out.images[0].layers[0].descriptor.digest.clone();
+    drop(out);
+    let report = f.store.try_gc_with(gc).unwrap().expect("no lease left");
+    assert!(report.removed_blobs >= 3, "{report:?}");
+    assert_eq!(f.store.blob_size(&layer), None);
+    assert_eq!(report.kept_blobs, kept);
+}

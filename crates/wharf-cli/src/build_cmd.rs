@@ -224,7 +224,7 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
             .with_context(|| format!("--metadata-file {}: cannot write it", path.display()))?;
     }
     if a.quiet {
-        println!("{id}");
+        crate::stdout::line(&id)?;
     }
     Ok(())
 }

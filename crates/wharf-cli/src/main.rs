@@ -8,6 +8,7 @@ mod load;
 mod output;
 mod progress;
 mod run_setup;
+mod stdout;
 mod store_cmds;
 
 use anyhow::{bail, Context, Result};
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<stdout::StdoutClosed>() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             for cause in e.chain().skip(1) {
@@ -135,7 +137,7 @@ fn make_plan(a: &BuildArgs) -> Result<Plan> {
 fn run_plan(a: &BuildArgs, print: bool) -> Result<()> {
     let plan = make_plan(a)?;
     if print {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        stdout::line(serde_json::to_string_pretty(&plan)?)?;
     }
     Ok(())
 }

@@ -59,7 +59,7 @@ pub fn pull(a: &PullArgs) -> Result<()> {
         "pulled {} ({}) as {}: {} layer(s), {} bytes downloaded",
         r, pulled.image.platform, pulled.tag, pulled.layers_downloaded, pulled.bytes_downloaded
     );
-    println!("{}", pulled.image.descriptor.digest);
+    crate::stdout::line(&pulled.image.descriptor.digest)?;
     Ok(())
 }
 
@@ -88,7 +88,7 @@ pub fn push(a: &PushArgs) -> Result<()> {
         report.uploaded, report.mounted, report.existing, report.skipped_foreign
     );
     if let Some(d) = report.digest {
-        println!("{d}");
+        crate::stdout::line(d)?;
     }
     Ok(())
 }
@@ -113,20 +113,20 @@ pub fn images(a: &StoreArgs) -> Result<()> {
     let list = store.list_images()?;
     // SIZE is the whole image; IN STORE what this store holds of it (a
     // Windows image built on a base it only references is mostly base).
-    println!(
+    crate::stdout::line(format_args!(
         "{:<50} {:<20} {:<40} {:>10} {:>10}",
         "NAME", "DIGEST", "PLATFORMS", "SIZE", "IN STORE"
-    );
+    ))?;
     for i in list {
         let platforms: Vec<String> = i.platforms.iter().map(|p| p.to_string()).collect();
-        println!(
+        crate::stdout::line(format_args!(
             "{:<50} {:<20} {:<40} {:>10} {:>10}",
             i.name,
             &i.digest.to_string()[..19.min(i.digest.to_string().len())],
             platforms.join(","),
             human(i.full_size),
             human(i.size)
-        );
+        ))?;
     }
     Ok(())
 }
@@ -165,15 +165,22 @@ pub fn inspect(a: &InspectArgs) -> Result<()> {
         "index": d.index,
         "manifests": manifests,
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    crate::stdout::line(serde_json::to_string_pretty(&out)?)?;
     Ok(())
 }
 
 pub fn prune(a: &PruneArgs) -> Result<()> {
     let store = open_store(&a.store)?;
-    let r = store.gc_with(wharf_store::GcOptions {
+    let options = wharf_store::GcOptions {
         run_caches: a.cache,
-    })?;
+    };
+    let r = match store.try_gc_with(options)? {
+        Some(r) => r,
+        None => {
+            eprintln!("waiting for running builds and pulls on this store to finish");
+            store.gc_with(options)?
+        }
+    };
     eprintln!(
         "removed {} blob(s), freed {}; {} blob(s) kept for tagged images; removed {} unpacked layer snapshot(s), {} Windows layer folder(s), {} cache record(s), {} temporary file(s){}",
         r.removed_blobs,

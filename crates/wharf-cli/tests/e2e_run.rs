@@ -400,6 +400,16 @@ fn layer_entries(blob: &Path) -> Vec<(String, u64, u64, Vec<u8>)> {
     out
 }
 
+/// The store's areas of unpacked files that exist are mode 0700.
+fn assert_private_areas(store: &Path) {
+    for area in ["wharf-snapshots", "wharf-tmp", "wharf-run-cache"] {
+        if let Ok(md) = std::fs::metadata(store.join(area)) {
+            assert_eq!(md.permissions().mode() & 0o7777, 0o700, "{area}");
+        }
+    }
+    assert!(store.join("wharf-snapshots").is_dir());
+}
+
 /// The blob path of each layer of the stored image `name`.
 fn stored_layers(store: &Path, name: &str) -> Vec<PathBuf> {
     let (inspect, _) = ok(wharf().arg("inspect").arg("--store").arg(store).arg(name));
@@ -551,6 +561,9 @@ fn rootless_build_runs_run_steps_with_container_owners() {
         .arg(work.join("ctx")));
     let layers = stored_layers(&store, "example.test/rootless:1");
     assert_eq!(layers.len(), 4, "base + three RUN layers");
+    // The unpacked layers stay private to the user (the namespace needs no
+    // group bit: the user mounts the overlays).
+    assert_private_areas(&store);
     let first = layer_entries(&layers[1]);
     let owner = |name: &str| {
         first
@@ -639,6 +652,7 @@ fn external_runc_runtime_and_failing_commands() {
         .arg(&store)
         .arg(&ctx));
     let layers = stored_layers(&store, "example.test/runc:1");
+    assert_private_areas(&store);
     let names: Vec<String> = layer_entries(&layers[1]).into_iter().map(|e| e.0).collect();
     assert!(names.iter().any(|n| n == "x"), "{names:?}");
     assert!(names.iter().any(|n| n == "etc/.wh.motd"), "{names:?}");

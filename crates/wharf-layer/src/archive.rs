@@ -9,6 +9,13 @@
 //! taken relative to the destination (as Docker does) while `..` is
 //! refused, hardlinks must point inside the archive, devices are skipped,
 //! and the decompressed size is capped.
+//!
+//! The shape of the tree is decided here, once, for Linux and Windows
+//! layers alike ([`Shape`]), so that ADD never writes a layer that the
+//! layer engine's own unpacker refuses later: an entry below a symlink or
+//! below a file, and a hard link to anything but a regular file earlier in
+//! the archive, are refused (a symlink loop only matters to an entry below
+//! it, which is refused). PAX records are checked by [`crate::pax`].
 
 use crate::compress::{decoder, CappedReader, Format};
 use crate::linux::names::{clean_components, join as join_components};
@@ -98,6 +105,58 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
+/// What each name of the archive is so far, to refuse entries the
+/// unpacker would refuse (see the module documentation).
+#[derive(Default)]
+struct Shape {
+    kinds: std::collections::HashMap<String, ShapeKind>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ShapeKind {
+    Dir,
+    File,
+    Symlink,
+}
+
+impl Shape {
+    /// Why `name` cannot be written after the entries seen so far.
+    fn problem(&self, name: &str, item: &Item) -> Option<String> {
+        let mut end = 0;
+        while let Some(i) = name[end..].find('/') {
+            end += i;
+            match self.kinds.get(&name[..end]) {
+                Some(ShapeKind::Symlink) => {
+                    return Some(format!("is below the symlink {:?}", &name[..end]))
+                }
+                Some(ShapeKind::File) => {
+                    return Some(format!("is below the file {:?}", &name[..end]))
+                }
+                _ => {}
+            }
+            end += 1;
+        }
+        match item {
+            Item::Hardlink(target) if self.kinds.get(target) != Some(&ShapeKind::File) => {
+                Some(format!(
+                    "is a hard link to {target:?}, which is not a regular file earlier in the archive"
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    fn record(&mut self, name: &str, item: &Item) {
+        let kind = match item {
+            Item::Dir => ShapeKind::Dir,
+            Item::File(_) | Item::Hardlink(_) => ShapeKind::File,
+            Item::Symlink(_) => ShapeKind::Symlink,
+            Item::Skip => return,
+        };
+        self.kinds.insert(name.to_string(), kind);
+    }
+}
+
 /// One entry of the archive, cleaned, with its data reader.
 enum Item {
     Dir,
@@ -121,9 +180,15 @@ fn for_each_entry(
     let raw = decoder(format, BufReader::with_capacity(1 << 20, file)).map_err(io_err)?;
     let capped = CappedReader::new(raw, MAX_EXTRACTED_BYTES, shown.clone());
     let mut a = tar::Archive::new(capped);
+    let mut shape = Shape::default();
     for entry in a.entries().map_err(io_err)? {
         let mut entry = entry.map_err(io_err)?;
         let raw_name = String::from_utf8_lossy(&entry.path_bytes()).to_string();
+        crate::pax::check_entry(&mut entry).map_err(|reason| ArchiveError::BadEntry {
+            archive: shown.clone(),
+            entry: raw_name.clone(),
+            reason,
+        })?;
         let name = clean_name(&raw_name).map_err(|reason| ArchiveError::BadEntry {
             archive: shown.clone(),
             entry: raw_name.clone(),
@@ -142,7 +207,8 @@ fn for_each_entry(
         let item = if kind.is_dir() {
             Item::Dir
         } else if kind.is_file() || kind == tar::EntryType::Continuous {
-            Item::File(header.size().unwrap_or(0))
+            // The size the tar reader reads (PAX `size` over ustar).
+            Item::File(entry.size())
         } else if kind.is_symlink() {
             Item::Symlink(link_name())
         } else if kind.is_hard_link() {
@@ -158,6 +224,14 @@ fn for_each_entry(
         if name.is_empty() {
             continue;
         }
+        if let Some(reason) = shape.problem(&name, &item) {
+            return Err(ArchiveError::BadEntry {
+                archive: shown.clone(),
+                entry: raw_name,
+                reason,
+            });
+        }
+        shape.record(&name, &item);
         f(&name, item, mode, mtime, &mut entry)?;
     }
     Ok(())
@@ -219,6 +293,13 @@ pub fn extract_windows<W: std::io::Write>(
     for_each_entry(archive, format, |name, item, mode, mtime, data| {
         let path = join(dest_dir, name);
         let time = Timestamp::from_secs(mtime);
+        if let Some(problem) = crate::windows::names::ntfs_path_problem(&path) {
+            return Err(ArchiveError::BadEntry {
+                archive: archive.display().to_string(),
+                entry: name.to_string(),
+                reason: format!("cannot be held by NTFS: {problem}"),
+            });
+        }
         let owned = |mut m: WinMeta| -> Result<WinMeta, ArchiveError> {
             if let Some(sid) = owner_sid {
                 m.security_descriptor =
@@ -246,7 +327,14 @@ pub fn extract_windows<W: std::io::Write>(
             Item::Skip => Ok(()),
         }
         .map_err(&layer_err)
-    })
+    })?;
+    // The destination exists even when every entry was skipped (devices,
+    // fifos): the importer never creates a folder nobody declared.
+    let dest = dest_dir.trim_matches('/');
+    if !dest.is_empty() && !w.has_dir(dest) {
+        w.add_dir(dest, None).map_err(&layer_err)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -345,5 +433,155 @@ mod tests {
         let mut w = LinuxLayerWriter::new(Vec::new(), Default::default());
         let e = extract_linux(&bad, Format::Tar, "dst", None, &mut w).unwrap_err();
         assert!(e.to_string().contains("climbs out"), "{e}");
+    }
+
+    /// A tar of (name, kind, data or link target) entries, names verbatim.
+    fn shaped_tar(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, kind, text) in entries {
+            let mut h = tar::Header::new_ustar();
+            h.as_mut_bytes()[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_mode(0o644);
+            h.set_mtime(1_700_000_000);
+            h.set_entry_type(*kind);
+            let data: &[u8] = if *kind == tar::EntryType::Regular {
+                text.as_bytes()
+            } else {
+                if !text.is_empty() {
+                    h.set_link_name(text).unwrap();
+                }
+                b""
+            };
+            h.set_size(data.len() as u64);
+            h.set_cksum();
+            out.extend_from_slice(h.as_bytes());
+            out.extend_from_slice(data);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+        out.extend_from_slice(&[0u8; 1024]);
+        out
+    }
+
+    fn add_linux(path: &Path) -> Result<Vec<u8>, ArchiveError> {
+        let mut w = LinuxLayerWriter::new(Vec::new(), Default::default());
+        extract_linux(path, Format::Tar, "dst", None, &mut w)?;
+        Ok(w.finish().unwrap())
+    }
+
+    fn add_windows(path: &Path) -> Result<Vec<u8>, ArchiveError> {
+        let base = crate::NoBase;
+        let mut w = WindowsLayerWriter::new(Vec::new(), &base, Default::default()).unwrap();
+        extract_windows(path, Format::Tar, "dst", None, &mut w)?;
+        Ok(w.finish().unwrap())
+    }
+
+    #[test]
+    fn shapes_the_unpacker_refuses_are_refused_for_both_oses() {
+        use tar::EntryType::{Directory, Link, Regular, Symlink};
+        let d = tempfile::tempdir().unwrap();
+        for (case, entries, reason) in [
+            (
+                "file below a symlink",
+                vec![("l", Symlink, "x"), ("l/f", Regular, "f")],
+                "below the symlink",
+            ),
+            (
+                "file below a file",
+                vec![("f", Regular, "f"), ("f/x", Regular, "x")],
+                "below the file",
+            ),
+            (
+                "file below a symlink loop",
+                vec![
+                    ("a", Symlink, "b"),
+                    ("b", Symlink, "a"),
+                    ("a/x", Regular, "x"),
+                ],
+                "below the symlink",
+            ),
+            (
+                "hard link to a path not in the archive",
+                vec![("h", Link, "missing")],
+                "not a regular file earlier",
+            ),
+            (
+                "hard link to a directory",
+                vec![("d", Directory, ""), ("h", Link, "d")],
+                "not a regular file earlier",
+            ),
+        ] {
+            let path = write(d.path(), "case.tar", &shaped_tar(&entries));
+            for (os, result) in [("linux", add_linux(&path)), ("windows", add_windows(&path))] {
+                let e = result
+                    .err()
+                    .unwrap_or_else(|| panic!("{case}: {os} accepted it"));
+                assert!(e.to_string().contains(reason), "{case}: {os}: {e}");
+            }
+        }
+    }
+
+    /// What ADD accepts, the unpacker applies: a directory below a
+    /// directory, a loop nobody walks through, a hard link to an earlier file.
+    /// (A name given twice is the Windows writer's to refuse; a Linux layer
+    /// keeps the last, as the unpacker does.)
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn accepted_shapes_apply_cleanly() {
+        use tar::EntryType::{Directory, Link, Regular, Symlink};
+        let d = tempfile::tempdir().unwrap();
+        let entries = [
+            ("l", Directory, ""),
+            ("l/f", Regular, "f"),
+            ("a", Symlink, "b"),
+            ("b", Symlink, "a"),
+            ("orig", Regular, "data"),
+            ("h", Link, "orig"),
+        ];
+        let path = write(d.path(), "ok.tar", &shaped_tar(&entries));
+        let layer = add_linux(&path).unwrap();
+        let target = d.path().join("root");
+        std::fs::create_dir(&target).unwrap();
+        crate::apply_layer(
+            std::io::Cursor::new(layer),
+            "add",
+            &target,
+            &Default::default(),
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(target.join("dst/h")).unwrap(), b"data");
+        assert_eq!(std::fs::read(target.join("dst/l/f")).unwrap(), b"f");
+        assert!(add_windows(&path).is_ok());
+    }
+
+    #[test]
+    fn windows_add_refuses_names_ntfs_cannot_hold_and_keeps_an_emptied_destination() {
+        let d = tempfile::tempdir().unwrap();
+        let long = "n".repeat(300);
+        let path = write(
+            d.path(),
+            "long.tar",
+            &tar_bytes(&[("ok", b"1"), (long.as_str(), b"x")]),
+        );
+        let Err(e) = add_windows(&path) else {
+            panic!("a 300-byte name was accepted")
+        };
+        let e = e.to_string();
+        assert!(e.contains(&long) && e.contains("255"), "{e}");
+        assert!(
+            add_linux(&path).is_ok(),
+            "Linux names may be 255 bytes of ASCII and more"
+        );
+
+        let fifo = shaped_tar(&[("pipe", tar::EntryType::Fifo, "")]);
+        let path = write(d.path(), "fifo.tar", &fifo);
+        let layer = add_windows(&path).unwrap();
+        let mut a = tar::Archive::new(layer.as_slice());
+        let names: Vec<String> = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().any(|n| n == "Files/dst"), "{names:?}");
+        assert!(!names.iter().any(|n| n.contains("pipe")), "{names:?}");
     }
 }

@@ -30,6 +30,7 @@ pub mod blob;
 pub mod compress;
 pub mod error;
 pub mod linux;
+pub mod pax;
 pub mod pgzip;
 pub mod tarfmt;
 pub mod transform;

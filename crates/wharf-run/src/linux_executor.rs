@@ -245,5 +245,16 @@ fn sandbox_mount(m: &RunMount) -> wharf_sandbox::Mount {
             size: *size,
             mode: None,
         },
+        RunMount::File {
+            target,
+            data,
+            mode,
+            owner,
+        } => wharf_sandbox::Mount::File {
+            target: target.clone(),
+            data: data.clone(),
+            mode: *mode,
+            owner: *owner,
+        },
     }
 }

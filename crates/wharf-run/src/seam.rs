@@ -73,6 +73,14 @@ pub enum RunMount {
     },
     /// A memory file system.
     Tmpfs { target: String, size: Option<u64> },
+    /// A read-only file holding `data` (a secret), kept in memory private
+    /// to the run: never written where a killed build could leave it.
+    File {
+        target: String,
+        data: wharf_sandbox::FileData,
+        mode: u32,
+        owner: (u32, u32),
+    },
 }
 
 /// A layer an executor prepares for use as a lower layer.

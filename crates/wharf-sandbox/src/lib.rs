@@ -22,7 +22,7 @@
 //!    and the extra mounts, then `pivot_root`s into it (chroot when pivot_root is refused)
 //!    and detaches the old root.
 //! 4. PID 1 clones the command as PID 2, which drops capabilities outside Docker's
-//!    default set, switches identity, resets signal dispositions, and execs. PID 1 reaps every process (orphans included) until PID 2
+//!    default set (and MKNOD), switches identity, resets signal dispositions, and execs. PID 1 reaps every process (orphans included) until PID 2
 //!    exits, writes PID 2's exact wait status to a status pipe and exits; the kernel then
 //!    kills whatever is left in the PID namespace, and the mount namespace (with every
 //!    mount in it) disappears with its last process. Nothing is ever mounted in the
@@ -58,8 +58,19 @@
 //! # Host requirements
 //!
 //! Root (or [`enter_rootless`]), overlayfs, and for the tests Debian's `busybox-static`,
-//! `runc` and `uidmap` packages. The command keeps Docker's default capability set (the
-//! rest is dropped from its bounding set). Not done: seccomp filters, cgroup limits.
+//! `runc` and `uidmap` packages. The command keeps Docker's default capability set
+//! without MKNOD (the rest is dropped from its bounding set).
+//!
+//! # Devices
+//!
+//! A command opens only null, zero, full, random, urandom, tty, ptmx and its own
+//! pseudo-terminals: no MKNOD, every mount it writes or that holds layer content is
+//! `nodev`, and a cgroup v1 `devices` group denies the rest where the host has that
+//! controller (runc gets the same list and applies it on cgroup v1 or v2). On a pure
+//! cgroup v2 host the embedded runtime sets no BPF device filter; the first two
+//! measures are the policy there (see `linux::devices`).
+//!
+//! Not done: seccomp filters, cgroup resource limits.
 //!
 //! # Other hosts
 //!
@@ -76,7 +87,8 @@ pub use error::SandboxError;
 #[cfg(target_os = "linux")]
 pub use linux::view::{LowerEntry, LowerKind, LowerPath, LowerView};
 pub use spec::{
-    ExitStatus, Ids, Mount, Network, RootfsMode, Runtime, SandboxSpec, Stream, DEFAULT_PATH,
+    ExitStatus, FileData, Ids, Mount, Network, RootfsMode, Runtime, SandboxSpec, Stream,
+    DEFAULT_PATH,
 };
 
 /// Runs `spec.args` in a fresh sandbox and returns how it ended.

@@ -133,6 +133,31 @@ pub enum Mount {
         /// Allow writes; they go to a throwaway upper directory that is discarded.
         writable: bool,
     },
+    /// A read-only file holding `data` at `target` (a secret). It is written into a
+    /// tmpfs that exists only in the sandbox's own mount namespace, so it never
+    /// touches a disk or the caller's namespace and vanishes with the sandbox, even
+    /// when the caller is killed.
+    File {
+        /// Absolute container path.
+        target: String,
+        /// The content (never shown by `Debug`).
+        data: FileData,
+        /// Permission bits.
+        mode: u32,
+        /// Owner user and group ids inside the sandbox.
+        owner: (u32, u32),
+    },
+}
+
+/// The content of a [`Mount::File`]; `Debug` shows its length only, as it is
+/// usually a secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FileData(pub Vec<u8>);
+
+impl std::fmt::Debug for FileData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FileData({} bytes)", self.0.len())
+    }
 }
 
 impl Mount {
@@ -141,7 +166,8 @@ impl Mount {
         match self {
             Mount::Bind { target, .. }
             | Mount::Tmpfs { target, .. }
-            | Mount::Layers { target, .. } => target,
+            | Mount::Layers { target, .. }
+            | Mount::File { target, .. } => target,
         }
     }
 }

@@ -68,6 +68,32 @@ fn runc_runs_the_command_and_leaves_only_its_changes() {
 }
 
 #[test]
+fn runc_device_nodes_never_open_host_devices_but_standard_devices_work() {
+    let s = Scratch::new();
+    let devices = device_node_dir(&s);
+    let mut spec = device_spec(&s, &devices);
+    spec.runtime = Runtime::External {
+        program: "runc".into(),
+    };
+    let (result, out) = run(&spec);
+    assert_eq!(result.unwrap(), ExitStatus::Code(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "3\n2\n1\nfull\n");
+}
+
+#[test]
+fn runc_file_mounts_are_read_only_memory_files_that_leave_no_trace() {
+    let s = Scratch::new();
+    let mut spec = secret_spec(&s);
+    spec.runtime = Runtime::External {
+        program: "runc".into(),
+    };
+    let (result, out) = run(&spec);
+    assert_eq!(result.unwrap(), ExitStatus::Code(0), "{}", out.stderr);
+    assert_eq!(out.stdout, SECRET_OUTPUT);
+    assert_eq!(s.upper_entries(), Vec::<String>::new());
+}
+
+#[test]
 fn runc_missing_program_is_a_clear_error() {
     let s = Scratch::new();
     let mut spec = s.spec("true");

@@ -552,7 +552,18 @@ fn root_commands_keep_only_the_default_capabilities() {
     let out = run_ok(&s.spec(
         "grep CapBnd /proc/self/status | cut -f2; if mount -t tmpfs t /bin 2>/dev/null; then echo mounted; fi",
     ));
-    assert_eq!(out, "00000000a80425fb\n");
+    assert_eq!(out, "00000000a00425fb\n");
+}
+
+#[test]
+fn device_nodes_never_open_host_devices_but_standard_devices_work() {
+    for mode in [RootfsMode::Overlay, RootfsMode::Copy] {
+        let s = Scratch::new();
+        let devices = device_node_dir(&s);
+        let mut spec = device_spec(&s, &devices);
+        spec.rootfs = mode;
+        assert_eq!(run_ok(&spec), "3\n2\n1\nfull\n", "{mode:?}");
+    }
 }
 
 #[test]
@@ -571,4 +582,17 @@ fn long_layer_chains_fit_the_mount_options() {
         spec.lower_dirs.insert(0, dir);
     }
     assert_eq!(run_ok(&spec), "0\n149\n150\n");
+}
+
+#[test]
+fn file_mounts_are_read_only_memory_files_that_leave_no_trace() {
+    for mode in [RootfsMode::Overlay, RootfsMode::Copy] {
+        let s = Scratch::new();
+        let mut spec = secret_spec(&s);
+        spec.rootfs = mode;
+        assert_eq!(run_ok(&spec), SECRET_OUTPUT, "{mode:?}");
+        assert_eq!(s.upper_entries(), Vec::<String>::new(), "{mode:?}");
+        assert!(format!("{spec:?}").contains("FileData(19 bytes)"));
+        assert!(!format!("{spec:?}").contains("marker"));
+    }
 }

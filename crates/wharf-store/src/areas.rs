@@ -13,6 +13,15 @@
 //!
 //! Every name is a hex digest with an ASCII suffix: valid on every file
 //! system, NTFS included.
+//!
+//! The areas that hold unpacked files (snapshots, temporary directories,
+//! RUN caches, Windows layer folders) are mode 0700 on Unix, as
+//! containerd's snapshotters: an unpacked base layer may hold set-uid root
+//! programs, and no other local user may reach them. Rootless builds need
+//! no group bit (Docker's 0710 with a remapped root): the store belongs to
+//! the user, who is the namespace's root and mounts the overlays; the
+//! commands inside reach the files only through those mounts. On Windows
+//! the store's folder inherits the user profile's ACL.
 
 use crate::{sync_dir, Store, StoreError};
 use serde::de::DeserializeOwned;
@@ -95,16 +104,23 @@ impl IngestFile {
     }
 }
 
+/// The areas only the store's owner may enter.
+const PRIVATE_AREAS: [&str; 4] = [TEMP, SNAPSHOTS, RUN_CACHES, WINDOWS_LAYERS];
+
 impl Store {
     fn area(&self, name: &str) -> Result<PathBuf, StoreError> {
         let dir = self.root().join(name);
         fs::create_dir_all(&dir).map_err(|e| StoreError::io("creating directory", &dir, e))?;
+        if PRIVATE_AREAS.contains(&name) {
+            owner_only(&dir)?;
+        }
         Ok(dir)
     }
 
     /// A private temporary directory for a build step (layer spools, a
-    /// RUN's upper and work directories), removed on drop; `prune`
-    /// removes those a killed build left.
+    /// RUN's upper and work directories), removed on drop. Use it under a
+    /// [`Store::lease`]: a collection removes every one it finds, since
+    /// with no lease held they belong to no running build.
     pub fn temp_dir(&self) -> Result<tempfile::TempDir, StoreError> {
         let dir = self.area(TEMP)?;
         tempfile::tempdir_in(&dir).map_err(|e| StoreError::io("creating a directory in", &dir, e))
@@ -235,4 +251,24 @@ impl Store {
         let area = self.area(WINDOWS_LAYERS)?;
         Ok((area.join(chain_id.hex()), area))
     }
+}
+
+/// Makes `dir` mode 0700 (also an area an older version left 0755).
+#[cfg(unix)]
+fn owner_only(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(dir)
+        .map_err(|e| StoreError::io("reading", dir, e))?
+        .permissions()
+        .mode();
+    if mode & 0o7777 != 0o700 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| StoreError::io("making private (mode 0700)", dir, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn owner_only(_dir: &Path) -> Result<(), StoreError> {
+    Ok(())
 }

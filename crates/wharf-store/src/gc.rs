@@ -19,9 +19,11 @@ use wharf_oci::{
     ImageManifest, LayerRef, ManifestKind,
 };
 
-/// Temporary files older than this belong to writers that died: a live
-/// writer holds a lease, which collection waits for, so this only guards
-/// writers that skipped taking one.
+/// Ingest files older than this belong to writers that died: a live writer
+/// holds a lease, which collection waits for, so this only guards writers
+/// that skipped taking one (a library caller storing a document). The
+/// build temporary area (`wharf-tmp`) is only used under a lease and is
+/// emptied whole.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
 
 /// What to collect besides what no image needs.
@@ -84,17 +86,42 @@ impl Store {
 
     /// Deletes every blob that no entry of `index.json` reaches (through
     /// indexes, manifests, configs and layers), then tidies the other
-    /// areas. Waits for running leases (builds and pulls).
+    /// areas. Waits for running leases (builds until their output is
+    /// delivered, pulls): no build runs during a collection, so nothing a
+    /// running build wrote or is about to tag is ever removed.
     pub fn gc_with(&self, options: GcOptions) -> Result<GcReport, StoreError> {
-        let _exclusive = FileLock::exclusive(&self.root().join("wharf.lock"))?;
+        let exclusive = FileLock::exclusive(&self.root().join("wharf.lock"))?;
+        self.collect(options, exclusive)
+    }
+
+    /// As [`Store::gc_with`], but `None` at once when a lease is held (a
+    /// build or pull is running) instead of waiting for it.
+    pub fn try_gc_with(&self, options: GcOptions) -> Result<Option<GcReport>, StoreError> {
+        match FileLock::try_exclusive(&self.root().join("wharf.lock"))? {
+            Some(exclusive) => self.collect(options, exclusive).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn collect(&self, options: GcOptions, _exclusive: FileLock) -> Result<GcReport, StoreError> {
         let _index = FileLock::exclusive(&self.root().join("index.lock"))?;
         let live = self.live()?;
         let mut report = GcReport::default();
         self.remove_blobs(&live, &mut report)?;
-        let now = SystemTime::now();
-        for area in [INGEST, TEMP] {
-            remove_stale(&self.root().join(area), now, &mut report);
-        }
+        remove_stale(
+            &self.root().join(INGEST),
+            SystemTime::now(),
+            STALE_TEMP_AGE,
+            &mut report,
+        );
+        // Every build holds a lease while it uses this area: what is left
+        // belongs to no running build (a killed one).
+        remove_stale(
+            &self.root().join(TEMP),
+            SystemTime::now(),
+            Duration::ZERO,
+            &mut report,
+        );
         self.remove_dead_records(&mut report);
         let snapshots =
             self.remove_unused(SNAPSHOTS, |name| live.diff_ids.contains(snapshot_hex(name)));
@@ -239,8 +266,9 @@ impl Store {
     }
 }
 
-/// Removes entries of `dir` older than [`STALE_TEMP_AGE`].
-fn remove_stale(dir: &Path, now: SystemTime, report: &mut GcReport) {
+/// Removes entries of `dir` older than `max_age` (all with zero), with the
+/// bytes of the files inside them.
+fn remove_stale(dir: &Path, now: SystemTime, max_age: Duration, report: &mut GcReport) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -251,19 +279,33 @@ fn remove_stale(dir: &Path, now: SystemTime, report: &mut GcReport) {
             .ok()
             .and_then(|m| now.duration_since(m).ok())
             .unwrap_or_default();
-        if age <= STALE_TEMP_AGE {
+        if !max_age.is_zero() && age <= max_age {
             continue;
         }
-        let removed = if meta.is_dir() {
-            fs::remove_dir_all(entry.path())
+        let (removed, bytes) = if meta.is_dir() {
+            let bytes = tree_bytes(&entry.path());
+            (fs::remove_dir_all(entry.path()), bytes)
         } else {
-            fs::remove_file(entry.path())
+            (fs::remove_file(entry.path()), meta.len())
         };
         if removed.is_ok() {
             report.removed_temp += 1;
-            if !meta.is_dir() {
-                report.freed_bytes += meta.len();
-            }
+            report.freed_bytes += bytes;
         }
     }
+}
+
+/// Bytes of the regular files below `dir` (symlinks not followed).
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }

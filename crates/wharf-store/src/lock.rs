@@ -31,6 +31,16 @@ impl FileLock {
         FileExt::lock_exclusive(&file).map_err(|e| StoreError::io("locking", path, e))?;
         Ok(FileLock { file })
     }
+
+    /// The exclusive lock if nobody holds the file; `None` if someone does.
+    pub(crate) fn try_exclusive(path: &Path) -> Result<Option<Self>, StoreError> {
+        let file = open(path)?;
+        match FileExt::try_lock_exclusive(&file) {
+            Ok(true) => Ok(Some(FileLock { file })),
+            Ok(false) => Ok(None),
+            Err(e) => Err(StoreError::io("locking", path, e)),
+        }
+    }
 }
 
 impl Drop for FileLock {
@@ -50,7 +60,8 @@ fn open(path: &Path) -> Result<File, StoreError> {
 }
 
 /// Keeps garbage collection from running while held: take one for the whole
-/// of an operation that writes blobs and then tags or references them.
+/// of an operation that writes blobs and then tags or references them (a
+/// build's output keeps its lease until delivered).
 #[derive(Debug)]
 pub struct StoreLease {
     _lock: FileLock,

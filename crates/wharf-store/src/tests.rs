@@ -464,11 +464,15 @@ fn gc_tidies_every_area_and_keeps_what_tagged_images_use() {
             &serde_json::json!({"layer": dead_layer}),
         )
         .unwrap();
-    // A temporary directory a killed build left two hours ago, and a fresh one.
+    // Temporary directories killed builds left, one of them just now: no
+    // lease is held, so no build is running and both go, with their bytes.
     let old = store.temp_dir().unwrap().keep();
-    let fresh = store.temp_dir().unwrap();
+    fs::write(old.join("spool"), vec![0u8; 1000]).unwrap();
+    let recent = store.temp_dir().unwrap().keep();
     let two_hours_ago = SystemTime::now() - std::time::Duration::from_secs(7200);
     set_modified(&old, two_hours_ago);
+    // An ingest file of a writer without a lease, written just now: kept.
+    let ingest = store.ingest_file().unwrap();
     // A RUN cache mount.
     let cache = store.run_cache_dir("go-build").unwrap();
     fs::write(cache.join("data.bin"), b"cached").unwrap();
@@ -489,8 +493,10 @@ fn gc_tidies_every_area_and_keeps_what_tagged_images_use() {
     assert!(store
         .read_cache_record::<serde_json::Value>(run_kind, RecordSpace::Exported, &key("d"))
         .is_none());
-    assert_eq!(report.removed_temp, 1, "{report:?}");
-    assert!(!old.exists() && fresh.path().is_dir());
+    assert_eq!(report.removed_temp, 2, "{report:?}");
+    assert!(!old.exists() && !recent.exists());
+    assert!(report.freed_bytes >= 1000, "{report:?}");
+    assert!(ingest.path().is_file());
     assert!(
         cache.join("data.bin").is_file(),
         "cache mounts stay by default"
@@ -540,4 +546,44 @@ fn set_modified(path: &std::path::Path, time: SystemTime) {
     #[cfg(not(windows))]
     let f = File::open(path).unwrap();
     f.set_modified(time).unwrap();
+}
+
+#[test]
+fn a_held_lease_keeps_collection_out_until_dropped() {
+    let (_d, store) = store();
+    // An untagged blob, as a build writes before it tags.
+    let blob = store.put_bytes(b"new layer", None).unwrap();
+    let lease = store.lease().unwrap();
+    assert_eq!(store.try_gc_with(GcOptions::default()).unwrap(), None);
+    assert_eq!(store.blob_size(&blob.digest), Some(9));
+    drop(lease);
+    let report = store.try_gc_with(GcOptions::default()).unwrap().unwrap();
+    assert_eq!(report.removed_blobs, 1, "{report:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn areas_with_unpacked_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_d, store) = store();
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    // An area an older version made world-readable is tightened on use.
+    let old = store.root().join("wharf-snapshots");
+    fs::create_dir(&old).unwrap();
+    fs::set_permissions(&old, fs::Permissions::from_mode(0o755)).unwrap();
+    let diff_id = Digest::of_bytes(b"layer");
+    let (_, snapshots) = store
+        .snapshot_dir(&diff_id, crate::SnapshotXattrs::Trusted)
+        .unwrap();
+    let temp = store.temp_dir().unwrap();
+    let cache = store.run_cache_dir("go").unwrap();
+    let (_, windows) = store.windows_layer_folder(&diff_id).unwrap();
+    for area in [
+        snapshots,
+        temp.path().parent().unwrap().to_path_buf(),
+        cache.parent().unwrap().to_path_buf(),
+        windows,
+    ] {
+        assert_eq!(mode(&area), 0o700, "{}", area.display());
+    }
 }

@@ -92,8 +92,13 @@ pub fn rootfs_tar() -> Vec<u8> {
 
 /// Stores the busybox image as `tag` and returns its manifest descriptor.
 pub fn store_busybox_image(store: &Store, tag: &str) -> Descriptor {
+    store_rootfs_image(store, tag, rootfs_tar())
+}
+
+/// Stores a one-layer Linux image of the uncompressed root filesystem `tar` (say
+/// [`rootfs_tar`] with entries added) as `tag`, configured as the busybox image.
+pub fn store_rootfs_image(store: &Store, tag: &str, tar: Vec<u8>) -> Descriptor {
     let platform = Platform::host();
-    let tar = rootfs_tar();
     let diff_id = Digest::of_bytes(&tar).to_string();
     let blob = gzip(&tar);
     let layer = store.put_bytes(&blob, None).expect("layer");

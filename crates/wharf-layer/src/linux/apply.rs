@@ -237,6 +237,7 @@ impl Applier {
     // it showing.
     fn apply_entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, layer: &str) -> Result<()> {
         let raw_name = entry.path_bytes().into_owned();
+        crate::pax::check_entry(entry).map_err(|reason| self.hostile(&raw_name, reason))?;
         let comps = clean_components(&raw_name)?;
         let header = entry.header();
         let ty = header.entry_type();

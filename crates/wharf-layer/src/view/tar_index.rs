@@ -167,6 +167,8 @@ fn index_layer(
     for entry in archive.entries().map_err(malformed)? {
         let mut entry = entry.map_err(malformed)?;
         let raw = entry.path_bytes().into_owned();
+        crate::pax::check_entry(&mut entry)
+            .map_err(|reason| Error::hostile(String::from_utf8_lossy(&raw), reason))?;
         let comps = clean_components(&raw)?;
         let full: Vec<String> = comps
             .iter()

@@ -6,6 +6,13 @@ pub fn ntfs_name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("empty name".into());
     }
+    // NTFS holds at most 255 UTF-16 code units per name.
+    let units = name.encode_utf16().count();
+    if units > 255 {
+        return Some(format!(
+            "is {units} UTF-16 units long; NTFS holds at most 255"
+        ));
+    }
     if let Some(c) = name
         .chars()
         .find(|c| matches!(c, '<' | '>' | ':' | '"' | '\\' | '|' | '?' | '*' | '/'))
@@ -62,6 +69,10 @@ mod tests {
             assert_eq!(ntfs_name_problem(good), None, "{good}");
         }
         assert!(ntfs_path_problem("var/lib/dpkg/info/libc6:amd64.list").is_some());
+        assert_eq!(ntfs_name_problem(&"n".repeat(255)), None);
+        assert!(ntfs_name_problem(&"n".repeat(256)).is_some());
+        // 200 two-byte characters: 400 bytes but 200 UTF-16 units.
+        assert_eq!(ntfs_name_problem(&"é".repeat(200)), None);
         assert!(ntfs_path_problem("usr/bin/ls").is_none());
     }
 }

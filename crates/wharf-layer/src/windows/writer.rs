@@ -178,6 +178,12 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
         self.ensure_ancestors(path)
     }
 
+    /// Whether directory `path` is in the layer already (added or declared as
+    /// an ancestor).
+    pub fn has_dir(&self, path: &str) -> bool {
+        self.dirs.contains(&fold_case(path))
+    }
+
     /// Adds directory `path`. Without `meta`, the base's metadata is reused when
     /// the base has the directory, else defaults.
     pub fn add_dir(&mut self, path: &str, meta: Option<WinMeta>) -> Result<()> {

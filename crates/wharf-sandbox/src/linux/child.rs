@@ -11,9 +11,10 @@ use std::ffi::{c_char, CString};
 
 use super::status::{Record, TAG_CLONE, TAG_EXEC, TAG_EXIT, TAG_OVERLAY, TAG_SETUP};
 
-/// Docker's default capabilities, as a bit set (`CapBnd: 00000000a80425fb`): CHOWN,
-/// DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE,
-/// NET_RAW, SYS_CHROOT, MKNOD, AUDIT_WRITE, SETFCAP. Build steps expect exactly these.
+/// Docker's default capabilities without MKNOD, as a bit set (`CapBnd:
+/// 00000000a00425fb`): CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID,
+/// SETPCAP, NET_BIND_SERVICE, NET_RAW, SYS_CHROOT, AUDIT_WRITE, SETFCAP. MKNOD is left
+/// out so a command cannot make a node for a host device (see `super::devices`).
 pub(crate) const DEFAULT_CAPABILITIES: u64 = (1 << 0)
     | (1 << 1)
     | (1 << 3)
@@ -25,7 +26,6 @@ pub(crate) const DEFAULT_CAPABILITIES: u64 = (1 << 0)
     | (1 << 10)
     | (1 << 13)
     | (1 << 18)
-    | (1 << 27)
     | (1 << 29)
     | (1 << 31);
 
@@ -41,8 +41,15 @@ pub(crate) enum Op {
         data: Option<CString>,
         overlay: bool,
     },
-    /// Remount a bind mount read-only, keeping the flags the kernel locks.
-    RemountReadOnly { target: CString },
+    /// Remount a bind mount adding `flags` (`MS_RDONLY`, `MS_NODEV`), keeping the
+    /// flags the kernel locks.
+    Remount {
+        target: CString,
+        flags: libc::c_ulong,
+    },
+    /// Move PID 1 into a cgroup: write `0` (the writer itself) into its open
+    /// `cgroup.procs`, then close it.
+    JoinCgroup { procs: i32 },
     /// sysfs read-only, or a read-only recursive bind of the host's `/sys` when the
     /// kernel refuses sysfs (user namespace without its own network namespace).
     Sysfs { target: CString, host_sys: CString },
@@ -57,8 +64,13 @@ pub(crate) enum Op {
     Mkdir { path: CString, mode: libc::mode_t },
     /// Create an empty file if missing (a mount point for a file).
     Touch { path: CString, mode: libc::mode_t },
-    /// Create a file with this content.
-    WriteFile { path: CString, content: Vec<u8> },
+    /// Create a file with this content, then give it `mode` and, when set, `owner`.
+    WriteFile {
+        path: CString,
+        content: Vec<u8>,
+        mode: libc::mode_t,
+        owner: Option<(libc::uid_t, libc::gid_t)>,
+    },
     /// symlink(2): `link` pointing at `target`.
     Symlink { target: CString, link: CString },
     /// chdir(2).
@@ -83,6 +95,8 @@ pub(crate) struct Plan {
     pub uid: libc::uid_t,
     pub gid: libc::gid_t,
     pub groups: Vec<libc::gid_t>,
+    /// The descriptor of [`Op::JoinCgroup`], or -1: PID 1 keeps it open until then.
+    pub cgroup_procs: i32,
 }
 
 /// File descriptors the children use (the caller's ends are close-on-exec).
@@ -90,6 +104,8 @@ pub(crate) struct ChildFds {
     pub stdout_w: i32,
     pub stderr_w: i32,
     pub status_w: i32,
+    /// `cgroup.procs` of the device cgroup PID 1 joins, or -1.
+    pub cgroup_procs: i32,
 }
 
 fn errno() -> i32 {
@@ -135,7 +151,16 @@ pub(crate) fn run_op(op: &Op) -> Result<(), i32> {
                 data.as_ref()
                     .map_or(std::ptr::null(), |d| d.as_ptr().cast()),
             ),
-            Op::RemountReadOnly { target } => return remount_read_only(target),
+            Op::Remount { target, flags } => return remount(target, *flags),
+            Op::JoinCgroup { procs } => {
+                let written = libc::write(*procs, c"0".as_ptr().cast(), 1);
+                let e = errno();
+                libc::close(*procs);
+                if written != 1 {
+                    return Err(e);
+                }
+                0
+            }
             Op::Sysfs { target, host_sys } => {
                 let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
                 let sysfs = c"sysfs";
@@ -159,7 +184,7 @@ pub(crate) fn run_op(op: &Op) -> Result<(), i32> {
                 {
                     return Err(errno());
                 }
-                return remount_read_only(target);
+                return remount(target, libc::MS_RDONLY);
             }
             Op::Devpts {
                 target,
@@ -208,11 +233,16 @@ pub(crate) fn run_op(op: &Op) -> Result<(), i32> {
                 }
                 libc::close(fd)
             }
-            Op::WriteFile { path, content } => {
+            Op::WriteFile {
+                path,
+                content,
+                mode,
+                owner,
+            } => {
                 let fd = libc::open(
                     path.as_ptr(),
                     libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC | libc::O_CLOEXEC,
-                    0o644,
+                    0o600,
                 );
                 if fd < 0 {
                     return Err(errno());
@@ -226,6 +256,12 @@ pub(crate) fn run_op(op: &Op) -> Result<(), i32> {
                         return Err(e);
                     }
                     off += n as usize;
+                }
+                let owned = owner.is_none_or(|(uid, gid)| libc::fchown(fd, uid, gid) == 0);
+                if !owned || libc::fchmod(fd, *mode) != 0 {
+                    let e = errno();
+                    libc::close(fd);
+                    return Err(e);
                 }
                 libc::close(fd)
             }
@@ -243,9 +279,9 @@ pub(crate) fn run_op(op: &Op) -> Result<(), i32> {
     }
 }
 
-/// Remounts `target` read-only, keeping nosuid/nodev/noexec/atime flags the kernel
-/// locks for mounts inherited from a more privileged namespace.
-fn remount_read_only(target: &CString) -> Result<(), i32> {
+/// Remounts the bind mount `target` adding `extra` flags, keeping nosuid/nodev/noexec/
+/// atime flags the kernel locks for mounts inherited from a more privileged namespace.
+fn remount(target: &CString, extra: libc::c_ulong) -> Result<(), i32> {
     // SAFETY: statvfs fills the zeroed struct; the path is a live CString. glibc takes
     // the flags straight from statfs(2) (ST_VALID is set by every current kernel), so
     // this neither allocates nor reads /proc/mounts.
@@ -254,9 +290,10 @@ fn remount_read_only(target: &CString) -> Result<(), i32> {
         if libc::statvfs(target.as_ptr(), &mut st) != 0 {
             return Err(errno());
         }
-        let mut flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+        let mut flags = libc::MS_BIND | libc::MS_REMOUNT | extra;
         let f = st.f_flag as libc::c_ulong;
         for (st_flag, ms_flag) in [
+            (libc::ST_RDONLY, libc::MS_RDONLY),
             (libc::ST_NOSUID, libc::MS_NOSUID),
             (libc::ST_NODEV, libc::MS_NODEV),
             (libc::ST_NOEXEC, libc::MS_NOEXEC),
@@ -433,10 +470,10 @@ pub(crate) fn init_main(plan: &Plan, fds: &ChildFds) -> ! {
 /// close-on-exec does not help: without this it would keep, say, another concurrent
 /// sandbox's output pipe open and delay that sandbox's end of output.
 fn close_other_fds(fds: &ChildFds) {
-    let mut keep = [fds.stdout_w, fds.stderr_w, fds.status_w];
+    let mut keep = [fds.stdout_w, fds.stderr_w, fds.status_w, fds.cgroup_procs];
     keep.sort_unstable();
     let mut low: u32 = 3;
-    for fd in keep {
+    for fd in keep.into_iter().filter(|fd| *fd >= 0) {
         let fd = fd as u32;
         if fd > low {
             // SAFETY: close_range on descriptors nobody in this process uses.

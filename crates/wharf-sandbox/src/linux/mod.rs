@@ -3,6 +3,7 @@
 
 mod child;
 mod copy;
+mod devices;
 mod oci;
 mod plan;
 pub(crate) mod rootless;
@@ -205,7 +206,8 @@ pub(crate) fn run_in_namespaces(
     output: &mut dyn FnMut(Stream, &[u8]),
 ) -> Result<ExitStatus, Failure> {
     let runtime = RuntimeDir::new()?;
-    let prepared = plan::prepare(spec, &runtime.path, source)?;
+    let cgroup = devices::DeviceCgroup::create()?;
+    let prepared = plan::prepare(spec, &runtime.path, source, cgroup.as_ref())?;
     let result = spawn_and_wait(spec, &prepared, output);
     if let RootSource::Overlay { .. } = source {
         prepared
@@ -225,7 +227,8 @@ pub(crate) fn run_copy_root(
 ) -> Result<(ExitStatus, stubs::Stubs), SandboxError> {
     let runtime = RuntimeDir::new()?;
     let source = RootSource::Copy { root };
-    let prepared = plan::prepare(spec, &runtime.path, &source)?;
+    let cgroup = devices::DeviceCgroup::create()?;
+    let prepared = plan::prepare(spec, &runtime.path, &source, cgroup.as_ref())?;
     let result = spawn_and_wait(spec, &prepared, output);
     match result {
         Ok(status) => Ok((status, prepared.stubs)),
@@ -246,6 +249,7 @@ fn spawn_and_wait(
         stdout_w: stdout_w.as_raw_fd(),
         stderr_w: stderr_w.as_raw_fd(),
         status_w: status_w.as_raw_fd(),
+        cgroup_procs: prepared.plan.cgroup_procs,
     };
     let mut flags =
         libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;

@@ -24,23 +24,26 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType,
-    Mount as OciMount, MountBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder,
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroup,
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxResourcesBuilder, Mount as OciMount, MountBuilder, ProcessBuilder, RootBuilder, Spec,
+    UserBuilder,
 };
 
 use super::child::{run_op, Op};
+use super::devices::ALLOWED;
 use super::plan::{self, cstr};
 use super::union::Union;
 use super::{in_user_namespace, pump, registry, unregister, Running, RuntimeDir, NEXT_ID};
 use crate::{ExitStatus, Mount, Network, SandboxError, SandboxSpec, Stream};
 
-/// Docker's default capability set, which build steps expect (chown, setuid...).
-const CAPABILITIES: [Capability; 14] = [
+/// Docker's default capability set, which build steps expect (chown, setuid...),
+/// without MKNOD (see `super::devices`).
+const CAPABILITIES: [Capability; 13] = [
     Capability::Chown,
     Capability::DacOverride,
     Capability::Fsetid,
     Capability::Fowner,
-    Capability::Mknod,
     Capability::NetRaw,
     Capability::Setgid,
     Capability::Setuid,
@@ -144,8 +147,13 @@ fn mounts(
         )?,
     ];
     let mut layers = layer_roots.iter();
-    for mount in &spec.mounts {
+    for (k, mount) in spec.mounts.iter().enumerate() {
         out.push(match mount {
+            Mount::File { target, .. } => bind(
+                target,
+                &memory_file(runtime, k),
+                &["bind", "ro", "nodev", "nosuid"],
+            )?,
             Mount::Bind {
                 source,
                 target,
@@ -153,7 +161,7 @@ fn mounts(
             } => bind(
                 target,
                 source,
-                &["rbind", if *readonly { "ro" } else { "rw" }],
+                &["rbind", "nodev", if *readonly { "ro" } else { "rw" }],
             )?,
             Mount::Tmpfs { target, size, mode } => {
                 let mut options = vec!["nosuid".to_string(), "nodev".to_string()];
@@ -176,12 +184,35 @@ fn mounts(
                 bind(
                     target,
                     root,
-                    &["rbind", if *writable { "rw" } else { "ro" }],
+                    &["rbind", "nodev", if *writable { "rw" } else { "ro" }],
                 )?
             }
         });
     }
     Ok(out)
+}
+
+/// The device cgroup rules: deny everything, then read and write (no mknod) on the
+/// allowed devices; the runtime applies them (cgroup v1, or a BPF filter on v2).
+fn device_rules() -> Result<Vec<LinuxDeviceCgroup>, String> {
+    let deny = LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut rules = vec![deny];
+    for device in ALLOWED {
+        let mut rule = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(i64::from(device.major))
+            .access("rw");
+        if let Some(minor) = device.minor {
+            rule = rule.minor(i64::from(minor));
+        }
+        rules.push(rule.build().map_err(|e| e.to_string())?);
+    }
+    Ok(rules)
 }
 
 /// The OCI runtime configuration for the spec, with `rootfs` as the root.
@@ -237,8 +268,13 @@ fn config(
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let resources = LinuxResourcesBuilder::default()
+        .devices(device_rules()?)
+        .build()
+        .map_err(|e| e.to_string())?;
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
+        .resources(resources)
         .masked_paths(oci_spec::runtime::get_default_maskedpaths())
         .readonly_paths(oci_spec::runtime::get_default_readonly_paths())
         .build()
@@ -259,8 +295,16 @@ fn config(
     Ok(config)
 }
 
+/// Where the content of the `File` mount number `k` is written: in the tmpfs the
+/// runtime's private mount namespace has at `<runtime>/t`, so it never reaches a disk
+/// and disappears with the runtime process.
+fn memory_file(runtime: &Path, k: usize) -> PathBuf {
+    runtime.join("t").join(format!("f{k}"))
+}
+
 /// Mount steps for the runtime's private namespace: the overlay root and the merged
-/// trees of `Layers` mounts, under a tmpfs at `<runtime>/t`.
+/// trees of `Layers` mounts, under a tmpfs at `<runtime>/t`, and the files of `File`
+/// mounts.
 struct MountOps {
     ops: Vec<Op>,
     userxattr: bool,
@@ -309,7 +353,8 @@ impl MountOps {
             source: Some(c"overlay".into()),
             target: cpath(&merged)?,
             fstype: Some(c"overlay".into()),
-            flags: 0,
+            // The runtime's bind of the root keeps this: layer device nodes never open.
+            flags: libc::MS_NODEV,
             data: Some(cstr(data.as_bytes(), "overlay options")?),
             overlay: true,
         });
@@ -353,6 +398,17 @@ fn mount_ops(spec: &SandboxSpec, runtime: &Path, userxattr: bool) -> Result<Moun
     )?;
     let mut layer_roots = Vec::new();
     for (k, mount) in spec.mounts.iter().enumerate() {
+        if let Mount::File {
+            data, mode, owner, ..
+        } = mount
+        {
+            m.ops.push(Op::WriteFile {
+                path: cpath(&memory_file(runtime, k))?,
+                content: data.0.clone(),
+                mode: mode & 0o7777,
+                owner: Some(*owner),
+            });
+        }
         if let Mount::Layers {
             lower_dirs,
             writable,

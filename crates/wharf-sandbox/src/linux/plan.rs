@@ -7,6 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::child::{Op, Plan};
+use super::devices::{self, DeviceCgroup};
 use super::stubs::Stubs;
 use super::union::{Kind, Union};
 use crate::{Mount, Network, SandboxError, SandboxSpec, DEFAULT_PATH};
@@ -31,7 +32,8 @@ pub(crate) struct Prepared {
     _envp: Vec<CString>,
 }
 
-/// Host devices bind-mounted into the sandbox's `/dev`.
+/// Host devices bind-mounted into the sandbox's `/dev` (with `/dev/pts/ptmx`, the nodes
+/// of `super::devices::ALLOWED`).
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 pub(crate) fn cstr(bytes: &[u8], what: &str) -> Result<CString, SandboxError> {
@@ -215,7 +217,9 @@ pub(crate) fn overlay_options(
 }
 
 /// Builds the plan for one run. `runtime` is the caller's private, empty host directory
-/// (canonical path); the children mount a tmpfs over it.
+/// (canonical path); the children mount a tmpfs over it. PID 1 first joins `cgroup`,
+/// when there is one. Every mount the command can write or that holds layer content is
+/// `nodev` (see `super::devices`).
 // Long: the mount plan is an ordered list (root, /dev, /proc, /sys,
 // hosts, extra mounts, pivot): written top to bottom it reads as the
 // order the child performs it, which is what has to be right.
@@ -223,6 +227,7 @@ pub(crate) fn prepare(
     spec: &SandboxSpec,
     runtime: &Path,
     source: &RootSource<'_>,
+    cgroup: Option<&DeviceCgroup>,
 ) -> Result<Prepared, SandboxError> {
     let root = runtime.join("root");
     let union_lowers: Vec<PathBuf> = match source {
@@ -238,6 +243,12 @@ pub(crate) fn prepare(
         stubs: Stubs::default(),
         mounted: Vec::new(),
     };
+    if let Some(group) = cgroup {
+        let op = Op::JoinCgroup {
+            procs: group.procs_fd(),
+        };
+        b.push(op, devices::join_step(group));
+    }
     let slash = Path::new("/");
     b.mount(
         None,
@@ -272,7 +283,7 @@ pub(crate) fn prepare(
                 source: Some(c"overlay".into()),
                 target: cpath(&root)?,
                 fstype: Some(c"overlay".into()),
-                flags: 0,
+                flags: libc::MS_NODEV,
                 data: Some(cstr(data.as_bytes(), "overlay options")?),
                 overlay: true,
             };
@@ -304,6 +315,11 @@ pub(crate) fn prepare(
                 None,
                 format!("bind-mounting the private root {}", copy_root.display()),
             )?;
+            let op = Op::Remount {
+                target: cpath(&root)?,
+                flags: libc::MS_NODEV,
+            };
+            b.push(op, "making the private root nodev".into());
         }
     }
 
@@ -334,6 +350,8 @@ pub(crate) fn prepare(
         let op = Op::WriteFile {
             path: cpath(&file)?,
             content: content.into_bytes(),
+            mode: 0o644,
+            owner: None,
         };
         b.push(op, format!("writing {}", file.display()));
         let target = b.mount_point(&format!("/etc/{name}"), Kind::File)?;
@@ -394,6 +412,7 @@ pub(crate) fn prepare(
         uid: spec.user.uid,
         gid: spec.user.gid,
         groups: spec.user.additional_gids.clone(),
+        cgroup_procs: cgroup.map_or(-1, DeviceCgroup::procs_fd),
     };
     Ok(Prepared {
         plan,
@@ -439,6 +458,7 @@ pub(crate) fn stubs_for_runtime(spec: &SandboxSpec) -> Result<Stubs, SandboxErro
     for mount in &spec.mounts {
         let kind = match mount {
             Mount::Bind { source, .. } if !source.is_dir() => Kind::File,
+            Mount::File { .. } => Kind::File,
             _ => Kind::Dir,
         };
         b.mount_point(mount.target(), kind)?;
@@ -452,7 +472,8 @@ fn add_dev(b: &mut Builder<'_>) -> Result<(), SandboxError> {
         Some(Path::new("tmpfs")),
         &dev,
         Some("tmpfs"),
-        libc::MS_NOSUID | libc::MS_STRICTATIME,
+        // nodev: only the bind-mounted host nodes below (their own mounts) open.
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
         "mounting a tmpfs on /dev".into(),
     )?;
@@ -499,6 +520,8 @@ fn add_dev(b: &mut Builder<'_>) -> Result<(), SandboxError> {
     Ok(())
 }
 
+// Long: one arm per mount kind, each the ordered steps the child performs
+// for it; side by side they show that every kind ends read-only or nodev.
 fn add_mount(
     b: &mut Builder<'_>,
     runtime: &Path,
@@ -524,12 +547,21 @@ fn add_mount(
                 None,
                 format!("bind-mounting {} at {target}", source.display()),
             )?;
-            if *readonly {
-                let op = Op::RemountReadOnly {
-                    target: cpath(&host)?,
-                };
-                b.push(op, format!("making the bind mount at {target} read-only"));
-            }
+            let flags = if *readonly {
+                libc::MS_NODEV | libc::MS_RDONLY
+            } else {
+                libc::MS_NODEV
+            };
+            let op = Op::Remount {
+                target: cpath(&host)?,
+                flags,
+            };
+            let what = if *readonly {
+                "read-only, nodev"
+            } else {
+                "nodev"
+            };
+            b.push(op, format!("making the bind mount at {target} {what}"));
         }
         Mount::Tmpfs { target, size, mode } => {
             let host = b.mount_point(target, Kind::Dir)?;
@@ -545,6 +577,36 @@ fn add_mount(
                 Some(&data),
                 format!("mounting a tmpfs at {target}"),
             )?;
+        }
+        Mount::File {
+            target,
+            data,
+            mode,
+            owner,
+        } => {
+            // In the private tmpfs over `runtime`: only this mount namespace has it.
+            let file = runtime.join(format!("f{k}"));
+            let op = Op::WriteFile {
+                path: cpath(&file)?,
+                content: data.0.clone(),
+                mode: mode & 0o7777,
+                owner: Some(*owner),
+            };
+            b.push(op, format!("writing the file for {target} in memory"));
+            let host = b.mount_point(target, Kind::File)?;
+            b.mount(
+                Some(&file),
+                &host,
+                None,
+                libc::MS_BIND,
+                None,
+                format!("bind-mounting the file at {target}"),
+            )?;
+            let op = Op::Remount {
+                target: cpath(&host)?,
+                flags: libc::MS_RDONLY | libc::MS_NODEV | libc::MS_NOSUID,
+            };
+            b.push(op, format!("making the file at {target} read-only"));
         }
         Mount::Layers {
             lower_dirs,
@@ -566,7 +628,11 @@ fn add_mount(
             let data = overlay_options(lower_dirs.len(), extra, *writable, userxattr);
             let host = b.mount_point(target, Kind::Dir)?;
             b.chdir(&dir)?;
-            let flags = if *writable { 0 } else { libc::MS_RDONLY };
+            let flags = if *writable {
+                libc::MS_NODEV
+            } else {
+                libc::MS_NODEV | libc::MS_RDONLY
+            };
             b.mount(
                 Some(Path::new("overlay")),
                 &host,

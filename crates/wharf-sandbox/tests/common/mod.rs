@@ -137,3 +137,61 @@ pub fn processes_with(marker: &str) -> Vec<String> {
     }
     found
 }
+
+/// A directory holding `kmsg`, a node for the host's `/dev/kmsg` (`c 1 11`, readable
+/// by root on the host), as a base layer could ship it.
+pub fn device_node_dir(s: &Scratch) -> PathBuf {
+    let dir = s.dir.path().join("devices");
+    fs::create_dir(&dir).unwrap();
+    let node = std::ffi::CString::new(dir.join("kmsg").to_str().unwrap()).unwrap();
+    // SAFETY: mknod on a fresh path with a constant device number.
+    let rc = unsafe { libc::mknod(node.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 11)) };
+    assert_eq!(rc, 0, "mknod: {}", std::io::Error::last_os_error());
+    fs::File::open(dir.join("kmsg")).expect("the host opens its own node");
+    dir
+}
+
+/// What a RUN reports about devices: mknod refused, a node from a layer (root, layers
+/// mount, bind mount) unusable, the standard devices working.
+pub const DEVICE_PROBE: &str = "mknod /tmp/k c 1 11 2>/dev/null && echo MADE; \
+     (exec 3</kmsg) 2>/dev/null && echo OPENED-ROOT; \
+     (exec 3</from/kmsg) 2>/dev/null && echo OPENED-LAYERS; \
+     (exec 3</bound/kmsg) 2>/dev/null && echo OPENED-BIND; \
+     echo x >/dev/null && head -c 3 /dev/zero | wc -c && head -c 2 /dev/urandom | wc -c \
+     && head -c 1 /dev/random | wc -c && (echo x >/dev/full) 2>/dev/null || echo full";
+
+pub fn device_spec(s: &Scratch, devices: &Path) -> SandboxSpec {
+    let mut spec = s.spec(DEVICE_PROBE);
+    spec.lower_dirs.insert(0, devices.to_path_buf());
+    spec.mounts = vec![
+        wharf_sandbox::Mount::Layers {
+            lower_dirs: vec![devices.to_path_buf()],
+            target: "/from".into(),
+            writable: false,
+        },
+        wharf_sandbox::Mount::Bind {
+            source: devices.to_path_buf(),
+            target: "/bound".into(),
+            readonly: false,
+        },
+    ];
+    spec
+}
+
+/// A secret file mount at /run/secrets/s (0440, owned 1000:50) and a
+/// script that shows it and tries to change it.
+pub fn secret_spec(s: &Scratch) -> SandboxSpec {
+    let mut spec = s.spec(
+        "cat /run/secrets/s; stat -c '%a %u %g' /run/secrets/s; \
+         (echo x > /run/secrets/s) 2>/dev/null || echo read-only",
+    );
+    spec.mounts = vec![wharf_sandbox::Mount::File {
+        target: "/run/secrets/s".into(),
+        data: wharf_sandbox::FileData(b"s3cr3t-file-marker\n".to_vec()),
+        mode: 0o440,
+        owner: (1000, 50),
+    }];
+    spec
+}
+
+pub const SECRET_OUTPUT: &str = "s3cr3t-file-marker\n440 1000 50\nread-only\n";

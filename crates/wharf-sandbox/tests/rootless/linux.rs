@@ -144,6 +144,13 @@ fn orchestrate() {
         .tempdir_in("/var/tmp")
         .unwrap();
     fs::set_permissions(base.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    // A base layer's device node, made by root: the user namespace must not open it.
+    let devices = base.path().join("devices");
+    fs::create_dir(&devices).unwrap();
+    check(
+        sh(&format!("mknod -m 666 {}/kmsg c 1 11", devices.display())),
+        "mknod",
+    );
 
     assert!(run_as(USER, "subids", base.path()).contains("rootless subids: ok"));
     // Seen from the host, the file chowned to container 1000:2000 belongs to the
@@ -241,6 +248,26 @@ fn subordinate_range(dir: &Path) {
     };
     let err = common::run(&spec).0.unwrap_err().to_string();
     assert!(err.contains("rootless"), "{err}");
+
+    // Device policy: the node the orchestrator made opens nowhere, mknod is refused,
+    // the standard devices work.
+    let devices = dir.parent().unwrap().join("devices");
+    let mut spec = scratch(dir, "devices");
+    spec.lower_dirs.insert(0, devices.clone());
+    spec.mounts = vec![
+        wharf_sandbox::Mount::Layers {
+            lower_dirs: vec![devices.clone()],
+            target: "/from".into(),
+            writable: false,
+        },
+        wharf_sandbox::Mount::Bind {
+            source: devices,
+            target: "/bound".into(),
+            readonly: false,
+        },
+    ];
+    spec.args = vec!["sh".into(), "-c".into(), common::DEVICE_PROBE.into()];
+    assert_eq!(run_ok(&spec), "3\n2\n1\nfull\n");
     println!("rootless subids: ok");
 }
 

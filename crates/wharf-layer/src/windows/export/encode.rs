@@ -265,6 +265,8 @@ pub(super) fn meta_of(
 impl Encoder {
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
         let raw = entry.path_bytes().into_owned();
+        crate::pax::check_entry(entry)
+            .map_err(|reason| Error::hostile(String::from_utf8_lossy(&raw), reason))?;
         let name = parse_name(&raw, self.flavour)?;
         let kind = entry.header().entry_type();
         let mtime = entry.header().mtime().unwrap_or(0);
