@@ -3,7 +3,7 @@
 //! refusals of what cannot work.
 
 mod common;
-use common::{json, run, wharf};
+use common::{json, run, to_oci_layout, wharf};
 use std::path::Path;
 
 fn layer_files(layout: &Path) -> Vec<(String, String)> {
@@ -48,15 +48,15 @@ fn a_directory_context_is_read_by_copy_from_and_overrides_a_stage() {
     )
     .unwrap();
     let layout = dir.path().join("layout");
-    let (out, _, stderr) = run(wharf()
-        .arg("build")
-        .arg("--build-context")
-        .arg(format!("shared={}", extra.display()))
-        .arg("--output")
-        .arg(format!("type=oci,dest={}", layout.display()))
-        .arg("--store")
-        .arg(dir.path().join("store"))
-        .arg(&ctx));
+    let (out, _, stderr) = run(to_oci_layout(
+        wharf()
+            .arg("build")
+            .arg("--build-context")
+            .arg(format!("shared={}", extra.display())),
+        &layout,
+        &dir.path().join("store"),
+        &ctx,
+    ));
     assert!(out.status.success(), "{stderr}");
     assert_eq!(
         layer_files(&layout),

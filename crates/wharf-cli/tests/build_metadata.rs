@@ -3,7 +3,7 @@
 //! syntax), checked in an exported OCI layout.
 
 mod common;
-use common::{json, run, wharf};
+use common::{json, run, to_oci_layout, wharf};
 use std::path::Path;
 
 fn context(dir: &Path) -> std::path::PathBuf {
@@ -25,27 +25,27 @@ fn quiet_iidfile_metadata_and_manifest_annotations() {
     let ctx = context(dir.path());
     let layout = dir.path().join("layout");
     let (iid, meta) = (dir.path().join("iid"), dir.path().join("meta.json"));
-    let (out, stdout, stderr) = run(wharf()
-        .args([
-            "build",
-            "-q",
-            "-t",
-            "example.com/app:1",
-            "--platform",
-            "linux/amd64",
-        ])
-        .args(["--annotation", "org.opencontainers.image.title=hello"])
-        .args(["--annotation", "manifest[linux/amd64]:only.amd64=yes"])
-        .args(["--annotation", "manifest[linux/arm64]:only.arm64=yes"])
-        .arg("--iidfile")
-        .arg(&iid)
-        .arg("--metadata-file")
-        .arg(&meta)
-        .arg("--output")
-        .arg(format!("type=oci,dest={}", layout.display()))
-        .arg("--store")
-        .arg(dir.path().join("store"))
-        .arg(&ctx));
+    let (out, stdout, stderr) = run(to_oci_layout(
+        wharf()
+            .args([
+                "build",
+                "-q",
+                "-t",
+                "example.com/app:1",
+                "--platform",
+                "linux/amd64",
+            ])
+            .args(["--annotation", "org.opencontainers.image.title=hello"])
+            .args(["--annotation", "manifest[linux/amd64]:only.amd64=yes"])
+            .args(["--annotation", "manifest[linux/arm64]:only.arm64=yes"])
+            .arg("--iidfile")
+            .arg(&iid)
+            .arg("--metadata-file")
+            .arg(&meta),
+        &layout,
+        &dir.path().join("store"),
+        &ctx,
+    ));
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stderr, "", "-q prints nothing but the id");
     let index = json(&std::fs::read_to_string(layout.join("index.json")).unwrap());
@@ -85,23 +85,23 @@ fn index_and_descriptor_annotations_on_a_multi_platform_build() {
     let ctx = context(dir.path());
     let layout = dir.path().join("layout");
     let (iid, meta) = (dir.path().join("iid"), dir.path().join("meta.json"));
-    let (out, _, stderr) = run(wharf()
-        .args(["build", "--platform", "linux/amd64,linux/arm64"])
-        .args([
-            "--annotation",
-            "index:org.opencontainers.image.description=two",
-        ])
-        .args(["--annotation", "manifest-descriptor[linux/arm64]:arm=1"])
-        .args(["--annotation", "index,manifest:both=x"])
-        .arg("--iidfile")
-        .arg(&iid)
-        .arg("--metadata-file")
-        .arg(&meta)
-        .arg("--output")
-        .arg(format!("type=oci,dest={}", layout.display()))
-        .arg("--store")
-        .arg(dir.path().join("store"))
-        .arg(&ctx));
+    let (out, _, stderr) = run(to_oci_layout(
+        wharf()
+            .args(["build", "--platform", "linux/amd64,linux/arm64"])
+            .args([
+                "--annotation",
+                "index:org.opencontainers.image.description=two",
+            ])
+            .args(["--annotation", "manifest-descriptor[linux/arm64]:arm=1"])
+            .args(["--annotation", "index,manifest:both=x"])
+            .arg("--iidfile")
+            .arg(&iid)
+            .arg("--metadata-file")
+            .arg(&meta),
+        &layout,
+        &dir.path().join("store"),
+        &ctx,
+    ));
     assert!(out.status.success(), "{stderr}");
     let top = json(&std::fs::read_to_string(layout.join("index.json")).unwrap());
     let index_digest = top["manifests"][0]["digest"].as_str().unwrap().to_string();

@@ -116,6 +116,30 @@ mod tests {
         (d, c)
     }
 
+    /// The entry names of a Linux layer the placed `sources` write.
+    fn linux_layer_names(sources: &[Box<dyn CopySource>]) -> Vec<String> {
+        let mut out = Vec::new();
+        let sink: &mut dyn std::io::Write = &mut out;
+        let opts = crate::copy_layer::CopyOptions {
+            linux_owner: None,
+            windows_owner: None,
+            chmod: None,
+            timestamp: 0,
+            clamp_mtimes: true,
+            progress: None,
+        };
+        let mut w = CopyWriter::linux(sink, opts);
+        for s in sources {
+            s.write(&mut w).unwrap();
+        }
+        w.finish().unwrap();
+        tar::Archive::new(out.as_slice())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
+            .collect()
+    }
+
     fn sources(c: &BuildContext, files: &[String]) -> Vec<Box<dyn CopySource>> {
         let context = ContextFiles::new("COPY", c.clone(), None, &req(files, "/")).unwrap();
         vec![
@@ -134,27 +158,7 @@ mod tests {
         assert!(err.to_string().contains("several sources (2)"), "{err}");
         let mut both = sources(&c, &files);
         place_all(&mut both, &req(&operands, "/x/"), "COPY").unwrap();
-        let mut out = Vec::new();
-        let sink: &mut dyn std::io::Write = &mut out;
-        let opts = crate::copy_layer::CopyOptions {
-            linux_owner: None,
-            windows_owner: None,
-            chmod: None,
-            timestamp: 0,
-            clamp_mtimes: true,
-            progress: None,
-        };
-        let mut w = CopyWriter::linux(sink, opts);
-        for s in &both {
-            s.write(&mut w).unwrap();
-        }
-        w.finish().unwrap();
-        let names: Vec<String> = tar::Archive::new(out.as_slice())
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
-            .collect();
-        assert_eq!(names, ["x/", "x/a.txt", "x/EOF"]);
+        assert_eq!(linux_layer_names(&both), ["x/", "x/a.txt", "x/EOF"]);
     }
 
     #[test]
@@ -218,24 +222,7 @@ mod tests {
         let ops = vec!["b.tar".to_string()];
         let mut s: Vec<Box<dyn CopySource>> = vec![Box::new(archive)];
         place_all(&mut s, &req(&ops, "/opt"), "ADD").unwrap();
-        let mut out = Vec::new();
-        let sink: &mut dyn std::io::Write = &mut out;
-        let opts = crate::copy_layer::CopyOptions {
-            linux_owner: None,
-            windows_owner: None,
-            chmod: None,
-            timestamp: 0,
-            clamp_mtimes: true,
-            progress: None,
-        };
-        let mut w = CopyWriter::linux(sink, opts);
-        s[0].write(&mut w).unwrap();
-        w.finish().unwrap();
-        let names: Vec<String> = tar::Archive::new(out.as_slice())
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
-            .collect();
+        let names = linux_layer_names(&s);
         assert!(names.contains(&"opt/inside.txt".to_string()), "{names:?}");
     }
 }

@@ -24,6 +24,21 @@ pub fn ok(cmd: &mut Command) -> (String, String) {
     (stdout, stderr)
 }
 
+/// Ends a `wharf build` command line: export to the OCI layout `layout`,
+/// with the store `store`, from the context `ctx`.
+pub fn to_oci_layout<'c>(
+    cmd: &'c mut Command,
+    layout: &std::path::Path,
+    store: &std::path::Path,
+    ctx: &std::path::Path,
+) -> &'c mut Command {
+    cmd.arg("--output")
+        .arg(format!("type=oci,dest={}", layout.display()))
+        .arg("--store")
+        .arg(store)
+        .arg(ctx)
+}
+
 pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }

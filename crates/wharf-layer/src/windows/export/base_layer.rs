@@ -246,25 +246,9 @@ impl<S: BaseLayerSink> Write for SinkWriter<'_, S> {
 
 /// A clean `/`-separated name under one of the three areas.
 fn check_name(raw: &[u8]) -> Result<String> {
-    let text = std::str::from_utf8(raw)
-        .map_err(|_| Error::hostile(String::from_utf8_lossy(raw), "name is not UTF-8"))?;
-    let full = text.trim_end_matches('/').to_string();
+    let (full, comps) = super::encode::clean_name(raw)?;
     let bad = |why: &str| Error::hostile(full.clone(), why.to_string());
-    if full.starts_with('/') || full.contains('\\') || full.contains('\0') {
-        return Err(bad(
-            "names must be relative, with '/' separators and no NUL",
-        ));
-    }
-    let comps: Vec<&str> = full.split('/').collect();
-    if comps
-        .iter()
-        .any(|c| c.is_empty() || *c == "." || *c == "..")
-    {
-        return Err(bad(
-            "names must be clean (no '.', '..' or empty components)",
-        ));
-    }
-    if !matches!(comps[0], "Files" | "Hives" | "UtilityVM") {
+    if !matches!(comps[0].as_str(), "Files" | "Hives" | "UtilityVM") {
         return Err(bad("a base layer holds only Files/, Hives/ and UtilityVM/"));
     }
     Ok(full)

@@ -173,7 +173,11 @@ struct Name {
     rest: Vec<String>,
 }
 
-fn parse_name(raw: &[u8], flavour: Flavour) -> Result<Name> {
+/// A Windows layer entry's name as UTF-8 without its trailing `/`, and its
+/// components; refused unless relative, `/`-separated, without NUL and
+/// clean (no `.`, `..` or empty components). Both the folder encoder and
+/// the base layer plan read names through it.
+pub(super) fn clean_name(raw: &[u8]) -> Result<(String, Vec<String>)> {
     let text = std::str::from_utf8(raw)
         .map_err(|_| Error::hostile(String::from_utf8_lossy(raw), "name is not UTF-8"))?;
     let full = text.trim_end_matches('/').to_string();
@@ -183,16 +187,19 @@ fn parse_name(raw: &[u8], flavour: Flavour) -> Result<Name> {
             "names must be relative, with '/' separators and no NUL",
         ));
     }
-    let comps: Vec<&str> = full.split('/').collect();
-    if comps
-        .iter()
-        .any(|c| c.is_empty() || *c == "." || *c == "..")
-    {
+    let comps: Vec<String> = full.split('/').map(str::to_string).collect();
+    if comps.iter().any(|c| c.is_empty() || c == "." || c == "..") {
         return Err(bad(
             "names must be clean (no '.', '..' or empty components)",
         ));
     }
-    let top = match comps[0] {
+    Ok((full, comps))
+}
+
+fn parse_name(raw: &[u8], flavour: Flavour) -> Result<Name> {
+    let (full, comps) = clean_name(raw)?;
+    let bad = |why: &str| Error::hostile(full.clone(), why.to_string());
+    let top = match comps[0].as_str() {
         "Files" => "Files",
         "Hives" => "Hives",
         "UtilityVM" if flavour == Flavour::Staging => "UtilityVM",
@@ -205,7 +212,7 @@ fn parse_name(raw: &[u8], flavour: Flavour) -> Result<Name> {
     };
     Ok(Name {
         top,
-        rest: comps[1..].iter().map(|c| c.to_string()).collect(),
+        rest: comps[1..].to_vec(),
         full,
     })
 }
