@@ -423,23 +423,41 @@ impl<'w> CopyWriter<'w> {
         format: wharf_layer::Format,
         dest_dir: &str,
     ) -> Result<(), CopyLayerError> {
+        let timestamp = self.opts.timestamp;
         match &mut self.layer {
-            Layer::Linux(w, _) => wharf_layer::archive::extract_linux(
-                path,
-                format,
-                dest_dir,
-                self.opts.linux_owner,
-                w,
-            ),
+            Layer::Linux(w, declared) => {
+                let written = wharf_layer::archive::extract_linux(
+                    path,
+                    format,
+                    dest_dir,
+                    self.opts.linux_owner,
+                    w,
+                )
+                .map_err(archive_err)?;
+                // The destination exists even when every entry was skipped
+                // (devices, fifos), as BuildKit creates it.
+                let dest = dest_dir.trim_matches('/');
+                if written == 0 && !dest.is_empty() {
+                    declare_parents(w, declared, &format!("{dest}/"), timestamp)
+                        .map_err(layer_err(dest))?;
+                    if declared.insert(dest.to_string()) {
+                        let mut d = TarEntry::new(format!("{dest}/"), tarfmt::EntryKind::Dir);
+                        d.mode = 0o755;
+                        d.mtime = timestamp;
+                        w.append(d, None).map_err(layer_err(dest))?;
+                    }
+                }
+                Ok(())
+            }
             Layer::Windows(w) => wharf_layer::archive::extract_windows(
                 path,
                 format,
                 dest_dir,
                 self.opts.windows_owner,
                 w,
-            ),
+            )
+            .map_err(archive_err),
         }
-        .map_err(archive_err)
     }
 }
 

@@ -246,15 +246,17 @@ fn layer_error(archive: &Path) -> impl Fn(crate::Error) -> ArchiveError + '_ {
 }
 
 /// Extracts `archive` under `dest_dir` (relative, `/`-separated) into a
-/// Linux layer.
+/// Linux layer; returns how many entries it wrote (devices and fifos are
+/// skipped).
 pub fn extract_linux<W: std::io::Write>(
     archive: &Path,
     format: Format,
     dest_dir: &str,
     owner: Option<(u64, u64)>,
     w: &mut LinuxLayerWriter<W>,
-) -> Result<(), ArchiveError> {
+) -> Result<u64, ArchiveError> {
     let layer_err = layer_error(archive);
+    let mut written = 0u64;
     for_each_entry(archive, format, |name, item, mode, mtime, data| {
         let path = join(dest_dir, name);
         let kind = match item {
@@ -275,9 +277,11 @@ pub fn extract_linux<W: std::io::Write>(
             t.gid = gid;
         }
         let has_data = matches!(t.kind, tarfmt::EntryKind::File { .. });
+        written += 1;
         w.append(t, if has_data { Some(data) } else { None })
             .map_err(&layer_err)
-    })
+    })?;
+    Ok(written)
 }
 
 /// Extracts `archive` under `dest_dir` into a Windows layer (symlink

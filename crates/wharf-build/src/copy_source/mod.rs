@@ -211,6 +211,25 @@ mod tests {
     }
 
     #[test]
+    fn an_archive_whose_entries_are_all_skipped_still_makes_its_destination() {
+        let d = tempfile::tempdir().unwrap();
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Fifo);
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, "pipe", &b""[..]).unwrap();
+        fs::write(d.path().join("fifo.tar"), tar.into_inner().unwrap()).unwrap();
+        let c = BuildContext::new(d.path(), None);
+        let archive = LocalArchive::detect(&c, "fifo.tar").expect("a tar archive");
+        let ops = vec!["fifo.tar".to_string()];
+        let mut s: Vec<Box<dyn CopySource>> = vec![Box::new(archive)];
+        place_all(&mut s, &req(&ops, "/opt/empty/"), "ADD").unwrap();
+        assert_eq!(linux_layer_names(&s), ["opt/", "opt/empty/"]);
+    }
+
+    #[test]
     fn archives_are_recognised_by_content_and_extracted_into_the_destination() {
         let (_d, c) = context();
         assert!(LocalArchive::detect(&c, "a.txt").is_none());
