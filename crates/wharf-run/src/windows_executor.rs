@@ -141,12 +141,13 @@ impl RunExecutor for WindowsRunExecutor {
         let Some(host) = &self.settings.host_version else {
             return Err("RUN in a Windows stage needs a Windows host (HCS)".into());
         };
+        refusal_for_host(host, platform)?;
         // A host without the Containers feature runs no Windows RUN: say
         // so before anything is fetched (the HCS DLLs, loaded here for the
         // first time, are kept loaded for the RUN).
         #[cfg(windows)]
         wharf_hcs::WindowsHcs::open().map_err(|e| e.to_string())?;
-        refusal_for_host(host, platform)
+        Ok(())
     }
 
     fn lower_form(&self) -> LowerForm {
@@ -215,8 +216,11 @@ mod tests {
         let unversioned: Platform = "windows/amd64".parse().unwrap();
         assert!(executor.supports(&ltsc2022));
         assert!(!executor.supports(&"linux/amd64".parse().unwrap()));
-        assert_eq!(executor.check_platform(&ltsc2022), Ok(()));
-        assert_eq!(executor.check_platform(&unversioned), Ok(()));
+        // The rule alone: the executor then also loads the HCS DLLs, which
+        // only a Windows host with the Containers feature has.
+        assert_eq!(refusal_for_host(&host, &ltsc2022), Ok(()));
+        assert_eq!(refusal_for_host(&host, &unversioned), Ok(()));
+        // Refused by the rule before any DLL is loaded, on every host.
         let refused = executor.check_platform(&ltsc2025).unwrap_err();
         assert!(refused.contains("build 10.0.20348.2113"), "{refused}");
         assert!(refused.contains("build 10.0.26100"), "{refused}");
