@@ -61,14 +61,29 @@ pub fn host_windows_version() -> Option<WindowsVersion> {
     }
 }
 
-/// The platform of this host: on Windows, `windows/<arch>:10.0.<build>`
-/// with the host's build, the platform images are chosen for by default.
+/// The first Windows build that runs Windows containers (Windows Server
+/// 2016 and Windows 10 1607).
+const FIRST_CONTAINER_BUILD: u32 = 14393;
+
+/// The platform of this host: on a Windows host that can run Windows
+/// containers, `windows/<arch>:10.0.<build>` with the host's build, the
+/// platform images are chosen for by default. An older Windows (or Wine,
+/// which reports Windows 7) runs no container, so its build would only
+/// rule out every image: there the platform carries no version and the
+/// base image decides, as on Linux hosts.
 pub fn host_platform() -> Platform {
     let mut platform = Platform::host();
-    if let Some(v) = host_windows_version().filter(|_| platform.is_windows()) {
+    if let Some(v) =
+        host_windows_version().filter(|v| platform.is_windows() && can_run_containers(v))
+    {
         platform.os_version = Some(v.to_string());
     }
     platform
+}
+
+/// Whether a Windows host of version `v` can run Windows containers.
+fn can_run_containers(v: &WindowsVersion) -> bool {
+    v.major >= 10 && v.build >= FIRST_CONTAINER_BUILD
 }
 
 /// Why a host of version `host` cannot run RUN in a stage of `platform`
@@ -141,13 +156,12 @@ impl RunExecutor for WindowsRunExecutor {
         let Some(host) = &self.settings.host_version else {
             return Err("RUN in a Windows stage needs a Windows host (HCS)".into());
         };
-        refusal_for_host(host, platform)?;
         // A host without the Containers feature runs no Windows RUN: say
-        // so before anything is fetched (the HCS DLLs, loaded here for the
-        // first time, are kept loaded for the RUN).
+        // so first, before anything is fetched (the HCS DLLs, loaded here
+        // for the first time, are kept loaded for the RUN).
         #[cfg(windows)]
         wharf_hcs::WindowsHcs::open().map_err(|e| e.to_string())?;
-        Ok(())
+        refusal_for_host(host, platform)
     }
 
     fn lower_form(&self) -> LowerForm {
@@ -197,6 +211,18 @@ mod tests {
     use std::path::Path;
 
     #[test]
+    fn only_hosts_that_run_containers_give_their_build_to_the_default_platform() {
+        let v = |s: &str| s.parse::<WindowsVersion>().unwrap();
+        assert!(can_run_containers(&v("10.0.20348")));
+        assert!(can_run_containers(&v("10.0.14393")));
+        assert!(!can_run_containers(&v("10.0.10586")));
+        assert!(
+            !can_run_containers(&v("6.1.7601")),
+            "Windows 7, as Wine reports"
+        );
+    }
+
+    #[test]
     fn only_network_none_runs_without_nat() {
         assert!(uses_nat(RunNetwork::Default, true));
         assert!(!uses_nat(RunNetwork::Default, false));
@@ -216,12 +242,17 @@ mod tests {
         let unversioned: Platform = "windows/amd64".parse().unwrap();
         assert!(executor.supports(&ltsc2022));
         assert!(!executor.supports(&"linux/amd64".parse().unwrap()));
-        // The rule alone: the executor then also loads the HCS DLLs, which
-        // only a Windows host with the Containers feature has.
+        // The rule alone: on Windows the executor first loads the HCS
+        // DLLs, which only a host with the Containers feature has (Wine
+        // has none), so the executor itself is asked off Windows only.
         assert_eq!(refusal_for_host(&host, &ltsc2022), Ok(()));
         assert_eq!(refusal_for_host(&host, &unversioned), Ok(()));
-        // Refused by the rule before any DLL is loaded, on every host.
-        let refused = executor.check_platform(&ltsc2025).unwrap_err();
+        #[cfg(not(windows))]
+        {
+            assert_eq!(executor.check_platform(&ltsc2022), Ok(()));
+            assert!(executor.check_platform(&ltsc2025).is_err());
+        }
+        let refused = refusal_for_host(&host, &ltsc2025).unwrap_err();
         assert!(refused.contains("build 10.0.20348.2113"), "{refused}");
         assert!(refused.contains("build 10.0.26100"), "{refused}");
         assert!(refused.contains("process-isolated"), "{refused}");
