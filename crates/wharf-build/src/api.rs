@@ -269,6 +269,12 @@ pub struct BuildOutput {
     pub plan: Plan,
     pub images: Vec<BuiltImage>,
     pub index: Option<Descriptor>,
+    /// Every instruction cache record the build hit or wrote (what
+    /// `--cache-to` exports).
+    pub cache_records: Vec<crate::build_cache::CacheEntry>,
+    /// The shared caches the build read, which hold layers the store may
+    /// lack.
+    pub imported_cache: Option<std::sync::Arc<crate::build_cache::ImportedCache>>,
     pub(crate) _lease: std::sync::Arc<wharf_store::StoreLease>,
 }
 

@@ -23,6 +23,7 @@
 use crate::annotations::Annotations;
 use crate::api::{BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest};
 use crate::bases::ResolvedBases;
+use crate::build_cache::ImportedCache;
 use crate::clock::rfc3339;
 use crate::context::BuildContext;
 use crate::emit::{emit_image, emit_index, BuiltImage};
@@ -45,6 +46,7 @@ pub struct Builder {
     annotations: Annotations,
     jobs: usize,
     named_contexts: BTreeMap<String, BuildContext>,
+    imported_cache: Option<std::sync::Arc<ImportedCache>>,
 }
 
 impl Builder {
@@ -57,6 +59,7 @@ impl Builder {
             annotations: Annotations::default(),
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             named_contexts: BTreeMap::new(),
+            imported_cache: None,
         }
     }
 
@@ -80,6 +83,13 @@ impl Builder {
     /// number of cores).
     pub fn with_jobs(mut self, jobs: usize) -> Self {
         self.jobs = jobs.max(1);
+        self
+    }
+
+    /// Records of shared build caches (`--cache-from`), consulted after
+    /// the store's own instruction cache.
+    pub fn with_imported_cache(mut self, imported: std::sync::Arc<ImportedCache>) -> Self {
+        self.imported_cache = Some(imported);
         self
     }
 
@@ -124,7 +134,10 @@ impl Builder {
                 None => format!("{}: {}", plan.file, w.message),
             }));
         }
-        let layers = LayerStore::new(self.config.store.clone(), self.config.compression);
+        let mut layers = LayerStore::new(self.config.store.clone(), self.config.compression);
+        if let Some(imported) = &self.imported_cache {
+            layers = layers.with_imported(imported.clone());
+        }
         let stores = (&layers, &layers.for_unexported_stages());
         let exported: Vec<HashSet<usize>> = plan.targets.iter().map(exported_stages).collect();
         let run_stage = |t_index: usize,
@@ -166,6 +179,8 @@ impl Builder {
             plan,
             images,
             index,
+            cache_records: layers.used_records(),
+            imported_cache: self.imported_cache.clone(),
             _lease: std::sync::Arc::new(lease),
         })
     }
@@ -253,7 +268,17 @@ impl Builder {
         for (k, v) in &req.labels {
             config.config.labels.insert(k.clone(), v.clone());
         }
-        config.created = Some(rfc3339(self.config.time()));
+        // The image is as old as its newest step (BuildKit's rule): a
+        // build taken wholly from the cache gives the same image.
+        config.created = match self.config.source_date_epoch {
+            Some(epoch) => Some(rfc3339(epoch)),
+            None => config
+                .history
+                .iter()
+                .rev()
+                .find_map(|h| h.created.clone())
+                .or_else(|| Some(rfc3339(self.config.time()))),
+        };
         let platform = config.platform();
         let mut image = emit_image(
             &self.config.store,

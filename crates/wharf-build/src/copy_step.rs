@@ -53,7 +53,7 @@ impl StageExec<'_> {
         step: &CopyStep<'_>,
         done: &HashMap<usize, StageResult>,
         events: &mut dyn FnMut(BuildEvent),
-    ) -> Result<(LayerRef, bool), BuildError> {
+    ) -> Result<(LayerRecord, bool, CacheKey), BuildError> {
         let prep = self.prepare_copy(step)?;
         match step.ins.reads.first() {
             None => self.copy_from_context(step, &prep, self.context, events),
@@ -266,7 +266,7 @@ impl StageExec<'_> {
         prep: &CopyPrep<'_>,
         context: &BuildContext,
         events: &mut dyn FnMut(BuildEvent),
-    ) -> Result<(LayerRef, bool), BuildError> {
+    ) -> Result<(LayerRecord, bool, CacheKey), BuildError> {
         let kw = prep.kw;
         let mut sources = self.context_sources(step, prep, context, events)?;
         let warnings =
@@ -295,7 +295,7 @@ impl StageExec<'_> {
         );
         let _claim = self.layers.claim(&key);
         if let Some(hit) = self.cached(step, &key, events) {
-            return Ok((hit, true));
+            return Ok((hit, true, key));
         }
         let record = self.write_copy_layer(step, prep, &sources, Origin::Context, events)?;
         self.remember(step, &key, record, events)
@@ -311,7 +311,7 @@ impl StageExec<'_> {
         source: &Source,
         done: &HashMap<usize, StageResult>,
         events: &mut dyn FnMut(BuildEvent),
-    ) -> Result<(LayerRef, bool), BuildError> {
+    ) -> Result<(LayerRecord, bool, CacheKey), BuildError> {
         let (c, line) = (step.copy, step.ins.line);
         let names_heredoc = |s: &String| {
             s.strip_prefix("<<")
@@ -334,7 +334,7 @@ impl StageExec<'_> {
         );
         let _claim = self.layers.claim(&key);
         if let Some(hit) = self.cached(step, &key, events) {
-            return Ok((hit, true));
+            return Ok((hit, true, key));
         }
         let from_name = c.from.clone().unwrap_or_default();
         let (view, spool) = self.stage_view(&from, &from_name, line)?;
@@ -354,13 +354,13 @@ impl StageExec<'_> {
         step: &CopyStep<'_>,
         key: &CacheKey,
         events: &mut dyn FnMut(BuildEvent),
-    ) -> Option<LayerRef> {
+    ) -> Option<LayerRecord> {
         if self.config.no_cache {
             return None;
         }
-        let record = self.layers.cached(key)?;
-        self.warn(step, record.warnings, events);
-        Some(record.layer)
+        let mut record = self.layers.cached(key)?;
+        self.warn(step, std::mem::take(&mut record.warnings), events);
+        Some(record)
     }
 
     /// Tells the new layer's warnings and remembers both for `key`.
@@ -370,10 +370,11 @@ impl StageExec<'_> {
         key: &CacheKey,
         record: LayerRecord,
         events: &mut dyn FnMut(BuildEvent),
-    ) -> Result<(LayerRef, bool), BuildError> {
+    ) -> Result<(LayerRecord, bool, CacheKey), BuildError> {
         self.layers.remember(key, &record)?;
-        self.warn(step, record.warnings, events);
-        Ok((record.layer, false))
+        let mut record = record;
+        self.warn(step, std::mem::take(&mut record.warnings), events);
+        Ok((record, false, key.clone()))
     }
 
     fn warn(
@@ -446,7 +447,11 @@ impl StageExec<'_> {
                 Ok(blob)
             })?
             .map_err(|e| self.source_err(step, &what, e))?;
-        Ok(LayerRecord { layer, warnings })
+        Ok(LayerRecord {
+            layer,
+            warnings,
+            created: Some(self.config.time()),
+        })
     }
 
     /// A read-only view of `from`'s files, its base layers fetched first;
@@ -458,14 +463,10 @@ impl StageExec<'_> {
         line: usize,
     ) -> Result<(StageView, tempfile::TempDir), BuildError> {
         let store = self.layers.store();
-        if let Some(base) = &from.base_reference {
-            self.resolver
-                .fetch_layers(base, &from.layers, store)
-                .map_err(|m| {
-                    let base = base.familiar();
-                    self.step_err(line, format!("COPY --from: the base layers of {base}: {m}"))
-                })?;
-        }
+        self.fetch_layers(from.base_reference.as_ref(), &from.layers)
+            .map_err(|m| {
+                self.step_err(line, format!("COPY --from={from_name}: its layers: {m}"))
+            })?;
         let mut paths = Vec::new();
         for l in &from.layers {
             if store.blob_size(&l.descriptor.digest) != Some(l.descriptor.size) {
@@ -496,12 +497,12 @@ impl StageExec<'_> {
         line: usize,
     ) -> Result<(Option<String>, Option<String>), BuildError> {
         let store = self.layers.store();
-        if let Some(b) = base {
-            self.resolver.fetch_layers(b, layers, store).map_err(|m| {
-                let b = b.familiar();
-                self.step_err(line, format!("--chown: reading the users of {b}: {m}"))
-            })?;
-        }
+        self.fetch_layers(base, layers).map_err(|m| {
+            self.step_err(
+                line,
+                format!("--chown: reading the users of the stage: {m}"),
+            )
+        })?;
         let paths: Vec<_> = layers
             .iter()
             .map(|l| store.blob_path(&l.descriptor.digest))

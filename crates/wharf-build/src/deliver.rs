@@ -36,6 +36,11 @@ pub enum DeliveryError {
         #[source]
         source: ResolveError,
     },
+    #[error("fetching the layers the build took from a shared build cache")]
+    FetchCached {
+        #[source]
+        source: ResolveError,
+    },
     #[error("a layer of the built image is missing from the store and the image has no base to fetch it from; run the build again")]
     MissingLayer,
     #[error("exporting the image")]
@@ -77,6 +82,29 @@ impl<'a> Delivery<'a> {
             .and_then(|i| i.base_reference.as_ref())
     }
 
+    /// Puts the layers the build took from a shared build cache into the
+    /// store (a pushed image mounts them instead; a kept one needs them).
+    pub fn fetch_cached_layers(&self) -> Result<(), DeliveryError> {
+        self.fetch_cached(true)
+    }
+
+    fn fetch_cached(&self, from_registries: bool) -> Result<(), DeliveryError> {
+        let Some(imported) = &self.output.imported_cache else {
+            return Ok(());
+        };
+        for image in &self.output.images {
+            imported
+                .fetch_missing_where(
+                    &image.layers,
+                    &self.resolver.store,
+                    self.resolver,
+                    from_registries,
+                )
+                .map_err(|source| DeliveryError::FetchCached { source })?;
+        }
+        Ok(())
+    }
+
     /// Tags the result in the store under each of `refs` (remembering the
     /// base it came from, for pushes that mount its layers).
     pub fn tag(&self, refs: &[Reference]) -> Result<(), DeliveryError> {
@@ -103,9 +131,16 @@ impl<'a> Delivery<'a> {
     /// base layers from the base's registry.
     pub fn push(&self, r: &Reference) -> Result<PushReport, DeliveryError> {
         let client = &self.resolver.client;
+        self.fetch_cached(false)?;
         let options = PushOptions {
             mount_from: self.base().cloned(),
             fetch_missing_with: Some(client.clone()),
+            blob_sources: self
+                .output
+                .imported_cache
+                .as_ref()
+                .map(|i| i.registry_sources())
+                .unwrap_or_default(),
             ..PushOptions::default()
         };
         self.resolver
@@ -130,6 +165,7 @@ impl<'a> Delivery<'a> {
         refs: &[Reference],
     ) -> Result<wharf_export::ExportReport, DeliveryError> {
         // Files hold every layer: fetch base layers the build only referenced.
+        self.fetch_cached(true)?;
         let store = &self.resolver.store;
         for image in &self.output.images {
             match &image.base_reference {

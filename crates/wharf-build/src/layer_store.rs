@@ -7,7 +7,14 @@
 //! and hashed once. The cache maps a cache key to the layer it produced,
 //! as one small record per key in the store's cache area, written
 //! atomically, so concurrent builds at worst both write the same record.
+//!
+//! A build may also read records imported from a shared build cache
+//! ([`crate::build_cache`]): they are consulted after the store's own, and
+//! their layers stay where the cache keeps them until something reads
+//! them. Every record a build hits or writes is noted, for exporting the
+//! build's cache afterwards.
 
+use crate::build_cache::{CacheEntry, CacheRecord, ImportedCache};
 use crate::cache_key::CacheKey;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -26,6 +33,10 @@ pub struct RunRecord {
     /// The command actually run, when the executor changed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ran_instead: Option<String>,
+    /// When the step ran (seconds since the epoch): the history time of
+    /// its result, also when it is later taken from the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<u64>,
 }
 
 /// A cached layer, and the warnings its step gave when it ran (a hit
@@ -36,6 +47,9 @@ pub struct LayerRecord {
     pub layer: LayerRef,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<crate::api::StepWarning>,
+    /// When the step ran (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<u64>,
 }
 
 /// Storing a layer failed.
@@ -93,6 +107,10 @@ pub struct LayerStore {
     /// are remembered apart.
     space: RecordSpace,
     in_flight: Arc<InFlight>,
+    /// Records of shared build caches (`--cache-from`).
+    imported: Option<Arc<ImportedCache>>,
+    /// Every record this build hit or wrote, by kind, space and key.
+    used: Arc<Mutex<Vec<CacheEntry>>>,
 }
 
 fn io_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> LayerStoreError + '_ {
@@ -109,7 +127,44 @@ impl LayerStore {
             compression,
             space: RecordSpace::Exported,
             in_flight: Arc::default(),
+            imported: None,
+            used: Arc::default(),
         }
+    }
+
+    /// Also looks records up in `imported` when the store has none.
+    pub fn with_imported(mut self, imported: Arc<ImportedCache>) -> Self {
+        self.imported = Some(imported);
+        self
+    }
+
+    /// The records this build hit or wrote so far (each once).
+    pub fn used_records(&self) -> Vec<CacheEntry> {
+        let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = HashSet::new();
+        used.iter()
+            .filter(|e| seen.insert((e.kind(), e.space, e.key.clone())))
+            .cloned()
+            .collect()
+    }
+
+    fn note(&self, key: &CacheKey, record: CacheRecord) {
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(CacheEntry {
+                key: key.0.clone(),
+                space: self.space,
+                record,
+            });
+    }
+
+    /// An imported record's layer is usable here as it is: a plain tar
+    /// is only taken by a store that does not compress (compressing it
+    /// would mean downloading it now).
+    fn usable_import(&self, layer: &LayerRef) -> bool {
+        matches!(self.compression, Compression::None)
+            || !layer.descriptor.media_type.ends_with(".tar")
     }
 
     /// The layer store for stages whose layers no image of the build
@@ -124,6 +179,8 @@ impl LayerStore {
             compression: Compression::None,
             space: RecordSpace::Plain,
             in_flight: self.in_flight.clone(),
+            imported: self.imported.clone(),
+            used: self.used.clone(),
         }
     }
 
@@ -144,6 +201,11 @@ impl LayerStore {
             in_flight,
             key: key.0.clone(),
         }
+    }
+
+    /// The shared build caches this build reads, if any.
+    pub fn imported(&self) -> Option<&ImportedCache> {
+        self.imported.as_deref()
     }
 
     pub fn store(&self) -> &Store {
@@ -196,15 +258,22 @@ impl LayerStore {
                 .filter(|r| self.present(&r.layer))
         };
         if let Some(r) = lookup(self.space) {
+            self.note(key, CacheRecord::Layer(r.clone()));
             return Some(r);
         }
-        let theirs = lookup(self.other_space())?;
-        let mine = LayerRecord {
-            layer: self.adopt(&theirs.layer).ok()?,
-            warnings: theirs.warnings,
-        };
-        self.remember(key, &mine).ok()?;
-        Some(mine)
+        if let Some(theirs) = lookup(self.other_space()) {
+            let mine = LayerRecord {
+                layer: self.adopt(&theirs.layer).ok()?,
+                ..theirs
+            };
+            self.remember(key, &mine).ok()?;
+            return Some(mine);
+        }
+        let imported = self.imported.as_ref()?.layer(&key.0, self.space, |l| {
+            self.present(l) || self.usable_import(l)
+        })?;
+        self.note(key, CacheRecord::Layer(imported.clone()));
+        Some(imported)
     }
 
     /// `layer`, made in the other namespace, as this one wants it: a plain
@@ -229,9 +298,10 @@ impl LayerStore {
 
     /// Remembers that `key` produced `layer`.
     pub fn remember(&self, key: &CacheKey, record: &LayerRecord) -> Result<(), LayerStoreError> {
-        Ok(self
-            .store
-            .write_cache_record(RecordKind::Layer, self.space, &key.0, record)?)
+        self.store
+            .write_cache_record(RecordKind::Layer, self.space, &key.0, record)?;
+        self.note(key, CacheRecord::Layer(record.clone()));
+        Ok(())
     }
 
     /// What the RUN with `key` produced before, if its layer (when it made
@@ -245,25 +315,33 @@ impl LayerStore {
                 .filter(|r| r.layer.as_ref().is_none_or(|l| self.present(l)))
         };
         if let Some(r) = lookup(self.space) {
+            self.note(key, CacheRecord::Run(r.clone()));
             return Some(r);
         }
-        let theirs = lookup(self.other_space())?;
-        let mine = RunRecord {
-            layer: match &theirs.layer {
-                Some(l) => Some(self.adopt(l).ok()?),
-                None => None,
-            },
-            ran_instead: theirs.ran_instead,
-        };
-        self.remember_run(key, &mine).ok()?;
-        Some(mine)
+        if let Some(theirs) = lookup(self.other_space()) {
+            let mine = RunRecord {
+                layer: match &theirs.layer {
+                    Some(l) => Some(self.adopt(l).ok()?),
+                    None => None,
+                },
+                ..theirs
+            };
+            self.remember_run(key, &mine).ok()?;
+            return Some(mine);
+        }
+        let imported = self.imported.as_ref()?.run(&key.0, self.space, |l| {
+            self.present(l) || self.usable_import(l)
+        })?;
+        self.note(key, CacheRecord::Run(imported.clone()));
+        Some(imported)
     }
 
     /// Remembers what the RUN with `key` produced (also when it changed
     /// nothing, so it is not run again).
     pub fn remember_run(&self, key: &CacheKey, record: &RunRecord) -> Result<(), LayerStoreError> {
-        Ok(self
-            .store
-            .write_cache_record(RecordKind::Run, self.space, &key.0, record)?)
+        self.store
+            .write_cache_record(RecordKind::Run, self.space, &key.0, record)?;
+        self.note(key, CacheRecord::Run(record.clone()));
+        Ok(())
     }
 }

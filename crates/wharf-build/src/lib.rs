@@ -51,6 +51,7 @@
 pub mod annotations;
 mod api;
 mod bases;
+pub mod build_cache;
 pub mod builder;
 pub mod cache_key;
 mod clock;

@@ -54,14 +54,8 @@ impl StageExec<'_> {
                 return Ok((hit, true, key));
             }
         }
-        if let Some(b) = step.base_reference {
-            self.resolver
-                .fetch_layers(b, step.layers, self.layers.store())
-                .map_err(|m| {
-                    let b = b.familiar();
-                    self.step_err(line, format!("RUN: the base layers of {b}: {m}"))
-                })?;
-        }
+        self.fetch_layers(step.base_reference, step.layers)
+            .map_err(|m| self.step_err(line, format!("RUN: the layers it runs on: {m}")))?;
         let fail = |m: String| self.step_err(line, format!("RUN in stage {stage_name}: {m}"));
         let lowers = self.prepare_lowers(executor, step.layers).map_err(&fail)?;
         let mut mount_lowers = Vec::with_capacity(mount_sources.len());
@@ -120,6 +114,7 @@ impl StageExec<'_> {
         let record = RunRecord {
             layer,
             ran_instead: planned.ran_instead,
+            created: Some(self.config.time()),
         };
         self.layers.remember_run(&key, &record)?;
         Ok((record, false, key))
@@ -152,17 +147,10 @@ impl StageExec<'_> {
                         self.step_err(line, format!("--mount from={f}: not resolved by the plan"))
                     })?;
                     let r = self.source_result(source, "--mount from", line, done)?;
-                    if let Some(b) = &r.base_reference {
-                        self.resolver
-                            .fetch_layers(b, &r.layers, self.layers.store())
-                            .map_err(|m| {
-                                let b = b.familiar();
-                                self.step_err(
-                                    line,
-                                    format!("--mount from={f}: the layers of {b}: {m}"),
-                                )
-                            })?;
-                    }
+                    self.fetch_layers(r.base_reference.as_ref(), &r.layers)
+                        .map_err(|m| {
+                            self.step_err(line, format!("--mount from={f}: its layers: {m}"))
+                        })?;
                     keys.push(r.chain.0.clone());
                     sources.push(Some(r.layers));
                 }

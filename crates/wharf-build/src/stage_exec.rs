@@ -103,6 +103,23 @@ pub struct StageExec<'a> {
 }
 
 impl StageExec<'_> {
+    /// Puts the `layers` the store lacks into it: from the shared build
+    /// cache that holds them, else from the base image `base`.
+    pub(crate) fn fetch_layers(
+        &self,
+        base: Option<&Reference>,
+        layers: &[LayerRef],
+    ) -> Result<(), crate::api::ResolveError> {
+        let store = self.layers.store();
+        if let Some(imported) = self.layers.imported() {
+            imported.fetch_missing(layers, store, self.resolver)?;
+        }
+        match base {
+            Some(b) => self.resolver.fetch_layers(b, layers, store),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn step_err(&self, line: usize, message: impl Into<String>) -> BuildError {
         BuildError::Step {
             file: self.file.to_string(),
@@ -120,7 +137,7 @@ impl StageExec<'_> {
         events: &mut dyn FnMut(BuildEvent),
     ) -> Result<StageResult, BuildError> {
         let mut st = self.stage_start(stage, base, done)?;
-        let created = rfc3339(self.config.time());
+        let inherited = st.cb.config.history.len();
         let stage_name = stage.display_name();
         // Steps are labelled with the stage's own platform (a Linux stage
         // of a Windows build is a Linux step).
@@ -135,23 +152,18 @@ impl StageExec<'_> {
                 line: ins.line,
                 text: ins.source.clone(),
             });
-            let (mut history, cached) = self.step(stage, &mut st, ins, done, events)?;
+            let (mut history, cached, ran_at, copy_key) =
+                self.step(stage, &mut st, ins, done, events)?;
             // The stage's own chain follows every step but not the base or
             // the Windows version (context COPY layers are keyed by it).
             let mut any_version = stage.platform.clone();
             any_version.os_version = None;
             any_version.os_features.clear();
-            let made: Vec<Digest> = match &ins.instruction {
-                Instruction::Copy(_) | Instruction::Add { .. } => st
-                    .layers
-                    .last()
-                    .map(|l| l.diff_id.clone())
-                    .into_iter()
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let made: Vec<Digest> = copy_key.into_iter().map(|k| k.0).collect();
             st.local = instruction_key(&st.local, &any_version, &st.workdir_before, ins, &made);
-            history.created = Some(created.clone());
+            // A step's time is when its result was made (also when it comes
+            // from the cache); configuration steps get theirs below.
+            history.created = self.config.source_date_epoch.or(ran_at).map(rfc3339);
             st.cb.config.history.push(history);
             st.workdir_before = ins.workdir.clone();
             events(BuildEvent::Step {
@@ -163,6 +175,10 @@ impl StageExec<'_> {
             });
         }
         let mut config = st.cb.config;
+        let split = inherited.min(config.history.len());
+        let (before, new) = config.history.split_at_mut(split);
+        let fallback = before.iter().rev().find_map(|h| h.created.clone());
+        fill_history_times(new, fallback, &|| rfc3339(self.config.time()));
         config.rootfs.diff_ids = st.layers.iter().map(|l| l.diff_id.clone()).collect();
         Ok(StageResult {
             config,
@@ -232,7 +248,7 @@ impl StageExec<'_> {
         ins: &PlannedInstruction,
         done: &HashMap<usize, StageResult>,
         events: &mut dyn FnMut(BuildEvent),
-    ) -> Result<(History, bool), BuildError> {
+    ) -> Result<(History, bool, Option<u64>, Option<CacheKey>), BuildError> {
         let apply =
             |cb: &mut ConfigBuilder| cb.apply(ins).map_err(|e| self.step_err(e.line, e.message));
         match &ins.instruction {
@@ -261,7 +277,7 @@ impl StageExec<'_> {
                     Some(l) => st.layers.push(l),
                     None => h.empty_layer = true,
                 }
-                Ok((h, hit))
+                Ok((h, hit, record.created, None))
             }
             Instruction::Copy(copy) | Instruction::Add { copy, .. } => {
                 let add = match &ins.instruction {
@@ -279,20 +295,27 @@ impl StageExec<'_> {
                     layers: &st.layers,
                     base_reference: st.base_reference.as_ref(),
                 };
-                let (layer, hit) = self.copy_step(&step, done, events)?;
-                // What follows depends on this step through the layer it
-                // made, by content (diff_id): the same whether the layer is
-                // stored compressed (exported stages) or not.
-                let made = layer.diff_id.clone();
-                st.chain =
-                    instruction_key(&st.chain, &stage.platform, &st.workdir_before, ins, &[made]);
+                let (record, hit, key) = self.copy_step(&step, done, events)?;
+                let layer = record.layer;
+                // What follows depends on this step through its key, which
+                // names the content it copied (digests of the files, not
+                // their times): a COPY made again on another machine, with
+                // other file times, leaves the later steps' keys as they
+                // were, so their cache still applies.
+                st.chain = instruction_key(
+                    &st.chain,
+                    &stage.platform,
+                    &st.workdir_before,
+                    ins,
+                    std::slice::from_ref(&key.0),
+                );
                 st.layers.push(layer);
-                Ok((apply(&mut st.cb)?, hit))
+                Ok((apply(&mut st.cb)?, hit, record.created, Some(key)))
             }
             _ => {
                 st.chain =
                     instruction_key(&st.chain, &stage.platform, &st.workdir_before, ins, &[]);
-                Ok((apply(&mut st.cb)?, false))
+                Ok((apply(&mut st.cb)?, false, None, None))
             }
         }
     }
@@ -324,8 +347,7 @@ impl StageExec<'_> {
                         format!("{what}={reference}: the image was not resolved"),
                     )
                 })?;
-                self.resolver
-                    .fetch_layers(&base.reference, &base.layers, self.layers.store())
+                self.fetch_layers(Some(&base.reference), &base.layers)
                     .map_err(|m| self.step_err(line, format!("{what}={reference}: {m}")))?;
                 Ok(StageResult {
                     config: base.config,
@@ -335,5 +357,54 @@ impl StageExec<'_> {
                 })
             }
         }
+    }
+}
+
+/// Gives the stage's configuration steps a time, as BuildKit does: those
+/// before the stage's first new result take that result's time, later
+/// ones the time of the step before them; a stage with no result of its
+/// own takes the last time it inherited (`fallback`), else `now`. A cached
+/// build thus gets the times (and the digest) of the build that made its
+/// results.
+fn fill_history_times(history: &mut [History], fallback: Option<String>, now: &dyn Fn() -> String) {
+    let first = history.iter().find_map(|h| h.created.clone()).or(fallback);
+    let mut previous = first.clone();
+    for h in history {
+        match &h.created {
+            Some(t) => previous = Some(t.clone()),
+            None => h.created = Some(previous.clone().unwrap_or_else(now)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill_history_times;
+    use wharf_oci::History;
+
+    fn h(t: Option<&str>) -> History {
+        History {
+            created: t.map(str::to_string),
+            ..History::default()
+        }
+    }
+
+    fn times(v: &[History]) -> Vec<String> {
+        v.iter().map(|h| h.created.clone().unwrap()).collect()
+    }
+
+    #[test]
+    fn configuration_steps_take_their_neighbours_times() {
+        // ENV, COPY(t1), LABEL, RUN(t2), ENV.
+        let mut v = vec![h(None), h(Some("t1")), h(None), h(Some("t2")), h(None)];
+        fill_history_times(&mut v, Some("base".into()), &|| "now".into());
+        assert_eq!(times(&v), ["t1", "t1", "t1", "t2", "t2"]);
+        // No result of its own: the inherited time, else now.
+        let mut v = vec![h(None), h(None)];
+        fill_history_times(&mut v, Some("base".into()), &|| "now".into());
+        assert_eq!(times(&v), ["base", "base"]);
+        let mut v = vec![h(None)];
+        fill_history_times(&mut v, None, &|| "now".into());
+        assert_eq!(times(&v), ["now"]);
     }
 }

@@ -158,6 +158,19 @@ pub struct BuildArgs {
     #[arg(long = "build-context", value_name = "NAME=DIR|docker-image://REF")]
     pub build_contexts: Vec<String>,
 
+    /// Export the build's cache: type=registry,ref=REF[,mode=min|max] or
+    /// type=local,dest=DIR[,mode=min|max] (an OCI layout); a bare REF is a
+    /// registry. `min` (default) exports the steps of the stages the images
+    /// contain, `max` every step. May be repeated.
+    #[arg(long = "cache-to", value_name = "type=registry,ref=REF[,mode=max]")]
+    pub cache_to: Vec<String>,
+
+    /// Read a shared build cache: type=registry,ref=REF or
+    /// type=local,src=DIR; a bare REF is a registry. A cache that is
+    /// missing, damaged or of another format is a warning. May be repeated.
+    #[arg(long = "cache-from", value_name = "type=registry,ref=REF")]
+    pub cache_from: Vec<String>,
+
     /// How many stages may build at the same time (independent stages,
     /// and the stages of each platform). Default: the number of cores.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]

@@ -8,6 +8,7 @@ use crate::output::Output;
 use crate::progress::Reporter;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
+use wharf_build::build_cache;
 use wharf_build::Annotations;
 use wharf_build::{
     BuildConfig, BuildContext, BuildRequest, Builder, Delivery, RegistryResolver, SecretSource,
@@ -156,6 +157,12 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
             builder = builder.with_named_context(&name, BuildContext::new(dir, None));
         }
     }
+    let cache_to = crate::cache_specs::parse_to(&a.cache_to)?;
+    let cache_from = crate::cache_specs::parse_from(&a.cache_from)?;
+    if !cache_from.is_empty() {
+        let imported = build_cache::import(&resolver, &cache_from, &mut |e| reporter.event(&e));
+        builder = builder.with_imported_cache(std::sync::Arc::new(imported));
+    }
     if let Some(jobs) = a.jobs {
         builder = builder.with_jobs(usize::from(jobs));
     }
@@ -181,6 +188,11 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         .map(|t| Reference::parse(t).with_context(|| format!("-t {t}: not an image name")))
         .collect::<Result<Vec<_>>>()?;
     let delivery = Delivery::new(&resolver, &output)?;
+    if !outputs.contains(&Output::Registry) {
+        // The image stays in the store: it must hold the layers the build
+        // took from a shared cache (a push mounts them instead).
+        delivery.fetch_cached_layers()?;
+    }
     delivery.tag(&refs)?;
     let mut destinations: Vec<String> = refs.iter().map(|r| format!("store:{r}")).collect();
     if refs.is_empty() {
@@ -209,6 +221,21 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
                     report.bytes
                 ));
             }
+        }
+    }
+    for to in &cache_to {
+        match build_cache::export(&resolver, &output, &to.location, to.mode) {
+            Ok(report) => destinations.push(format!(
+                "cache {} ({} records, {} layers)",
+                to.location, report.records, report.layers
+            )),
+            Err(e) if to.ignore_error => {
+                reporter.event(&wharf_build::BuildEvent::warning(format!(
+                    "{:#}",
+                    anyhow::Error::new(e).context("--cache-to ignore-error=true")
+                )))
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     reporter.done(delivery.root().digest.as_ref(), &destinations);

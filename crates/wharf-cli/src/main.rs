@@ -4,6 +4,7 @@
 mod args;
 mod build_cmd;
 mod build_contexts;
+mod cache_specs;
 mod load;
 mod output;
 mod progress;

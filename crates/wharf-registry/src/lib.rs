@@ -32,5 +32,5 @@ pub use error::RegistryError;
 pub use manifest::{FetchedManifest, ResolvedImage, MAX_MANIFEST_SIZE};
 pub use progress::{Direction, Progress, ProgressSink};
 pub use pull::{PulledImage, ANNOTATION_SOURCE};
-pub use push::{push_image, PushOptions, PushReport, PushTarget, RemoteRepository};
+pub use push::{push_image, push_manifest, PushOptions, PushReport, PushTarget, RemoteRepository};
 pub use retry::RetryPolicy;

@@ -78,6 +78,10 @@ pub struct PushOptions {
     /// `mount_from` with this client into the store, then uploaded: a copy
     /// between registries. Without it such blobs are an error.
     pub fetch_missing_with: Option<RegistryClient>,
+    /// Blobs that came from elsewhere than `mount_from` (layers a build
+    /// took from a registry build cache): mounted or fetched from their
+    /// own repository.
+    pub blob_sources: std::collections::HashMap<Digest, Reference>,
 }
 
 /// What a push did.
@@ -484,6 +488,20 @@ pub async fn push_image<T: PushTarget + Sync>(
     // Blobs fetched for the push must survive a concurrent collection.
     let _lease = store.lease()?;
     let top = store.resolve(source)?;
+    push_manifest(target, target_ref, store, &top, options).await
+}
+
+/// Pushes the manifest or index `top` of the store (its blobs and, for an
+/// index, every manifest it lists) to `target`, the top level under
+/// `target_ref`'s tag. The caller holds a store lease.
+pub async fn push_manifest<T: PushTarget + Sync>(
+    target: &T,
+    target_ref: &Reference,
+    store: &Store,
+    top: &Descriptor,
+    options: &PushOptions,
+) -> Result<PushReport, RegistryError> {
+    let source = top.digest.to_string();
     let mount_from = options.mount_from.clone().or_else(|| {
         top.annotations
             .as_ref()
@@ -493,13 +511,9 @@ pub async fn push_image<T: PushTarget + Sync>(
     let ctx = BlobContext {
         target_ref,
         store,
-        mount_repo: mount_from
-            .as_ref()
-            .filter(|m| {
-                m.registry() == target_ref.registry() && m.repository() != target_ref.repository()
-            })
-            .map(|m| m.repository().to_string()),
-        fetch: options.fetch_missing_with.as_ref().zip(mount_from.as_ref()),
+        mount_from: mount_from.as_ref(),
+        sources: &options.blob_sources,
+        client: options.fetch_missing_with.as_ref(),
     };
     let mut report = PushReport::default();
     let manifests: Vec<Descriptor> = match manifest_kind(&top.media_type) {
@@ -574,10 +588,27 @@ pub async fn push_image<T: PushTarget + Sync>(
 struct BlobContext<'a> {
     target_ref: &'a Reference,
     store: &'a Store,
-    /// Repository of the target's registry to mount from.
-    mount_repo: Option<String>,
-    /// Client and source to download missing blobs from.
-    fetch: Option<(&'a RegistryClient, &'a Reference)>,
+    /// Where the image's blobs came from, unless `sources` names a blob.
+    mount_from: Option<&'a Reference>,
+    sources: &'a std::collections::HashMap<Digest, Reference>,
+    /// Client to download missing blobs from their source with.
+    client: Option<&'a RegistryClient>,
+}
+
+impl BlobContext<'_> {
+    fn source_of(&self, digest: &Digest) -> Option<&Reference> {
+        self.sources.get(digest).or(self.mount_from)
+    }
+
+    /// A repository of the target's registry to mount `digest` from.
+    fn mount_repo(&self, digest: &Digest) -> Option<&str> {
+        self.source_of(digest)
+            .filter(|m| {
+                m.registry() == self.target_ref.registry()
+                    && m.repository() != self.target_ref.repository()
+            })
+            .map(|m| m.repository())
+    }
 }
 
 async fn push_blob<T: PushTarget + Sync>(
@@ -588,18 +619,21 @@ async fn push_blob<T: PushTarget + Sync>(
     if target.blob_exists(&blob.digest).await? {
         return Ok(BlobOutcome::Existing);
     }
-    if let Some(from) = &ctx.mount_repo {
+    if let Some(from) = ctx.mount_repo(&blob.digest) {
         if target.mount_blob(&blob.digest, from).await? {
             return Ok(BlobOutcome::Mounted);
         }
     }
     let mut fetched = false;
     if ctx.store.blob_size(&blob.digest) != Some(blob.size) {
-        let Some((client, source)) = ctx.fetch else {
+        let (Some(client), Some(source)) = (ctx.client, ctx.source_of(&blob.digest)) else {
             return Err(RegistryError::BlobUnavailableForPush {
                 reference: ctx.target_ref.to_string(),
                 digest: blob.digest.to_string(),
-                mount_from: ctx.mount_repo.clone().unwrap_or_else(|| "nowhere".into()),
+                mount_from: ctx
+                    .mount_repo(&blob.digest)
+                    .unwrap_or("nowhere")
+                    .to_string(),
             });
         };
         client.fetch_blob(source, blob, ctx.store).await?;

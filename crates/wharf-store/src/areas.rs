@@ -39,7 +39,7 @@ pub(crate) const RUN_CACHES: &str = "wharf-run-cache";
 pub(crate) const WINDOWS_LAYERS: &str = "wharf-windows-layers";
 
 /// What an instruction cache record remembers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordKind {
     /// The layer a COPY/ADD made.
     Layer,
@@ -50,7 +50,7 @@ pub enum RecordKind {
 /// Which layers a record's namespace holds: those of exported stages
 /// (compressed as the build asks) or of stages no image exports (plain
 /// tars), remembered apart so that each finds its own kind first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordSpace {
     /// Layers of stages that an image of the build contains.
     Exported,
