@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 RUNS = int(os.environ.get("WHARF_BENCH_RUNS", "3"))
 QUICK = os.environ.get("WHARF_BENCH_QUICK", "") not in ("", "0")
-CASES = [int(c) for c in os.environ.get("WHARF_BENCH_CASES", "1,2,3,4,5,6").split(",") if c]
+CASES = [int(c) for c in os.environ.get("WHARF_BENCH_CASES", "1,2,3,4,5,6,7,8,9").split(",") if c]
 WORK = Path(os.environ.get("WHARF_BENCH_WORK", "/var/tmp/wharf-bench"))
 CACHE = Path(os.environ.get("WHARF_BENCH_CACHE", "/var/cache/wharf-test"))
 WHARF = os.environ.get("WHARF_BIN", str(REPO / "target/release/wharf"))
@@ -753,6 +753,158 @@ def case_push_pull(reg):
     return results
 
 
+def case_cache_from(reg, ctx):
+    """A fresh CI runner: an empty store and `--cache-from` a registry cache
+    another runner pushed, against buildah's `--layers --cache-from`."""
+    r = Result(7, "Fresh runner, unchanged project, `--cache-from` a registry cache",
+               "`buildah bud --layers --cache-from`", 0.3)
+    wcache, bcache = f"{reg.host}/bench/cache-wharf:main", f"{reg.host}/bench/cache-buildah"
+    seed_w, seed_b = fresh(WORK / "c7-seed-wharf"), fresh(WORK / "c7-seed-buildah")
+    try:
+        sh(wharf("build", "--progress", "plain", "--insecure-registry", reg.host, "--store", seed_w,
+                 "--cache-to", f"type=registry,ref={wcache},mode=max", ctx))
+        sh(bud(seed_b, "--layers", "--cache-to", bcache, ctx))
+    finally:
+        rmtree(seed_w)
+        rmtree(seed_b)
+    ran = []
+
+    def w(i):
+        store = fresh(WORK / "c7-wharf")
+        s = measure("c7-wharf", wharf("build", "--progress", "json", "--insecure-registry", reg.host,
+                                      "--store", store, "--cache-from", wcache,
+                                      "-t", "bench/multistage:1", ctx), stamp_stderr=True)
+        ran.append(sum(1 for _, _, cached in step_timings(s.log) if cached is False))
+        check_layers(store, "bench/multistage:1", 4)
+        return s
+
+    def b(i):
+        root = fresh(WORK / "c7-buildah")
+        return measure("c7-buildah", bud(root, "--layers", "--cache-from", bcache,
+                                         "-t", "bench/multistage:1", ctx))
+
+    try:
+        alternate(r, w, b)
+    finally:
+        rmtree(WORK / "c7-wharf")
+        rmtree(WORK / "c7-buildah")
+    r.notes.append(f"steps wharf did not take from the cache (configuration steps included): {ran}")
+    note_steps(r)
+    return r
+
+
+PARALLEL = """\
+FROM {reg}/bench/busybox:1 AS left
+RUN head -c 400000000 /dev/zero | sha256sum > /left
+FROM {reg}/bench/busybox:1 AS right
+RUN head -c 400000000 /dev/zero | md5sum > /right
+FROM {reg}/bench/busybox:1
+COPY --from=left /left /
+COPY --from=right /right /
+"""
+
+
+def case_parallel(reg):
+    """Two independent CPU-bound stages, two at a time."""
+    r = Result(8, "Two independent CPU-bound stages, two jobs", "`buildah bud --jobs 2`", 0.6)
+    ctx = fresh(WORK / "ctx-parallel")
+    (ctx / "Dockerfile").write_text(PARALLEL.format(reg=reg.host))
+
+    def w(i):
+        store = fresh(WORK / "c8-wharf")
+        return measure("c8-wharf", wharf("build", "--progress", "json", "-j", "2", "--store", store,
+                                         "-t", "bench/parallel:1", ctx), stamp_stderr=True)
+
+    def b(i):
+        root = fresh(WORK / "c8-buildah")
+        return measure("c8-buildah", bud(root, "--jobs", "2", "-t", "bench/parallel:1", ctx))
+
+    try:
+        alternate(r, w, b)
+    finally:
+        rmtree(WORK / "c8-wharf")
+        rmtree(WORK / "c8-buildah")
+    note_steps(r)
+    return r
+
+
+WIN_VERSIONS = ["10.0.17763.5122", WIN_VERSION, "10.0.26100.2314"]
+
+
+def windows_versions_layout():
+    """The synthetic Windows base as an index of three Windows versions
+    sharing its layers (their configs differ in `os.version` only)."""
+    base = windows_layout()
+    layout = base.with_name(base.name + "-3v")
+    if (layout / "index.json").exists():
+        return layout
+    tmp = fresh(layout.with_suffix(".tmp"))
+    (tmp / "blobs/sha256").mkdir(parents=True)
+
+    def blob(d):
+        return (base / "blobs/sha256" / d.split(":")[1]).read_bytes()
+
+    def put(data):
+        d = "sha256:" + hashlib.sha256(data).hexdigest()
+        (tmp / "blobs/sha256" / d.split(":")[1]).write_bytes(data)
+        return d
+
+    index = json.loads((base / "index.json").read_text())
+    desc = next(m for m in index["manifests"]
+                if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "ltsc2022")
+    top = json.loads(blob(desc["digest"]))
+    manifest = json.loads(blob(top["manifests"][0]["digest"])) if "manifests" in top else top
+    for layer in manifest["layers"]:
+        name = layer["digest"].split(":")[1]
+        os.link(base / "blobs/sha256" / name, tmp / "blobs/sha256" / name)
+    config = json.loads(blob(manifest["config"]["digest"]))
+    entries = []
+    for v in WIN_VERSIONS:
+        config["os.version"] = v
+        data = json.dumps(config).encode()
+        m = dict(manifest, config=dict(manifest["config"], digest=put(data), size=len(data)))
+        mdata = json.dumps(m).encode()
+        entries.append({"mediaType": m["mediaType"], "digest": put(mdata), "size": len(mdata),
+                        "platform": {"architecture": "amd64", "os": "windows", "os.version": v}})
+    lst = json.dumps({"schemaVersion": 2,
+                      "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+                      "manifests": entries}).encode()
+    d = put(lst)
+    (tmp / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (tmp / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json", "digest": d,
+        "size": len(lst), "annotations": {"org.opencontainers.image.ref.name": "multi"}}]}))
+    tmp.rename(layout)
+    return layout
+
+
+def case_windows_versions(reg):
+    """One build for three Windows versions (one index) against one version."""
+    layout = windows_versions_layout()
+    push_layout_http(layout, "multi", reg, "bench/windows-multi")
+    app, _ = windows_app_context()
+    r = Result(9, "Windows COPY-only build for 3 Windows versions (one index)",
+               "the same build for 1 version", 1.15)
+    dockerfile = WORK / "windows-multi.Dockerfile"
+    dockerfile.write_text(f"FROM {reg.host}/bench/windows-multi:multi\nCOPY . C:/app/\n")
+    warm_page_cache(app)
+    three = ",".join(f"windows/amd64:{v.rsplit('.', 1)[0]}" for v in WIN_VERSIONS)
+
+    def build(label, platforms):
+        store = fresh(WORK / f"c9-{label}")
+        try:
+            return measure(f"c9-{label}", wharf("build", "--progress", "json", "--platform", platforms,
+                                                "--store", store, "-t", "bench/windows-multi-app:1",
+                                                "-f", dockerfile, app), stamp_stderr=True)
+        finally:
+            rmtree(WORK / f"c9-{label}")
+
+    alternate(r, lambda i: build("three", three),
+              lambda i: build("one", f"windows/amd64:{WIN_VERSION.rsplit('.', 1)[0]}"))
+    note_steps(r)
+    return r
+
+
 # ---------------------------------------------------------------- report
 
 TITLES = {
@@ -762,6 +914,9 @@ TITLES = {
     4: ("COPY of a ~1 GiB tree of real files into a new gzip layer", "`buildah bud` + `buildah push oci:`", 0.5),
     5: ("Windows COPY-only build on the ~2 GiB Windows base", "packing the COPY layer alone", 1.3),
     6: ("Push, then pull, of a ~1 GiB image", "`skopeo copy`", 0.8),
+    7: ("Fresh runner, unchanged project, `--cache-from` a registry cache", "`buildah bud --layers --cache-from`", 0.3),
+    8: ("Two independent CPU-bound stages, two jobs", "`buildah bud --jobs 2`", 0.6),
+    9: ("Windows COPY-only build for 3 Windows versions (one index)", "the same build for 1 version", 1.15),
 }
 
 
@@ -834,7 +989,7 @@ def report(results, m):
     if rss_all:
         top = max(s.rss_kib for s in rss_all) / 1024
         lines.append(
-            f"| 7. wharf peak RSS, every case | {top:.1f} MiB | – | – | – | ≤ 150 MiB | "
+            f"| RSS. wharf peak RSS, every case | {top:.1f} MiB | – | – | – | ≤ 150 MiB | "
             f"{'yes' if top <= 150 else '**no**'} | {top:.1f} | – |"
         )
     lines += ["", "Every run (seconds), wharf / peer:", ""]
@@ -869,7 +1024,7 @@ FIXTURE_NOTE = (
 
 def write_report(text):
     out = os.environ.get("WHARF_BENCH_OUT")
-    full = not QUICK and sorted(CASES) == [1, 2, 3, 4, 5, 6] and RUNS >= 3
+    full = not QUICK and sorted(CASES) == list(range(1, 10)) and RUNS >= 3
     target = Path(out) if out else (REPO / "BENCHMARKS.md" if full else WORK / "results.md")
     if target.name == "BENCHMARKS.md" and target.exists():
         old = target.read_text()
@@ -900,12 +1055,12 @@ def main():
     reg = Registry(WORK / "registry")
     try:
         ctx = None
-        if {1, 2, 3} & set(CASES):
+        if {1, 2, 3, 7, 8} & set(CASES):
             try:
                 push_layout(busybox_layout(), "1", reg, "bench/busybox:1")
                 ctx = multistage_context(reg)
             except CaseFailed as e:
-                for n in sorted({1, 2, 3} & set(CASES)):
+                for n in sorted({1, 2, 3, 7, 8} & set(CASES)):
                     r = Result(n, *TITLES[n])
                     r.failed = f"fixture: {e}"
                     results.append(r)
@@ -916,9 +1071,12 @@ def main():
             (4, case_copy_tree),
             (5, lambda: case_windows(reg)),
             (6, lambda: case_push_pull(reg)),
+            (7, lambda: case_cache_from(reg, ctx)),
+            (8, lambda: case_parallel(reg)),
+            (9, lambda: case_windows_versions(reg)),
         ]
         for n, run in plan:
-            if n not in CASES or (n <= 3 and ctx is None):
+            if n not in CASES or (n in (1, 2, 3, 7, 8) and ctx is None):
                 continue
             log(f"case {n}: {TITLES[n][0]}")
             try:
