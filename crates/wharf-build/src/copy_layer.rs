@@ -1,6 +1,6 @@
 //! The one layer a COPY or ADD writes, in the stage's OS format, whatever
 //! its sources: [`CopyWriter`] holds a Linux layer writer (modes, owners,
-//! mtimes; missing parent directories added) or a Windows layer writer
+//! mtimes) or a Windows layer writer
 //! (which adds `Files/`, ancestors and PAX metadata; `--chown` becomes the
 //! owner in each security descriptor), and takes context files, inline
 //! files (here-documents, downloads) and extracted archives. Copies from
@@ -9,6 +9,12 @@
 //!
 //! Data streams from its source into the layer writer; nothing is held in
 //! memory.
+//!
+//! A Linux layer holds no entry for the parents of what it copies: a
+//! parent the image has keeps its owner and mode (`COPY a /tmp/a` leaves
+//! `/tmp` 1777, as BuildKit does), and one it lacks is created root-owned
+//! 0755 by whoever unpacks the layer, which is what an entry would say.
+//! The base's directories are not known here (its layers are not read).
 
 use crate::context::{BuildContext, EntryKind};
 use crate::copy_plan::CopyEntry;
@@ -59,12 +65,7 @@ pub struct CopyOptions<'a> {
 
 /// A layer writer of either OS, as the sources of a COPY use it.
 pub enum LayerMut<'l, 'w> {
-    Linux {
-        writer: &'l mut LinuxLayerWriter<&'w mut dyn Write>,
-        /// Directories already in the layer (a Linux layer lists parents
-        /// before children, each once).
-        declared: &'l mut BTreeSet<String>,
-    },
+    Linux(&'l mut LinuxLayerWriter<&'w mut dyn Write>),
     Windows(&'l mut WindowsLayerWriter<'w, &'w mut dyn Write>),
 }
 
@@ -126,28 +127,6 @@ fn layer_err(path: &str) -> impl FnOnce(wharf_layer::Error) -> CopyLayerError + 
         path: path.to_string(),
         source,
     }
-}
-
-/// Declares (once) every parent directory of `path` that the layer has
-/// not declared yet, root-owned 0755 at `mtime`: a Linux layer lists
-/// parents before children.
-pub(crate) fn declare_parents<W: Write>(
-    w: &mut LinuxLayerWriter<W>,
-    declared: &mut BTreeSet<String>,
-    path: &str,
-    mtime: u64,
-) -> Result<(), wharf_layer::Error> {
-    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    for i in 1..parts.len() {
-        let parent = parts[..i].join("/");
-        if declared.insert(parent.clone()) {
-            let mut d = TarEntry::new(format!("{parent}/"), tarfmt::EntryKind::Dir);
-            d.mode = 0o755;
-            d.mtime = mtime;
-            w.append(d, None)?;
-        }
-    }
-    Ok(())
 }
 
 impl<'w> CopyWriter<'w> {
@@ -221,7 +200,7 @@ impl<'w> CopyWriter<'w> {
     /// The layer writer itself, for the layer engine's copies.
     pub fn layer(&mut self) -> LayerMut<'_, 'w> {
         match &mut self.layer {
-            Layer::Linux(writer, declared) => LayerMut::Linux { writer, declared },
+            Layer::Linux(writer, _) => LayerMut::Linux(writer),
             Layer::Windows(w) => LayerMut::Windows(w),
         }
     }
@@ -294,7 +273,6 @@ impl<'w> CopyWriter<'w> {
         let Layer::Linux(w, dirs) = &mut self.layer else {
             unreachable!("called for Linux layers only")
         };
-        declare_parents(w, dirs, name, opts.timestamp).map_err(layer_err(&e.dest))?;
         let meta = fs::symlink_metadata(host).map_err(read_err(&e.source))?;
         let mut mode = mode_of(&meta);
         if let (Some(c), false) = (opts.chmod, e.kind == EntryKind::Symlink) {
@@ -394,8 +372,7 @@ impl<'w> CopyWriter<'w> {
         let name = dest.trim_start_matches('/').to_string();
         let opts = self.opts;
         match &mut self.layer {
-            Layer::Linux(w, dirs) => {
-                declare_parents(w, dirs, &name, opts.timestamp).map_err(layer_err(dest))?;
+            Layer::Linux(w, _) => {
                 let mut t = TarEntry::new(name, tarfmt::EntryKind::File { size });
                 t.mode = opts.chmod.map_or(mode, |c| c.apply(mode, false));
                 t.mtime = opts.timestamp;
@@ -437,15 +414,11 @@ impl<'w> CopyWriter<'w> {
                 // The destination exists even when every entry was skipped
                 // (devices, fifos), as BuildKit creates it.
                 let dest = dest_dir.trim_matches('/');
-                if written == 0 && !dest.is_empty() {
-                    declare_parents(w, declared, &format!("{dest}/"), timestamp)
-                        .map_err(layer_err(dest))?;
-                    if declared.insert(dest.to_string()) {
-                        let mut d = TarEntry::new(format!("{dest}/"), tarfmt::EntryKind::Dir);
-                        d.mode = 0o755;
-                        d.mtime = timestamp;
-                        w.append(d, None).map_err(layer_err(dest))?;
-                    }
+                if written == 0 && !dest.is_empty() && declared.insert(dest.to_string()) {
+                    let mut d = TarEntry::new(format!("{dest}/"), tarfmt::EntryKind::Dir);
+                    d.mode = 0o755;
+                    d.mtime = timestamp;
+                    w.append(d, None).map_err(layer_err(dest))?;
                 }
                 Ok(())
             }
@@ -542,7 +515,7 @@ mod tests {
     }
 
     #[test]
-    fn linux_layer_with_parents_owner_mode_and_clamped_times() {
+    fn linux_layer_without_parents_with_owner_mode_and_clamped_times() {
         let (_d, c) = context();
         let chmod = Chmod::parse("go-rwx").unwrap();
         let opts = CopyOptions {
@@ -558,9 +531,9 @@ mod tests {
         let names: Vec<&str> = list.iter().map(|l| l.0.as_str()).collect();
         assert_eq!(
             names,
+            // No entries for /srv and /srv/www: the image's own keep their
+            // owner and mode.
             vec![
-                "srv/",
-                "srv/www/",
                 "srv/www/css/",
                 "srv/www/css/a.css",
                 "srv/www/home.html",

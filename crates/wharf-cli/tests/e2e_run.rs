@@ -674,3 +674,44 @@ fn external_runc_runtime_and_failing_commands() {
     assert!(stderr.contains("about to fail"), "{stderr}");
     drop(reg);
 }
+
+/// COPY into a directory the base has leaves that directory as it is
+/// (`/tmp` stays 1777), and one it lacks is made root-owned 0755, as
+/// BuildKit does.
+#[test]
+fn copy_keeps_the_owner_and_mode_of_existing_parents() {
+    let (reg, dir, busybox) = registry_with_busybox();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM {busybox}\n\
+             COPY a.txt /tmp/a.txt\n\
+             COPY a.txt /made/here/a.txt\n\
+             RUN stat -c %a /tmp > /tmp-mode && stat -c '%a %u' /made/here > /made-mode\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("oci");
+    ok(wharf()
+        .args([
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            "example.test/parents:1",
+        ])
+        .arg("--output")
+        .arg(format!("type=oci,dest={}", out.display()))
+        .arg("--store")
+        .arg(dir.path().join("store"))
+        .arg(&ctx));
+    let rootfs = umoci_unpack(&out, &dir.path().join("bundle"));
+    let t = tree(&rootfs);
+    assert_eq!(t["tmp"].1, 0o1777, "COPY changed /tmp");
+    assert_eq!(t["tmp-mode"].4.trim(), "1777", "as the RUN saw it");
+    assert_eq!(t["made-mode"].4.trim(), "755 0");
+    drop(reg);
+}

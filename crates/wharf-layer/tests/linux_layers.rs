@@ -396,3 +396,49 @@ fn ownership_is_mapped_for_rootless_builds() {
     let err = apply_layer_file(&path, &dst2, &narrow).unwrap_err();
     assert!(err.to_string().contains("outside the id mapping"), "{err}");
 }
+
+#[test]
+fn parents_a_layer_does_not_list_are_reported_as_implicit() {
+    let d = tempfile::tempdir().unwrap();
+    // tmp/a and srv/app/ (listed) with srv/app/x: tmp and srv are implied.
+    let mut b = tar::Builder::new(Vec::new());
+    let file = |name: &str| {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(1);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        (h, name.to_string())
+    };
+    let (mut h, n) = file("tmp/a");
+    b.append_data(&mut h, n, &b"a"[..]).unwrap();
+    let mut dir = tar::Header::new_ustar();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_mode(0o750);
+    dir.set_size(0);
+    dir.set_uid(0);
+    dir.set_gid(0);
+    dir.set_mtime(0);
+    dir.set_cksum();
+    b.append_data(&mut dir, "srv/app/", &b""[..]).unwrap();
+    let (mut h, n) = file("srv/app/x");
+    b.append_data(&mut h, n, &b"x"[..]).unwrap();
+    let blob = d.path().join("layer.tar");
+    fs::write(&blob, b.into_inner().unwrap()).unwrap();
+    let root = d.path().join("root");
+    fs::create_dir(&root).unwrap();
+    let report = apply_layer_file(&blob, &root, &ApplyOptions::default()).unwrap();
+    let implicit: Vec<String> = report
+        .implicit_dirs
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    assert_eq!(implicit, ["srv", "tmp"]);
+    assert_eq!(
+        fs::metadata(root.join("srv/app")).unwrap().mode() & 0o777,
+        0o750
+    );
+}

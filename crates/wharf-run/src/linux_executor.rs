@@ -14,6 +14,15 @@
 //!
 //! Per RUN, the working directory is created in the upper directory when
 //! the layers lack it, owned by the RUN's user, as BuildKit's executor does.
+//!
+//! A layer need not list the parents of its entries (Wharf's COPY layers
+//! do not, so that `/tmp` keeps its 1777). Unpacked alone, such a parent
+//! becomes a 0755 root directory in the layer's snapshot, and an overlay
+//! shows the topmost copy of a directory's owner and mode: it would hide
+//! the real `/tmp` below. The unpacker lists those directories beside the
+//! snapshot (`<snapshot>.implicit`), and each RUN gets one more lower on
+//! top holding just those directories with the owner, mode and time of
+//! the layer below that really has them.
 
 use crate::output::LineSink;
 use crate::seam::{
@@ -112,6 +121,99 @@ fn create_workdir(
     Ok(())
 }
 
+/// Where the list of `snapshot`'s implicit directories is kept.
+fn implicit_list_path(snapshot: &Path) -> std::path::PathBuf {
+    let mut name = snapshot.as_os_str().to_os_string();
+    name.push(".implicit");
+    name.into()
+}
+
+/// Makes `into` a lower that gives every directory some snapshot of
+/// `lowers` (top first) holds only as a parent the owner, mode and time of
+/// the lower below that really has it. `false` when nothing needed it.
+fn restore_implicit_dirs(
+    lowers: &[std::path::PathBuf],
+    view: &LowerView<'_>,
+    into: &Path,
+) -> Result<bool, RunError> {
+    use std::collections::{HashMap, HashSet};
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let lists: Vec<HashSet<Vec<u8>>> = lowers
+        .iter()
+        .map(|l| {
+            fs::read(implicit_list_path(l))
+                .map(|b| b.split(|c| *c == 0).map(<[u8]>::to_vec).collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut wanted: Vec<Vec<u8>> = lists.iter().flatten().cloned().collect();
+    wanted.sort_by_key(|p| (p.iter().filter(|b| **b == b'/').count(), p.clone()));
+    wanted.dedup();
+    // (mode, uid, gid, mtime) per directory made in `into`.
+    let mut made: HashMap<Vec<u8>, (u32, u32, u32, i64)> = HashMap::new();
+    for rel in wanted {
+        let path = Path::new(std::ffi::OsStr::from_bytes(&rel));
+        // Only where the topmost copy is an implicit one.
+        let holders: Vec<usize> = (0..lowers.len())
+            .filter(|i| fs::symlink_metadata(lowers[*i].join(path)).is_ok_and(|m| m.is_dir()))
+            .collect();
+        let Some(&top) = holders.first() else {
+            continue;
+        };
+        if !lists[top].contains(&rel) {
+            continue;
+        }
+        let Some(real) = holders
+            .iter()
+            .find(|i| !lists[**i].contains(&rel))
+            .and_then(|i| fs::symlink_metadata(lowers[*i].join(path)).ok())
+        else {
+            continue;
+        };
+        // Parents in `into` show the metadata the view gives them.
+        let mut prefix = std::path::PathBuf::new();
+        for c in path.parent().into_iter().flat_map(Path::components) {
+            prefix.push(c);
+            let key = prefix.as_os_str().as_bytes().to_vec();
+            if made.contains_key(&key) {
+                continue;
+            }
+            let Some(m) = view.metadata(&prefix) else {
+                break;
+            };
+            let meta = (m.mode() & 0o7777, m.uid(), m.gid(), m.mtime());
+            make_dir_as(&into.join(&prefix), meta)?;
+            made.insert(key, meta);
+        }
+        let meta = (real.mode() & 0o7777, real.uid(), real.gid(), real.mtime());
+        make_dir_as(&into.join(path), meta)?;
+        made.insert(rel, meta);
+    }
+    // Times last: making children changes a directory's mtime.
+    for (rel, (.., mtime)) in &made {
+        let p = into.join(std::ffi::OsStr::from_bytes(rel));
+        let t = fs::FileTimes::new().set_modified(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs((*mtime).max(0) as u64),
+        );
+        if let Ok(f) = fs::File::open(&p) {
+            let _ = f.set_times(t);
+        }
+    }
+    Ok(!made.is_empty())
+}
+
+fn make_dir_as(path: &Path, (mode, uid, gid, _): (u32, u32, u32, i64)) -> Result<(), RunError> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |e| RunError::io("making a lower directory", path, e);
+    match fs::create_dir_all(path) {
+        Ok(()) => {}
+        Err(e) => return Err(fail(e)),
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(fail)?;
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(fail)
+}
+
 impl RunExecutor for LinuxRunExecutor {
     fn supports(&self, platform: &Platform) -> bool {
         let host = Platform::host();
@@ -147,8 +249,17 @@ impl RunExecutor for LinuxRunExecutor {
             },
             ..Default::default()
         };
-        wharf_layer::apply_layer_file(layer.blob, &tree, &opts)
+        let report = wharf_layer::apply_layer_file(layer.blob, &tree, &opts)
             .map_err(|e| lower_err(e.to_string()))?;
+        // The list is in place before the snapshot: a snapshot without one
+        // has no implicit directories.
+        if !report.implicit_dirs.is_empty() {
+            let list = tmp.path().join("implicit");
+            fs::write(&list, report.implicit_dirs.join(&0u8))
+                .map_err(|e| RunError::io("writing", &list, e))?;
+            let to = implicit_list_path(layer.dest);
+            fs::rename(&list, &to).map_err(|e| RunError::io("renaming into place", &to, e))?;
+        }
         match fs::rename(&tree, layer.dest) {
             Ok(()) => Ok(()),
             // Another build finished the same snapshot first.
@@ -180,8 +291,13 @@ impl RunExecutor for LinuxRunExecutor {
         }
         let view = LowerView::new(&spec.lowers);
         create_workdir(&view, &upper, &spec.cwd, (*uid, *gid))?;
+        let mut lowers = spec.lowers.clone();
+        let parents = spec.scratch.join("parents");
+        if restore_implicit_dirs(&spec.lowers, &view, &parents)? {
+            lowers.insert(0, parents);
+        }
 
-        let mut sandbox = SandboxSpec::new(spec.lowers.clone(), upper.clone(), work, args.clone());
+        let mut sandbox = SandboxSpec::new(lowers, upper.clone(), work, args.clone());
         sandbox.env = spec.env.clone();
         sandbox.cwd = spec.cwd.clone();
         sandbox.user = Ids {

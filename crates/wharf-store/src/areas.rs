@@ -81,6 +81,9 @@ impl SnapshotXattrs {
 
 /// The diff_id hex a snapshot directory name stands for.
 pub(crate) fn snapshot_hex(name: &str) -> &str {
+    // `<hex>[-user][.implicit]`: a snapshot, and the list of directories
+    // it holds only as parents (see wharf-run's Linux executor).
+    let name = name.strip_suffix(".implicit").unwrap_or(name);
     name.strip_suffix(SnapshotXattrs::User.suffix())
         .unwrap_or(name)
 }

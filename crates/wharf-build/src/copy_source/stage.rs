@@ -9,7 +9,7 @@
 //! destination is a directory.
 
 use super::{CopySource, SourceError};
-use crate::copy_layer::{declare_parents, CopyWriter, LayerMut};
+use crate::copy_layer::{CopyWriter, LayerMut};
 use crate::copy_plan::Destination;
 use wharf_frontend::dockerignore::PathPattern;
 use wharf_layer::transform::same_os::{copy_linux, copy_windows};
@@ -140,9 +140,7 @@ impl CopySource for StageFiles {
         let from_windows = self.view.os() == LayerOs::Windows;
         for m in &self.mappings {
             match out.layer() {
-                LayerMut::Linux { writer, declared } => {
-                    // Parents of the destination that the layer must declare.
-                    declare_parents(writer, declared, &m.dest, opts.timestamp)?;
+                LayerMut::Linux(writer) => {
                     if from_windows {
                         let (uid, gid) = opts.linux_owner.unwrap_or((0, 0));
                         let options = ToLinuxOptions {

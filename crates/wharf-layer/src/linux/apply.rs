@@ -128,6 +128,10 @@ pub struct ApplyReport {
     pub entries: u64,
     /// Things skipped or degraded, one line each (devices not created, xattrs refused...).
     pub notes: Vec<String>,
+    /// Directories made only because the layer has entries below them (it
+    /// lists none for them), relative, parents first. Their owner and
+    /// mode are not the layer's: over other layers, theirs show through.
+    pub implicit_dirs: Vec<Vec<u8>>,
 }
 
 /// Applies the layer in `blob` (gzip, zstd or plain; detected) onto `target`.
@@ -158,6 +162,7 @@ pub fn apply_layer(
         opts: opts.clone(),
         is_root: rustix::process::geteuid().is_root(),
         created: HashSet::new(),
+        implicit: HashSet::new(),
         dirs: Vec::new(),
         report: ApplyReport::default(),
         use_openat2: true,
@@ -180,6 +185,9 @@ pub fn apply_layer(
         ctx.apply_entry(&mut entry, layer)?;
     }
     ctx.finish_dirs();
+    let mut implicit: Vec<Vec<u8>> = ctx.implicit.into_iter().collect();
+    implicit.sort_by_key(|p| (p.iter().filter(|b| **b == b'/').count(), p.clone()));
+    ctx.report.implicit_dirs = implicit;
     Ok(ctx.report)
 }
 
@@ -200,6 +208,8 @@ struct Applier {
     is_root: bool,
     /// Paths created by this layer: an opaque marker must not delete them.
     created: HashSet<Vec<u8>>,
+    /// Directories made for entries below them that the layer does not list.
+    implicit: HashSet<Vec<u8>>,
     /// Directories whose times are set at the end (adding children changes them).
     dirs: Vec<(Vec<Vec<u8>>, u64)>,
     report: ApplyReport,
@@ -308,6 +318,7 @@ impl Applier {
         let full = join(&comps);
         match ty {
             tar::EntryType::Directory => {
+                self.implicit.remove(&full);
                 self.make_dir(&dir, leaf, &raw_name, &meta)?;
                 self.dirs.push((comps.clone(), meta.mtime));
             }
@@ -440,7 +451,10 @@ impl Applier {
                         comps[i - 1].as_slice(),
                         Mode::from_raw_mode(0o755),
                     ) {
-                        Ok(()) | Err(Errno::EXIST) => {}
+                        Ok(()) => {
+                            self.implicit.insert(prefix.clone());
+                        }
+                        Err(Errno::EXIST) => {}
                         Err(e) => return Err(self.io(&prefix, "creating directory", e)),
                     }
                 }
