@@ -83,6 +83,7 @@ impl StageView {
                 if !matches!(p.entry.kind, ViewKind::Dir) {
                     remove_below(&mut view.entries, &p.key);
                 }
+                add_implied_parents(&mut view.entries, os, &p.key, &p.entry.path);
                 // A directory entry over an existing directory keeps its contents.
                 match p.link_key {
                     Some(l) => link_keys.insert(p.key.clone(), l),
@@ -105,6 +106,35 @@ impl StageView {
             }
         }
         Ok(view)
+    }
+}
+
+/// Adds the parents of `key` that no layer listed, as unpacking creates
+/// them (root-owned 0755 directories): a layer need not list the parents
+/// of its entries (Wharf's COPY layers do not).
+fn add_implied_parents(map: &mut BTreeMap<String, ViewEntry>, os: LayerOs, key: &str, path: &str) {
+    let keys: Vec<usize> = key.match_indices('/').map(|(i, _)| i).collect();
+    let paths: Vec<usize> = path.match_indices('/').map(|(i, _)| i).collect();
+    for (k, p) in keys.into_iter().zip(paths) {
+        let parent = &key[..k];
+        if map.contains_key(parent) {
+            continue;
+        }
+        map.insert(
+            parent.to_string(),
+            ViewEntry {
+                path: path[..p].to_string(),
+                kind: ViewKind::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+                xattrs: Vec::new(),
+                windows: (os == LayerOs::Windows).then(|| WinMeta::default_dir(Default::default())),
+                hardlink_to: None,
+                location: Location::None,
+            },
+        );
     }
 }
 
