@@ -70,6 +70,16 @@
 //! cgroup v2 host the embedded runtime sets no BPF device filter; the first two
 //! measures are the policy there (see `linux::devices`).
 //!
+//! # Limits
+//!
+//! `/dev/shm` is a tmpfs of [`SandboxSpec::shm_size`] (Docker's 64 MiB by
+//! default); [`SandboxSpec::rlimits`] are set with `setrlimit` by PID 1
+//! before the command starts, so the command and everything it starts
+//! inherit them (an external runtime gets them as `process.rlimits`).
+//! Raising a hard limit above the caller's needs `CAP_SYS_RESOURCE` in the
+//! initial user namespace: under [`enter_rootless`] it fails with the
+//! step named.
+//!
 //! Not done: seccomp filters, cgroup resource limits.
 //!
 //! # Other hosts
@@ -78,17 +88,19 @@
 //! [`enter_rootless`] does nothing.
 
 mod error;
+mod limits;
 mod spec;
 
 #[cfg(target_os = "linux")]
 mod linux;
 
 pub use error::SandboxError;
+pub use limits::{HostEntry, Rlimit, RlimitResource, UNLIMITED};
 #[cfg(target_os = "linux")]
 pub use linux::view::{LowerEntry, LowerKind, LowerPath, LowerView};
 pub use spec::{
     ExitStatus, FileData, Ids, Mount, Network, RootfsMode, Runtime, SandboxSpec, Stream,
-    DEFAULT_PATH,
+    DEFAULT_PATH, DEFAULT_SHM_SIZE,
 };
 
 /// Runs `spec.args` in a fresh sandbox and returns how it ended.
