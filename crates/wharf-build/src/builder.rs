@@ -45,6 +45,8 @@ pub struct Builder {
     annotations: Annotations,
     jobs: usize,
     named_contexts: BTreeMap<String, BuildContext>,
+    run_options: wharf_run::RunOptions,
+    ssh_agents: BTreeMap<String, std::path::PathBuf>,
 }
 
 impl Builder {
@@ -57,6 +59,8 @@ impl Builder {
             annotations: Annotations::default(),
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             named_contexts: BTreeMap::new(),
+            run_options: wharf_run::RunOptions::default(),
+            ssh_agents: BTreeMap::new(),
         }
     }
 
@@ -92,6 +96,20 @@ impl Builder {
     /// Secrets by id, for `RUN --mount=type=secret,id=...`.
     pub fn with_secrets(mut self, secrets: BTreeMap<String, SecretSource>) -> Self {
         self.secrets = secrets;
+        self
+    }
+
+    /// Hosts, `/dev/shm` size and limits of every Linux RUN (part of
+    /// their cache keys).
+    pub fn with_run_options(mut self, options: wharf_run::RunOptions) -> Self {
+        self.run_options = options;
+        self
+    }
+
+    /// SSH agent sockets by id, for `RUN --mount=type=ssh,id=...`
+    /// (`--ssh`); forwarded, never read or stored.
+    pub fn with_ssh_agents(mut self, agents: BTreeMap<String, std::path::PathBuf>) -> Self {
+        self.ssh_agents = agents;
         self
     }
 
@@ -236,6 +254,8 @@ impl Builder {
             run_executor: self.run_executor.as_deref(),
             choco: self.choco.as_ref(),
             secrets: &self.secrets,
+            run_options: &self.run_options,
+            ssh_agents: &self.ssh_agents,
             resolver: t.resolver,
             lookup_image: &lookup_image,
             context: &req.context,

@@ -7,6 +7,7 @@ mod build_contexts;
 mod load;
 mod output;
 mod progress;
+mod run_options;
 mod run_setup;
 mod stdout;
 mod store_cmds;

@@ -195,6 +195,9 @@ impl RunExecutor for LinuxRunExecutor {
             RunNetwork::Default => self.settings.default_network,
         };
         sandbox.mounts = spec.mounts.iter().map(sandbox_mount).collect();
+        sandbox.extra_hosts = spec.options.extra_hosts.clone();
+        sandbox.shm_size = spec.options.shm_size;
+        sandbox.rlimits = spec.options.rlimits.clone();
         sandbox.runtime = self.settings.runtime.clone();
 
         let mut sink = LineSink::new(spec.output);
