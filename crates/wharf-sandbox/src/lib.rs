@@ -138,6 +138,15 @@ pub fn cancel_all() {
 pub enum RootlessState {
     /// The process already runs as root (or this is not Linux): nothing was done.
     AlreadyRoot,
+    /// The process is not root and this machine gives it no user namespace
+    /// (`user.max_user_namespaces` is 0, an unprivileged CI container...):
+    /// nothing was done. Everything but [`run`] still works; `reason`
+    /// says what failed, for the caller's messages.
+    Unavailable {
+        /// The failure, e.g. "creating a user namespace: No space left on
+        /// device (os error 28)".
+        reason: String,
+    },
     /// The process now runs as root of a user namespace.
     InUserNamespace {
         /// Number of ids mapped: 1 when no subordinate range exists for the user (then
@@ -154,8 +163,10 @@ pub enum RootlessState {
 /// with its status; it never returns from this call.
 ///
 /// Call it first in `main()`, before any thread is started. Without a subordinate range
-/// the map holds the user alone (0 → user) and files owned by other ids cannot be
-/// represented: `chown` to them fails inside the sandbox.
+/// (or without `newuidmap`/`newgidmap`) the map holds the user alone (0 → user) and
+/// files owned by other ids cannot be represented: `chown` to them fails inside the
+/// sandbox. When the kernel refuses the process a user namespace, nothing is
+/// re-executed and [`RootlessState::Unavailable`] says why.
 pub fn enter_rootless() -> Result<RootlessState, SandboxError> {
     #[cfg(target_os = "linux")]
     {
