@@ -5,7 +5,7 @@
 //! `runc`; each of them is part of the RUN's cache key; `RUN
 //! --mount=type=ssh` lists, with `ssh-add -l`, a key added on the host to
 //! an `ssh-agent` (Debian's openssh-client), and neither the key nor the
-//! socket path reaches the image.
+//! socket path reaches the image (embedded sandbox and runc).
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -283,6 +283,24 @@ fn ssh_mount_forwards_the_agent_and_stores_nothing() {
             "the socket path is in a blob"
         );
     }
+
+    // The same through runc's bundle.
+    let (_, stderr) = ok(wharf()
+        .args([
+            "build",
+            "--no-cache",
+            "--runtime",
+            "runc",
+            "--progress",
+            "plain",
+        ])
+        .args(["--ssh", "default", "--ssh"])
+        .arg(format!("other={}", agent.socket))
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .arg("--store")
+        .arg(&store)
+        .arg(&ctx));
+    assert_eq!(stderr.matches(&agent.fingerprint).count(), 2, "{stderr}");
 
     // A missing required agent names the fix; a key file is refused.
     let (out, _, stderr) = run(wharf()
