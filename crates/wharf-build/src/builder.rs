@@ -47,6 +47,8 @@ pub struct Builder {
     jobs: usize,
     named_contexts: BTreeMap<String, BuildContext>,
     imported_cache: Option<std::sync::Arc<ImportedCache>>,
+    run_options: wharf_run::RunOptions,
+    ssh_agents: BTreeMap<String, std::path::PathBuf>,
 }
 
 impl Builder {
@@ -60,6 +62,8 @@ impl Builder {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             named_contexts: BTreeMap::new(),
             imported_cache: None,
+            run_options: wharf_run::RunOptions::default(),
+            ssh_agents: BTreeMap::new(),
         }
     }
 
@@ -102,6 +106,20 @@ impl Builder {
     /// Secrets by id, for `RUN --mount=type=secret,id=...`.
     pub fn with_secrets(mut self, secrets: BTreeMap<String, SecretSource>) -> Self {
         self.secrets = secrets;
+        self
+    }
+
+    /// Hosts, `/dev/shm` size and limits of every Linux RUN (part of
+    /// their cache keys).
+    pub fn with_run_options(mut self, options: wharf_run::RunOptions) -> Self {
+        self.run_options = options;
+        self
+    }
+
+    /// SSH agent sockets by id, for `RUN --mount=type=ssh,id=...`
+    /// (`--ssh`); forwarded, never read or stored.
+    pub fn with_ssh_agents(mut self, agents: BTreeMap<String, std::path::PathBuf>) -> Self {
+        self.ssh_agents = agents;
         self
     }
 
@@ -251,6 +269,8 @@ impl Builder {
             run_executor: self.run_executor.as_deref(),
             choco: self.choco.as_ref(),
             secrets: &self.secrets,
+            run_options: &self.run_options,
+            ssh_agents: &self.ssh_agents,
             resolver: t.resolver,
             lookup_image: &lookup_image,
             context: &req.context,

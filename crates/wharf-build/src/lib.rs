@@ -71,6 +71,8 @@ mod run_mounts;
 mod run_spec;
 mod run_step;
 pub mod secrets;
+#[cfg(target_os = "linux")]
+mod ssh_forward;
 mod stage_exec;
 mod stage_graph;
 pub mod users;

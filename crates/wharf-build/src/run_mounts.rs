@@ -19,6 +19,13 @@
 //!   the environment variable `env=`. The value never reaches a disk, the
 //!   layer, the configuration, the history, the cache key or the log, and
 //!   a killed build leaves no copy behind.
+//! - `ssh`: a socket at the target (default `/run/buildkit/ssh_agent.<n>`,
+//!   `n` counting ssh mounts) owned by `uid`/`gid` with `mode` (default
+//!   0600) that forwards to the agent socket given for the id (`--ssh`,
+//!   id `default` when none); the first one's target becomes
+//!   `SSH_AUTH_SOCK` unless the stage sets it, as in BuildKit. A missing
+//!   agent is an error when `required`, else the mount is left out. Only
+//!   the id is in the cache key (the mount's text), never the socket.
 
 use crate::context::{BuildContext, EntryKind};
 use crate::secrets::SecretSource;
@@ -36,6 +43,10 @@ pub struct PreparedMounts {
     pub mounts: Vec<SandboxMount>,
     /// Secret environment variables (`--mount=type=secret,env=...`).
     pub env: Vec<(String, String)>,
+    /// `SSH_AUTH_SOCK` for the command: the first ssh mount's target.
+    pub ssh_auth_sock: Option<String>,
+    /// Agent forwarders of ssh mounts, stopped after the run.
+    agents: Vec<crate::ssh_forward::AgentForward>,
     /// Temporary trees, removed after the run.
     temp_dirs: Vec<tempfile::TempDir>,
     /// Cache locks, released after the run.
@@ -49,6 +60,8 @@ pub struct MountInputs<'a> {
     pub sources: &'a [Option<Vec<PathBuf>>],
     pub context: &'a BuildContext,
     pub secrets: &'a std::collections::BTreeMap<String, SecretSource>,
+    /// SSH agent sockets by id (`--ssh`).
+    pub ssh_agents: &'a std::collections::BTreeMap<String, PathBuf>,
     /// The store (cache mounts live in it).
     pub store: &'a Store,
     /// Where to make temporary trees (in the store, beside the snapshots).
@@ -72,6 +85,7 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> String {
 /// Turns the RUN's mounts into sandbox mounts.
 pub fn prepare(inp: &MountInputs<'_>) -> Result<PreparedMounts, String> {
     let mut out = PreparedMounts::default();
+    let mut ssh_count = 0;
     for (i, m) in inp.mounts.iter().enumerate() {
         let from = inp.sources.get(i).and_then(|s| s.as_ref());
         match m {
@@ -84,7 +98,9 @@ pub fn prepare(inp: &MountInputs<'_>) -> Result<PreparedMounts, String> {
                 let target = absolute(inp.workdir, target);
                 let rel = source.as_deref().unwrap_or("");
                 match from {
-                    Some(lowers) => out.mounts.push(stage_mount(lowers, rel, &target, *readwrite)?),
+                    Some(lowers) => out
+                        .mounts
+                        .push(stage_mount(lowers, rel, &target, *readwrite)?),
                     None => bind_context(inp, rel, &target, *readwrite, &mut out)?,
                 }
             }
@@ -144,9 +160,8 @@ pub fn prepare(inp: &MountInputs<'_>) -> Result<PreparedMounts, String> {
                 };
                 let value = src.read(&id)?;
                 if let Some(var) = env {
-                    let text = String::from_utf8(value.clone()).map_err(|_| {
-                        format!("secret {id}: env={var} needs a UTF-8 value")
-                    })?;
+                    let text = String::from_utf8(value.clone())
+                        .map_err(|_| format!("secret {id}: env={var} needs a UTF-8 value"))?;
                     out.env.push((var.clone(), text));
                     if target.is_none() {
                         continue;
@@ -163,10 +178,48 @@ pub fn prepare(inp: &MountInputs<'_>) -> Result<PreparedMounts, String> {
                     owner: (uid.unwrap_or(0), gid.unwrap_or(0)),
                 });
             }
-            Mount::Ssh { .. } => {
-                return Err(
-                    "--mount=type=ssh is not supported by wharf; fetch private sources in the context or use a secret mount".into(),
+            Mount::Ssh {
+                id,
+                target,
+                required,
+                mode,
+                uid,
+                gid,
+            } => {
+                let id = id.as_deref().unwrap_or("default");
+                let target = match target {
+                    Some(t) => absolute(inp.workdir, t),
+                    None => format!("/run/buildkit/ssh_agent.{ssh_count}"),
+                };
+                ssh_count += 1;
+                if out.ssh_auth_sock.is_none() {
+                    out.ssh_auth_sock = Some(target.clone());
+                }
+                let Some(agent) = inp.ssh_agents.get(id) else {
+                    if *required {
+                        let given = if id == "default" {
+                            "--ssh default".to_string()
+                        } else {
+                            format!("--ssh {id}=SOCKET")
+                        };
+                        return Err(format!(
+                            "--mount=type=ssh,id={id} is required but no agent was given for it; start ssh-agent, ssh-add your key, and pass {given}"
+                        ));
+                    }
+                    continue;
+                };
+                let forward = crate::ssh_forward::AgentForward::start(
+                    agent,
+                    mode.unwrap_or(0o600),
+                    (uid.unwrap_or(0), gid.unwrap_or(0)),
                 )
+                .map_err(|e| format!("--mount=type=ssh,id={id}: {e}"))?;
+                out.mounts.push(SandboxMount::Bind {
+                    source: forward.socket.clone(),
+                    target,
+                    readonly: false,
+                });
+                out.agents.push(forward);
             }
         }
     }

@@ -100,6 +100,12 @@ impl StageExec<'_> {
             .user
             .clone()
             .unwrap_or_else(|| config.config.user.clone());
+        let mut notes = command.notes;
+        if !self.run_options.is_default() {
+            notes.push(
+                "--add-host, --shm-size and --ulimit apply to Linux RUN only; this Windows RUN runs without them".into(),
+            );
+        }
         Ok(PlannedRun {
             spec: RunSpec {
                 platform: &step.stage.platform,
@@ -110,11 +116,12 @@ impl StageExec<'_> {
                 lowers,
                 mounts: Vec::new(),
                 network: network(step.run.network),
+                options: Default::default(),
                 scratch,
                 output,
             },
             ran_instead: command.ran_instead,
-            notes: command.notes,
+            notes,
             keep_alive: Box::new(()),
         })
     }
@@ -159,6 +166,7 @@ impl StageExec<'_> {
             sources: mount_lowers,
             context: self.context,
             secrets: self.secrets,
+            ssh_agents: self.ssh_agents,
             store: self.layers.store(),
             temp_root: &temp_root,
             workdir: &cwd,
@@ -181,6 +189,12 @@ impl StageExec<'_> {
             env.push(("PATH".into(), DEFAULT_LINUX_PATH.into()));
         }
         env.append(&mut prepared.env);
+        // As BuildKit: the first ssh mount's socket, unless the stage sets one.
+        if let Some(sock) = prepared.ssh_auth_sock.take() {
+            if !env.iter().any(|(k, _)| k == "SSH_AUTH_SOCK") {
+                env.push(("SSH_AUTH_SOCK".into(), sock));
+            }
+        }
         let mounts = std::mem::take(&mut prepared.mounts);
         Ok(PlannedRun {
             spec: RunSpec {
@@ -192,6 +206,7 @@ impl StageExec<'_> {
                 lowers,
                 mounts,
                 network: network(run.network),
+                options: self.run_options.clone(),
                 scratch,
                 output,
             },

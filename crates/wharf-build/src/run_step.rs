@@ -40,7 +40,14 @@ impl StageExec<'_> {
                 ),
             ));
         };
-        let (mount_sources, read_keys) = self.mount_sources(step, done)?;
+        let (mount_sources, mut read_keys) = self.mount_sources(step, done)?;
+        // Hosts, /dev/shm and limits change what the command sees, as in
+        // BuildKit's ExecOp; unset, the key is as without them.
+        if !stage.platform.is_windows() && !self.run_options.is_default() {
+            read_keys.push(wharf_oci::Digest::of_bytes(
+                self.run_options.key_text().as_bytes(),
+            ));
+        }
         let key = instruction_key(
             step.chain,
             &stage.platform,

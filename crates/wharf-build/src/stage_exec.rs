@@ -89,6 +89,11 @@ pub struct StageExec<'a> {
     /// in Linux stages only, which run on Linux hosts).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub secrets: &'a std::collections::BTreeMap<String, SecretSource>,
+    /// Hosts, `/dev/shm` size and limits of Linux RUN.
+    pub run_options: &'a wharf_run::RunOptions,
+    /// SSH agent sockets by id, for `RUN --mount=type=ssh`.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub ssh_agents: &'a std::collections::BTreeMap<String, std::path::PathBuf>,
     /// Downloads layers of images COPY --from reads.
     pub resolver: &'a dyn BaseResolver,
     /// The resolved image a `COPY --from=<image>` of this stage names.

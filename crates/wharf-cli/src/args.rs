@@ -240,6 +240,28 @@ pub struct BuildArgs {
     /// instead of translating them to Chocolatey.
     #[arg(long = "no-choco-translation")]
     pub no_choco_translation: bool,
+
+    /// Add a line to the /etc/hosts of Linux RUN: HOST:IP or HOST=IP
+    /// (IPv6 may be in brackets). May be repeated.
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_hosts: Vec<String>,
+
+    /// Size of /dev/shm in Linux RUN, e.g. 128m or 1g (default 64m).
+    #[arg(long = "shm-size", value_name = "SIZE")]
+    pub shm_size: Option<String>,
+
+    /// A resource limit of Linux RUN, as Docker writes it:
+    /// TYPE=SOFT[:HARD] with TYPE nofile, nproc, core, memlock, stack...
+    /// (-1 for unlimited). May be repeated.
+    #[arg(long = "ulimit", value_name = "TYPE=SOFT[:HARD]")]
+    pub ulimits: Vec<String>,
+
+    /// An SSH agent socket for RUN --mount=type=ssh: `default` or `ID`
+    /// ($SSH_AUTH_SOCK), or ID=SOCKET. Forwarded, never stored. Key files
+    /// are not taken: load them with ssh-add into an ssh-agent. May be
+    /// repeated.
+    #[arg(long = "ssh", value_name = "default|ID[=SOCKET]")]
+    pub ssh: Vec<String>,
 }
 
 /// `--network`.

@@ -151,7 +151,9 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
     })
     .with_secrets(secrets(&a.secrets)?)
     .with_choco_translation(!a.no_choco_translation)
-    .with_annotations(annotations);
+    .with_annotations(annotations)
+    .with_run_options(crate::run_options::run_options(a)?)
+    .with_ssh_agents(crate::run_options::ssh_agents(a)?);
     for (name, (_, dir)) in crate::build_contexts::parse(&a.build_contexts)? {
         if let Some(dir) = dir {
             builder = builder.with_named_context(&name, BuildContext::new(dir, None));

@@ -8,6 +8,7 @@ mod cache_specs;
 mod load;
 mod output;
 mod progress;
+mod run_options;
 mod run_setup;
 mod stdout;
 mod store_cmds;

@@ -26,6 +26,7 @@ pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
             RunNetwork::None => Network::None,
         },
         runtime,
+        unavailable: no_linux_run(),
     };
     Ok(Some(Arc::new(LinuxRunExecutor::new(settings))))
 }
@@ -50,17 +51,40 @@ pub fn executor(a: &BuildArgs) -> Result<Option<Arc<dyn RunExecutor>>> {
     Ok(None)
 }
 
-/// For a build by an unprivileged user that runs Linux RUN steps: moves
-/// the process into a user namespace (the model of `buildah unshare`)
-/// before any thread starts, so layers can be unpacked with their owners
-/// and overlays mounted.
+/// Why this process cannot run Linux RUN steps (a plain user on a machine
+/// without user namespaces), set once by [`enter_rootless_if_needed`].
+static NO_LINUX_RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The sentence a Linux RUN is refused with at plan time when this process
+/// has neither root nor a user namespace.
+#[cfg(target_os = "linux")]
+fn no_linux_run() -> Option<String> {
+    NO_LINUX_RUN.get().map(|reason| {
+        format!(
+            "RUN in a Linux stage needs root or a user namespace, and this machine gives this user no user namespace ({reason}); build as root, allow unprivileged user namespaces (sysctl user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns), or leave RUN out of Linux stages (COPY-only and Windows images build as a plain user); --runtime does not help, as wharf starts the runtime as root"
+        )
+    })
+}
+
+/// For a build by an unprivileged user: moves the process into a user
+/// namespace (the model of `buildah unshare`) before any thread starts, so
+/// layers can be unpacked with their owners and overlays mounted. Where
+/// the machine gives no user namespace, the process stays a plain user:
+/// builds without a Linux RUN work, and a Linux RUN is refused at plan
+/// time saying what is missing.
 pub fn enter_rootless_if_needed() -> Result<()> {
     use anyhow::Context;
     let state = wharf_sandbox::enter_rootless().context(
         "cannot enter a user namespace for a rootless build; install Debian's uidmap package and give the user a range in /etc/subuid and /etc/subgid, or build as root",
     )?;
-    if state == (wharf_sandbox::RootlessState::InUserNamespace { mapped_ids: 1 }) {
-        eprintln!("note: rootless build without a subordinate id range: only root (0) exists in RUN steps; add the user to /etc/subuid and /etc/subgid to have more");
+    match state {
+        wharf_sandbox::RootlessState::InUserNamespace { mapped_ids: 1 } => {
+            eprintln!("note: rootless build without a subordinate id range (or without newuidmap): only root (0) exists in RUN steps; install Debian's uidmap and add the user to /etc/subuid and /etc/subgid to have more");
+        }
+        wharf_sandbox::RootlessState::Unavailable { reason } => {
+            let _ = NO_LINUX_RUN.set(reason);
+        }
+        _ => {}
     }
     Ok(())
 }

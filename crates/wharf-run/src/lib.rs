@@ -33,7 +33,7 @@ pub use choco::{translate, ChocoTable, Translation};
 pub use linux_executor::{LinuxRunExecutor, LinuxRunSettings};
 pub use seam::{
     Command, LowerForm, LowerLayer, OutputLine, RunChange, RunError, RunExecutor, RunMount,
-    RunNetwork, RunSpec, RunUser,
+    RunNetwork, RunOptions, RunSpec, RunUser,
 };
 pub use windows_executor::{
     host_platform, host_windows_version, WindowsRunExecutor, WindowsRunSettings,

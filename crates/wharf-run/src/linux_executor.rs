@@ -41,6 +41,10 @@ pub struct LinuxRunSettings {
     pub default_network: Network,
     /// The embedded sandbox, or an external OCI runtime.
     pub runtime: Runtime,
+    /// Why no command can run here (a plain user without user
+    /// namespaces), as the sentence every Linux RUN is refused with at
+    /// plan time; `None` where commands run.
+    pub unavailable: Option<String>,
 }
 
 impl Default for LinuxRunSettings {
@@ -50,6 +54,7 @@ impl Default for LinuxRunSettings {
             // host's network, so package managers can reach their mirrors.
             default_network: Network::Host,
             runtime: Runtime::Embedded,
+            unavailable: None,
         }
     }
 }
@@ -220,6 +225,13 @@ impl RunExecutor for LinuxRunExecutor {
         platform.os == "linux" && platform.architecture == host.architecture
     }
 
+    fn check_platform(&self, _platform: &Platform) -> Result<(), String> {
+        match &self.settings.unavailable {
+            Some(reason) => Err(reason.clone()),
+            None => Ok(()),
+        }
+    }
+
     fn lower_form(&self) -> LowerForm {
         if in_user_namespace() {
             LowerForm::SnapshotUser
@@ -269,6 +281,9 @@ impl RunExecutor for LinuxRunExecutor {
     }
 
     fn run(&self, spec: &RunSpec<'_>) -> Result<RunChange, RunError> {
+        if let Some(reason) = &self.settings.unavailable {
+            return Err(RunError::Unsupported(reason.clone()));
+        }
         let Command::Argv(args) = &spec.command else {
             return Err(RunError::Unsupported(
                 "a Linux RUN takes an argument vector, not a Windows command line".into(),
@@ -311,6 +326,9 @@ impl RunExecutor for LinuxRunExecutor {
             RunNetwork::Default => self.settings.default_network,
         };
         sandbox.mounts = spec.mounts.iter().map(sandbox_mount).collect();
+        sandbox.extra_hosts = spec.options.extra_hosts.clone();
+        sandbox.shm_size = spec.options.shm_size;
+        sandbox.rlimits = spec.options.rlimits.clone();
         sandbox.runtime = self.settings.runtime.clone();
 
         let mut sink = LineSink::new(spec.output);

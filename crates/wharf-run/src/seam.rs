@@ -113,6 +113,43 @@ pub enum LowerForm {
     WindowsFolder,
 }
 
+/// Settings of every Linux RUN of a build (`--add-host`, `--shm-size`,
+/// `--ulimit`). Like BuildKit's ExecOp fields, they change what a command
+/// may see or do, so they are part of the RUN's cache key
+/// ([`RunOptions::key_text`]). Windows RUN has no counterpart: the builder
+/// says so in the step's output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Lines added to `/etc/hosts`, in order.
+    pub extra_hosts: Vec<wharf_sandbox::HostEntry>,
+    /// Size of `/dev/shm` in bytes (`None`: 64 MiB, Docker's default).
+    pub shm_size: Option<u64>,
+    /// Resource limits the command starts with.
+    pub rlimits: Vec<wharf_sandbox::Rlimit>,
+}
+
+impl RunOptions {
+    /// True when nothing is set (the key of a RUN stays as without them).
+    pub fn is_default(&self) -> bool {
+        *self == RunOptions::default()
+    }
+
+    /// The options as text for a cache key: one `name=value` line each.
+    pub fn key_text(&self) -> String {
+        let mut text = String::new();
+        for h in &self.extra_hosts {
+            text.push_str(&format!("add-host={}={}\n", h.name, h.ip));
+        }
+        if let Some(size) = self.shm_size {
+            text.push_str(&format!("shm-size={size}\n"));
+        }
+        for l in &self.rlimits {
+            text.push_str(&format!("ulimit={l}\n"));
+        }
+        text
+    }
+}
+
 /// Everything one RUN needs.
 pub struct RunSpec<'a> {
     /// The stage's platform.
@@ -127,6 +164,8 @@ pub struct RunSpec<'a> {
     pub lowers: Vec<PathBuf>,
     pub mounts: Vec<RunMount>,
     pub network: RunNetwork,
+    /// Hosts, `/dev/shm` size and limits (Linux RUN).
+    pub options: RunOptions,
     /// A directory the executor may use for this run (upper and work
     /// directories, the export folder); the builder removes it afterwards.
     pub scratch: &'a Path,

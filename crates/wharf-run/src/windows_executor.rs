@@ -275,6 +275,7 @@ mod tests {
             lowers: Vec::new(),
             mounts: Vec::new(),
             network: RunNetwork::Default,
+            options: Default::default(),
             scratch: Path::new("scratch"),
             output: &|_| {},
         };

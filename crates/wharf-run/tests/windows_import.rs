@@ -505,6 +505,7 @@ fn a_run_exports_its_scratch_over_the_prepared_layers() {
         lowers: lowers.clone(),
         mounts: Vec::new(),
         network: RunNetwork::Default,
+        options: Default::default(),
         scratch: tmp.path(),
         output: &|_| {},
     };

@@ -70,6 +70,16 @@
 //! cgroup v2 host the embedded runtime sets no BPF device filter; the first two
 //! measures are the policy there (see `linux::devices`).
 //!
+//! # Limits
+//!
+//! `/dev/shm` is a tmpfs of [`SandboxSpec::shm_size`] (Docker's 64 MiB by
+//! default); [`SandboxSpec::rlimits`] are set with `setrlimit` by PID 1
+//! before the command starts, so the command and everything it starts
+//! inherit them (an external runtime gets them as `process.rlimits`).
+//! Raising a hard limit above the caller's needs `CAP_SYS_RESOURCE` in the
+//! initial user namespace: under [`enter_rootless`] it fails with the
+//! step named.
+//!
 //! Not done: seccomp filters, cgroup resource limits.
 //!
 //! # Other hosts
@@ -78,17 +88,19 @@
 //! [`enter_rootless`] does nothing.
 
 mod error;
+mod limits;
 mod spec;
 
 #[cfg(target_os = "linux")]
 mod linux;
 
 pub use error::SandboxError;
+pub use limits::{HostEntry, Rlimit, RlimitResource, UNLIMITED};
 #[cfg(target_os = "linux")]
 pub use linux::view::{LowerEntry, LowerKind, LowerPath, LowerView};
 pub use spec::{
     ExitStatus, FileData, Ids, Mount, Network, RootfsMode, Runtime, SandboxSpec, Stream,
-    DEFAULT_PATH,
+    DEFAULT_PATH, DEFAULT_SHM_SIZE,
 };
 
 /// Runs `spec.args` in a fresh sandbox and returns how it ended.
@@ -126,6 +138,15 @@ pub fn cancel_all() {
 pub enum RootlessState {
     /// The process already runs as root (or this is not Linux): nothing was done.
     AlreadyRoot,
+    /// The process is not root and this machine gives it no user namespace
+    /// (`user.max_user_namespaces` is 0, an unprivileged CI container...):
+    /// nothing was done. Everything but [`run`] still works; `reason`
+    /// says what failed, for the caller's messages.
+    Unavailable {
+        /// The failure, e.g. "creating a user namespace: No space left on
+        /// device (os error 28)".
+        reason: String,
+    },
     /// The process now runs as root of a user namespace.
     InUserNamespace {
         /// Number of ids mapped: 1 when no subordinate range exists for the user (then
@@ -142,8 +163,10 @@ pub enum RootlessState {
 /// with its status; it never returns from this call.
 ///
 /// Call it first in `main()`, before any thread is started. Without a subordinate range
-/// the map holds the user alone (0 → user) and files owned by other ids cannot be
-/// represented: `chown` to them fails inside the sandbox.
+/// (or without `newuidmap`/`newgidmap`) the map holds the user alone (0 → user) and
+/// files owned by other ids cannot be represented: `chown` to them fails inside the
+/// sandbox. When the kernel refuses the process a user namespace, nothing is
+/// re-executed and [`RootlessState::Unavailable`] says why.
 pub fn enter_rootless() -> Result<RootlessState, SandboxError> {
     #[cfg(target_os = "linux")]
     {

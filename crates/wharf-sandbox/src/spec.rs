@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use crate::limits::{HostEntry, Rlimit};
+
 /// Everything needed to run one command in a fresh sandbox.
 ///
 /// The command sees the union of `lower_dirs` as its root filesystem; every change it
@@ -41,6 +43,13 @@ pub struct SandboxSpec {
     pub mounts: Vec<Mount>,
     /// Content for `/etc/hosts`; `None` writes `localhost` lines plus `hostname`.
     pub hosts: Option<String>,
+    /// Lines added to `/etc/hosts` after `hosts` (`--add-host`).
+    pub extra_hosts: Vec<HostEntry>,
+    /// Size of the `/dev/shm` tmpfs in bytes; `None` is Docker's 64 MiB.
+    pub shm_size: Option<u64>,
+    /// Resource limits the command starts with (`--ulimit`); the rest are
+    /// inherited from the caller.
+    pub rlimits: Vec<Rlimit>,
     /// Content for `/etc/resolv.conf`; `None` copies the host's file for
     /// [`Network::Host`] and writes an empty file for [`Network::None`].
     pub resolv_conf: Option<String>,
@@ -72,6 +81,9 @@ impl SandboxSpec {
             network: Network::None,
             mounts: Vec::new(),
             hosts: None,
+            extra_hosts: Vec::new(),
+            shm_size: None,
+            rlimits: Vec::new(),
             resolv_conf: None,
             runtime: Runtime::Embedded,
             rootfs: RootfsMode::Auto,
@@ -82,6 +94,9 @@ impl SandboxSpec {
 /// The `PATH` Docker uses when an image sets none; also used to look up `args[0]` when
 /// the spec's environment has no `PATH`.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The size of `/dev/shm` when the spec gives none: Docker's default.
+pub const DEFAULT_SHM_SIZE: u64 = 64 << 20;
 
 /// Numeric identity of the command.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -79,6 +79,12 @@ pub(crate) enum Op {
     Hostname { name: Vec<u8> },
     /// Bring the loopback interface up.
     LoopbackUp,
+    /// setrlimit(2) on PID 1, inherited by the command.
+    Rlimit {
+        resource: libc::c_int,
+        soft: u64,
+        hard: u64,
+    },
     /// pivot_root into the current directory and detach the old root; chroot when the
     /// kernel refuses pivot_root (root on an initramfs).
     PivotRoot,
@@ -269,6 +275,17 @@ pub(crate) fn run_op(op: &Op) -> Result<(), i32> {
             Op::Chdir { path } => libc::chdir(path.as_ptr()),
             Op::Hostname { name } => libc::sethostname(name.as_ptr().cast(), name.len()),
             Op::LoopbackUp => return loopback_up(),
+            Op::Rlimit {
+                resource,
+                soft,
+                hard,
+            } => {
+                let limit = libc::rlimit {
+                    rlim_cur: *soft,
+                    rlim_max: *hard,
+                };
+                libc::setrlimit(*resource as _, &limit)
+            }
             Op::PivotRoot => return pivot_root(),
         };
         if rc == 0 {

@@ -26,8 +26,8 @@ use std::sync::atomic::Ordering;
 use oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroup,
     LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespaceBuilder, LinuxNamespaceType,
-    LinuxResourcesBuilder, Mount as OciMount, MountBuilder, ProcessBuilder, RootBuilder, Spec,
-    UserBuilder,
+    LinuxResourcesBuilder, Mount as OciMount, MountBuilder, PosixRlimit, PosixRlimitBuilder,
+    PosixRlimitType, ProcessBuilder, RootBuilder, Spec, UserBuilder,
 };
 
 use super::child::{run_op, Op};
@@ -35,7 +35,7 @@ use super::devices::ALLOWED;
 use super::plan::{self, cstr};
 use super::union::Union;
 use super::{in_user_namespace, pump, registry, unregister, Running, RuntimeDir, NEXT_ID};
-use crate::{ExitStatus, Mount, Network, SandboxError, SandboxSpec, Stream};
+use crate::{ExitStatus, Mount, Network, SandboxError, SandboxSpec, Stream, DEFAULT_SHM_SIZE};
 
 /// Docker's default capability set, which build steps expect (chown, setuid...),
 /// without MKNOD (see `super::devices`).
@@ -135,7 +135,13 @@ fn mounts(
         fs_mount(
             "/dev/shm",
             "tmpfs",
-            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            &[
+                "nosuid",
+                "noexec",
+                "nodev",
+                "mode=1777",
+                &format!("size={}", spec.shm_size.unwrap_or(DEFAULT_SHM_SIZE)),
+            ],
         )?,
         fs_mount("/dev/mqueue", "mqueue", &["nosuid", "noexec", "nodev"])?,
         fs_mount("/sys", "sysfs", &["nosuid", "noexec", "nodev", "ro"])?,
@@ -215,6 +221,26 @@ fn device_rules() -> Result<Vec<LinuxDeviceCgroup>, String> {
     Ok(rules)
 }
 
+/// `process.rlimits`: the spec's limits by their OCI names.
+fn rlimits(spec: &SandboxSpec) -> Result<Vec<PosixRlimit>, String> {
+    spec.rlimits
+        .iter()
+        .map(|l| {
+            let typ: PosixRlimitType = l
+                .resource
+                .oci_name()
+                .parse()
+                .map_err(|e| format!("{}: {e}", l.resource.oci_name()))?;
+            PosixRlimitBuilder::default()
+                .typ(typ)
+                .soft(l.soft)
+                .hard(l.hard)
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
 /// The OCI runtime configuration for the spec, with `rootfs` as the root.
 fn config(
     spec: &SandboxSpec,
@@ -247,6 +273,7 @@ fn config(
         )
         .cwd(&spec.cwd)
         .capabilities(capabilities)
+        .rlimits(rlimits(spec)?)
         .no_new_privileges(false)
         .build()
         .map_err(|e| e.to_string())?;
@@ -451,10 +478,7 @@ pub(crate) fn run(
     }
     let runtime = RuntimeDir::new()?;
     let (ops, rootfs, layer_roots) = mount_ops(spec, &runtime.path, userxattr)?;
-    let hosts = spec
-        .hosts
-        .clone()
-        .unwrap_or_else(|| plan::default_hosts(&spec.hostname));
+    let hosts = plan::hosts_file(spec);
     let resolv = plan::resolv_conf(spec);
     for (name, content) in [("hosts", hosts), ("resolv.conf", resolv)] {
         let path = runtime.path.join(name);

@@ -10,7 +10,9 @@ use super::child::{Op, Plan};
 use super::devices::{self, DeviceCgroup};
 use super::stubs::Stubs;
 use super::union::{Kind, Union};
-use crate::{Mount, Network, SandboxError, SandboxSpec, DEFAULT_PATH};
+use crate::{
+    Mount, Network, RlimitResource, SandboxError, SandboxSpec, DEFAULT_PATH, DEFAULT_SHM_SIZE,
+};
 
 /// Where the container's root tree comes from.
 pub(crate) enum RootSource<'a> {
@@ -323,7 +325,7 @@ pub(crate) fn prepare(
         }
     }
 
-    add_dev(&mut b)?;
+    add_dev(&mut b, spec.shm_size.unwrap_or(DEFAULT_SHM_SIZE))?;
     let proc = b.mount_point("/proc", Kind::Dir)?;
     b.mount(
         Some(Path::new("proc")),
@@ -340,10 +342,7 @@ pub(crate) fn prepare(
     };
     b.push(op, "mounting /sys read-only".into());
 
-    let hosts = spec
-        .hosts
-        .clone()
-        .unwrap_or_else(|| default_hosts(&spec.hostname));
+    let hosts = hosts_file(spec);
     let resolv = resolv_conf(spec);
     for (name, content) in [("hosts", hosts), ("resolv.conf", resolv)] {
         let file = runtime.join(name);
@@ -397,6 +396,15 @@ pub(crate) fn prepare(
         );
     }
     b.chdir(&cwd)?;
+    // Inherited by the command (PID 2) across fork and exec.
+    for limit in &spec.rlimits {
+        let op = Op::Rlimit {
+            resource: resource_number(limit.resource),
+            soft: limit.soft,
+            hard: limit.hard,
+        };
+        b.push(op, format!("setting the limit --ulimit {limit}"));
+    }
 
     let (argv_store, envp_store, exec_candidates) = command(spec)?;
     let mut argv: Vec<*const libc::c_char> = argv_store.iter().map(|c| c.as_ptr()).collect();
@@ -421,6 +429,43 @@ pub(crate) fn prepare(
         _argv: argv_store,
         _envp: envp_store,
     })
+}
+
+/// `/etc/hosts`: the spec's (else localhost and the host name), then the
+/// extra entries.
+pub(crate) fn hosts_file(spec: &SandboxSpec) -> String {
+    let mut text = spec
+        .hosts
+        .clone()
+        .unwrap_or_else(|| default_hosts(&spec.hostname));
+    for entry in &spec.extra_hosts {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!("{}\t{}\n", entry.ip, entry.name));
+    }
+    text
+}
+
+/// The kernel's number of a resource limit.
+fn resource_number(resource: RlimitResource) -> libc::c_int {
+    (match resource {
+        RlimitResource::Core => libc::RLIMIT_CORE,
+        RlimitResource::Cpu => libc::RLIMIT_CPU,
+        RlimitResource::Data => libc::RLIMIT_DATA,
+        RlimitResource::Fsize => libc::RLIMIT_FSIZE,
+        RlimitResource::Locks => libc::RLIMIT_LOCKS,
+        RlimitResource::Memlock => libc::RLIMIT_MEMLOCK,
+        RlimitResource::Msgqueue => libc::RLIMIT_MSGQUEUE,
+        RlimitResource::Nice => libc::RLIMIT_NICE,
+        RlimitResource::Nofile => libc::RLIMIT_NOFILE,
+        RlimitResource::Nproc => libc::RLIMIT_NPROC,
+        RlimitResource::Rss => libc::RLIMIT_RSS,
+        RlimitResource::Rtprio => libc::RLIMIT_RTPRIO,
+        RlimitResource::Rttime => libc::RLIMIT_RTTIME,
+        RlimitResource::Sigpending => libc::RLIMIT_SIGPENDING,
+        RlimitResource::Stack => libc::RLIMIT_STACK,
+    }) as libc::c_int
 }
 
 /// `/etc/hosts` when the spec gives none: localhost and the sandbox's host name.
@@ -466,7 +511,7 @@ pub(crate) fn stubs_for_runtime(spec: &SandboxSpec) -> Result<Stubs, SandboxErro
     Ok(b.stubs)
 }
 
-fn add_dev(b: &mut Builder<'_>) -> Result<(), SandboxError> {
+fn add_dev(b: &mut Builder<'_>, shm_size: u64) -> Result<(), SandboxError> {
     let dev = b.mount_point("/dev", Kind::Dir)?;
     b.mount(
         Some(Path::new("tmpfs")),
@@ -506,8 +551,8 @@ fn add_dev(b: &mut Builder<'_>) -> Result<(), SandboxError> {
         &shm,
         Some("tmpfs"),
         libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-        Some("mode=1777,size=65536k"),
-        "mounting /dev/shm".into(),
+        Some(&format!("mode=1777,size={shm_size}")),
+        format!("mounting /dev/shm ({shm_size} bytes)"),
     )?;
     for (link, target) in [
         ("fd", "/proc/self/fd"),

@@ -10,8 +10,14 @@
 //! namespace and waits for it, exiting with its status.
 //!
 //! Maps: container 0 → the user's own id, container 1..=N → the subordinate range. With
-//! no range for the user, the outer process writes a single-id map (0 → user) itself;
-//! then only id 0 exists in the container and `chown` to any other id fails.
+//! no range for the user (or no `newuidmap`/`newgidmap`), the outer process writes a
+//! single-id map (0 → user) itself; then only id 0 exists in the container and `chown`
+//! to any other id fails.
+//!
+//! Before any of this, a child is cloned into a new user namespace to see whether the
+//! kernel allows one; when it does not, nothing is re-executed and the caller learns
+//! why ([`RootlessState::Unavailable`]), so builds that run no Linux command still work
+//! as the plain user.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -38,7 +44,46 @@ pub(crate) fn enter_rootless() -> Result<RootlessState, SandboxError> {
     if unsafe { libc::geteuid() } == 0 {
         return Ok(RootlessState::AlreadyRoot);
     }
+    if let Err(reason) = probe_user_namespace() {
+        return Ok(RootlessState::Unavailable { reason });
+    }
     outer()
+}
+
+/// Whether this process may create a user namespace: a child cloned into
+/// one exits at once. Asked before re-executing, so that a machine without
+/// user namespaces leaves the program running as the plain user it is.
+fn probe_user_namespace() -> Result<(), String> {
+    // SAFETY: the child only calls _exit; the caller is single-threaded
+    // (enter_rootless runs first in main()).
+    let pid = unsafe { super::child::raw_fork(libc::CLONE_NEWUSER) };
+    if pid < 0 {
+        return Err(format!(
+            "creating a user namespace: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    if pid == 0 {
+        // SAFETY: leaving the probe child without running any Rust code.
+        unsafe { libc::_exit(0) }
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child with a valid status pointer.
+    while unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) } < 0
+        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+    {}
+    Ok(())
+}
+
+/// Whether `tool` is an executable in `PATH`.
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            use std::os::unix::fs::PermissionsExt;
+            fs::metadata(dir.join(tool))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
 
 /// A subordinate id range from /etc/subuid or /etc/subgid.
@@ -141,11 +186,16 @@ fn outer() -> Result<RootlessState, SandboxError> {
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let name = user_name(uid);
-    let ranges = (
-        range_from("/etc/subuid", name.as_deref(), uid),
-        range_from("/etc/subgid", name.as_deref(), gid)
-            .or_else(|| range_from("/etc/subgid", name.as_deref(), uid)),
-    );
+    // Subordinate ranges need the setuid helpers; without them, the user alone.
+    let ranges = if on_path("newuidmap") && on_path("newgidmap") {
+        (
+            range_from("/etc/subuid", name.as_deref(), uid),
+            range_from("/etc/subgid", name.as_deref(), gid)
+                .or_else(|| range_from("/etc/subgid", name.as_deref(), uid)),
+        )
+    } else {
+        (None, None)
+    };
     let mapped = match ranges {
         (Some(u), Some(g)) => 1 + u.count.min(g.count),
         _ => 1,
