@@ -98,8 +98,20 @@ fn plan_options(a: &BuildArgs, loaded: &load::Loaded) -> Result<PlanOptions> {
     })
 }
 
+/// The build file, or the runtime template `--runtime-template` names or
+/// `--detect-runtime` finds.
+fn load_build(a: &BuildArgs) -> Result<load::Loaded> {
+    if let Some(name) = &a.runtime_template {
+        return load::load_runtime(&a.context, Some(name));
+    }
+    if a.detect_runtime {
+        return load::load_runtime(&a.context, None);
+    }
+    load::load(&a.context, a.file.as_deref())
+}
+
 fn make_plan(a: &BuildArgs) -> Result<Plan> {
-    let loaded = load::load(&a.context, a.file.as_deref())?;
+    let loaded = load_build(a)?;
     let options = plan_options(a, &loaded)?;
     let plan = plan(&loaded.file, &loaded.text, &options, &NoBaseImages)?;
     if let Some(ignore) = &loaded.ignore {
@@ -157,7 +169,7 @@ fn run_build(a: &BuildArgs) -> Result<()> {
     if a.dry_run {
         return run_plan(a, true);
     }
-    let loaded = load::load(&a.context, a.file.as_deref())?;
+    let loaded = load_build(a)?;
     let options = plan_options(a, &loaded)?;
     build_cmd::run(a, loaded, options, &outputs)
 }

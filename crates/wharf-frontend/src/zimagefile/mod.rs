@@ -41,6 +41,7 @@
 
 mod fields;
 mod render;
+pub mod runtime;
 mod steps;
 mod yaml;
 
@@ -94,6 +95,21 @@ const IMAGE_FIELDS: &[&str] = &[
     "cmd",
 ];
 
+/// The image fields a `runtime:` ZImagefile may set on the template's
+/// output stage.
+const RUNTIME_FIELDS: &[&str] = &[
+    "env",
+    "workdir",
+    "user",
+    "expose",
+    "labels",
+    "volumes",
+    "healthcheck",
+    "stopsignal",
+    "entrypoint",
+    "cmd",
+];
+
 /// Parses a ZImagefile. `file_name` names it in errors and in the result.
 pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
     let ctx = Ctx {
@@ -118,14 +134,14 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
     // Which form decides which fields are allowed; pick it first.
     let forms: Vec<&Node> = entries
         .iter()
-        .filter(|(k, _)| matches!(&k.kind, Kind::Scalar { value, .. } if matches!(value.as_str(), "base" | "stages" | "build")))
+        .filter(|(k, _)| matches!(&k.kind, Kind::Scalar { value, .. } if matches!(value.as_str(), "base" | "stages" | "build" | "runtime")))
         .map(|(k, _)| k)
         .collect();
     let form = match forms.as_slice() {
         [] => {
             return Err(ctx
-                .err(root.pos, "missing `base`, `stages` or `build`")
-                .with_hint("give `base: <image>` for one stage, `stages:` for several, or `build:` to refer to another build"))
+                .err(root.pos, "missing `base`, `stages`, `build` or `runtime`")
+                .with_hint("give `base: <image>` for one stage, `stages:` for several, `build:` to refer to another build, or `runtime: <name>` for a runtime template"))
         }
         [one] => scalar_text(one),
         [first, second, ..] => {
@@ -133,7 +149,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
                 .err(
                     second.pos,
                     format!(
-                        "`{}` cannot be combined with `{}`: give exactly one of `base`, `stages` or `build`",
+                        "`{}` cannot be combined with `{}`: give exactly one of `base`, `stages`, `build` or `runtime`",
                         scalar_text(second),
                         scalar_text(first)
                     ),
@@ -147,11 +163,17 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
             .copied()
             .collect(),
         "stages" => vec!["version", "stages", "args"],
+        "runtime" => ["version", "runtime", "args"]
+            .iter()
+            .chain(RUNTIME_FIELDS)
+            .copied()
+            .collect(),
         _ => vec!["version", "build"],
     };
     let what = match form {
         "base" => "a single-stage ZImagefile",
         "stages" => "a multi-stage ZImagefile (image fields go inside each stage)",
+        "runtime" => "a runtime template's ZImagefile (steps and base come from the template)",
         _ => "a build reference",
     };
     let top = ctx.fields(&root, what, &allowed)?;
@@ -171,6 +193,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
             let global = global_args(&ctx, &top, &mut out)?;
             stages(&ctx, form_field, global.as_ref(), &mut out)?;
         }
+        "runtime" => return Ok(ZImagefile::Image(runtime_form(&ctx, &top, form_field)?)),
         _ => return Ok(ZImagefile::Build(build_reference(&ctx, form_field)?)),
     }
     Ok(ZImagefile::Image(BuildFile {
@@ -179,6 +202,88 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
         instructions: out,
         warnings: Vec::new(),
     }))
+}
+
+/// `runtime: NAME`: the template's build, its instructions pointing at
+/// `runtime:` (the file errors quote is the ZImagefile), `args` replacing
+/// the template's argument defaults, and the image fields appended to the
+/// output stage (the template's last).
+fn runtime_form(ctx: &Ctx<'_>, top: &Fields<'_>, f: Field<'_>) -> Result<BuildFile, FrontendError> {
+    let name = ctx.non_empty(f)?;
+    let template = runtime::lookup(&name)
+        .map_err(|e| ctx.err(f.value.pos, e.message()).with_hint(e.hint()))?;
+    let mut file = runtime_build_file(template)?;
+    let end_line = f.value.end_line.max(f.key.pos.line);
+    for i in &mut file.instructions {
+        i.pos = f.key.pos;
+        i.end_line = end_line;
+    }
+    if let Some(args) = top.get("args") {
+        override_template_args(ctx, args, template, &mut file)?;
+    }
+    image_fields(ctx, top, &mut file.instructions)?;
+    file.path = ctx.file.to_string();
+    Ok(file)
+}
+
+/// A runtime template's build, positioned in the template's own text
+/// ([`runtime::RuntimeTemplate::file_name`], [`runtime::RuntimeTemplate::text`]).
+pub fn runtime_build_file(template: &runtime::RuntimeTemplate) -> Result<BuildFile, FrontendError> {
+    match parse(&template.file_name(), template.text)? {
+        ZImagefile::Image(file) => Ok(file),
+        ZImagefile::Build(_) => Err(FrontendError::general(
+            &template.file_name(),
+            "a runtime template must describe an image, not refer to another build",
+        )),
+    }
+}
+
+/// `args` of a `runtime:` ZImagefile: new defaults for the template's
+/// build arguments (its first instruction declares them all).
+fn override_template_args(
+    ctx: &Ctx<'_>,
+    args: Field<'_>,
+    template: &runtime::RuntimeTemplate,
+    file: &mut BuildFile,
+) -> Result<(), FrontendError> {
+    let Instruction::Arg { args: given } = arg_instruction(ctx, args)? else {
+        return Ok(());
+    };
+    let Some(first) = file.instructions.first_mut() else {
+        return Ok(());
+    };
+    let Instruction::Arg { args: declared } = &mut first.node else {
+        return Err(ctx.err(
+            args.key.pos,
+            format!(
+                "runtime template `{}` takes no build arguments",
+                template.name
+            ),
+        ));
+    };
+    for g in given {
+        let known = declared
+            .iter()
+            .map(|d| d.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let Some(d) = declared.iter_mut().find(|d| d.name == g.name) else {
+            return Err(ctx
+                .err(
+                    args.key.pos,
+                    format!(
+                        "runtime template `{}` has no build argument `{}`",
+                        template.name, g.name
+                    ),
+                )
+                .with_hint(format!("its build arguments: {known}")));
+        };
+        if g.default.is_some() {
+            d.default = g.default;
+        }
+    }
+    first.source = render::render(&first.node);
+    Ok(())
 }
 
 /// Top-level `args` are build arguments of the whole file: declared before
@@ -287,8 +392,6 @@ fn push(out: &mut Vec<Located<Instruction>>, key: &Node, end_line: usize, node: 
     });
 }
 
-// Long: emits a stage's fields in the fixed order the module doc gives,
-// one block per field.
 /// Emits one stage's instructions (see the module doc for the order).
 fn stage(
     ctx: &Ctx<'_>,
@@ -334,6 +437,16 @@ fn stage(
             arg_instruction(ctx, args)?,
         );
     }
+    image_fields(ctx, f, out)
+}
+
+/// A stage's fields from `env` on, in the module doc's order: what a
+/// runtime template's output stage gets from the ZImagefile too.
+fn image_fields(
+    ctx: &Ctx<'_>,
+    f: &Fields<'_>,
+    out: &mut Vec<Located<Instruction>>,
+) -> Result<(), FrontendError> {
     if let Some(env) = f.get("env") {
         let vars = ctx.string_map(env, env_name_problem)?;
         if !vars.is_empty() {
