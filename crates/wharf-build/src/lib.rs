@@ -73,6 +73,7 @@ pub mod secrets;
 mod stage_exec;
 mod stage_graph;
 pub mod users;
+pub mod wasm_artifact;
 
 pub use annotations::{Annotation, AnnotationError, AnnotationTarget, Annotations};
 pub use api::{

@@ -22,6 +22,9 @@ pub struct Loaded {
     /// Build args a ZImagefile `build:` reference adds (the command
     /// line's own take precedence).
     pub extra_args: Vec<(String, String)>,
+    /// A ZImagefile's `wasm:` form: the artifact's `os`; the build's
+    /// output holds the module, which the builder packages.
+    pub wasm_os: Option<String>,
 }
 
 fn is_zimagefile(name: &str) -> bool {
@@ -98,6 +101,15 @@ fn load_depth(context: &Path, file: Option<&str>, depth: usize) -> Result<Loaded
                 context: context.to_path_buf(),
                 ignore: load_ignore(context, &display)?,
                 extra_args: Vec::new(),
+                wasm_os: None,
+            }),
+            ZImagefile::Wasm(w) => Ok(Loaded {
+                file: w.file,
+                text,
+                context: context.to_path_buf(),
+                ignore: load_ignore(context, &display)?,
+                extra_args: Vec::new(),
+                wasm_os: Some(w.os),
             }),
             ZImagefile::Build(r) => {
                 let base = path
@@ -130,6 +142,7 @@ fn load_depth(context: &Path, file: Option<&str>, depth: usize) -> Result<Loaded
         context: context.to_path_buf(),
         ignore: load_ignore(context, &display)?,
         extra_args: Vec::new(),
+        wasm_os: None,
     })
 }
 
@@ -161,6 +174,7 @@ pub fn load_runtime(context: &Path, name: Option<&str>) -> Result<Loaded> {
         context: context.to_path_buf(),
         ignore: load_context_ignore(context)?,
         extra_args: Vec::new(),
+        wasm_os: None,
     })
 }
 

@@ -8,6 +8,10 @@
 //!   stage being the output, plus optional top-level `args`;
 //! - `build:` a context path, or `{context, file, args}`: a reference to
 //!   another build, returned as [`BuildReference`] for the caller to load.
+//! - `runtime: NAME` plus `args` and image fields: a shipped template
+//!   ([`runtime`]), the image fields applied to its output stage;
+//! - `wasm:` a WebAssembly module packaged as an OCI artifact
+//!   ([`WasmBuild`]).
 //!
 //! Image fields: `platform`, `os` (`linux`|`windows`), `args`, `env`,
 //! `workdir`, `steps`, `user`, `expose`, `labels`, `volumes`,
@@ -43,11 +47,13 @@ mod fields;
 mod render;
 pub mod runtime;
 mod steps;
+mod wasm;
 mod yaml;
 
 use crate::ast::{ArgDecl, BuildFile, Directives, From, Healthcheck, Instruction, Located, Pos};
 use crate::error::FrontendError;
 use fields::{arg_name_problem, env_name_problem, label_key_problem, Ctx, Field, Fields};
+pub use wasm::{WasmBuild, WASM_MODULE_PATH};
 use yaml::{Kind, Node};
 
 /// The name `wharf build` looks for after `Dockerfile`.
@@ -60,6 +66,8 @@ pub enum ZImagefile {
     Image(BuildFile),
     /// `build`: build what this refers to instead.
     Build(BuildReference),
+    /// `wasm`: a WebAssembly module to package as an OCI artifact.
+    Wasm(WasmBuild),
 }
 
 /// `build: path` or `build: {context, file, args}`. Paths are as written,
@@ -134,14 +142,14 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
     // Which form decides which fields are allowed; pick it first.
     let forms: Vec<&Node> = entries
         .iter()
-        .filter(|(k, _)| matches!(&k.kind, Kind::Scalar { value, .. } if matches!(value.as_str(), "base" | "stages" | "build" | "runtime")))
+        .filter(|(k, _)| matches!(&k.kind, Kind::Scalar { value, .. } if matches!(value.as_str(), "base" | "stages" | "build" | "runtime" | "wasm")))
         .map(|(k, _)| k)
         .collect();
     let form = match forms.as_slice() {
         [] => {
             return Err(ctx
-                .err(root.pos, "missing `base`, `stages`, `build` or `runtime`")
-                .with_hint("give `base: <image>` for one stage, `stages:` for several, `build:` to refer to another build, or `runtime: <name>` for a runtime template"))
+                .err(root.pos, "missing `base`, `stages`, `build`, `runtime` or `wasm`")
+                .with_hint("give `base: <image>` for one stage, `stages:` for several, `build:` to refer to another build, `runtime: <name>` for a runtime template, or `wasm:` for a WebAssembly artifact"))
         }
         [one] => scalar_text(one),
         [first, second, ..] => {
@@ -149,7 +157,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
                 .err(
                     second.pos,
                     format!(
-                        "`{}` cannot be combined with `{}`: give exactly one of `base`, `stages`, `build` or `runtime`",
+                        "`{}` cannot be combined with `{}`: give exactly one of `base`, `stages`, `build`, `runtime` or `wasm`",
                         scalar_text(second),
                         scalar_text(first)
                     ),
@@ -168,12 +176,19 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
             .chain(RUNTIME_FIELDS)
             .copied()
             .collect(),
+        // Image fields are read only to be refused with the reason.
+        "wasm" => ["version", "wasm", "args"]
+            .iter()
+            .chain(IMAGE_FIELDS)
+            .copied()
+            .collect(),
         _ => vec!["version", "build"],
     };
     let what = match form {
         "base" => "a single-stage ZImagefile",
         "stages" => "a multi-stage ZImagefile (image fields go inside each stage)",
         "runtime" => "a runtime template's ZImagefile (steps and base come from the template)",
+        "wasm" => "a wasm ZImagefile",
         _ => "a build reference",
     };
     let top = ctx.fields(&root, what, &allowed)?;
@@ -194,6 +209,16 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
             stages(&ctx, form_field, global.as_ref(), &mut out)?;
         }
         "runtime" => return Ok(ZImagefile::Image(runtime_form(&ctx, &top, form_field)?)),
+        "wasm" => {
+            let mut names: Vec<&str> = IMAGE_FIELDS.to_vec();
+            names.push("args");
+            if let Some(f) = top.present(&names).first() {
+                return Err(ctx
+                    .err(f.key.pos, wasm::top_level_refusal(f.name))
+                    .with_hint("give only `version` and `wasm` (target, output, language, features, build_args, pre_build, post_build)"));
+            }
+            return Ok(ZImagefile::Wasm(wasm::wasm(&ctx, form_field)?));
+        }
         _ => return Ok(ZImagefile::Build(build_reference(&ctx, form_field)?)),
     }
     Ok(ZImagefile::Image(BuildFile {
@@ -231,7 +256,7 @@ fn runtime_form(ctx: &Ctx<'_>, top: &Fields<'_>, f: Field<'_>) -> Result<BuildFi
 pub fn runtime_build_file(template: &runtime::RuntimeTemplate) -> Result<BuildFile, FrontendError> {
     match parse(&template.file_name(), template.text)? {
         ZImagefile::Image(file) => Ok(file),
-        ZImagefile::Build(_) => Err(FrontendError::general(
+        ZImagefile::Build(_) | ZImagefile::Wasm(_) => Err(FrontendError::general(
             &template.file_name(),
             "a runtime template must describe an image, not refer to another build",
         )),
