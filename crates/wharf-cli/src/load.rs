@@ -25,6 +25,9 @@ pub struct Loaded {
     /// A ZImagefile's `wasm:` form: the artifact's `os`; the build's
     /// output holds the module, which the builder packages.
     pub wasm_os: Option<String>,
+    /// The runtime template built (`--runtime-template`,
+    /// `--detect-runtime` or a ZImagefile's `runtime:`).
+    pub template: Option<&'static runtime::RuntimeTemplate>,
 }
 
 fn is_zimagefile(name: &str) -> bool {
@@ -96,6 +99,7 @@ fn load_depth(context: &Path, file: Option<&str>, depth: usize) -> Result<Loaded
     if path.is_some() && is_zimagefile(&display) {
         return match zimagefile::parse(&display, &text)? {
             ZImagefile::Image(file) => Ok(Loaded {
+                template: zimagefile::runtime_template_of(&text),
                 file,
                 text,
                 context: context.to_path_buf(),
@@ -110,6 +114,7 @@ fn load_depth(context: &Path, file: Option<&str>, depth: usize) -> Result<Loaded
                 ignore: load_ignore(context, &display)?,
                 extra_args: Vec::new(),
                 wasm_os: Some(w.os),
+                template: None,
             }),
             ZImagefile::Build(r) => {
                 let base = path
@@ -143,6 +148,7 @@ fn load_depth(context: &Path, file: Option<&str>, depth: usize) -> Result<Loaded
         ignore: load_ignore(context, &display)?,
         extra_args: Vec::new(),
         wasm_os: None,
+        template: None,
     })
 }
 
@@ -175,6 +181,7 @@ pub fn load_runtime(context: &Path, name: Option<&str>) -> Result<Loaded> {
         ignore: load_context_ignore(context)?,
         extra_args: Vec::new(),
         wasm_os: None,
+        template: Some(template),
     })
 }
 

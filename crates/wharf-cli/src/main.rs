@@ -78,6 +78,15 @@ fn plan_options(a: &BuildArgs, loaded: &load::Loaded) -> Result<PlanOptions> {
         }
         platforms.push(p.parse::<Platform>().context("--platform")?);
     }
+    if let (Some(t), Some(w)) = (loaded.template, platforms.iter().find(|p| p.is_windows())) {
+        if !t.windows {
+            bail!(
+                "runtime template `{}` builds Linux images only, but --platform asks for {w}; \
+                 the go, rust and dotnet templates also build for Windows",
+                t.name
+            );
+        }
+    }
     for l in &a.labels {
         if !l.contains('=') {
             bail!("--label {l}: write --label KEY=value");

@@ -393,6 +393,32 @@ fn runtime_errors_name_what_was_looked_for() {
         e.contains("ZImagefile:2:10: unknown runtime `nodejs`"),
         "{e}"
     );
+    // Linux-only templates refuse a Windows target, named or from a file.
+    let (_, _, e) = run(wharf()
+        .args([
+            "plan",
+            "--runtime-template",
+            "bun",
+            "--platform",
+            "windows/amd64",
+        ])
+        .arg(&two));
+    assert!(
+        e.contains("runtime template `bun` builds Linux images only"),
+        "{e}"
+    );
+    let py = context(
+        d,
+        "py",
+        &[("ZImagefile", "version: \"1\"\nruntime: python\n")],
+    );
+    let (_, _, e) = run(wharf()
+        .args(["plan", "--platform", "linux/amd64,windows/amd64:10.0.17763"])
+        .arg(&py));
+    assert!(
+        e.contains("runtime template `python313` builds Linux images only"),
+        "{e}"
+    );
 }
 
 /// The image `reference` a Windows layer blob path of each manifest.

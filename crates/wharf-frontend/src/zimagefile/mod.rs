@@ -251,6 +251,19 @@ fn runtime_form(ctx: &Ctx<'_>, top: &Fields<'_>, f: Field<'_>) -> Result<BuildFi
     Ok(file)
 }
 
+/// The known runtime template a ZImagefile's top-level `runtime:` names
+/// (for checks the caller makes against the target platforms).
+pub fn runtime_template_of(text: &str) -> Option<&'static runtime::RuntimeTemplate> {
+    let root = yaml::load("", text).ok()??;
+    let Kind::Map(entries) = &root.kind else {
+        return None;
+    };
+    entries
+        .iter()
+        .find(|(k, _)| scalar_text(k) == "runtime")
+        .and_then(|(_, v)| runtime::lookup(scalar_text(v)).ok())
+}
+
 /// A runtime template's build, positioned in the template's own text
 /// ([`runtime::RuntimeTemplate::file_name`], [`runtime::RuntimeTemplate::text`]).
 pub fn runtime_build_file(template: &runtime::RuntimeTemplate) -> Result<BuildFile, FrontendError> {
