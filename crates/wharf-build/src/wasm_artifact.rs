@@ -2,7 +2,7 @@
 //! an OCI image manifest whose config has the media type
 //! `application/vnd.wasm.config.v0+json` (`created`, `architecture: wasm`,
 //! `os: wasip1`, `layerDigests`) and whose one layer is the module itself,
-//! `application/wasm`, uncompressed. See docs/zimagefile.md#wasm.
+//! `application/wasm`, uncompressed. See docs/wasm-artifacts.md.
 //!
 //! The build that precedes it (a ZImagefile's `wasm:` form) ends in a
 //! `FROM scratch` stage holding only the module; [`package`] reads the
