@@ -421,7 +421,7 @@ fn runtime_errors_name_what_was_looked_for() {
     );
 }
 
-/// The image `reference` a Windows layer blob path of each manifest.
+/// The `os.version` and top layer blob of each manifest of the layout's index.
 fn windows_app_layers(layout: &Path) -> Vec<(String, PathBuf)> {
     let index = root(layout);
     index["manifests"]

@@ -222,3 +222,34 @@ fn runtime_refuses_what_the_template_owns() {
         "{e}"
     );
 }
+
+#[test]
+fn the_documentation_lists_every_template_and_alias() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/runtime-templates.md"
+    ))
+    .unwrap();
+    for t in runtime::TEMPLATES {
+        let row = match t.aliases {
+            [] => format!("| `{}` |", t.name),
+            a => format!(
+                "| `{}` ({}) |",
+                t.name,
+                a.iter()
+                    .map(|x| format!("`{x}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        assert!(
+            doc.contains(&row),
+            "docs/runtime-templates.md lacks the row {row}"
+        );
+        let windows = doc
+            .lines()
+            .find(|l| l.starts_with(&row))
+            .is_some_and(|l| l.trim_end().ends_with("| yes |"));
+        assert_eq!(windows, t.windows, "{}: the Windows column", t.name);
+    }
+}

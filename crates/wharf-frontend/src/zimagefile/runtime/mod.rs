@@ -23,8 +23,6 @@ pub struct RuntimeTemplate {
     pub name: &'static str,
     /// Other names for it.
     pub aliases: &'static [&'static str],
-    /// One line on what it builds.
-    pub summary: &'static str,
     /// Whether a Windows target is supported (compiled in a Linux stage,
     /// shipped on Nano Server).
     pub windows: bool,
@@ -44,70 +42,60 @@ pub const TEMPLATES: &[RuntimeTemplate] = &[
     RuntimeTemplate {
         name: "node20",
         aliases: &[],
-        summary: "Node.js 20: npm ci/install, build script, production dependencies, npm start",
         windows: false,
         text: include_str!("templates/node20.yaml"),
     },
     RuntimeTemplate {
         name: "node22",
         aliases: &["node"],
-        summary: "Node.js 22: npm ci/install, build script, production dependencies, npm start",
         windows: false,
         text: include_str!("templates/node22.yaml"),
     },
     RuntimeTemplate {
         name: "python312",
         aliases: &[],
-        summary: "Python 3.12: a virtual environment from requirements.txt / pyproject.toml, python app.py",
         windows: false,
         text: include_str!("templates/python312.yaml"),
     },
     RuntimeTemplate {
         name: "python313",
         aliases: &["python"],
-        summary: "Python 3.13: a virtual environment from requirements.txt / pyproject.toml, python app.py",
         windows: false,
         text: include_str!("templates/python313.yaml"),
     },
     RuntimeTemplate {
         name: "rust",
         aliases: &["rs"],
-        summary: "cargo build --release; one binary on Debian slim, or on Nano Server for Windows",
         windows: true,
         text: include_str!("templates/rust.yaml"),
     },
     RuntimeTemplate {
         name: "go",
         aliases: &["golang"],
-        summary: "go build with CGO off; one binary on Alpine, or on Nano Server for Windows",
         windows: true,
         text: include_str!("templates/go.yaml"),
     },
     RuntimeTemplate {
         name: "dotnet",
         aliases: &["csharp"],
-        summary: "dotnet publish, self-contained; on runtime-deps, or on Nano Server for Windows",
         windows: true,
         text: include_str!("templates/dotnet.yaml"),
     },
     RuntimeTemplate {
         name: "deno",
         aliases: &[],
-        summary: "Deno: deno cache main.ts, deno run main.ts",
         windows: false,
         text: include_str!("templates/deno.yaml"),
     },
     RuntimeTemplate {
         name: "bun",
         aliases: &[],
-        summary: "Bun: bun install, build script, bun run start",
         windows: false,
         text: include_str!("templates/bun.yaml"),
     },
 ];
 
 /// The template named `name` or one of its aliases (case-insensitive).
-/// `file` names where the name was given, for the error.
 pub fn lookup(name: &str) -> Result<&'static RuntimeTemplate, UnknownRuntime> {
     let wanted = name.trim().to_ascii_lowercase();
     TEMPLATES
