@@ -16,6 +16,8 @@
 use crate::error::FrontendError;
 use crate::suggest;
 
+pub(crate) mod form;
+
 /// One shipped template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuntimeTemplate {
