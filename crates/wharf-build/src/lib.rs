@@ -76,6 +76,7 @@ mod ssh_forward;
 mod stage_exec;
 mod stage_graph;
 pub mod users;
+pub mod wasm_artifact;
 
 pub use annotations::{Annotation, AnnotationError, AnnotationTarget, Annotations};
 pub use api::{

@@ -112,6 +112,22 @@ pub struct BuildArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<String>,
 
+    /// Build from a runtime template instead of a build file: node20,
+    /// node22 (node), python312, python313 (python), rust (rs), go
+    /// (golang), dotnet, deno, bun. Its base images are build arguments.
+    #[arg(
+        long = "runtime-template",
+        value_name = "NAME",
+        conflicts_with_all = ["file", "detect_runtime"]
+    )]
+    pub runtime_template: Option<String>,
+
+    /// Build from the runtime template the context's files point to
+    /// (package.json, Cargo.toml, go.mod, requirements.txt, ...), with no
+    /// build file.
+    #[arg(long = "detect-runtime", conflicts_with = "file")]
+    pub detect_runtime: bool,
+
     /// Name and optionally a tag (name:tag); may be repeated.
     #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
     pub tags: Vec<String>,

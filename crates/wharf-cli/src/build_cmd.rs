@@ -136,6 +136,7 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         })
         .collect();
     let source_date_epoch = source_date_epoch(&options.build_args)?;
+    let wasm_os = loaded.wasm_os.clone();
     let request = BuildRequest {
         source_text: loaded.text,
         context: BuildContext::new(&loaded.context, loaded.ignore),
@@ -183,7 +184,15 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
             std::process::exit(130);
         }
     });
-    let output = builder.build(&request, &resolver, &mut |e| reporter.event(&e))?;
+    let mut output = builder.build(&request, &resolver, &mut |e| reporter.event(&e))?;
+    if let Some(os) = &wasm_os {
+        output = wharf_build::wasm_artifact::package(
+            &store,
+            output,
+            wharf_frontend::zimagefile::WASM_MODULE_PATH,
+            os,
+        )?;
+    }
     let refs = a
         .tags
         .iter()

@@ -1,6 +1,7 @@
 //! Finding, reading and parsing the build file: the I/O the front end
 //! leaves to its caller. Picks `Dockerfile`, then `ZImagefile`, when `-f`
-//! is not given; follows a ZImagefile's `build:` reference.
+//! is not given; follows a ZImagefile's `build:` reference; lists the
+//! context's files for runtime detection.
 
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
@@ -8,7 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use wharf_frontend::ast::BuildFile;
 use wharf_frontend::dockerignore::{ignore_file_candidates, DockerIgnore};
-use wharf_frontend::zimagefile::{self, ZImagefile};
+use wharf_frontend::zimagefile::{self, runtime, ZImagefile};
 
 /// A parsed build file, its text (for error quotes) and its context.
 #[derive(Debug)]
@@ -21,6 +22,12 @@ pub struct Loaded {
     /// Build args a ZImagefile `build:` reference adds (the command
     /// line's own take precedence).
     pub extra_args: Vec<(String, String)>,
+    /// A ZImagefile's `wasm:` form: the artifact's `os`; the build's
+    /// output holds the module, which the builder packages.
+    pub wasm_os: Option<String>,
+    /// The runtime template built (`--runtime-template`,
+    /// `--detect-runtime` or a ZImagefile's `runtime:`).
+    pub template: Option<&'static runtime::RuntimeTemplate>,
 }
 
 fn is_zimagefile(name: &str) -> bool {
@@ -69,7 +76,9 @@ fn load_depth(context: &Path, file: Option<&str>, depth: usize) -> Result<Loaded
                 .find(|p| p.is_file())
                 .ok_or_else(|| {
                     anyhow!(
-                        "no Dockerfile or ZImagefile in {}; name the build file with -f",
+                        "no Dockerfile or ZImagefile in {}; name the build file with -f, \
+                         or build from a runtime template with --runtime-template NAME \
+                         or --detect-runtime",
                         context.display()
                     )
                 })?;
@@ -90,11 +99,22 @@ fn load_depth(context: &Path, file: Option<&str>, depth: usize) -> Result<Loaded
     if path.is_some() && is_zimagefile(&display) {
         return match zimagefile::parse(&display, &text)? {
             ZImagefile::Image(file) => Ok(Loaded {
+                template: zimagefile::runtime_template_of(&text),
                 file,
                 text,
                 context: context.to_path_buf(),
                 ignore: load_ignore(context, &display)?,
                 extra_args: Vec::new(),
+                wasm_os: None,
+            }),
+            ZImagefile::Wasm(w) => Ok(Loaded {
+                file: w.file,
+                text,
+                context: context.to_path_buf(),
+                ignore: load_ignore(context, &display)?,
+                extra_args: Vec::new(),
+                wasm_os: Some(w.os),
+                template: None,
             }),
             ZImagefile::Build(r) => {
                 let base = path
@@ -127,7 +147,55 @@ fn load_depth(context: &Path, file: Option<&str>, depth: usize) -> Result<Loaded
         context: context.to_path_buf(),
         ignore: load_ignore(context, &display)?,
         extra_args: Vec::new(),
+        wasm_os: None,
+        template: None,
     })
+}
+
+/// Loads the runtime template `name`, or, without a name, the one the
+/// names of the files at the context's root point to. The template's text
+/// is the build file errors quote.
+pub fn load_runtime(context: &Path, name: Option<&str>) -> Result<Loaded> {
+    if !context.is_dir() {
+        bail!(
+            "the build context {} is not a directory; pass the directory holding your sources (often .)",
+            context.display()
+        );
+    }
+    let template = match name {
+        Some(n) => runtime::lookup(n).map_err(|e| e.into_error("--runtime-template"))?,
+        None => {
+            let names = std::fs::read_dir(context)
+                .with_context(|| format!("cannot list the build context {}", context.display()))?
+                .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect::<std::io::Result<Vec<String>>>()
+                .with_context(|| format!("cannot list the build context {}", context.display()))?;
+            runtime::detect(&context.display().to_string(), &names)?
+        }
+    };
+    let file = zimagefile::runtime_build_file(template)?;
+    Ok(Loaded {
+        file,
+        text: template.text.to_string(),
+        context: context.to_path_buf(),
+        ignore: load_context_ignore(context)?,
+        extra_args: Vec::new(),
+        wasm_os: None,
+        template: Some(template),
+    })
+}
+
+/// The context's `.dockerignore`, for a build with no build file.
+fn load_context_ignore(context: &Path) -> Result<Option<DockerIgnore>> {
+    let path = context.join(".dockerignore");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(DockerIgnore::parse(
+            &path.display().to_string(),
+            &text,
+        )?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read the ignore file {}", path.display())),
+    }
 }
 
 /// Reads `<build file>.dockerignore` beside the build file, else the

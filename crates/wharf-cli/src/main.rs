@@ -80,6 +80,15 @@ fn plan_options(a: &BuildArgs, loaded: &load::Loaded) -> Result<PlanOptions> {
         }
         platforms.push(p.parse::<Platform>().context("--platform")?);
     }
+    if let (Some(t), Some(w)) = (loaded.template, platforms.iter().find(|p| p.is_windows())) {
+        if !t.windows {
+            bail!(
+                "runtime template `{}` builds Linux images only, but --platform asks for {w}; \
+                 the go, rust and dotnet templates also build for Windows",
+                t.name
+            );
+        }
+    }
     for l in &a.labels {
         if !l.contains('=') {
             bail!("--label {l}: write --label KEY=value");
@@ -100,8 +109,20 @@ fn plan_options(a: &BuildArgs, loaded: &load::Loaded) -> Result<PlanOptions> {
     })
 }
 
+/// The build file, or the runtime template `--runtime-template` names or
+/// `--detect-runtime` finds.
+fn load_build(a: &BuildArgs) -> Result<load::Loaded> {
+    if let Some(name) = &a.runtime_template {
+        return load::load_runtime(&a.context, Some(name));
+    }
+    if a.detect_runtime {
+        return load::load_runtime(&a.context, None);
+    }
+    load::load(&a.context, a.file.as_deref())
+}
+
 fn make_plan(a: &BuildArgs) -> Result<Plan> {
-    let loaded = load::load(&a.context, a.file.as_deref())?;
+    let loaded = load_build(a)?;
     let options = plan_options(a, &loaded)?;
     let plan = plan(&loaded.file, &loaded.text, &options, &NoBaseImages)?;
     if let Some(ignore) = &loaded.ignore {
@@ -159,7 +180,7 @@ fn run_build(a: &BuildArgs) -> Result<()> {
     if a.dry_run {
         return run_plan(a, true);
     }
-    let loaded = load::load(&a.context, a.file.as_deref())?;
+    let loaded = load_build(a)?;
     let options = plan_options(a, &loaded)?;
     build_cmd::run(a, loaded, options, &outputs)
 }

@@ -147,7 +147,7 @@ fn top_level_shape() {
         &format!("{V}workdir: /x\n"),
         1,
         1,
-        "missing `base`, `stages` or `build`",
+        "missing `base`, `stages`, `build`, `runtime` or `wasm`",
     );
     check(
         "version: \"2\"\nbase: alpine\n",
@@ -159,13 +159,13 @@ fn top_level_shape() {
         &format!("{V}base: alpine\nstages:\n  a: {{base: x}}\n"),
         3,
         1,
-        "`stages` cannot be combined with `base`: give exactly one of `base`, `stages` or `build`",
+        "`stages` cannot be combined with `base`: give exactly one of `base`, `stages`, `build`, `runtime` or `wasm`",
     );
     check(
         &format!("{V}build: .\nbase: alpine\n"),
         3,
         1,
-        "`base` cannot be combined with `build`: give exactly one of `base`, `stages` or `build`",
+        "`base` cannot be combined with `build`: give exactly one of `base`, `stages`, `build`, `runtime` or `wasm`",
     );
     check(
         &format!("{V}stages: {{}}\n"),

@@ -8,6 +8,10 @@
 //!   stage being the output, plus optional top-level `args`;
 //! - `build:` a context path, or `{context, file, args}`: a reference to
 //!   another build, returned as [`BuildReference`] for the caller to load.
+//! - `runtime: NAME` plus `args` and image fields: a shipped template
+//!   ([`runtime`]), the image fields applied to its output stage;
+//! - `wasm:` a WebAssembly module packaged as an OCI artifact
+//!   ([`WasmBuild`]).
 //!
 //! Image fields: `platform`, `os` (`linux`|`windows`), `args`, `env`,
 //! `workdir`, `steps`, `user`, `expose`, `labels`, `volumes`,
@@ -41,12 +45,16 @@
 
 mod fields;
 mod render;
+pub mod runtime;
 mod steps;
+mod wasm;
 mod yaml;
 
 use crate::ast::{ArgDecl, BuildFile, Directives, From, Healthcheck, Instruction, Located, Pos};
 use crate::error::FrontendError;
 use fields::{arg_name_problem, env_name_problem, label_key_problem, Ctx, Field, Fields};
+pub use runtime::form::{runtime_build_file, runtime_template_of};
+pub use wasm::{WasmBuild, WASM_MODULE_PATH};
 use yaml::{Kind, Node};
 
 /// The name `wharf build` looks for after `Dockerfile`.
@@ -59,6 +67,8 @@ pub enum ZImagefile {
     Image(BuildFile),
     /// `build`: build what this refers to instead.
     Build(BuildReference),
+    /// `wasm`: a WebAssembly module to package as an OCI artifact.
+    Wasm(WasmBuild),
 }
 
 /// `build: path` or `build: {context, file, args}`. Paths are as written,
@@ -94,6 +104,21 @@ const IMAGE_FIELDS: &[&str] = &[
     "cmd",
 ];
 
+/// The image fields a `runtime:` ZImagefile may set on the template's
+/// output stage.
+const RUNTIME_FIELDS: &[&str] = &[
+    "env",
+    "workdir",
+    "user",
+    "expose",
+    "labels",
+    "volumes",
+    "healthcheck",
+    "stopsignal",
+    "entrypoint",
+    "cmd",
+];
+
 /// Parses a ZImagefile. `file_name` names it in errors and in the result.
 pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
     let ctx = Ctx {
@@ -118,14 +143,14 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
     // Which form decides which fields are allowed; pick it first.
     let forms: Vec<&Node> = entries
         .iter()
-        .filter(|(k, _)| matches!(&k.kind, Kind::Scalar { value, .. } if matches!(value.as_str(), "base" | "stages" | "build")))
+        .filter(|(k, _)| matches!(&k.kind, Kind::Scalar { value, .. } if matches!(value.as_str(), "base" | "stages" | "build" | "runtime" | "wasm")))
         .map(|(k, _)| k)
         .collect();
     let form = match forms.as_slice() {
         [] => {
             return Err(ctx
-                .err(root.pos, "missing `base`, `stages` or `build`")
-                .with_hint("give `base: <image>` for one stage, `stages:` for several, or `build:` to refer to another build"))
+                .err(root.pos, "missing `base`, `stages`, `build`, `runtime` or `wasm`")
+                .with_hint("give `base: <image>` for one stage, `stages:` for several, `build:` to refer to another build, `runtime: <name>` for a runtime template, or `wasm:` for a WebAssembly artifact"))
         }
         [one] => scalar_text(one),
         [first, second, ..] => {
@@ -133,7 +158,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
                 .err(
                     second.pos,
                     format!(
-                        "`{}` cannot be combined with `{}`: give exactly one of `base`, `stages` or `build`",
+                        "`{}` cannot be combined with `{}`: give exactly one of `base`, `stages`, `build`, `runtime` or `wasm`",
                         scalar_text(second),
                         scalar_text(first)
                     ),
@@ -147,11 +172,24 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
             .copied()
             .collect(),
         "stages" => vec!["version", "stages", "args"],
+        "runtime" => ["version", "runtime", "args"]
+            .iter()
+            .chain(RUNTIME_FIELDS)
+            .copied()
+            .collect(),
+        // Image fields are read only to be refused with the reason.
+        "wasm" => ["version", "wasm", "args"]
+            .iter()
+            .chain(IMAGE_FIELDS)
+            .copied()
+            .collect(),
         _ => vec!["version", "build"],
     };
     let what = match form {
         "base" => "a single-stage ZImagefile",
         "stages" => "a multi-stage ZImagefile (image fields go inside each stage)",
+        "runtime" => "a runtime template's ZImagefile (steps and base come from the template)",
+        "wasm" => "a wasm ZImagefile",
         _ => "a build reference",
     };
     let top = ctx.fields(&root, what, &allowed)?;
@@ -170,6 +208,21 @@ pub fn parse(file_name: &str, text: &str) -> Result<ZImagefile, FrontendError> {
         "stages" => {
             let global = global_args(&ctx, &top, &mut out)?;
             stages(&ctx, form_field, global.as_ref(), &mut out)?;
+        }
+        "runtime" => {
+            return Ok(ZImagefile::Image(runtime::form::runtime_form(
+                &ctx, &top, form_field,
+            )?))
+        }
+        "wasm" => {
+            let mut names: Vec<&str> = IMAGE_FIELDS.to_vec();
+            names.push("args");
+            if let Some(f) = top.present(&names).first() {
+                return Err(ctx
+                    .err(f.key.pos, wasm::top_level_refusal(f.name))
+                    .with_hint("give only `version` and `wasm` (target, output, language, features, build_args, pre_build, post_build)"));
+            }
+            return Ok(ZImagefile::Wasm(wasm::wasm(&ctx, form_field)?));
         }
         _ => return Ok(ZImagefile::Build(build_reference(&ctx, form_field)?)),
     }
@@ -287,8 +340,6 @@ fn push(out: &mut Vec<Located<Instruction>>, key: &Node, end_line: usize, node: 
     });
 }
 
-// Long: emits a stage's fields in the fixed order the module doc gives,
-// one block per field.
 /// Emits one stage's instructions (see the module doc for the order).
 fn stage(
     ctx: &Ctx<'_>,
@@ -334,6 +385,16 @@ fn stage(
             arg_instruction(ctx, args)?,
         );
     }
+    image_fields(ctx, f, out)
+}
+
+/// A stage's fields from `env` on, in the module doc's order: what a
+/// runtime template's output stage gets from the ZImagefile too.
+fn image_fields(
+    ctx: &Ctx<'_>,
+    f: &Fields<'_>,
+    out: &mut Vec<Located<Instruction>>,
+) -> Result<(), FrontendError> {
     if let Some(env) = f.get("env") {
         let vars = ctx.string_map(env, env_name_problem)?;
         if !vars.is_empty() {
