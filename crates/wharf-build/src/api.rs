@@ -305,6 +305,9 @@ pub enum BuildError {
         line: usize,
         message: String,
     },
+    /// An attestation could not be computed.
+    #[error("{file}: attestations: {message}")]
+    Attest { file: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -66,6 +66,26 @@ impl ResolvedBases {
         Ok((ResolvedBases { bases, asked }, known))
     }
 
+    /// Every base image resolved, with the platform asked, sorted (for
+    /// provenance).
+    pub fn identities(&self) -> Vec<(crate::attest::sbom::BaseIdentity, Platform)> {
+        let mut out: Vec<_> = self
+            .bases
+            .iter()
+            .map(|((r, p), b)| {
+                let identity = crate::attest::sbom::BaseIdentity {
+                    reference: r.to_string(),
+                    digest: b.manifest_digest.clone(),
+                };
+                (identity, p.clone())
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (&a.0.reference, a.1.to_string()).cmp(&(&b.0.reference, b.1.to_string()))
+        });
+        out
+    }
+
     /// The image `written` (as the plan names it) resolved for `stage` of
     /// target `target`.
     pub fn for_stage(

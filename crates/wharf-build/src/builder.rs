@@ -22,6 +22,7 @@
 
 use crate::annotations::Annotations;
 use crate::api::{BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest};
+use crate::attest::{attest_images, AttestInputs, AttestOptions};
 use crate::bases::ResolvedBases;
 use crate::clock::rfc3339;
 use crate::context::BuildContext;
@@ -34,6 +35,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use wharf_frontend::ast::Instruction;
 use wharf_frontend::plan::{plan, Base, NoBaseImages, StagePlan, TargetPlan};
+use wharf_oci::Reference;
 use wharf_run::{ChocoTable, RunExecutor};
 
 /// Builds images. See the module docs.
@@ -45,6 +47,8 @@ pub struct Builder {
     annotations: Annotations,
     jobs: usize,
     named_contexts: BTreeMap<String, BuildContext>,
+    attest: AttestOptions,
+    attest_names: Vec<Reference>,
 }
 
 impl Builder {
@@ -57,6 +61,8 @@ impl Builder {
             annotations: Annotations::default(),
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             named_contexts: BTreeMap::new(),
+            attest: AttestOptions::default(),
+            attest_names: Vec::new(),
         }
     }
 
@@ -80,6 +86,15 @@ impl Builder {
     /// number of cores).
     pub fn with_jobs(mut self, jobs: usize) -> Self {
         self.jobs = jobs.max(1);
+        self
+    }
+
+    /// Attestations to attach to each image (docs/attestations.md); their
+    /// subjects carry `names` (the tags the result gets). With any, even a
+    /// single image is delivered as an index, as BuildKit does.
+    pub fn with_attestations(mut self, options: AttestOptions, names: Vec<Reference>) -> Self {
+        self.attest = options;
+        self.attest_names = names;
         self
     }
 
@@ -112,11 +127,13 @@ impl Builder {
         // Blobs this build reads or writes must survive a concurrent prune
         // until they are delivered: the output keeps the lease.
         let lease = self.config.store.lease()?;
+        let started = rfc3339(self.config.time());
         let first = plan(&req.file, &req.source_text, &req.options, &NoBaseImages)?;
         let (bases, known) =
             ResolvedBases::resolve(&first, &req.file.path, resolver, self.jobs, events)?;
         let plan = plan(&req.file, &req.source_text, &req.options, &known)?;
-        self.annotations.check_index(plan.targets.len() > 1)?;
+        self.annotations
+            .check_index(plan.targets.len() > 1 || self.attest.any())?;
         self.check_runs(&plan.targets, &req.file.path)?;
         for w in &plan.warnings {
             events(BuildEvent::warning(match w.line {
@@ -157,8 +174,29 @@ impl Builder {
                 })?;
             images.push(self.emit_target(req, out)?);
         }
-        let index = if images.len() > 1 {
-            Some(emit_index(&self.config.store, &images, &self.annotations)?)
+        let attestations = if self.attest.any() {
+            let inputs = AttestInputs {
+                options: &self.attest,
+                names: &self.attest_names,
+                store: &self.config.store,
+                resolver,
+                req,
+                bases: &bases.identities(),
+                started: &started,
+                finished: &rfc3339(self.config.time()),
+            };
+            attest_images(&inputs, &images, events)?
+        } else {
+            Vec::new()
+        };
+        let index = if images.len() > 1 || !attestations.is_empty() {
+            let store = &self.config.store;
+            Some(emit_index(
+                store,
+                &images,
+                &attestations,
+                &self.annotations,
+            )?)
         } else {
             None
         };

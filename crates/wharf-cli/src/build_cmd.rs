@@ -10,7 +10,8 @@ use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use wharf_build::Annotations;
 use wharf_build::{
-    BuildConfig, BuildContext, BuildRequest, Builder, Delivery, RegistryResolver, SecretSource,
+    AttestOptions, BuildConfig, BuildContext, BuildRequest, Builder, Delivery, RegistryResolver,
+    SecretSource,
 };
 use wharf_frontend::plan::PlanOptions;
 use wharf_layer::Compression;
@@ -142,6 +143,24 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         options,
         labels,
     };
+    let refs = a
+        .tags
+        .iter()
+        .map(|t| Reference::parse(t).with_context(|| format!("-t {t}: not an image name")))
+        .collect::<Result<Vec<_>>>()?;
+    let attest = AttestOptions::parse(a.sbom.as_deref(), a.provenance.as_deref(), &a.attest)?;
+    if attest.any() {
+        for out in outputs {
+            if let Output::Export(spec @ wharf_export::Output::DockerArchive(_)) = out {
+                // As buildx warns for the docker exporter: the format has
+                // no place for an index, so the attestations stay behind.
+                reporter.event(&wharf_build::BuildEvent::warning(format!(
+                    "{} cannot carry attestations; they are in the store's index and in OCI and registry outputs",
+                    export_target(spec)
+                )));
+            }
+        }
+    }
     let mut builder = Builder::new(BuildConfig {
         store: store.clone(),
         compression: compression(&a.compression)?,
@@ -150,7 +169,8 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
     })
     .with_secrets(secrets(&a.secrets)?)
     .with_choco_translation(!a.no_choco_translation)
-    .with_annotations(annotations);
+    .with_annotations(annotations)
+    .with_attestations(attest, refs.clone());
     for (name, (_, dir)) in crate::build_contexts::parse(&a.build_contexts)? {
         if let Some(dir) = dir {
             builder = builder.with_named_context(&name, BuildContext::new(dir, None));
@@ -175,11 +195,6 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         }
     });
     let output = builder.build(&request, &resolver, &mut |e| reporter.event(&e))?;
-    let refs = a
-        .tags
-        .iter()
-        .map(|t| Reference::parse(t).with_context(|| format!("-t {t}: not an image name")))
-        .collect::<Result<Vec<_>>>()?;
     let delivery = Delivery::new(&resolver, &output)?;
     delivery.tag(&refs)?;
     let mut destinations: Vec<String> = refs.iter().map(|r| format!("store:{r}")).collect();
