@@ -114,8 +114,14 @@ fn create_workdir(
 
 impl RunExecutor for LinuxRunExecutor {
     fn supports(&self, platform: &Platform) -> bool {
-        let host = Platform::host();
-        platform.os == "linux" && platform.architecture == host.architecture
+        platform.os == "linux"
+    }
+
+    /// Another architecture runs under emulation when binfmt_misc has a
+    /// usable handler for it (`binfmt`); otherwise the build is refused
+    /// with the fix named.
+    fn check_platform(&self, platform: &Platform) -> Result<(), String> {
+        crate::binfmt::check_emulation(platform, std::path::Path::new(crate::binfmt::BINFMT_DIR))
     }
 
     fn lower_form(&self) -> LowerForm {
