@@ -286,6 +286,20 @@ fn linux_sbom_and_max_provenance_pushed_and_read_back_with_skopeo() {
     assert!(args.get("build-arg:API_TOKEN").is_none(), "{args}");
     assert!(prov["runDetails"]["builder"]["version"]["wharf"].is_string());
 
+    // `wharf images` lists the image's platform, not the attestation's.
+    let (images, _) = ok(wharf()
+        .arg("images")
+        .arg("--store")
+        .arg(dir.path().join("store")));
+    let row = images
+        .lines()
+        .find(|l| l.contains("app/attested:1"))
+        .unwrap();
+    assert!(
+        row.contains("linux/amd64") && !row.contains("unknown"),
+        "{row}"
+    );
+
     // Nothing secret in any blob: attestation, config or layer.
     let everything = every_blob_text(&layout);
     assert!(!everything.contains("s3cr3t-4c5d6e"));
