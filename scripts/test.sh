@@ -27,7 +27,11 @@ if [ -d /proc/sys/fs/binfmt_misc ] && [ ! -e /proc/sys/fs/binfmt_misc/register ]
   mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 fi
 if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
-  /usr/lib/systemd/systemd-binfmt /usr/lib/binfmt.d/qemu-aarch64.conf
+  if command -v update-binfmts >/dev/null 2>&1; then
+    update-binfmts --enable qemu-aarch64   # binfmt-support; fix_binary yes
+  else
+    /usr/lib/systemd/systemd-binfmt /usr/lib/binfmt.d/qemu-aarch64.conf
+  fi
 fi
 # The arm64 busybox test base comes from Debian's busybox-static:arm64
 # (wharf-testkit downloads it once).
