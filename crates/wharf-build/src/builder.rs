@@ -1,6 +1,7 @@
 //! The builder: [`Builder::new`] with a [`BuildConfig`], then
 //! [`Builder::build`] with a [`BuildRequest`], giving [`BuildOutput`]
-//! (one image per platform, and an index when there are several), with
+//! (one image per platform, and an index when there are several or with
+//! attestations, `attest`), with
 //! [`BuildEvent`]s reported as steps run. It only orchestrates: stages run
 //! in `stage_exec`, each step kind in its own module.
 //!
