@@ -20,5 +20,25 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Linux RUN for other architectures runs under QEMU through binfmt_misc:
+# mount it where a container left it unmounted, and register the handlers
+# qemu-user-static ships (with the F flag) when no init system did.
+if [ -d /proc/sys/fs/binfmt_misc ] && [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  if command -v update-binfmts >/dev/null 2>&1; then
+    update-binfmts --enable qemu-aarch64   # binfmt-support; fix_binary yes
+  else
+    /usr/lib/systemd/systemd-binfmt /usr/lib/binfmt.d/qemu-aarch64.conf
+  fi
+fi
+# The arm64 busybox test base comes from Debian's busybox-static:arm64
+# (wharf-testkit downloads it once).
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  apt-get update -qq
+fi
+
 # Default targets: libraries, binaries, integration tests and doc tests.
 cargo test --workspace "$@"

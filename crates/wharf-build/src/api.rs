@@ -259,7 +259,8 @@ fn stream_name<S: serde::Serializer>(stderr: &bool, s: S) -> Result<S::Ok, S::Er
 }
 
 /// The result: one image per target platform, and an index over them when
-/// there are several.
+/// there are several or the build attaches attestations (which the index
+/// then also lists).
 ///
 /// It holds the build's store lease: until the output (and every clone) is
 /// dropped, `prune` waits, so the blobs the build wrote survive until they
@@ -311,6 +312,9 @@ pub enum BuildError {
         line: usize,
         message: String,
     },
+    /// An attestation could not be computed.
+    #[error("{file}: attestations: {message}")]
+    Attest { file: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -5,7 +5,7 @@
 
 use crate::api::{BaseResolver, BuildError, BuildEvent, ResolvedBase};
 use std::collections::HashMap;
-use wharf_frontend::plan::{Base, KnownBaseImages, Plan, StagePlan};
+use wharf_frontend::plan::{Base, KnownBaseImages, Plan, Source, StagePlan};
 use wharf_oci::{Platform, Reference};
 
 /// Resolved base images, and the platform each stage asked for.
@@ -28,6 +28,21 @@ impl ResolvedBases {
         events: &mut dyn FnMut(BuildEvent),
     ) -> Result<(Self, KnownBaseImages), BuildError> {
         let wanted = first.base_images();
+        // Each resolution is a step of the progress view (stage and line:
+        // the first FROM that names the image).
+        let step = |written: &str, platform: &wharf_oci::Platform| {
+            let (line, stage) = first_use_of(first, written);
+            (platform.to_string(), stage, line)
+        };
+        for (written, platform) in &wanted {
+            let (platform, stage, line) = step(written, platform);
+            events(BuildEvent::StepStarted {
+                platform,
+                stage,
+                line,
+                text: format!("resolve {written}"),
+            });
+        }
         // Resolved at the same time (each is a few registry round trips),
         // reported in plan order.
         let outcomes = in_parallel(&wanted, jobs, |(written, platform)| {
@@ -46,6 +61,14 @@ impl ResolvedBases {
                 reference: written.clone(),
                 message,
             })?;
+            let (step_platform, stage, line) = step(&written, &platform);
+            events(BuildEvent::Step {
+                platform: step_platform,
+                stage,
+                line,
+                text: format!("resolve {written} ({})", base.manifest_digest),
+                cached: false,
+            });
             if let Some(n) = &base.note {
                 events(BuildEvent::note(format!("{written}: {n}")));
             }
@@ -64,6 +87,26 @@ impl ResolvedBases {
             })
             .collect();
         Ok((ResolvedBases { bases, asked }, known))
+    }
+
+    /// Every base image resolved, with the platform asked, sorted (for
+    /// provenance).
+    pub fn identities(&self) -> Vec<(crate::attest::sbom::BaseIdentity, Platform)> {
+        let mut out: Vec<_> = self
+            .bases
+            .iter()
+            .map(|((r, p), b)| {
+                let identity = crate::attest::sbom::BaseIdentity {
+                    reference: r.to_string(),
+                    digest: b.manifest_digest.clone(),
+                };
+                (identity, p.clone())
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (&a.0.reference, a.1.to_string()).cmp(&(&b.0.reference, b.1.to_string()))
+        });
+        out
     }
 
     /// The image `written` (as the plan names it) resolved for `stage` of
@@ -116,11 +159,25 @@ fn in_parallel<T: Sync, R: Send>(
         .collect()
 }
 
+/// The line and stage name of the first FROM, `COPY --from` or
+/// `--mount from=` naming `reference`.
+fn first_use_of(plan: &Plan, reference: &str) -> (usize, String) {
+    for s in plan.targets.iter().flat_map(|t| &t.stages) {
+        if matches!(&s.base, Base::Image { reference: r, .. } if r == reference) {
+            return (s.line, s.display_name());
+        }
+        let read = s.instructions.iter().find(|i| {
+            i.reads
+                .iter()
+                .any(|r| matches!(r, Source::Image { reference: r } if r == reference))
+        });
+        if let Some(i) = read {
+            return (i.line, s.display_name());
+        }
+    }
+    (0, String::new())
+}
+
 fn first_line_of(plan: &Plan, reference: &str) -> usize {
-    plan.targets
-        .iter()
-        .flat_map(|t| &t.stages)
-        .find(|s| matches!(&s.base, Base::Image { reference: r, .. } if r == reference))
-        .map(|s| s.line)
-        .unwrap_or(0)
+    first_use_of(plan, reference).0
 }

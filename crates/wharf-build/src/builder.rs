@@ -1,6 +1,7 @@
 //! The builder: [`Builder::new`] with a [`BuildConfig`], then
 //! [`Builder::build`] with a [`BuildRequest`], giving [`BuildOutput`]
-//! (one image per platform, and an index when there are several), with
+//! (one image per platform, and an index when there are several or with
+//! attestations, `attest`), with
 //! [`BuildEvent`]s reported as steps run. It only orchestrates: stages run
 //! in `stage_exec`, each step kind in its own module.
 //!
@@ -22,6 +23,7 @@
 
 use crate::annotations::Annotations;
 use crate::api::{BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest};
+use crate::attest::{attest_images, AttestInputs, AttestOptions};
 use crate::bases::ResolvedBases;
 use crate::build_cache::ImportedCache;
 use crate::clock::rfc3339;
@@ -35,6 +37,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use wharf_frontend::ast::Instruction;
 use wharf_frontend::plan::{plan, Base, NoBaseImages, StagePlan, TargetPlan};
+use wharf_oci::Reference;
 use wharf_run::{ChocoTable, RunExecutor};
 
 /// Builds images. See the module docs.
@@ -49,6 +52,8 @@ pub struct Builder {
     imported_cache: Option<std::sync::Arc<ImportedCache>>,
     run_options: wharf_run::RunOptions,
     ssh_agents: BTreeMap<String, std::path::PathBuf>,
+    attest: AttestOptions,
+    attest_names: Vec<Reference>,
 }
 
 impl Builder {
@@ -64,6 +69,8 @@ impl Builder {
             imported_cache: None,
             run_options: wharf_run::RunOptions::default(),
             ssh_agents: BTreeMap::new(),
+            attest: AttestOptions::default(),
+            attest_names: Vec::new(),
         }
     }
 
@@ -94,6 +101,15 @@ impl Builder {
     /// the store's own instruction cache.
     pub fn with_imported_cache(mut self, imported: std::sync::Arc<ImportedCache>) -> Self {
         self.imported_cache = Some(imported);
+        self
+    }
+
+    /// Attestations to attach to each image (docs/attestations.md); their
+    /// subjects carry `names` (the tags the result gets). With any, even a
+    /// single image is delivered as an index, as BuildKit does.
+    pub fn with_attestations(mut self, options: AttestOptions, names: Vec<Reference>) -> Self {
+        self.attest = options;
+        self.attest_names = names;
         self
     }
 
@@ -140,11 +156,13 @@ impl Builder {
         // Blobs this build reads or writes must survive a concurrent prune
         // until they are delivered: the output keeps the lease.
         let lease = self.config.store.lease()?;
+        let started = rfc3339(self.config.time());
         let first = plan(&req.file, &req.source_text, &req.options, &NoBaseImages)?;
         let (bases, known) =
             ResolvedBases::resolve(&first, &req.file.path, resolver, self.jobs, events)?;
         let plan = plan(&req.file, &req.source_text, &req.options, &known)?;
-        self.annotations.check_index(plan.targets.len() > 1)?;
+        self.annotations
+            .check_index(plan.targets.len() > 1 || self.attest.any())?;
         self.check_runs(&plan.targets, &req.file.path)?;
         for w in &plan.warnings {
             events(BuildEvent::warning(match w.line {
@@ -188,8 +206,29 @@ impl Builder {
                 })?;
             images.push(self.emit_target(req, out)?);
         }
-        let index = if images.len() > 1 {
-            Some(emit_index(&self.config.store, &images, &self.annotations)?)
+        let attestations = if self.attest.any() {
+            let inputs = AttestInputs {
+                options: &self.attest,
+                names: &self.attest_names,
+                store: &self.config.store,
+                resolver,
+                req,
+                bases: &bases.identities(),
+                started: &started,
+                finished: &rfc3339(self.config.time()),
+            };
+            attest_images(&inputs, &images, events)?
+        } else {
+            Vec::new()
+        };
+        let index = if images.len() > 1 || !attestations.is_empty() {
+            let store = &self.config.store;
+            Some(emit_index(
+                store,
+                &images,
+                &attestations,
+                &self.annotations,
+            )?)
         } else {
             None
         };

@@ -1,7 +1,7 @@
 //! Writing a built image into the store: the configuration blob, the OCI
 //! image manifest (base layers' media types and foreign `urls` kept as
-//! they were), and for several platforms an OCI index whose entries carry
-//! each image's platform, `os.version` included.
+//! they were), and for several platforms (or with attestations) an OCI
+//! index whose entries carry each image's platform, `os.version` included.
 
 use crate::annotations::{AnnotationTarget, Annotations};
 use wharf_oci::ImageConfig;
@@ -82,11 +82,13 @@ pub fn emit_image(
     })
 }
 
-/// Stores an index over several images, with the index annotations and,
-/// on each manifest's descriptor, the descriptor annotations.
+/// Stores an index over the images (and after them their attestation
+/// manifests), with the index annotations and, on each image manifest's
+/// descriptor, the descriptor annotations.
 pub fn emit_index(
     store: &Store,
     images: &[BuiltImage],
+    attestations: &[Descriptor],
     annotations: &Annotations,
 ) -> Result<Descriptor, StoreError> {
     let manifests = images
@@ -97,6 +99,7 @@ pub fn emit_index(
                 annotations.for_target(AnnotationTarget::ManifestDescriptor, Some(&i.platform));
             d
         })
+        .chain(attestations.iter().cloned())
         .collect();
     let index = ImageIndex {
         schema_version: 2,

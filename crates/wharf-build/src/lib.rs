@@ -50,6 +50,7 @@
 
 pub mod annotations;
 mod api;
+pub mod attest;
 mod bases;
 pub mod build_cache;
 pub mod builder;
@@ -83,6 +84,7 @@ pub use api::{
     BaseResolver, BuildConfig, BuildError, BuildEvent, BuildOutput, BuildRequest, NoRegistry,
     ResolveError, ResolvedBase, StepWarning,
 };
+pub use attest::{AttestOptionError, AttestOptions, ProvenanceMode};
 pub use builder::Builder;
 pub use context::{BuildContext, ContextEntry, ContextError, EntryKind};
 pub use copy_plan::{plan_copy, CopyEntry, CopyError, CopyRequest};

@@ -214,6 +214,21 @@ pub struct BuildArgs {
     #[arg(long = "annotation", value_name = "[TYPE:]K=V")]
     pub annotations: Vec<String>,
 
+    /// Attach an SPDX SBOM of each image's contents: true or false
+    /// (docs/attestations.md). The result is an index, as with buildx.
+    #[arg(long, value_name = "true|false")]
+    pub sbom: Option<String>,
+
+    /// Attach SLSA v1 provenance: true (mode=min), false, mode=min or
+    /// mode=max (adds the build arguments whose names do not look secret).
+    #[arg(long, value_name = "true|false|mode=min|max")]
+    pub provenance: Option<String>,
+
+    /// An attestation, buildx's spelling: type=sbom[,disabled=true] or
+    /// type=provenance[,mode=min|max][,disabled=true]. May be repeated.
+    #[arg(long = "attest", value_name = "type=sbom|provenance[,...]")]
+    pub attest: Vec<String>,
+
     /// Resolve base images from their registry even when the store has
     /// them. Wharf always does (the store is not consulted for FROM), so
     /// this only makes that explicit.

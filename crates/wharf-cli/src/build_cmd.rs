@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use wharf_build::build_cache;
 use wharf_build::Annotations;
 use wharf_build::{
-    BuildConfig, BuildContext, BuildRequest, Builder, Delivery, RegistryResolver, SecretSource,
+    AttestOptions, BuildConfig, BuildContext, BuildRequest, Builder, Delivery, RegistryResolver,
+    SecretSource,
 };
 use wharf_frontend::plan::PlanOptions;
 use wharf_layer::Compression;
@@ -144,6 +145,24 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
         options,
         labels,
     };
+    let refs = a
+        .tags
+        .iter()
+        .map(|t| Reference::parse(t).with_context(|| format!("-t {t}: not an image name")))
+        .collect::<Result<Vec<_>>>()?;
+    let attest = AttestOptions::parse(a.sbom.as_deref(), a.provenance.as_deref(), &a.attest)?;
+    if attest.any() {
+        for out in outputs {
+            if let Output::Export(spec @ wharf_export::Output::DockerArchive(_)) = out {
+                // As buildx warns for the docker exporter: the format has
+                // no place for an index, so the attestations stay behind.
+                reporter.event(&wharf_build::BuildEvent::warning(format!(
+                    "{} cannot carry attestations; they are in the store's index and in OCI and registry outputs",
+                    export_target(spec)
+                )));
+            }
+        }
+    }
     let mut builder = Builder::new(BuildConfig {
         store: store.clone(),
         compression: compression(&a.compression)?,
@@ -154,7 +173,8 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
     .with_choco_translation(!a.no_choco_translation)
     .with_annotations(annotations)
     .with_run_options(crate::run_options::run_options(a)?)
-    .with_ssh_agents(crate::run_options::ssh_agents(a)?);
+    .with_ssh_agents(crate::run_options::ssh_agents(a)?)
+    .with_attestations(attest, refs.clone());
     for (name, (_, dir)) in crate::build_contexts::parse(&a.build_contexts)? {
         if let Some(dir) = dir {
             builder = builder.with_named_context(&name, BuildContext::new(dir, None));
@@ -193,11 +213,6 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
             os,
         )?;
     }
-    let refs = a
-        .tags
-        .iter()
-        .map(|t| Reference::parse(t).with_context(|| format!("-t {t}: not an image name")))
-        .collect::<Result<Vec<_>>>()?;
     let delivery = Delivery::new(&resolver, &output)?;
     if !outputs.contains(&Output::Registry) {
         // The image stays in the store: it must hold the layers the build

@@ -105,7 +105,9 @@ fn plan_options(a: &BuildArgs, loaded: &load::Loaded) -> Result<PlanOptions> {
         named_contexts,
         // On Windows the host's build: images are chosen for it.
         build_platform: wharf_run::host_platform(),
-        run_platforms: Some(vec![wharf_run::host_platform()]),
+        // The host's, and other Linux architectures QEMU runs through
+        // binfmt_misc.
+        run_platforms: Some(wharf_run::binfmt::runnable_platforms()),
     })
 }
 

@@ -5,7 +5,9 @@
 //! - [`seam`]: the [`RunExecutor`] trait and what crosses it ([`RunSpec`]
 //!   in, [`RunChange`] or a typed [`RunError`] out).
 //! - [`linux_executor`]: Linux stages on Linux hosts, in the namespace
-//!   sandbox of `wharf-sandbox` on an overlay of unpacked layer snapshots.
+//!   sandbox of `wharf-sandbox` on an overlay of unpacked layer snapshots;
+//!   other architectures under emulation where [`binfmt`] finds a
+//!   registered handler (QEMU user mode), refused with the fix otherwise.
 //! - [`windows_executor`]: Windows stages on Windows hosts, through HCS
 //!   (`wharf-hcs`); its host half ([`windows_host`]: layer imports and the
 //!   run) is portable, generic over the HCS calls and the layer-folder file
@@ -17,6 +19,7 @@
 //!   package-manager commands (table `data/choco-packages.tsv`), which the
 //!   builder applies to Windows RUN lines.
 
+pub mod binfmt;
 pub mod choco;
 pub mod layer_folders;
 #[cfg(target_os = "linux")]

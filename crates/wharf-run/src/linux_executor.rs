@@ -221,15 +221,18 @@ fn make_dir_as(path: &Path, (mode, uid, gid, _): (u32, u32, u32, i64)) -> Result
 
 impl RunExecutor for LinuxRunExecutor {
     fn supports(&self, platform: &Platform) -> bool {
-        let host = Platform::host();
-        platform.os == "linux" && platform.architecture == host.architecture
+        platform.os == "linux"
     }
 
-    fn check_platform(&self, _platform: &Platform) -> Result<(), String> {
-        match &self.settings.unavailable {
-            Some(reason) => Err(reason.clone()),
-            None => Ok(()),
+    /// Refused where this host gives no way to run a sandbox (a plain user
+    /// without user namespaces); another architecture runs under emulation
+    /// when binfmt_misc has a usable handler for it (`binfmt`), otherwise
+    /// the build is refused with the fix named.
+    fn check_platform(&self, platform: &Platform) -> Result<(), String> {
+        if let Some(reason) = &self.settings.unavailable {
+            return Err(reason.clone());
         }
+        crate::binfmt::check_emulation(platform, std::path::Path::new(crate::binfmt::BINFMT_DIR))
     }
 
     fn lower_form(&self) -> LowerForm {

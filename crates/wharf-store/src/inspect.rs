@@ -89,7 +89,10 @@ impl Store {
                     .filter(|l| l.present)
                     .map(|l| l.size)
                     .sum::<u64>();
-                platforms.push(m.platform.clone());
+                // Attestation manifests (`unknown/unknown`) are not images.
+                if m.platform.os != "unknown" {
+                    platforms.push(m.platform.clone());
+                }
             }
             if let Some(index) = &details.index {
                 full_size += index.manifests.iter().map(|d| d.size).sum::<u64>();

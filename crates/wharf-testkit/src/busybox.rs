@@ -37,6 +37,12 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
 /// The uncompressed root filesystem tar.
 pub fn rootfs_tar() -> Vec<u8> {
     let binary = std::fs::read(BUSYBOX).expect("busybox-static is installed (/bin/busybox)");
+    rootfs_tar_with(&binary)
+}
+
+/// The root filesystem tar around `binary`, a busybox of any architecture
+/// (the applet links are the host's busybox's: the same Debian package).
+pub fn rootfs_tar_with(binary: &[u8]) -> Vec<u8> {
     let list = Command::new(BUSYBOX)
         .arg("--list-full")
         .output()
@@ -64,7 +70,7 @@ pub fn rootfs_tar() -> Vec<u8> {
         dir(&mut b, d, 0o755);
     }
     dir(&mut b, "tmp", 0o1777);
-    file(&mut b, "bin/busybox", 0o755, &binary);
+    file(&mut b, "bin/busybox", 0o755, binary);
     for a in &applets {
         let depth = a.matches('/').count();
         let target = format!("{}bin/busybox", "../".repeat(depth));
@@ -98,7 +104,16 @@ pub fn store_busybox_image(store: &Store, tag: &str) -> Descriptor {
 /// Stores a one-layer Linux image of the uncompressed root filesystem `tar` (say
 /// [`rootfs_tar`] with entries added) as `tag`, configured as the busybox image.
 pub fn store_rootfs_image(store: &Store, tag: &str, tar: Vec<u8>) -> Descriptor {
-    let platform = Platform::host();
+    store_rootfs_image_for(store, tag, tar, Platform::host())
+}
+
+/// Like [`store_rootfs_image`], for `platform` (say an arm64 busybox).
+pub fn store_rootfs_image_for(
+    store: &Store,
+    tag: &str,
+    tar: Vec<u8>,
+    platform: Platform,
+) -> Descriptor {
     let diff_id = Digest::of_bytes(&tar).to_string();
     let blob = gzip(&tar);
     let layer = store.put_bytes(&blob, None).expect("layer");
@@ -132,4 +147,49 @@ pub fn store_rootfs_image(store: &Store, tag: &str, tar: Vec<u8>) -> Descriptor 
     });
     store.tag(tag, &d).expect("tag");
     d
+}
+
+/// Debian's `busybox-static` for arm64: `apt-get download
+/// busybox-static:arm64`, extracted with `dpkg-deb -x`, cached in the
+/// temporary directory across test runs. Needs the arm64 architecture in
+/// dpkg (`dpkg --add-architecture arm64 && apt-get update`, which
+/// `scripts/test.sh` does).
+pub fn arm64_binary() -> Vec<u8> {
+    let cache = std::env::temp_dir().join("wharf-testkit-busybox-arm64");
+    let bin = cache.join("bin/busybox");
+    if let Ok(b) = std::fs::read(&bin) {
+        return b;
+    }
+    let work = tempfile::tempdir().expect("a temporary directory");
+    let out = Command::new("apt-get")
+        .args(["download", "-qq", "busybox-static:arm64"])
+        .current_dir(work.path())
+        .output()
+        .expect("apt-get runs");
+    assert!(
+        out.status.success(),
+        "apt-get download busybox-static:arm64 failed (run `dpkg --add-architecture arm64 && apt-get update`, as scripts/test.sh does): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deb = std::fs::read_dir(work.path())
+        .expect("the download directory")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .expect("apt-get download wrote a .deb");
+    let root = work.path().join("root");
+    let status = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&root)
+        .status()
+        .expect("dpkg-deb runs");
+    assert!(status.success(), "dpkg-deb -x {}", deb.display());
+    let binary = std::fs::read(root.join("bin/busybox")).expect("the package holds /bin/busybox");
+    // Another test may fill the cache at the same time: write and rename.
+    std::fs::create_dir_all(cache.join("bin")).expect("the cache directory");
+    let part = cache.join(format!("bin/.busybox.{}", std::process::id()));
+    std::fs::write(&part, &binary).expect("the cache file");
+    std::fs::rename(&part, &bin).expect("the cache file");
+    binary
 }

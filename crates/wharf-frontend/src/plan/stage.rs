@@ -193,7 +193,7 @@ impl TargetContext<'_> {
                 )
             } else {
                 format!(
-                    "this host cannot execute {} binaries; build on a {} machine or use a stage for {}",
+                    "this host cannot execute {} binaries: register an emulator with binfmt_misc (Debian: apt-get install qemu-user-static binfmt-support; binfmt_misc mounted at /proc/sys/fs/binfmt_misc), build on a {} machine, or use a stage for {}",
                     p.architecture,
                     p.architecture,
                     host.short()
