@@ -66,6 +66,7 @@ pub mod emit;
 pub mod git_source;
 pub mod layer_store;
 pub mod registry_resolver;
+pub mod remote_context;
 pub mod run_command;
 #[cfg(target_os = "linux")]
 mod run_mounts;

@@ -3,6 +3,7 @@
 //! store and sends it where `--output` / `--push` say.
 
 use crate::args::BuildArgs;
+use crate::build_contexts::ContextFiles;
 use crate::load::Loaded;
 use crate::output::Output;
 use crate::progress::Reporter;
@@ -175,10 +176,24 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
     .with_run_options(crate::run_options::run_options(a)?)
     .with_ssh_agents(crate::run_options::ssh_agents(a)?)
     .with_attestations(attest, refs.clone());
-    for (name, (_, dir)) in crate::build_contexts::parse(&a.build_contexts)? {
-        if let Some(dir) = dir {
-            builder = builder.with_named_context(&name, BuildContext::new(dir, None));
-        }
+    // Fetched contexts live in the store's temporary area until the end.
+    let mut fetched = Vec::new();
+    for (name, (_, files)) in crate::build_contexts::parse(&a.build_contexts)? {
+        let dir = match files {
+            ContextFiles::Image => continue,
+            ContextFiles::Directory(dir) => dir,
+            ContextFiles::Remote(remote) => {
+                let tmp = store
+                    .temp_dir()
+                    .context("cannot make a directory for a fetched build context")?;
+                let dir = remote
+                    .fetch(&resolver, &store, tmp.path())
+                    .map_err(|e| anyhow::anyhow!("--build-context {name}: {e}"))?;
+                fetched.push(tmp);
+                dir
+            }
+        };
+        builder = builder.with_named_context(&name, BuildContext::new(dir, None));
     }
     let cache_to = crate::cache_specs::parse_to(&a.cache_to)?;
     let cache_from = crate::cache_specs::parse_from(&a.cache_from)?;

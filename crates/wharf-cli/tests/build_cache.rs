@@ -77,7 +77,10 @@ fn build(store: &Path, ctx: &Path, tag: &str, extra: &[&str]) -> (String, Vec<(S
         .lines()
         .filter(|l| l.starts_with('{'))
         .map(json)
-        .filter(|e| e["event"] == "step")
+        // Base resolutions are steps too; only the Dockerfile's count here.
+        .filter(|e| {
+            e["event"] == "step" && !e["instruction"].as_str().unwrap().starts_with("resolve ")
+        })
         .map(|e| {
             (
                 e["instruction"].as_str().unwrap().to_string(),

@@ -116,3 +116,175 @@ fn contexts_that_cannot_work_are_refused_with_the_fix() {
         assert!(stderr.contains(want), "{spec}: {stderr}");
     }
 }
+
+/// A loopback server for `root` (Python's HTTP server for tarballs, git's
+/// daemon for repositories); stopped on drop.
+struct Served {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(root: &Path, git_daemon: bool) -> Served {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = std::process::Command::new(if git_daemon { "git" } else { "python3" });
+    if git_daemon {
+        cmd.args([
+            "daemon",
+            "--export-all",
+            "--reuseaddr",
+            "--listen=127.0.0.1",
+        ])
+        .arg(format!("--port={port}"))
+        .arg(format!("--base-path={}", root.display()))
+        .arg(root);
+    } else {
+        cmd.args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ]);
+    }
+    let child = cmd
+        .current_dir(root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Served { child, port };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the HTTP server did not start");
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn git_and_tarball_contexts_are_fetched_and_read_by_copy_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    // A repository with a tag, served as a bare repository by git's daemon.
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(work.join("docs")).unwrap();
+    std::fs::write(work.join("docs/guide.md"), "from git, v1\n").unwrap();
+    git(&work, &["init", "-q"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-qm", "one"]);
+    git(&work, &["tag", "v1"]);
+    std::fs::write(work.join("docs/guide.md"), "from git, later\n").unwrap();
+    git(&work, &["commit", "-qam", "two"]);
+    git(
+        dir.path(),
+        &["clone", "-q", "--bare", "work", "www/repo.git"],
+    );
+    // A gzip tarball.
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    let mut h = tar::Header::new_ustar();
+    h.set_size(13);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_cksum();
+    tar.append_data(&mut h, "assets/logo.svg", &b"from tarball\n"[..])
+        .unwrap();
+    std::fs::write(
+        www.join("assets.tar.gz"),
+        tar.into_inner().unwrap().finish().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(www.join("not-an-archive.txt"), "plain text\n").unwrap();
+    let server = serve(&www, false);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let daemon = serve(&www, true);
+    let repo = format!("git://127.0.0.1:{}/repo.git", daemon.port);
+
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY --from=docs /guide.md /doc/\nCOPY --from=assets /assets/ /www/\n",
+    )
+    .unwrap();
+    let layout = dir.path().join("layout");
+    let (out, _, stderr) = run(to_oci_layout(
+        wharf()
+            .arg("build")
+            .arg("--build-context")
+            .arg(format!("docs={repo}#v1:docs"))
+            .arg("--build-context")
+            .arg(format!("assets={base}/assets.tar.gz")),
+        &layout,
+        &dir.path().join("store"),
+        &ctx,
+    ));
+    assert!(out.status.success(), "{stderr}");
+    let files = layer_files(&layout);
+    assert!(
+        files.contains(&("doc/guide.md".into(), "from git, v1\n".into())),
+        "{files:?}"
+    );
+    assert!(
+        files.contains(&("www/logo.svg".into(), "from tarball\n".into())),
+        "{files:?}"
+    );
+
+    // A URL that is no archive, and a repository without the directory.
+    for (spec, want) in [
+        (
+            format!("assets={base}/not-an-archive.txt"),
+            "is not a tar archive",
+        ),
+        (format!("docs={repo}#v1:nowhere"), "has no directory"),
+    ] {
+        let (out, _, stderr) = run(to_oci_layout(
+            wharf().arg("build").arg("--build-context").arg(&spec),
+            &dir.path().join("layout2"),
+            &dir.path().join("store"),
+            &ctx,
+        ));
+        assert!(!out.status.success(), "{spec} was accepted");
+        assert!(
+            stderr.contains(want) && stderr.contains("--build-context"),
+            "{spec}: {stderr}"
+        );
+    }
+}
