@@ -212,6 +212,7 @@ impl Builder {
                 names: &self.attest_names,
                 store: &self.config.store,
                 resolver,
+                imported: self.imported_cache.as_deref(),
                 req,
                 bases: &bases.identities(),
                 started: &started,

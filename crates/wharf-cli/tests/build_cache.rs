@@ -156,13 +156,13 @@ fn a_fresh_runner_rebuilds_from_the_registry_cache() {
 
     // A one-file change: the build stage stays cached, the final stage's
     // steps from the changed file on run (reading the build stage's layer
-    // from the cache).
+    // from the cache); the SBOM reads every layer, cached ones included.
     std::fs::write(b_ctx.join("other.txt"), "changed\n").unwrap();
     let (c_digest, c_steps) = build(
         &b_store,
         &b_ctx,
         &format!("{host}/app:c"),
-        &["--cache-from", &cache],
+        &["--cache-from", &cache, "--sbom=true"],
     );
     assert_ne!(c_digest, a_digest);
     let cached: Vec<bool> = c_steps.iter().map(|(_, c)| *c).collect();

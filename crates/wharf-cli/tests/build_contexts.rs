@@ -163,13 +163,14 @@ fn serve(root: &Path, git_daemon: bool) -> Served {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let served = Served { child, port };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Served { child, port };
+            return served;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    panic!("the HTTP server did not start");
+    panic!("the server did not start");
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -22,6 +22,9 @@ pub struct AttestInputs<'a> {
     pub names: &'a [Reference],
     pub store: &'a Store,
     pub resolver: &'a dyn BaseResolver,
+    /// Shared build caches the build took layers from (they may not be in
+    /// the store yet).
+    pub imported: Option<&'a crate::build_cache::ImportedCache>,
     pub req: &'a BuildRequest,
     /// Every base image the build resolved, with the platform asked.
     pub bases: &'a [(BaseIdentity, Platform)],
@@ -57,6 +60,13 @@ impl AttestInputs<'_> {
     fn contents(&self, image: &BuiltImage) -> Result<(Contents, Option<String>), BuildError> {
         let windows = image.platform.os == "windows";
         let mut note = None;
+        if let Some(imported) = self.imported {
+            imported
+                .fetch_missing(&image.layers, self.store, self.resolver)
+                .map_err(|e| {
+                    self.err(format!("SBOM: fetching layers from the build cache: {e}"))
+                })?;
+        }
         if !windows {
             if let Some(b) = &image.base_reference {
                 self.resolver
