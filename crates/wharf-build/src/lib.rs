@@ -65,6 +65,7 @@ pub mod deliver;
 pub mod emit;
 pub mod git_source;
 pub mod layer_store;
+pub mod layout_images;
 pub mod registry_resolver;
 pub mod remote_context;
 pub mod run_command;

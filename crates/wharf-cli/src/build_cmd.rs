@@ -178,9 +178,14 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
     .with_attestations(attest, refs.clone());
     // Fetched contexts live in the store's temporary area until the end.
     let mut fetched = Vec::new();
+    let mut layouts = Vec::new();
     for (name, (_, files)) in crate::build_contexts::parse(&a.build_contexts)? {
         let dir = match files {
             ContextFiles::Image => continue,
+            ContextFiles::Layout(image) => {
+                layouts.push(image);
+                continue;
+            }
             ContextFiles::Directory(dir) => dir,
             ContextFiles::Remote(remote) => {
                 let tmp = store
@@ -219,7 +224,8 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
             std::process::exit(130);
         }
     });
-    let mut output = builder.build(&request, &resolver, &mut |e| reporter.event(&e))?;
+    let bases = wharf_build::layout_images::LayoutResolver::new(&resolver, layouts, store.clone());
+    let mut output = builder.build(&request, &bases, &mut |e| reporter.event(&e))?;
     if let Some(os) = &wasm_os {
         output = wharf_build::wasm_artifact::package(
             &store,

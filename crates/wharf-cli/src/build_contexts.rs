@@ -1,5 +1,6 @@
 //! `--build-context NAME=VALUE` (buildx's syntax): an image
-//! (`docker-image://REF`), a directory, a git repository or an https
+//! (`docker-image://REF`, or `oci-layout://PATH[:TAG|@DIGEST]` from a
+//! layout on disk), a directory, a git repository or an https
 //! tarball (both fetched into a directory before the build) that
 //! `FROM NAME`, `COPY --from=NAME` and `--mount from=NAME` read instead of
 //! a stage or an image of that name.
@@ -7,6 +8,7 @@
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use wharf_build::layout_images::LayoutImage;
 use wharf_build::remote_context::RemoteContext;
 use wharf_frontend::plan::NamedContext;
 use wharf_oci::Reference;
@@ -16,6 +18,8 @@ use wharf_oci::Reference;
 pub enum ContextFiles {
     /// An image: the plan names it, the resolver finds it.
     Image,
+    /// An image of an OCI layout on disk.
+    Layout(LayoutImage),
     Directory(PathBuf),
     /// A URL fetched into a directory when the build starts.
     Remote(RemoteContext),
@@ -30,17 +34,20 @@ pub fn parse(raw: &[String]) -> Result<BTreeMap<String, (NamedContext, ContextFi
             .split_once('=')
             .filter(|(n, v)| !n.is_empty() && !v.is_empty())
             .with_context(|| {
-                format!("--build-context {spec}: write NAME=DIR, NAME=docker-image://REF, NAME=<git URL> or NAME=<https tarball URL>")
+                format!("--build-context {spec}: write NAME=DIR, NAME=docker-image://REF, NAME=oci-layout://PATH[:TAG], NAME=<git URL> or NAME=<https tarball URL>")
             })?;
         let context = if let Some(r) = value.strip_prefix("docker-image://") {
             Reference::parse(r).with_context(|| {
                 format!("--build-context {spec}: {r} is not an image reference")
             })?;
             (NamedContext::Image(r.to_string()), ContextFiles::Image)
-        } else if value.starts_with("oci-layout://") {
-            bail!(
-                "--build-context {spec}: oci-layout:// contexts are not supported; push the layout's image to a registry (skopeo copy oci:PATH:TAG docker://REF) and give docker-image://REF"
-            );
+        } else if let Some(layout) = value.strip_prefix("oci-layout://") {
+            let image = LayoutImage::parse(name, layout)
+                .map_err(|e| anyhow::anyhow!("--build-context {spec}: {e}"))?;
+            (
+                NamedContext::Image(image.reference.to_string()),
+                ContextFiles::Layout(image),
+            )
         } else if let Some(remote) = RemoteContext::classify(value) {
             (
                 NamedContext::Directory(value.to_string()),

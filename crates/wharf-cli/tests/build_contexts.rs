@@ -102,8 +102,8 @@ fn contexts_that_cannot_work_are_refused_with_the_fix() {
     for (spec, want) in [
         (dir_ctx.as_str(), "cannot be a base"),
         (
-            "extra=oci-layout:///tmp/layout",
-            "oci-layout:// contexts are not supported",
+            "extra=oci-layout:///nonexistent/layout",
+            "is not an OCI image layout",
         ),
         ("extra=/nonexistent/dir", "is not a directory"),
         ("extra=docker-image://UPPER/Case", "not an image reference"),
@@ -288,4 +288,86 @@ fn git_and_tarball_contexts_are_fetched_and_read_by_copy_from() {
             "{spec}: {stderr}"
         );
     }
+}
+
+#[test]
+fn an_oci_layout_context_is_a_base_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+    for d in [&first, &second] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(first.join("a.txt"), "from the layout\n").unwrap();
+    std::fs::write(
+        first.join("Dockerfile"),
+        "FROM scratch\nCOPY a.txt /a.txt\nENV FROM_LAYOUT=1\n",
+    )
+    .unwrap();
+    let base_layout = dir.path().join("base-layout");
+    let (out, _, stderr) = run(to_oci_layout(
+        wharf().args(["build", "-t", "example.test/base:v1"]),
+        &base_layout,
+        &dir.path().join("store-a"),
+        &first,
+    ));
+    assert!(out.status.success(), "{stderr}");
+    std::fs::write(second.join("b.txt"), "on top\n").unwrap();
+    std::fs::write(second.join("Dockerfile"), "FROM base\nCOPY b.txt /b.txt\n").unwrap();
+    let tags = json(&std::fs::read_to_string(base_layout.join("index.json")).unwrap());
+    let tag = tags["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let layout = dir.path().join("layout");
+    // A fresh store: the base comes from the layout alone.
+    let (out, _, stderr) = run(to_oci_layout(
+        wharf()
+            .arg("build")
+            .arg("--build-context")
+            .arg(format!("base=oci-layout://{}:{tag}", base_layout.display())),
+        &layout,
+        &dir.path().join("store-b"),
+        &second,
+    ));
+    assert!(out.status.success(), "{stderr}");
+    let files = layer_files(&layout);
+    assert!(
+        files.contains(&("a.txt".into(), "from the layout\n".into())),
+        "{files:?}"
+    );
+    assert!(
+        files.contains(&("b.txt".into(), "on top\n".into())),
+        "{files:?}"
+    );
+    // The config carries on from the layout's image.
+    let index = json(&std::fs::read_to_string(layout.join("index.json")).unwrap());
+    let blob = |d: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let manifest = json(
+        &std::fs::read_to_string(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap(),
+    );
+    let config = json(
+        &std::fs::read_to_string(blob(manifest["config"]["digest"].as_str().unwrap())).unwrap(),
+    );
+    assert!(
+        config["config"]["Env"]
+            .to_string()
+            .contains("FROM_LAYOUT=1"),
+        "{config}"
+    );
+    // A tag the layout lacks.
+    let (out, _, stderr) = run(to_oci_layout(
+        wharf()
+            .arg("build")
+            .arg("--build-context")
+            .arg(format!("base=oci-layout://{}:nope", base_layout.display())),
+        &dir.path().join("layout2"),
+        &dir.path().join("store-b"),
+        &second,
+    ));
+    assert!(!out.status.success());
+    assert!(stderr.contains("no image is tagged \"nope\""), "{stderr}");
 }
