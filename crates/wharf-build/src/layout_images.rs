@@ -284,11 +284,17 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("index.json"), "{}").unwrap();
         let p = dir.display().to_string();
-        assert_eq!(LayoutImage::parse("Base", &p).unwrap().pick, LayoutPick::Only);
+        assert_eq!(
+            LayoutImage::parse("Base", &p).unwrap().pick,
+            LayoutPick::Only
+        );
         let tagged = LayoutImage::parse("Base", &format!("{p}:example.test/app:v1")).unwrap();
         assert_eq!(tagged.pick, LayoutPick::Tag("example.test/app:v1".into()));
         assert_eq!(tagged.dir, dir);
-        assert_eq!(tagged.reference.to_string(), "oci-layout.invalid/base:latest");
+        assert_eq!(
+            tagged.reference.to_string(),
+            "oci-layout.invalid/base:latest"
+        );
         let dg = Digest::of_bytes(b"x");
         let pinned = LayoutImage::parse("b", &format!("{p}@{dg}")).unwrap();
         assert_eq!(pinned.pick, LayoutPick::Digest(dg));

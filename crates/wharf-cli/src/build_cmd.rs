@@ -164,6 +164,8 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
             }
         }
     }
+    // Agents started for `--ssh ID=KEY` live until the build ends.
+    let (ssh_agents, _key_agents) = crate::run_options::ssh_agents(a)?;
     let mut builder = Builder::new(BuildConfig {
         store: store.clone(),
         compression: compression(&a.compression)?,
@@ -174,7 +176,7 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
     .with_choco_translation(!a.no_choco_translation)
     .with_annotations(annotations)
     .with_run_options(crate::run_options::run_options(a)?)
-    .with_ssh_agents(crate::run_options::ssh_agents(a)?)
+    .with_ssh_agents(ssh_agents)
     .with_attestations(attest, refs.clone());
     // Fetched contexts live in the store's temporary area until the end.
     let mut fetched = Vec::new();

@@ -54,11 +54,14 @@ fn shm_size(text: &str) -> Result<u64> {
 }
 
 /// Agent sockets by id from `--ssh`, as buildx reads them: `ID` alone
-/// (`default` included) is `$SSH_AUTH_SOCK`; `ID=PATH` a socket. buildx
-/// also takes key files (`ID=KEY[,KEY]`) and serves them from an
-/// in-memory agent; wharf has none and refuses them, naming the fix.
-pub fn ssh_agents(a: &BuildArgs) -> Result<BTreeMap<String, PathBuf>> {
+/// (`default` included) is `$SSH_AUTH_SOCK`; `ID=PATH` a socket; and
+/// `ID=KEY[,KEY]` key files, which buildx serves from an agent of its own:
+/// wharf starts one `ssh-agent` per such id for the build, adds the keys
+/// with `ssh-add` (they live in that agent's memory only) and stops it
+/// when the build ends ([`KeyAgent`], kept alive by the caller).
+pub fn ssh_agents(a: &BuildArgs) -> Result<(BTreeMap<String, PathBuf>, Vec<KeyAgent>)> {
     let mut out = BTreeMap::new();
+    let mut agents = Vec::new();
     if cfg!(not(target_os = "linux")) && !a.ssh.is_empty() {
         bail!("--ssh: RUN --mount=type=ssh runs in Linux stages, which run on Linux hosts only");
     }
@@ -68,32 +71,98 @@ pub fn ssh_agents(a: &BuildArgs) -> Result<BTreeMap<String, PathBuf>> {
             None => (spec.as_str(), None),
         };
         if id.is_empty() {
-            bail!("--ssh {spec}: the id is empty; write default, ID or ID=SOCKET");
+            bail!("--ssh {spec}: the id is empty; write default, ID, ID=SOCKET or ID=KEY[,KEY]");
         }
         let socket = match paths {
             None => match std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty()) {
                 Some(s) => PathBuf::from(s),
                 None => bail!(
-                    "--ssh {spec}: SSH_AUTH_SOCK is not set; start an agent (eval $(ssh-agent); ssh-add) or write --ssh {id}=SOCKET"
+                    "--ssh {spec}: SSH_AUTH_SOCK is not set; start an agent (eval $(ssh-agent); ssh-add), or write --ssh {id}=SOCKET or --ssh {id}=KEYFILE"
                 ),
             },
-            Some(p) if p.contains(',') => bail!(
-                "--ssh {spec}: several paths are key files, which wharf does not load; run ssh-agent, ssh-add each key, and pass --ssh {id}=$SSH_AUTH_SOCK"
-            ),
-            Some(p) => PathBuf::from(p),
+            Some(p) => {
+                let paths: Vec<PathBuf> = p.split(',').map(PathBuf::from).collect();
+                let first = std::fs::metadata(&paths[0])
+                    .with_context(|| format!("--ssh {spec}: reading {}", paths[0].display()))?;
+                if paths.len() == 1 && is_socket(&first) {
+                    paths[0].clone()
+                } else {
+                    let agent = KeyAgent::start(&paths)
+                        .with_context(|| format!("--ssh {spec}: loading the keys into an agent"))?;
+                    let socket = agent.socket.clone();
+                    agents.push(agent);
+                    socket
+                }
+            }
         };
         let meta = std::fs::metadata(&socket)
             .with_context(|| format!("--ssh {spec}: reading {}", socket.display()))?;
         if !is_socket(&meta) {
-            bail!(
-                "--ssh {spec}: {} is not an agent socket (a key file?); wharf forwards agents only: run ssh-agent, ssh-add {}, and pass --ssh {id}=$SSH_AUTH_SOCK",
-                socket.display(),
-                socket.display()
-            );
+            bail!("--ssh {spec}: {} is not an agent socket", socket.display());
         }
         out.insert(id.to_string(), socket);
     }
-    Ok(out)
+    Ok((out, agents))
+}
+
+/// An `ssh-agent` of the build's own, holding the keys of one `--ssh
+/// ID=KEY` in memory; stopped on drop.
+pub struct KeyAgent {
+    child: std::process::Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl KeyAgent {
+    fn start(keys: &[PathBuf]) -> Result<KeyAgent> {
+        use std::process::{Command, Stdio};
+        let dir = tempfile::Builder::new().prefix("wharf-ssh-").tempdir()?;
+        let socket = dir.path().join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot run ssh-agent (install openssh-client)")?;
+        let agent = KeyAgent {
+            child,
+            socket,
+            _dir: dir,
+        };
+        for _ in 0..200 {
+            if agent.socket.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let out = Command::new("ssh-add")
+            .arg("-q")
+            .args(keys)
+            .env("SSH_AUTH_SOCK", &agent.socket)
+            // A key with a passphrase cannot be asked for here.
+            .env("SSH_ASKPASS_REQUIRE", "never")
+            .env_remove("DISPLAY")
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run ssh-add (install openssh-client)")?;
+        if !out.status.success() {
+            bail!(
+                "ssh-add: {} (a key with a passphrase: add it to your own agent and pass --ssh ID=$SSH_AUTH_SOCK)",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(agent)
+    }
+}
+
+impl Drop for KeyAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[cfg(unix)]

@@ -302,7 +302,7 @@ fn ssh_mount_forwards_the_agent_and_stores_nothing() {
         .arg(&ctx));
     assert_eq!(stderr.matches(&agent.fingerprint).count(), 2, "{stderr}");
 
-    // A missing required agent names the fix; a key file is refused.
+    // A missing required agent names the fix.
     let (out, _, stderr) = run(wharf()
         .args(["build", "--no-cache", "--progress", "plain"])
         .arg("--ssh")
@@ -312,13 +312,36 @@ fn ssh_mount_forwards_the_agent_and_stores_nothing() {
         .arg(&ctx));
     assert!(!out.status.success());
     assert!(stderr.contains("--ssh other=SOCKET"), "{stderr}");
+    // Key files are served by an agent of the build's own, as buildx does:
+    // the same key is listed inside, without the host's agent.
+    let (_, stderr) = ok(wharf()
+        .args(["build", "--no-cache", "--progress", "plain", "--ssh"])
+        .arg(format!("default={}", agent.key.display()))
+        .arg("--ssh")
+        .arg(format!("other={}", agent.key.display()))
+        .env_remove("SSH_AUTH_SOCK")
+        .arg("--store")
+        .arg(&store)
+        .arg(&ctx));
+    assert_eq!(stderr.matches(&agent.fingerprint).count(), 2, "{stderr}");
+    // A key with a passphrase cannot be asked for: refused with the fix.
+    let locked = dir.path().join("locked_key");
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "secret-pass", "-f"])
+        .arg(&locked)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
     let (out, _, stderr) = run(wharf()
         .args(["build", "--ssh"])
-        .arg(format!("default={}", agent.key.display()))
+        .arg(format!("default={}", locked.display()))
         .arg("--store")
         .arg(&store)
         .arg(&ctx));
     assert!(!out.status.success());
-    assert!(stderr.contains("ssh-add"), "{stderr}");
+    assert!(
+        stderr.contains("passphrase") && stderr.contains("--ssh"),
+        "{stderr}"
+    );
     drop(reg);
 }
