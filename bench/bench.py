@@ -539,7 +539,7 @@ def multistage_context(reg):
 
 def case_cold(reg, ctx):
     r = Result(1, "Multi-stage Linux build (RUN + COPY), cold store, base from the loopback registry",
-               "`buildah bud`", 0.6)
+               "`buildah bud`", 0.45)
 
     def w(i):
         store = fresh(WORK / "c1-wharf")
@@ -583,7 +583,7 @@ def case_warm(reg, ctx, which):
         pre_w = pre_b = lambda i: None
         label = "c2"
     else:
-        r = Result(3, "Rebuild after changing one source file", "`buildah bud --layers`", 0.5)
+        r = Result(3, "Rebuild after changing one source file", "`buildah bud --layers`", 0.35)
         pre_w = lambda i: edit(f"wharf {i}")
         pre_b = lambda i: edit(f"buildah {i}")
         label = "c3"
@@ -606,7 +606,7 @@ def case_copy_tree():
     tree = ensure_copy_tree()
     nbytes, nfiles = tree_bytes(tree)
     r = Result(4, f"COPY of a {nbytes / 2**30:.2f} GiB tree of real files ({nfiles} files) into a new gzip layer",
-               "`buildah bud` + `buildah push oci:` (gzip)", 0.5)
+               "`buildah bud` + `buildah push oci:` (gzip)", 0.2)
     dockerfile = WORK / "copy-tree.Dockerfile"
     dockerfile.write_text("FROM scratch\nCOPY . /data/\n")
     warm_page_cache(tree)
@@ -645,7 +645,7 @@ def case_windows(reg):
     nbytes, nfiles = tree_bytes(app)
     r = Result(5, f"Windows COPY-only build on the {base_bytes / 2**30:.2f} GiB Windows base "
                   f"(COPY of {nbytes / 2**20:.0f} MiB, {nfiles} files)",
-               "packing the COPY layer alone (`pack_dir`, gzip 6)", 1.3)
+               "packing the COPY layer alone (`pack_dir`, gzip 6)", 1.1)
     dockerfile = WORK / "windows.Dockerfile"
     dockerfile.write_text(f"FROM {reg.host}/bench/windows-base:ltsc2022\nCOPY . C:/app/\n")
     if dropped:
@@ -698,8 +698,8 @@ def case_push_pull(reg):
     wstore = fresh(WORK / "c6-wharf-src")
     sh(wharf("pull", "--insecure-registry", reg.host, "--store", wstore, source))
     desc = f"{total / 2**30:.2f} GiB image ({len(layers)} layers)"
-    push = Result(6, f"Push of a {desc} to an empty loopback registry", "`skopeo copy oci: docker://`", 0.8)
-    pull = Result(6, f"Pull of the same image into an empty store", "`skopeo copy docker:// oci:`", 0.8)
+    push = Result(6, f"Push of a {desc} to an empty loopback registry", "`skopeo copy oci: docker://`", 0.5)
+    pull = Result(6, f"Pull of the same image into an empty store", "`skopeo copy docker:// oci:`", 0.5)
     push.sub, pull.sub = "a", "b"
 
     def push_w(i):
@@ -909,12 +909,12 @@ def case_windows_versions(reg):
 # ---------------------------------------------------------------- report
 
 TITLES = {
-    1: ("Multi-stage Linux build (RUN + COPY), cold store", "`buildah bud`", 0.6),
+    1: ("Multi-stage Linux build (RUN + COPY), cold store", "`buildah bud`", 0.45),
     2: ("The same build again, nothing changed", "`buildah bud --layers`", 0.25),
-    3: ("Rebuild after changing one source file", "`buildah bud --layers`", 0.5),
-    4: ("COPY of a ~1 GiB tree of real files into a new gzip layer", "`buildah bud` + `buildah push oci:`", 0.5),
-    5: ("Windows COPY-only build on the ~2 GiB Windows base", "packing the COPY layer alone", 1.3),
-    6: ("Push, then pull, of a ~1 GiB image", "`skopeo copy`", 0.8),
+    3: ("Rebuild after changing one source file", "`buildah bud --layers`", 0.35),
+    4: ("COPY of a ~1 GiB tree of real files into a new gzip layer", "`buildah bud` + `buildah push oci:`", 0.2),
+    5: ("Windows COPY-only build on the ~2 GiB Windows base", "packing the COPY layer alone", 1.1),
+    6: ("Push, then pull, of a ~1 GiB image", "`skopeo copy`", 0.5),
     7: ("Fresh runner, unchanged project, `--cache-from` a registry cache", "`buildah bud --layers --cache-from`", 0.3),
     8: ("Two independent CPU-bound stages, two jobs", "`buildah bud --jobs 2`", 0.6),
     9: ("Windows COPY-only build for 3 Windows versions (one index)", "the same build for 1 version", 1.15),
