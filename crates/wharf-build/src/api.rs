@@ -69,6 +69,43 @@ pub struct ResolvedBase {
     pub note: Option<String>,
 }
 
+impl ResolvedBase {
+    /// The base `reference` names, from its manifest's layers and its
+    /// configuration's diff_ids (which must pair up: else the image is
+    /// damaged, and `source` says where it came from).
+    pub fn from_parts(
+        reference: Reference,
+        manifest_digest: Digest,
+        manifest_layers: &[Descriptor],
+        config: ImageConfig,
+        note: Option<String>,
+        source: &str,
+    ) -> Result<Self, ResolveError> {
+        if config.rootfs.diff_ids.len() != manifest_layers.len() {
+            return Err(ResolveError::Unavailable(format!(
+                "{source}: the manifest lists {} layers but the configuration {} diff_ids; the image is damaged",
+                manifest_layers.len(),
+                config.rootfs.diff_ids.len()
+            )));
+        }
+        let layers = manifest_layers
+            .iter()
+            .zip(&config.rootfs.diff_ids)
+            .map(|(d, diff)| LayerRef {
+                descriptor: d.clone(),
+                diff_id: diff.clone(),
+            })
+            .collect();
+        Ok(ResolvedBase {
+            reference,
+            manifest_digest,
+            config,
+            layers,
+            note,
+        })
+    }
+}
+
 /// Why a base image, its layers or a download could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {

@@ -219,31 +219,17 @@ impl BaseResolver for LayoutResolver<'_> {
         };
         let manifest: ImageManifest = read_json(dir, &manifest_desc, store, "image manifest")?;
         let config: ImageConfig = read_json(dir, &manifest.config, store, "image configuration")?;
-        if config.rootfs.diff_ids.len() != manifest.layers.len() {
-            return Err(unavailable(format!(
-                "the manifest lists {} layers but the configuration {} diff_ids",
-                manifest.layers.len(),
-                config.rootfs.diff_ids.len()
-            )));
-        }
         for l in &manifest.layers {
             copy_in(dir, l, store)?;
         }
-        Ok(ResolvedBase {
-            reference: image.reference.clone(),
-            manifest_digest: manifest_desc.digest.clone(),
-            layers: manifest
-                .layers
-                .iter()
-                .zip(&config.rootfs.diff_ids)
-                .map(|(d, diff)| LayerRef {
-                    descriptor: d.clone(),
-                    diff_id: diff.clone(),
-                })
-                .collect(),
+        ResolvedBase::from_parts(
+            image.reference.clone(),
+            manifest_desc.digest.clone(),
+            &manifest.layers,
             config,
             note,
-        })
+            &dir.display().to_string(),
+        )
     }
 
     fn download(

@@ -44,31 +44,14 @@ impl BaseResolver for RegistryResolver {
         // The full document, Docker's fields (Healthcheck, OnBuild, Shell)
         // included: they carry over to the new image.
         let config: ImageConfig = image.config;
-        if config.rootfs.diff_ids.len() != image.manifest.layers.len() {
-            return Err(ResolveError::Unavailable(format!(
-                "{}: the manifest lists {} layers but the configuration {} diff_ids; the image is damaged",
-                reference.familiar(),
-                image.manifest.layers.len(),
-                config.rootfs.diff_ids.len()
-            )));
-        }
-        let layers = image
-            .manifest
-            .layers
-            .iter()
-            .zip(&config.rootfs.diff_ids)
-            .map(|(d, diff)| LayerRef {
-                descriptor: d.clone(),
-                diff_id: diff.clone(),
-            })
-            .collect();
-        Ok(ResolvedBase {
-            reference: reference.clone(),
-            manifest_digest: image.descriptor.digest.clone(),
+        ResolvedBase::from_parts(
+            reference.clone(),
+            image.descriptor.digest.clone(),
+            &image.manifest.layers,
             config,
-            layers,
-            note: image.note,
-        })
+            image.note,
+            &reference.familiar(),
+        )
     }
 
     fn download(

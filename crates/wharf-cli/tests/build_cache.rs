@@ -8,29 +8,8 @@
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{json, ok, run, wharf};
+use common::{json, ok, registry_with_busybox, run, wharf};
 use std::path::{Path, PathBuf};
-use wharf_store::Store;
-use wharf_testkit::registry::{start, Auth, Registry};
-
-/// A registry holding `<host>/base/busybox:1`.
-fn registry_with_busybox() -> (Registry, tempfile::TempDir, String) {
-    assert!(
-        wharf_testkit::busybox::available(),
-        "install Debian's busybox-static"
-    );
-    let reg = start(Auth::None, None);
-    let dir = tempfile::tempdir().unwrap();
-    let src = Store::open(dir.path().join("src")).unwrap();
-    let name = format!("{}/base/busybox:1", reg.host());
-    wharf_testkit::busybox::store_busybox_image(&src, &name);
-    ok(wharf()
-        .arg("push")
-        .arg("--store")
-        .arg(dir.path().join("src"))
-        .arg(&name));
-    (reg, dir, name)
-}
 
 /// A two-stage project under `at`: a build stage whose RUN writes random
 /// bytes (a rerun would change the image), a final stage that copies a

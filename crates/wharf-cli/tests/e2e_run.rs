@@ -11,14 +11,13 @@
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{check_windows_layer, ok, run, wharf};
+use common::{check_windows_layer, ok, registry_with_busybox, run, wharf};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wharf_store::Store;
-use wharf_testkit::registry::{start, Auth, Registry};
 
 const SECRET: &str = "s3cr3t-Value-4242-never-stored";
 
@@ -29,25 +28,6 @@ fn have(tool: &str) -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false)
-}
-
-/// A registry holding `<host>/base/busybox:1`.
-fn registry_with_busybox() -> (Registry, tempfile::TempDir, String) {
-    assert!(
-        wharf_testkit::busybox::available(),
-        "install Debian's busybox-static"
-    );
-    let reg = start(Auth::None, None);
-    let dir = tempfile::tempdir().unwrap();
-    let src = Store::open(dir.path().join("src")).unwrap();
-    let name = format!("{}/base/busybox:1", reg.host());
-    wharf_testkit::busybox::store_busybox_image(&src, &name);
-    ok(wharf()
-        .arg("push")
-        .arg("--store")
-        .arg(dir.path().join("src"))
-        .arg(&name));
-    (reg, dir, name)
 }
 
 /// The Dockerfile; `heredoc: false` writes the here-document step as a

@@ -59,3 +59,25 @@ pub fn has_env(config: &serde_json::Value, entry: &str) -> bool {
         .as_array()
         .is_some_and(|env| env.iter().any(|e| e == entry))
 }
+
+/// A loopback `docker-registry` holding `<host>/base/busybox:1` (Debian's
+/// `busybox-static` made into an image), the directory of its source
+/// store, and that name.
+#[cfg(target_os = "linux")]
+pub fn registry_with_busybox() -> (wharf_testkit::registry::Registry, tempfile::TempDir, String) {
+    assert!(
+        wharf_testkit::busybox::available(),
+        "install Debian's busybox-static"
+    );
+    let reg = wharf_testkit::registry::start(wharf_testkit::registry::Auth::None, None);
+    let dir = tempfile::tempdir().unwrap();
+    let src = wharf_store::Store::open(dir.path().join("src")).unwrap();
+    let name = format!("{}/base/busybox:1", reg.host());
+    wharf_testkit::busybox::store_busybox_image(&src, &name);
+    ok(wharf()
+        .arg("push")
+        .arg("--store")
+        .arg(dir.path().join("src"))
+        .arg(&name));
+    (reg, dir, name)
+}
