@@ -429,12 +429,23 @@ impl StageExec<'_> {
             progress: Some(&progress),
         };
         let mut warnings = Vec::new();
+        // A Windows layer spells each path as the stage's earlier layers
+        // do and reuses their directories' metadata (the base image's are
+        // not read: it is not downloaded).
+        let own = match prep.windows {
+            true => self.own_layers_view(step)?,
+            false => None,
+        };
+        let base: &dyn wharf_layer::WindowsBase = match &own {
+            Some((view, _)) => view,
+            None => &NoBase,
+        };
         let layer = self
             .layers
             .write_layer(|mut blob| -> Result<_, SourceError> {
                 let out: &mut dyn std::io::Write = &mut blob;
                 let mut writer = match (prep.windows, origin) {
-                    (true, _) => CopyWriter::windows(out, &NoBase, options)?,
+                    (true, _) => CopyWriter::windows(out, base, options)?,
                     (false, Origin::Context) => CopyWriter::linux(out, options),
                     (false, Origin::Stage) => {
                         CopyWriter::linux_from_stage(out, self.config.source_date_epoch, options)
@@ -452,6 +463,35 @@ impl StageExec<'_> {
             warnings,
             created: Some(self.config.time()),
         })
+    }
+
+    /// The view of the layers this build made in the stage so far (none:
+    /// `None`), with its spool directory.
+    fn own_layers_view(
+        &self,
+        step: &CopyStep<'_>,
+    ) -> Result<Option<(StageView, tempfile::TempDir)>, BuildError> {
+        let own = &step.layers[step.base_layers.min(step.layers.len())..];
+        if own.is_empty() {
+            return Ok(None);
+        }
+        self.fetch_layers(None, own).map_err(|m| {
+            self.step_err(step.ins.line, format!("reading the stage's layers: {m}"))
+        })?;
+        let store = self.layers.store();
+        let paths: Vec<_> = own
+            .iter()
+            .map(|l| store.blob_path(&l.descriptor.digest))
+            .collect();
+        let spool = self.layers.temp_dir()?;
+        let view = StageView::from_layers(
+            LayerOs::Windows,
+            &paths,
+            spool.path(),
+            &ViewOptions::default(),
+        )
+        .map_err(|e| self.step_err(step.ins.line, format!("reading the stage's layers: {e}")))?;
+        Ok(Some((view, spool)))
     }
 
     /// A read-only view of `from`'s files, its base layers fetched first;

@@ -28,6 +28,8 @@ pub struct StageResult {
     /// The registry image the stage is ultimately based on (where its
     /// base layers can be downloaded from, when something reads them).
     pub base_reference: Option<Reference>,
+    /// How many of `layers` are that image's.
+    pub base_layers: usize,
 }
 
 /// One COPY or ADD as the stage loop hands it over.
@@ -45,6 +47,8 @@ pub(crate) struct CopyStep<'a> {
     /// The stage's layers so far and the registry image they come from.
     pub layers: &'a [LayerRef],
     pub base_reference: Option<&'a Reference>,
+    /// How many of `layers` are the base image's (the rest this build made).
+    pub base_layers: usize,
 }
 
 /// One RUN as the stage loop hands it over.
@@ -75,6 +79,8 @@ struct StageState {
     workdir_before: String,
     /// The registry image the stage is ultimately based on.
     base_reference: Option<Reference>,
+    /// How many of `layers` are that image's.
+    base_layers: usize,
 }
 
 /// Runs stages of one target.
@@ -190,6 +196,7 @@ impl StageExec<'_> {
             layers: st.layers,
             chain: st.chain,
             base_reference: st.base_reference,
+            base_layers: st.base_layers,
         })
     }
 
@@ -205,6 +212,11 @@ impl StageExec<'_> {
             Base::Image { .. } => base.map(|b| b.reference.clone()),
             Base::Stage { index, .. } => done.get(index).and_then(|r| r.base_reference.clone()),
             Base::Scratch => None,
+        };
+        let base_layers = match (&stage.base, base) {
+            (Base::Stage { index, .. }, _) => done.get(index).map_or(0, |r| r.base_layers),
+            (Base::Image { .. }, Some(b)) => b.layers.len(),
+            _ => 0,
         };
         let (config, layers, chain) = match (&stage.base, base) {
             (Base::Stage { index, .. }, _) => {
@@ -242,6 +254,7 @@ impl StageExec<'_> {
             )),
             workdir_before,
             base_reference,
+            base_layers,
         })
     }
 
@@ -299,6 +312,7 @@ impl StageExec<'_> {
                     workdir_before: &st.workdir_before,
                     layers: &st.layers,
                     base_reference: st.base_reference.as_ref(),
+                    base_layers: st.base_layers,
                 };
                 let (record, hit, key) = self.copy_step(&step, done, events)?;
                 let layer = record.layer;
@@ -356,6 +370,7 @@ impl StageExec<'_> {
                     .map_err(|m| self.step_err(line, format!("{what}={reference}: {m}")))?;
                 Ok(StageResult {
                     config: base.config,
+                    base_layers: base.layers.len(),
                     layers: base.layers,
                     chain: CacheKey::of_base(&base.manifest_digest),
                     base_reference: Some(base.reference),

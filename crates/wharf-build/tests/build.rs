@@ -587,3 +587,49 @@ fn prune_waits_until_the_build_output_is_delivered() {
     assert_eq!(f.store.blob_size(&layer), None);
     assert_eq!(report.kept_blobs, kept);
 }
+
+#[test]
+fn windows_copies_keep_one_spelling_per_path_and_linux_sees_one_directory() {
+    let f = fixture();
+    fs::create_dir_all(f.context.join("v1/bin")).unwrap();
+    fs::write(f.context.join("v1/bin/app.exe"), "v1").unwrap();
+    fs::create_dir_all(f.context.join("v2")).unwrap();
+    fs::write(f.context.join("v2/App.exe"), "v2").unwrap();
+    let df = "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022 AS win\n\
+              COPY v1/ C:/app/\n\
+              COPY v2/App.exe C:/APP/BIN/\n\
+              FROM scratch\n\
+              COPY --from=win /app/ /out/\n";
+    let resolver = WindowsBases {
+        layers: vec![stored_base_layer(&f.store)],
+    };
+    let mut req = request(&f.context, df);
+    req.options.target = Some("win".into());
+    let (out, _) = run_build(&config(&f.store, false), &req, &resolver);
+    let second = &out.images[0].layers[2].descriptor;
+    check_windows_layer(&f.store, second);
+    let names = layer_names(&f.store, second);
+    // NTFS keeps the first spelling: the file replaces app\bin\app.exe.
+    assert!(
+        names.contains(&"Files/app/bin/app.exe".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("Files/APP")),
+        "{names:?}"
+    );
+
+    // The stage copied to Linux: one directory, the second COPY's bytes.
+    let (out, _) = run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &resolver,
+    );
+    let linux = layer_entries(&f.store, &out.images[0].layers[0].descriptor);
+    let files: Vec<&(String, String)> = linux.iter().filter(|(_, c)| !c.is_empty()).collect();
+    assert_eq!(
+        files,
+        [&("out/bin/app.exe".to_string(), "v2".to_string())],
+        "{linux:?}"
+    );
+}

@@ -349,3 +349,46 @@ fn independent_checker_catches_each_violation() {
         assert!(report.contains(expect), "{name}: checker said:\n{report}");
     }
 }
+
+#[test]
+fn paths_keep_the_spelling_the_layer_or_the_base_gave_them() {
+    struct Base;
+    impl WindowsBase for Base {
+        fn dir_meta(&self, _: &str) -> Option<WinMeta> {
+            None
+        }
+        fn children(&self, _: &str) -> Vec<String> {
+            Vec::new()
+        }
+        fn spelling(&self, path: &str) -> Option<String> {
+            match path.to_ascii_lowercase().as_str() {
+                "windows" => Some("Windows".into()),
+                "windows/system32" => Some("Windows/System32".into()),
+                _ => None,
+            }
+        }
+    }
+    let mut w = WindowsLayerWriter::new(Vec::new(), &Base, opts()).unwrap();
+    w.add_dir("app", None).unwrap();
+    w.add_file("APP/BIN/App.exe", 1, None, &mut &b"x"[..])
+        .unwrap();
+    w.add_file("WINDOWS/system32/drivers/x.sys", 1, None, &mut &b"y"[..])
+        .unwrap();
+    let out = w.finish().unwrap();
+    let mut names = Vec::new();
+    for e in tar::Archive::new(out.as_slice()).entries().unwrap() {
+        names.push(e.unwrap().path().unwrap().to_string_lossy().to_string());
+    }
+    assert!(
+        names.contains(&"Files/app/BIN/App.exe".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("Files/APP")),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"Files/Windows/System32/drivers/x.sys".to_string()),
+        "{names:?}"
+    );
+}

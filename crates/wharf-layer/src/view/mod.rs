@@ -236,4 +236,10 @@ impl WindowsBase for StageView {
     fn children(&self, path: &str) -> Vec<String> {
         StageView::children(self, path)
     }
+
+    fn spelling(&self, path: &str) -> Option<String> {
+        self.entry(path)
+            .filter(|_| !path.is_empty())
+            .map(|e| e.path.clone())
+    }
 }

@@ -25,6 +25,11 @@ use std::io::{Read, Write};
 pub trait WindowsBase {
     /// Metadata of directory `path` (container path, case-insensitive) if the base has it.
     fn dir_meta(&self, path: &str) -> Option<WinMeta>;
+    /// `path` as the base spells it, if the base has it (NTFS keeps the
+    /// first spelling of a name; a layer must not add a second).
+    fn spelling(&self, _path: &str) -> Option<String> {
+        None
+    }
     /// Names of the children of directory `path` in the base.
     fn children(&self, path: &str) -> Vec<String>;
 }
@@ -57,8 +62,9 @@ pub struct WindowsLayerWriter<'b, W: Write> {
     tar: TarWriter<W>,
     base: &'b dyn WindowsBase,
     opts: WindowsLayerOptions,
-    /// Case-folded container paths of directories written (root is "").
-    dirs: HashSet<String>,
+    /// Case-folded container paths of directories written (root is ""),
+    /// with the spelling written.
+    dirs: HashMap<String, String>,
     /// Case-folded path → written path of every regular file, for hardlinks.
     files: HashMap<String, String>,
     /// Case-folded paths of every entry, to refuse duplicates.
@@ -76,7 +82,7 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
             tar: TarWriter::new(inner),
             base,
             opts,
-            dirs: HashSet::new(),
+            dirs: HashMap::new(),
             files: HashMap::new(),
             written: HashSet::new(),
             hives: HashSet::new(),
@@ -85,13 +91,37 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
         let meta = WinMeta::default_dir(w.opts.timestamp);
         w.raw_dir("Hives", &meta)?;
         w.raw_dir("Files", &base.dir_meta("").unwrap_or(meta))?;
-        w.dirs.insert(String::new());
+        w.dirs.insert(String::new(), String::new());
         Ok(w)
     }
 
     /// The base this layer is written on.
     pub fn base(&self) -> &'b dyn WindowsBase {
         self.base
+    }
+
+    /// `path` with each component spelled as this layer or the base
+    /// already spells it: NTFS names are case-insensitive and keep their
+    /// first spelling, so `APP/BIN/x` over an existing `app/bin` is
+    /// written `app/bin/x`, never as a second directory.
+    pub fn canonical(&self, path: &str) -> String {
+        // A path the layer refuses stays as given, for the refusal to name.
+        if self.check_path(path).is_err() {
+            return path.to_string();
+        }
+        let mut out = String::new();
+        for comp in path.split('/') {
+            let candidate = if out.is_empty() {
+                comp.to_string()
+            } else {
+                format!("{out}/{comp}")
+            };
+            out = match self.dirs.get(&fold_case(&candidate)) {
+                Some(spelled) => spelled.clone(),
+                None => self.base.spelling(&candidate).unwrap_or(candidate),
+            };
+        }
+        out
     }
 
     fn check_path(&self, path: &str) -> Result<()> {
@@ -153,7 +183,7 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
             }
             prefix.push_str(c);
             let key = fold_case(&prefix);
-            if self.dirs.contains(&key) {
+            if self.dirs.contains_key(&key) {
                 continue;
             }
             if self.written.contains(&key) {
@@ -167,7 +197,7 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
                 .dir_meta(&prefix)
                 .unwrap_or_else(|| WinMeta::default_dir(self.opts.timestamp));
             self.raw_dir(&format!("Files/{prefix}"), &meta)?;
-            self.dirs.insert(key.clone());
+            self.dirs.insert(key.clone(), prefix.clone());
             self.written.insert(key);
         }
         Ok(())
@@ -181,19 +211,21 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
     /// Whether directory `path` is in the layer already (added or declared as
     /// an ancestor).
     pub fn has_dir(&self, path: &str) -> bool {
-        self.dirs.contains(&fold_case(path))
+        self.dirs.contains_key(&fold_case(path))
     }
 
     /// Adds directory `path`. Without `meta`, the base's metadata is reused when
     /// the base has the directory, else defaults.
     pub fn add_dir(&mut self, path: &str, meta: Option<WinMeta>) -> Result<()> {
+        let canonical = self.canonical(path);
+        let path = canonical.as_str();
         self.begin(path)?;
         let meta = meta
             .or_else(|| self.base.dir_meta(path))
             .unwrap_or_else(|| WinMeta::default_dir(self.opts.timestamp));
         self.raw_dir(&format!("Files/{path}"), &meta)?;
         let key = fold_case(path);
-        self.dirs.insert(key.clone());
+        self.dirs.insert(key.clone(), path.to_string());
         self.written.insert(key);
         Ok(())
     }
@@ -206,6 +238,8 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
         meta: Option<WinMeta>,
         data: &mut dyn Read,
     ) -> Result<()> {
+        let canonical = self.canonical(path);
+        let path = canonical.as_str();
         self.begin(path)?;
         let mut m = meta.unwrap_or_else(|| WinMeta::default_file(self.opts.timestamp));
         m.attributes &= !(FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT);
@@ -232,6 +266,8 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
         is_dir: bool,
         meta: Option<WinMeta>,
     ) -> Result<()> {
+        let canonical = self.canonical(path);
+        let path = canonical.as_str();
         self.begin(path)?;
         let mut m = meta.unwrap_or_else(|| {
             if is_dir {
@@ -260,6 +296,8 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
 
     /// Adds a hardlink to a file written earlier in this layer.
     pub fn add_hardlink(&mut self, path: &str, target: &str, meta: Option<WinMeta>) -> Result<()> {
+        let canonical = self.canonical(path);
+        let path = canonical.as_str();
         let Some(actual) = self.files.get(&fold_case(target)).cloned() else {
             return Err(Error::WindowsLayer {
                 path: path.into(),
@@ -285,6 +323,8 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
 
     /// Deletes `path` of the base.
     pub fn add_whiteout(&mut self, path: &str) -> Result<()> {
+        let canonical = self.canonical(path);
+        let path = canonical.as_str();
         if self.opts.base_layer {
             return Err(Error::WindowsLayer {
                 path: path.into(),
@@ -310,6 +350,8 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
     /// understand opaque markers, so one whiteout per base child is written.
     /// Returns how many whiteouts were written.
     pub fn add_opaque_dir(&mut self, path: &str) -> Result<usize> {
+        let canonical = self.canonical(path);
+        let path = canonical.as_str();
         let children = self.base.children(path);
         for c in &children {
             let child = if path.is_empty() {
@@ -370,6 +412,8 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
         meta: Option<WinMeta>,
         data: &mut dyn Read,
     ) -> Result<()> {
+        let canonical = self.canonical(path);
+        let path = canonical.as_str();
         let full = format!("{path}:{stream}");
         if let Some(p) = ntfs_name_problem(stream) {
             return Err(Error::NtfsName {
@@ -384,7 +428,7 @@ impl<'b, W: Write> WindowsLayerWriter<'b, W> {
                 .strip_prefix(&owner)
                 .is_some_and(|rest| rest.starts_with(':'));
         let key = fold_case(path);
-        if !follows || !(self.files.contains_key(&key) || self.dirs.contains(&key)) {
+        if !follows || !(self.files.contains_key(&key) || self.dirs.contains_key(&key)) {
             return Err(Error::WindowsLayer {
                 path: full,
                 reason: "an alternate data stream must directly follow its file or directory"
