@@ -13,6 +13,7 @@ mod context_digest;
 pub mod options;
 pub mod packages;
 pub mod provenance;
+pub mod rpmdb;
 pub mod sbom;
 
 pub use collect::{attest_images, AttestInputs};

@@ -1,14 +1,12 @@
 //! Installed packages, read from the package databases in an image's
-//! files: dpkg (`var/lib/dpkg/status`) and apk (`lib/apk/db/installed`).
-//! rpm's database (`var/lib/rpm/rpmdb.sqlite`, or Berkeley DB before it)
-//! is not read: there is no maintained pure-Rust SQLite reader, and
-//! linking C SQLite for one list is not worth its weight here
-//! (docs/attestations.md).
+//! files: dpkg (`var/lib/dpkg/status`) and apk (`lib/apk/db/installed`)
+//! here, rpm's SQLite database in [`super::rpmdb`] (Berkeley DB and ndb
+//! databases of older rpm releases are not read; docs/attestations.md).
 
 /// One installed package.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Package {
-    /// `deb` or `apk` (the purl type).
+    /// `deb`, `apk` or `rpm` (the purl type).
     pub kind: &'static str,
     pub name: String,
     pub version: String,
@@ -23,16 +21,28 @@ impl Package {
     /// The package URL (`pkg:deb/debian/name@version?arch=amd64`) with
     /// `distro` (os-release `ID`) as its namespace.
     pub fn purl(&self, distro: &str) -> String {
+        // An rpm epoch is a qualifier in purls (`...@2.0-4?epoch=3`).
+        let (epoch, version) = match self.version.split_once(':') {
+            Some((e, v)) if self.kind == "rpm" => (Some(e), v),
+            _ => (None, self.version.as_str()),
+        };
         let mut s = format!(
             "pkg:{}/{}/{}@{}",
             self.kind,
             purl_escape(distro),
             purl_escape(&self.name),
-            purl_escape(&self.version)
+            purl_escape(version)
         );
+        let mut qualifiers = Vec::new();
         if let Some(a) = &self.architecture {
-            s.push_str("?arch=");
-            s.push_str(&purl_escape(a));
+            qualifiers.push(format!("arch={}", purl_escape(a)));
+        }
+        if let Some(e) = epoch {
+            qualifiers.push(format!("epoch={}", purl_escape(e)));
+        }
+        if !qualifiers.is_empty() {
+            s.push('?');
+            s.push_str(&qualifiers.join("&"));
         }
         s
     }

@@ -96,6 +96,23 @@ pub fn read_contents(view: &StageView, windows: bool) -> std::io::Result<Content
     if let Some(text) = read("lib/apk/db/installed") {
         out.packages.extend(apk_installed(&text));
     }
+    // rpm 4.16+: Fedora 36+ and RHEL 9 keep it under /usr/lib/sysimage.
+    for db in [
+        "usr/lib/sysimage/rpm/rpmdb.sqlite",
+        "var/lib/rpm/rpmdb.sqlite",
+    ] {
+        let Some(e) = view.entry(db) else { continue };
+        let mut bytes = Vec::new();
+        if let Ok(mut r) = view.open(e) {
+            // 512 MiB bounds a hostile one; real ones are tens of MiB.
+            if r.by_ref().take(512 << 20).read_to_end(&mut bytes).is_ok() {
+                // A damaged database lists nothing rather than failing the build.
+                out.packages
+                    .extend(super::rpmdb::rpm_packages(&bytes).unwrap_or_default());
+                break;
+            }
+        }
+    }
     Ok(out)
 }
 
