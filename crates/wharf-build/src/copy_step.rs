@@ -211,16 +211,9 @@ impl StageExec<'_> {
             "{}:{line}: ADD {} at commit {commit}",
             self.file, g.remote
         )));
-        let root = g.root_in(&checkout);
-        if !root.is_dir() {
-            return Err(self.step_err(
-                line,
-                format!(
-                    "ADD {}: the repository has no directory {}",
-                    g.remote, g.subdir
-                ),
-            ));
-        }
+        let root = g
+            .root_in(&checkout)
+            .map_err(|m| self.step_err(line, format!("ADD {}: {m}", g.remote)))?;
         Ok((BuildContext::new(root, None), tmp))
     }
 

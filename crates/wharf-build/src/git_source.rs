@@ -103,19 +103,59 @@ impl GitSource {
         Ok(commit)
     }
 
-    /// The directory of the checkout to copy.
-    pub fn root_in(&self, checkout: &Path) -> PathBuf {
+    /// The directory of the checkout to copy. The subdirectory is the
+    /// repository's: a `..` or a symlink leading out of the checkout is
+    /// refused (a Dockerfile must not reach the build host's files).
+    pub fn root_in(&self, checkout: &Path) -> Result<PathBuf, String> {
         if self.subdir.is_empty() {
-            checkout.to_path_buf()
-        } else {
-            checkout.join(&self.subdir)
+            return Ok(checkout.to_path_buf());
         }
+        if self.subdir.split('/').any(|c| c == "..") {
+            return Err(format!(
+                "the subdirectory {:?} climbs out of the repository",
+                self.subdir
+            ));
+        }
+        let inside = checkout.join(&self.subdir);
+        let (Ok(real), Ok(top)) = (inside.canonicalize(), checkout.canonicalize()) else {
+            return Err(format!("the repository has no directory {:?}", self.subdir));
+        };
+        if !real.starts_with(&top) {
+            return Err(format!(
+                "the subdirectory {:?} is a link out of the repository",
+                self.subdir
+            ));
+        }
+        if !real.is_dir() {
+            return Err(format!("the repository has no directory {:?}", self.subdir));
+        }
+        Ok(real)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subdirectories_stay_inside_the_checkout() {
+        let d = tempfile::tempdir().unwrap();
+        let checkout = d.path().join("checkout");
+        std::fs::create_dir_all(checkout.join("docs")).unwrap();
+        std::fs::create_dir_all(d.path().join("outside")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(d.path().join("outside"), checkout.join("link")).unwrap();
+        let root =
+            |f: &str| GitSource::parse(&format!("https://h/r.git#main:{f}")).root_in(&checkout);
+        assert!(root("docs").unwrap().ends_with("docs"));
+        assert!(root("../outside").unwrap_err().contains("climbs out"));
+        assert!(root("docs/../../outside")
+            .unwrap_err()
+            .contains("climbs out"));
+        #[cfg(unix)]
+        assert!(root("link").unwrap_err().contains("link out"));
+        assert!(root("missing").unwrap_err().contains("no directory"));
+    }
 
     #[test]
     fn fragments() {

@@ -45,11 +45,7 @@ impl RemoteContext {
             RemoteContext::Git(g) => {
                 let checkout = into.join("checkout");
                 g.checkout(&checkout, false)?;
-                let root = g.root_in(&checkout);
-                if !root.is_dir() {
-                    return Err(format!("the repository has no directory {:?}", g.subdir));
-                }
-                Ok(root)
+                g.root_in(&checkout)
             }
             #[cfg(not(target_os = "linux"))]
             RemoteContext::Tarball(_) => {

@@ -548,4 +548,17 @@ fn add_checks_out_git_repositories() {
             .any(|(n, _, _)| n.starts_with("docs/readme")),
         "only the subdirectory"
     );
+    // A subdirectory that climbs out of the checkout (into the build
+    // host's files) is refused, naming the line.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM scratch\nADD git://127.0.0.1:{port}/app.git#main:../../.. /host/\n"),
+    )
+    .unwrap();
+    let (out, _, stderr) = run(wharf().args(["build", "--store"]).arg(&store).arg(&ctx));
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("Dockerfile:2") && stderr.contains("climbs out of the repository"),
+        "{stderr}"
+    );
 }
