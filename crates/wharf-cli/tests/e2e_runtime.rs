@@ -11,28 +11,10 @@
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{check_windows_layer, json, ok, run, wharf};
+use common::{check_windows_layer, json, ok, registry_with_busybox_in, run, wharf};
 use std::path::{Path, PathBuf};
 use wharf_store::Store;
-use wharf_testkit::registry::{start, Auth, Registry};
-
-/// A registry holding `<host>/base/busybox:1`.
-fn registry_with_busybox(dir: &Path) -> (Registry, String) {
-    assert!(
-        wharf_testkit::busybox::available(),
-        "install Debian's busybox-static"
-    );
-    let reg = start(Auth::None, None);
-    let src = Store::open(dir.join("src")).unwrap();
-    let name = format!("{}/base/busybox:1", reg.host());
-    wharf_testkit::busybox::store_busybox_image(&src, &name);
-    ok(wharf()
-        .arg("push")
-        .arg("--store")
-        .arg(dir.join("src"))
-        .arg(&name));
-    (reg, name)
-}
+use wharf_testkit::registry::Registry;
 
 /// Builds and pushes `<host>/fixture/<name>:1`: busybox with `scripts`
 /// (name, text) as executables in /usr/local/bin.
@@ -241,7 +223,7 @@ fn arg(name: &str, value: &str) -> [String; 2] {
 fn interpreted_runtimes_build_and_run_from_fixture_toolchains() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (reg, busybox) = registry_with_busybox(d);
+    let (reg, busybox) = registry_with_busybox_in(d);
     let node = push_toolchain(&reg, d, &busybox, "node", &[("npm", NPM)]);
     let python = push_toolchain(&reg, d, &busybox, "python", &[("python", PYTHON)]);
     let deno = push_toolchain(&reg, d, &busybox, "deno", &[("deno", DENO)]);
@@ -303,7 +285,7 @@ fn interpreted_runtimes_build_and_run_from_fixture_toolchains() {
 fn runtime_zimagefile_sets_the_output_stage_fields() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (reg, busybox) = registry_with_busybox(d);
+    let (reg, busybox) = registry_with_busybox_in(d);
     let node = push_toolchain(&reg, d, &busybox, "node", &[("npm", NPM)]);
     let zimagefile = format!(
         "version: \"1\"\nruntime: node20\nargs:\n  NODE_IMAGE: {node}\nenv:\n  GREETING: hi\n\
@@ -462,7 +444,7 @@ fn layer_files(path: &Path) -> Vec<(String, String)> {
 fn compiled_runtimes_build_for_linux_and_for_two_windows_versions() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (reg, busybox) = registry_with_busybox(d);
+    let (reg, busybox) = registry_with_busybox_in(d);
     let go = push_toolchain(&reg, d, &busybox, "go", &[("go", GO)]);
     let rust = push_toolchain(
         &reg,

@@ -7,11 +7,9 @@
 #![cfg(target_os = "linux")]
 
 mod common;
-use common::{json, ok, run, wharf};
+use common::{json, ok, registry_with_busybox_in, run, wharf};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use wharf_store::Store;
-use wharf_testkit::registry::{start, Auth, Registry};
 
 /// A core module: the header, then a custom section `w` holding `payload`.
 fn module(payload: &str) -> Vec<u8> {
@@ -91,23 +89,6 @@ fn read_back(dir: &Path, tag: &str) -> Vec<u8> {
     std::fs::read(copy.join("blobs/sha256").join(&digest["sha256:".len()..])).unwrap()
 }
 
-fn registry_with_busybox(dir: &Path) -> (Registry, String) {
-    assert!(
-        wharf_testkit::busybox::available(),
-        "install Debian's busybox-static"
-    );
-    let reg = start(Auth::None, None);
-    let src = Store::open(dir.join("src")).unwrap();
-    let name = format!("{}/base/busybox:1", reg.host());
-    wharf_testkit::busybox::store_busybox_image(&src, &name);
-    ok(wharf()
-        .arg("push")
-        .arg("--store")
-        .arg(dir.join("src"))
-        .arg(&name));
-    (reg, name)
-}
-
 fn context(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> PathBuf {
     let ctx = dir.join(name);
     std::fs::create_dir_all(&ctx).unwrap();
@@ -121,7 +102,7 @@ fn context(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> PathBuf {
 fn wasm_modules_become_cncf_artifacts_read_back_by_skopeo_and_umoci() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (reg, busybox) = registry_with_busybox(d);
+    let (reg, busybox) = registry_with_busybox_in(d);
     let store = d.join("store");
 
     // A prebuilt module from the context.

@@ -65,19 +65,28 @@ pub fn has_env(config: &serde_json::Value, entry: &str) -> bool {
 /// store, and that name.
 #[cfg(target_os = "linux")]
 pub fn registry_with_busybox() -> (wharf_testkit::registry::Registry, tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (reg, name) = registry_with_busybox_in(dir.path());
+    (reg, dir, name)
+}
+
+/// [`registry_with_busybox`] with its source store under `dir/src`.
+#[cfg(target_os = "linux")]
+pub fn registry_with_busybox_in(
+    dir: &std::path::Path,
+) -> (wharf_testkit::registry::Registry, String) {
     assert!(
         wharf_testkit::busybox::available(),
         "install Debian's busybox-static"
     );
     let reg = wharf_testkit::registry::start(wharf_testkit::registry::Auth::None, None);
-    let dir = tempfile::tempdir().unwrap();
-    let src = wharf_store::Store::open(dir.path().join("src")).unwrap();
+    let src = wharf_store::Store::open(dir.join("src")).unwrap();
     let name = format!("{}/base/busybox:1", reg.host());
     wharf_testkit::busybox::store_busybox_image(&src, &name);
     ok(wharf()
         .arg("push")
         .arg("--store")
-        .arg(dir.path().join("src"))
+        .arg(dir.join("src"))
         .arg(&name));
-    (reg, dir, name)
+    (reg, name)
 }
