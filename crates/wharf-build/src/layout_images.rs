@@ -115,17 +115,22 @@ impl<'a> LayoutResolver<'a> {
     }
 }
 
-fn blob_path(dir: &Path, d: &Digest) -> PathBuf {
+/// Where an OCI image layout keeps the blob `d`.
+pub(crate) fn layout_blob_path(dir: &Path, d: &Digest) -> PathBuf {
     dir.join("blobs").join(d.algorithm().name()).join(d.hex())
 }
 
-/// Copies the blob `d` of the layout into the store (verified) unless the
-/// store has it.
-fn copy_in(dir: &Path, d: &Descriptor, store: &Store) -> Result<(), ResolveError> {
+/// Copies the blob `d` of the OCI layout `dir` into the store (verified
+/// against its digest and size) unless the store has it.
+pub(crate) fn copy_layout_blob(
+    dir: &Path,
+    d: &Descriptor,
+    store: &Store,
+) -> Result<(), ResolveError> {
     if store.blob_size(&d.digest) == Some(d.size) {
         return Ok(());
     }
-    let path = blob_path(dir, &d.digest);
+    let path = layout_blob_path(dir, &d.digest);
     let mut f = fs::File::open(&path).map_err(|e| {
         ResolveError::Unavailable(format!(
             "{}: {e}; the layout lacks a blob its manifests name",
@@ -148,7 +153,7 @@ fn read_json<T: serde::de::DeserializeOwned>(
     store: &Store,
     what: &'static str,
 ) -> Result<T, ResolveError> {
-    copy_in(dir, d, store)?;
+    copy_layout_blob(dir, d, store)?;
     store.read_json(&d.digest, what).map_err(ResolveError::from)
 }
 
@@ -220,7 +225,7 @@ impl BaseResolver for LayoutResolver<'_> {
         let manifest: ImageManifest = read_json(dir, &manifest_desc, store, "image manifest")?;
         let config: ImageConfig = read_json(dir, &manifest.config, store, "image configuration")?;
         for l in &manifest.layers {
-            copy_in(dir, l, store)?;
+            copy_layout_blob(dir, l, store)?;
         }
         ResolvedBase::from_parts(
             image.reference.clone(),
@@ -250,7 +255,7 @@ impl BaseResolver for LayoutResolver<'_> {
         match self.image(reference) {
             Some(image) => {
                 for l in layers {
-                    copy_in(&image.dir, &l.descriptor, store)?;
+                    copy_layout_blob(&image.dir, &l.descriptor, store)?;
                 }
                 Ok(())
             }

@@ -6,6 +6,7 @@
 use super::document::{CacheDocument, CACHE_CONFIG_MEDIA_TYPE};
 use super::{CacheEntry, CacheError, CacheExportReport, ImportedCache};
 use crate::api::BaseResolver;
+use crate::layout_images::layout_blob_path as blob_path;
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::Write;
@@ -14,10 +15,6 @@ use wharf_oci::{Descriptor, Digest, ImageIndex, ImageManifest, ANNOTATION_REF_NA
 use wharf_store::Store;
 
 const REF_NAME: &str = "latest";
-
-fn blob_path(dir: &Path, d: &Digest) -> std::path::PathBuf {
-    dir.join("blobs").join(d.algorithm().name()).join(d.hex())
-}
 
 /// Reads a small verified blob of the layout.
 fn read_blob(dir: &Path, d: &Descriptor, limit: u64) -> Result<Vec<u8>, String> {

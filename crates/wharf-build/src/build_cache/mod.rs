@@ -29,7 +29,7 @@ use crate::layer_store::{LayerRecord, RunRecord};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use wharf_oci::{Digest, LayerRef, Reference};
-use wharf_store::{Expected, RecordSpace, Store};
+use wharf_store::{RecordSpace, Store};
 
 /// One cache record: its key, the namespace it lives in (layers of
 /// exported stages or plain tars of the others) and what it holds.
@@ -242,38 +242,14 @@ impl ImportedCache {
                 Some(BlobSource::Registry(r)) => {
                     resolver.fetch_layers(r, std::slice::from_ref(l), store)?
                 }
-                Some(BlobSource::Layout(dir)) => copy_layout_blob(dir, l, store)?,
+                Some(BlobSource::Layout(dir)) => {
+                    crate::layout_images::copy_layout_blob(dir, &l.descriptor, store)?
+                }
                 None => {}
             }
         }
         Ok(())
     }
-}
-
-/// Copies the blob `layer` of the OCI layout `dir` into the store,
-/// verified against its digest and size.
-fn copy_layout_blob(
-    dir: &std::path::Path,
-    layer: &LayerRef,
-    store: &Store,
-) -> Result<(), ResolveError> {
-    let d = &layer.descriptor.digest;
-    let path = dir.join("blobs").join(d.algorithm().name()).join(d.hex());
-    let mut file = std::fs::File::open(&path).map_err(|e| {
-        ResolveError::Unavailable(format!(
-            "the build cache at {} lacks the layer {d} ({e}); run the build without --cache-from or export the cache again",
-            dir.display()
-        ))
-    })?;
-    let mut w = store.blob_writer(Some(Expected {
-        digest: d.clone(),
-        size: Some(layer.descriptor.size),
-    }))?;
-    std::io::copy(&mut file, &mut w).map_err(|e| {
-        ResolveError::Unavailable(format!("copying {} into the store: {e}", path.display()))
-    })?;
-    w.commit()?;
-    Ok(())
 }
 
 /// Reads the caches at `locations` (registry tags through `resolver`,
