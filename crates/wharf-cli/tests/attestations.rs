@@ -418,45 +418,6 @@ fn windows_sbom_lists_its_own_files_and_names_the_base() {
     );
 }
 
-/// An rpm database written by rpm itself (Debian's `rpm` package), with
-/// one package, in `dir/db/rpmdb.sqlite`.
-fn rpm_database(dir: &Path) -> PathBuf {
-    let run_ok = |cmd: &mut Command| {
-        let out = cmd
-            .output()
-            .expect("rpm and rpmbuild (install Debian's rpm package)");
-        assert!(
-            out.status.success(),
-            "{cmd:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let spec = dir.join("hello.spec");
-    std::fs::write(
-        &spec,
-        "Name: hello-wharf\nVersion: 1.2.3\nRelease: 4\nSummary: t\nLicense: MIT\nBuildArch: noarch\n%description\nt\n%files\n",
-    )
-    .unwrap();
-    run_ok(
-        Command::new("rpmbuild")
-            .arg("--define")
-            .arg(format!("_topdir {}", dir.join("top").display()))
-            .arg("-bb")
-            .arg(&spec),
-    );
-    let db = dir.join("db");
-    std::fs::create_dir_all(&db).unwrap();
-    run_ok(Command::new("rpm").arg("--dbpath").arg(&db).arg("--initdb"));
-    run_ok(
-        Command::new("rpm")
-            .arg("--dbpath")
-            .arg(&db)
-            .args(["-i", "--justdb", "--nodeps", "--ignorearch", "--ignoreos"])
-            .arg(dir.join("top/RPMS/noarch/hello-wharf-1.2.3-4.noarch.rpm")),
-    );
-    db.join("rpmdb.sqlite")
-}
-
 #[test]
 fn sbom_lists_the_packages_of_an_rpm_database() {
     let dir = tempfile::tempdir().unwrap();
@@ -465,7 +426,14 @@ fn sbom_lists_the_packages_of_an_rpm_database() {
         "FROM scratch\nCOPY os-release /etc/os-release\nCOPY rpmdb.sqlite /usr/lib/sysimage/rpm/rpmdb.sqlite\n",
     );
     std::fs::write(ctx.join("os-release"), "ID=fedora\nVERSION_ID=40\n").unwrap();
-    std::fs::copy(rpm_database(dir.path()), ctx.join("rpmdb.sqlite")).unwrap();
+    let package = wharf_testkit::rpm::RpmPackage {
+        name: "hello-wharf",
+        version: "1.2.3",
+        epoch: None,
+        description: "t",
+    };
+    let db = wharf_testkit::rpm::rpm_database(&dir.path().join("rpm"), &[package]);
+    std::fs::copy(db, ctx.join("rpmdb.sqlite")).unwrap();
     let layout = dir.path().join("layout");
     let (out, _, stderr) = run(to_oci_layout(
         wharf().args(["build", "--sbom=true", "--platform", "linux/amd64"]),

@@ -9,3 +9,4 @@ pub mod busybox;
 pub mod http;
 pub mod images;
 pub mod registry;
+pub mod rpm;

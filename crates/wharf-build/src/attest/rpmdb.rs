@@ -303,55 +303,28 @@ pub fn rpm_packages(db: &[u8]) -> Result<Vec<Package>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-    use std::process::Command;
-
-    fn sh(cmd: &mut Command) {
-        let out = cmd
-            .output()
-            .expect("rpm and rpmbuild (install Debian's rpm package)");
-        assert!(
-            out.status.success(),
-            "{cmd:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    use wharf_testkit::rpm::{rpm_database, RpmPackage};
 
     /// A real rpmdb.sqlite made by rpm itself: one small package, one
     /// whose header spills over several pages (a long description), one
     /// with an epoch.
-    fn real_database(dir: &Path) -> Vec<u8> {
-        let specs = dir.join("SPECS");
-        std::fs::create_dir_all(&specs).unwrap();
+    fn real_database(dir: &std::path::Path) -> Vec<u8> {
         let long = "A long description line for overflow pages. ".repeat(400);
-        for (name, version, epoch, description) in [
-            ("hello-wharf", "1.2.3", None, "short"),
-            ("big-header", "0.1", None, long.as_str()),
-            ("with-epoch", "2.0", Some(3), "epoch"),
-        ] {
-            let epoch = epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default();
-            std::fs::write(
-                specs.join(format!("{name}.spec")),
-                format!("Name: {name}\nVersion: {version}\nRelease: 4\n{epoch}Summary: test\nLicense: MIT and BSD\nVendor: Wharf Tests\nBuildArch: noarch\n%description\n{description}\n%files\n"),
-            )
-            .unwrap();
-            sh(Command::new("rpmbuild")
-                .arg("--define")
-                .arg(format!("_topdir {}", dir.display()))
-                .arg("-bb")
-                .arg(specs.join(format!("{name}.spec"))));
-        }
-        let db = dir.join("db");
-        std::fs::create_dir_all(&db).unwrap();
-        sh(Command::new("rpm").arg("--dbpath").arg(&db).arg("--initdb"));
-        for e in std::fs::read_dir(dir.join("RPMS/noarch")).unwrap() {
-            sh(Command::new("rpm")
-                .arg("--dbpath")
-                .arg(&db)
-                .args(["-i", "--justdb", "--nodeps", "--ignorearch", "--ignoreos"])
-                .arg(e.unwrap().path()));
-        }
-        std::fs::read(db.join("rpmdb.sqlite")).unwrap()
+        let package = |name, version, epoch, description| RpmPackage {
+            name,
+            version,
+            epoch,
+            description,
+        };
+        let db = rpm_database(
+            dir,
+            &[
+                package("hello-wharf", "1.2.3", None, "short"),
+                package("big-header", "0.1", None, &long),
+                package("with-epoch", "2.0", Some(3), "epoch"),
+            ],
+        );
+        std::fs::read(db).unwrap()
     }
 
     #[test]
