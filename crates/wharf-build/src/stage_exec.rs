@@ -10,6 +10,7 @@ use crate::clock::rfc3339;
 use crate::context::BuildContext;
 use crate::layer_store::LayerStore;
 use crate::secrets::SecretSource;
+use crate::workdir_step::WorkdirStep;
 use std::collections::HashMap;
 use wharf_frontend::ast::{AddOptions, Copy, Instruction, Run};
 use wharf_frontend::plan::{Base, PlannedInstruction, Source, StagePlan};
@@ -330,6 +331,25 @@ impl StageExec<'_> {
                 );
                 st.layers.push(layer);
                 Ok((apply(&mut st.cb)?, hit, record.created, Some(key)))
+            }
+            Instruction::Workdir { path } if WorkdirStep::makes_directories(path) => {
+                let step = WorkdirStep {
+                    stage,
+                    ins,
+                    path,
+                    chain: &st.chain,
+                    workdir_before: &st.workdir_before,
+                    layers: &st.layers,
+                    base_reference: st.base_reference.as_ref(),
+                    base_layers: st.base_layers,
+                    config: &st.cb.config,
+                };
+                let (record, hit, next) = self.workdir_step(&step, events)?;
+                st.chain = next;
+                let mut h = apply(&mut st.cb)?;
+                h.empty_layer = record.layer.is_none();
+                st.layers.extend(record.layer);
+                Ok((h, hit, record.created, None))
             }
             _ => {
                 st.chain =

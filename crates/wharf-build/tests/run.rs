@@ -63,8 +63,10 @@ fn run_goes_through_the_executor_and_is_cached() {
     };
     let (out, _) = build(false);
     let img = &out.images[0];
-    assert_eq!(img.layers.len(), 1);
-    let files = layer_entries(&f.store, &img.layers[0].descriptor);
+    // WORKDIR's directory, then the RUN's change.
+    assert_eq!(img.layers.len(), 2);
+    assert_eq!(layer_names(&f.store, &img.layers[0].descriptor), ["work/"]);
+    let files = layer_entries(&f.store, &img.layers[1].descriptor);
     assert_eq!(
         files,
         vec![(

@@ -12,9 +12,12 @@
 //! `Hives/` and `UtilityVM/` are left out, lookups are case-insensitive, and
 //! names that differ only in case within one layer are reported.
 
+mod mkdir;
 #[cfg(unix)]
 mod snapshot;
 mod tar_index;
+
+pub use mkdir::MkdirError;
 
 use crate::error::{Error, Result};
 use crate::windows::meta::WinMeta;

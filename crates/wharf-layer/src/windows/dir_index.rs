@@ -133,6 +133,22 @@ impl WindowsBase for WindowsDirIndex {
             .map(|names| names.iter().cloned().collect())
             .unwrap_or_default()
     }
+
+    fn spelling(&self, path: &str) -> Option<String> {
+        let mut parent = String::new();
+        let mut spelled: Vec<&str> = Vec::new();
+        for name in path.split('/').filter(|c| !c.is_empty()) {
+            let folded = fold_case(name);
+            let found = self
+                .children
+                .get(&parent)?
+                .iter()
+                .find(|n| fold_case(n) == folded)?;
+            spelled.push(found);
+            parent = join(&parent, &folded);
+        }
+        (!spelled.is_empty()).then(|| spelled.join("/"))
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +203,11 @@ mod tests {
         assert_eq!(meta.security_descriptor, system_sd);
         assert_eq!(meta.attributes, 16 | 2048);
         assert_eq!(index.children("Windows/System32"), ["cmd.exe"]);
+        assert_eq!(
+            index.spelling("WINDOWS/system32/CMD.EXE").as_deref(),
+            Some("Windows/System32/cmd.exe")
+        );
+        assert_eq!(index.spelling("Windows/Fonts"), None);
         assert!(index.dir_meta("Temp").is_some());
         index.add_layer(&upper[..], "upper").unwrap();
         assert!(index.dir_meta("Temp").is_none());

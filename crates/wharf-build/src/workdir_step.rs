@@ -1,0 +1,239 @@
+//! One WORKDIR step, as BuildKit makes it (`dispatchWorkdir`): the
+//! directory and any missing parents are created with mode 0755 in a layer
+//! of their own, even when no RUN follows, so the image's working
+//! directory exists. Linux directories belong to the stage's USER (as
+//! `Mkdir(WithParents, WithUser)`); links in the path resolve inside the
+//! stage; a directory that is already there makes no layer (BuildKit drops
+//! the empty diff), and the history entry says so.
+//!
+//! A Linux stage reads its layers (the base's fetched when the store lacks
+//! them, as `--chown` does) to know what exists. A Windows stage knows its
+//! own layers only: the base image is not downloaded for a WORKDIR, so a
+//! directory the base alone has is declared again with default metadata
+//! (docs/dockerfile-conformance.md, "What depends on the layers below").
+//! The result is cached like a RUN's: a layer or nothing.
+
+use crate::api::{BuildError, BuildEvent};
+use crate::cache_key::{instruction_key, CacheKey};
+use crate::layer_store::RunRecord;
+use crate::stage_exec::StageExec;
+use crate::users::{run_user_ids, UserIds};
+use wharf_frontend::plan::{PlannedInstruction, StagePlan};
+use wharf_layer::tarfmt::{EntryKind, TarEntry};
+use wharf_layer::{
+    LayerOs, LinuxLayerOptions, LinuxLayerWriter, StageView, Timestamp, ViewOptions, WindowsBase,
+    WindowsDirIndex, WindowsLayerOptions, WindowsLayerWriter,
+};
+use wharf_oci::{Digest, ImageConfig, LayerRef, Reference};
+
+/// One WORKDIR as the stage loop hands it over.
+pub(crate) struct WorkdirStep<'a> {
+    pub stage: &'a StagePlan,
+    pub ins: &'a PlannedInstruction,
+    /// The directory, resolved against the one before (Linux `/a/b`,
+    /// Windows `C:\a\b`).
+    pub path: &'a str,
+    pub chain: &'a CacheKey,
+    pub workdir_before: &'a str,
+    pub layers: &'a [LayerRef],
+    pub base_reference: Option<&'a Reference>,
+    /// How many of `layers` are the base image's.
+    pub base_layers: usize,
+    pub config: &'a ImageConfig,
+}
+
+impl WorkdirStep<'_> {
+    /// Whether the step can make anything: the root always exists.
+    pub fn makes_directories(path: &str) -> bool {
+        let rest = path
+            .strip_prefix("C:")
+            .or_else(|| path.strip_prefix("c:"))
+            .unwrap_or(path);
+        rest.chars().any(|c| c != '/' && c != '\\')
+    }
+}
+
+impl StageExec<'_> {
+    /// One WORKDIR: what it made, whether that came from the cache, and the
+    /// chain key for the steps after it.
+    pub(crate) fn workdir_step(
+        &self,
+        step: &WorkdirStep<'_>,
+        _events: &mut dyn FnMut(BuildEvent),
+    ) -> Result<(RunRecord, bool, CacheKey), BuildError> {
+        // The directories' times are part of the layer.
+        let epoch = self
+            .config
+            .source_date_epoch
+            .map(|t| Digest::of_bytes(format!("source-date-epoch:{t}").as_bytes()));
+        let key = instruction_key(
+            step.chain,
+            &step.stage.platform,
+            step.workdir_before,
+            step.ins,
+            epoch.as_slice(),
+        );
+        let _claim = self.layers.claim(&key);
+        if !self.config.no_cache {
+            if let Some(hit) = self.layers.cached_run(&key) {
+                return Ok((hit, true, key));
+            }
+        }
+        let layer = match step.stage.platform.is_windows() {
+            true => self.windows_workdir(step)?,
+            false => self.linux_workdir(step)?,
+        };
+        let record = RunRecord {
+            layer,
+            ran_instead: None,
+            created: Some(self.config.time()),
+        };
+        self.layers.remember_run(&key, &record)?;
+        Ok((record, false, key))
+    }
+
+    fn linux_workdir(&self, step: &WorkdirStep<'_>) -> Result<Option<LayerRef>, BuildError> {
+        let line = step.ins.line;
+        let fail = |m: String| self.step_err(line, format!("WORKDIR {}: {m}", step.path));
+        self.fetch_layers(step.base_reference, step.layers)
+            .map_err(|m| fail(format!("reading the stage's layers: {m}")))?;
+        let store = self.layers.store();
+        let paths: Vec<_> = step
+            .layers
+            .iter()
+            .map(|l| store.blob_path(&l.descriptor.digest))
+            .collect();
+        let spool = self.layers.temp_dir()?;
+        let view = StageView::from_layers(
+            LayerOs::Linux,
+            &paths,
+            spool.path(),
+            &ViewOptions::default(),
+        )
+        .map_err(|e| fail(format!("reading the stage's layers: {e}")))?;
+        let missing = view
+            .dirs_to_make(step.path)
+            .map_err(|e| fail(format!("{e}; WORKDIR needs a directory there")))?;
+        if missing.is_empty() {
+            return Ok(None);
+        }
+        let user = step
+            .ins
+            .user
+            .clone()
+            .unwrap_or_else(|| step.config.config.user.clone());
+        let ids = if user.is_empty() {
+            UserIds::default()
+        } else {
+            let read = |path: &str| -> Option<String> {
+                let e = view.entry(path)?;
+                let mut text = String::new();
+                let r = view.open(e).ok()?;
+                std::io::Read::read_to_string(&mut std::io::Read::take(r, 8 << 20), &mut text)
+                    .ok()?;
+                Some(text)
+            };
+            run_user_ids(
+                &user,
+                read("etc/passwd").as_deref(),
+                read("etc/group").as_deref(),
+            )
+            .map_err(|e| fail(e.to_string()))?
+        };
+        let mtime = self.config.time();
+        let layer = self
+            .layers
+            .write_layer(|mut blob| -> Result<_, wharf_layer::Error> {
+                let out: &mut dyn std::io::Write = &mut blob;
+                let mut w = LinuxLayerWriter::new(out, LinuxLayerOptions::default());
+                for dir in &missing {
+                    let mut e = TarEntry::new(format!("{dir}/"), EntryKind::Dir);
+                    (e.uid, e.gid, e.mtime) = (ids.uid.into(), ids.gid.into(), mtime);
+                    w.append(e, None)?;
+                }
+                w.finish()?;
+                Ok(blob)
+            })?
+            .map_err(|e| fail(format!("writing its layer: {e}")))?;
+        Ok(Some(layer))
+    }
+
+    fn windows_workdir(&self, step: &WorkdirStep<'_>) -> Result<Option<LayerRef>, BuildError> {
+        let line = step.ins.line;
+        let fail = |m: String| self.step_err(line, format!("WORKDIR {}: {m}", step.path));
+        let own = &step.layers[step.base_layers.min(step.layers.len())..];
+        self.fetch_layers(None, own)
+            .map_err(|m| fail(format!("reading the stage's layers: {m}")))?;
+        let store = self.layers.store();
+        let paths: Vec<_> = own
+            .iter()
+            .map(|l| store.blob_path(&l.descriptor.digest))
+            .collect();
+        let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+        let index =
+            WindowsDirIndex::from_layers(&refs, ViewOptions::default().max_uncompressed_bytes)
+                .map_err(|e| fail(format!("reading the stage's layers: {e}")))?;
+        let dir = container_path(step.path);
+        if index.dir_meta(&dir).is_some() {
+            return Ok(None);
+        }
+        // A file of that name (or above it) in the stage's own layers.
+        let mut prefix = String::new();
+        for name in dir.split('/') {
+            prefix = if prefix.is_empty() {
+                name.to_string()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let is_child = index.spelling(&prefix).is_some();
+            if is_child && index.dir_meta(&prefix).is_none() {
+                return Err(fail(format!(
+                    "C:\\{} is a file in the stage, not a directory",
+                    prefix.replace('/', "\\")
+                )));
+            }
+        }
+        let options = WindowsLayerOptions {
+            timestamp: Timestamp::from_secs(self.config.time()),
+            base_layer: false,
+        };
+        let layer = self
+            .layers
+            .write_layer(|mut blob| -> Result<_, wharf_layer::Error> {
+                let out: &mut dyn std::io::Write = &mut blob;
+                let mut w = WindowsLayerWriter::new(out, &index, options)?;
+                w.add_dir(&dir, None)?;
+                w.finish()?;
+                Ok(blob)
+            })?
+            .map_err(|e| fail(format!("writing its layer: {e}")))?;
+        Ok(Some(layer))
+    }
+}
+
+/// `C:\a\b` as a path inside the layer's `Files/`: `a/b`.
+fn container_path(path: &str) -> String {
+    let rest = path
+        .strip_prefix("C:")
+        .or_else(|| path.strip_prefix("c:"))
+        .unwrap_or(path);
+    rest.split(['\\', '/'])
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_paths_drop_the_drive_and_separators() {
+        assert_eq!(container_path("C:\\app\\logs"), "app/logs");
+        assert_eq!(container_path("c:/app/./x/"), "app/x");
+        assert!(!WorkdirStep::makes_directories("C:\\"));
+        assert!(!WorkdirStep::makes_directories("/"));
+        assert!(WorkdirStep::makes_directories("/srv"));
+        assert!(WorkdirStep::makes_directories("C:\\app"));
+    }
+}
