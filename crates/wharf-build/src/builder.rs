@@ -54,6 +54,7 @@ pub struct Builder {
     ssh_agents: BTreeMap<String, std::path::PathBuf>,
     attest: AttestOptions,
     attest_names: Vec<Reference>,
+    read_windows_base: bool,
 }
 
 impl Builder {
@@ -71,7 +72,17 @@ impl Builder {
             ssh_agents: BTreeMap::new(),
             attest: AttestOptions::default(),
             attest_names: Vec::new(),
+            read_windows_base: false,
         }
+    }
+
+    /// Whether Windows layers re-declare a directory the base image has
+    /// with the base's security descriptor, attributes, times and
+    /// spelling, which downloads the base's layers (off: default metadata,
+    /// as BuildKit gives; the base stays undownloaded).
+    pub fn with_windows_base_read(mut self, read: bool) -> Self {
+        self.read_windows_base = read;
+        self
     }
 
     /// Whether Windows RUN lines that use `apt-get`, `apk`, `yum` or `dnf`
@@ -317,6 +328,7 @@ impl Builder {
             named_contexts: &self.named_contexts,
             layers,
             config: &self.config,
+            read_windows_base: self.read_windows_base,
             stop,
         };
         exec.run(stage, base.as_ref(), done, events)

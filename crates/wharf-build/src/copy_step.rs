@@ -265,17 +265,21 @@ impl StageExec<'_> {
         let warnings =
             place_all(&mut sources, &prep.request, kw).map_err(|e| self.source_err(step, kw, e))?;
         self.warn(step, warnings, events);
-        let digests = sources
+        let mut digests = sources
             .iter()
             .map(|s| s.content_digest())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.source_err(step, kw, e))?;
+        if prep.windows {
+            digests.extend(self.windows_base_key(step.layers, step.base_layers));
+        }
         // A layer of context files does not depend on the base image
         // (nothing of it is read), so its key follows this stage's own
         // steps but not the base or the Windows version, as `COPY --link`
         // does: the same Dockerfile makes the same layer on every Windows
         // version (built once), while a changed file still invalidates
-        // every later step.
+        // every later step. (A Windows build that reads its base makes
+        // layers that depend on it: the base's layers are in `digests`.)
         let mut any_version = step.stage.platform.clone();
         any_version.os_version = None;
         any_version.os_features.clear();
@@ -318,12 +322,16 @@ impl StageExec<'_> {
         }
         let what = format!("{} --from", prep.kw);
         let from = self.source_result(source, &what, line, done)?;
+        let mut reads = vec![from.chain.0.clone()];
+        if prep.windows {
+            reads.extend(self.windows_base_key(step.layers, step.base_layers));
+        }
         let key = instruction_key(
             step.chain,
             &step.stage.platform,
             step.workdir_before,
             step.ins,
-            std::slice::from_ref(&from.chain.0),
+            &reads,
         );
         let _claim = self.layers.claim(&key);
         if let Some(hit) = self.cached(step, &key, events) {
@@ -422,15 +430,21 @@ impl StageExec<'_> {
             progress: Some(&progress),
         };
         let mut warnings = Vec::new();
-        // A Windows layer spells each path as the stage's earlier layers
-        // do and reuses their directories' metadata (the base image's are
-        // not read: it is not downloaded).
-        let own = match prep.windows {
-            true => self.own_layers_view(step)?,
+        // A Windows layer spells each path as the layers below do and
+        // reuses their directories' metadata: the stage's own layers', and
+        // the base image's when the build reads it.
+        let below = match prep.windows {
+            true => Some(self.windows_dirs(
+                step.layers,
+                step.base_layers,
+                step.base_reference,
+                line,
+                &what,
+            )?),
             false => None,
         };
-        let base: &dyn wharf_layer::WindowsBase = match &own {
-            Some((view, _)) => view,
+        let base: &dyn wharf_layer::WindowsBase = match &below {
+            Some(index) => index,
             None => &NoBase,
         };
         let layer = self
@@ -456,35 +470,6 @@ impl StageExec<'_> {
             warnings,
             created: Some(self.config.time()),
         })
-    }
-
-    /// The view of the layers this build made in the stage so far (none:
-    /// `None`), with its spool directory.
-    fn own_layers_view(
-        &self,
-        step: &CopyStep<'_>,
-    ) -> Result<Option<(StageView, tempfile::TempDir)>, BuildError> {
-        let own = &step.layers[step.base_layers.min(step.layers.len())..];
-        if own.is_empty() {
-            return Ok(None);
-        }
-        self.fetch_layers(None, own).map_err(|m| {
-            self.step_err(step.ins.line, format!("reading the stage's layers: {m}"))
-        })?;
-        let store = self.layers.store();
-        let paths: Vec<_> = own
-            .iter()
-            .map(|l| store.blob_path(&l.descriptor.digest))
-            .collect();
-        let spool = self.layers.temp_dir()?;
-        let view = StageView::from_layers(
-            LayerOs::Windows,
-            &paths,
-            spool.path(),
-            &ViewOptions::default(),
-        )
-        .map_err(|e| self.step_err(step.ins.line, format!("reading the stage's layers: {e}")))?;
-        Ok(Some((view, spool)))
     }
 
     /// A read-only view of `from`'s files, its base layers fetched first;

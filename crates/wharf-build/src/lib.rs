@@ -80,6 +80,7 @@ mod stage_exec;
 mod stage_graph;
 pub mod users;
 pub mod wasm_artifact;
+mod windows_dirs;
 mod workdir_step;
 
 pub use annotations::{Annotation, AnnotationError, AnnotationTarget, Annotations};

@@ -110,6 +110,9 @@ pub struct StageExec<'a> {
     pub named_contexts: &'a std::collections::BTreeMap<String, BuildContext>,
     pub layers: &'a LayerStore,
     pub config: &'a BuildConfig,
+    /// Whether Windows layers reuse the base image's directory metadata
+    /// (its layers downloaded): [`crate::windows_dirs`].
+    pub read_windows_base: bool,
     /// Set when another stage of the build failed: stop before the next step.
     pub stop: &'a std::sync::atomic::AtomicBool,
 }

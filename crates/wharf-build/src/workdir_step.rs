@@ -8,9 +8,10 @@
 //!
 //! A Linux stage reads its layers (the base's fetched when the store lacks
 //! them, as `--chown` does) to know what exists. A Windows stage knows its
-//! own layers only: the base image is not downloaded for a WORKDIR, so a
-//! directory the base alone has is declared again with default metadata
-//! (docs/dockerfile-conformance.md, "What depends on the layers below").
+//! own layers, and the base's only when the build reads the base
+//! ([`crate::windows_dirs`]): otherwise a directory the base alone has is
+//! declared again with default metadata (docs/dockerfile-conformance.md,
+//! "What depends on the layers below").
 //! The result is cached like a RUN's: a layer or nothing.
 
 use crate::api::{BuildError, BuildEvent};
@@ -22,7 +23,7 @@ use wharf_frontend::plan::{PlannedInstruction, StagePlan};
 use wharf_layer::tarfmt::{EntryKind, TarEntry};
 use wharf_layer::{
     LayerOs, LinuxLayerOptions, LinuxLayerWriter, StageView, Timestamp, ViewOptions, WindowsBase,
-    WindowsDirIndex, WindowsLayerOptions, WindowsLayerWriter,
+    WindowsLayerOptions, WindowsLayerWriter,
 };
 use wharf_oci::{Digest, ImageConfig, LayerRef, Reference};
 
@@ -66,12 +67,17 @@ impl StageExec<'_> {
             .config
             .source_date_epoch
             .map(|t| Digest::of_bytes(format!("source-date-epoch:{t}").as_bytes()));
+        let read_base = match step.stage.platform.is_windows() {
+            true => self.windows_base_key(step.layers, step.base_layers),
+            false => None,
+        };
+        let sources: Vec<Digest> = epoch.into_iter().chain(read_base).collect();
         let key = instruction_key(
             step.chain,
             &step.stage.platform,
             step.workdir_before,
             step.ins,
-            epoch.as_slice(),
+            &sources,
         );
         let _claim = self.layers.claim(&key);
         if !self.config.no_cache {
@@ -161,18 +167,14 @@ impl StageExec<'_> {
     fn windows_workdir(&self, step: &WorkdirStep<'_>) -> Result<Option<LayerRef>, BuildError> {
         let line = step.ins.line;
         let fail = |m: String| self.step_err(line, format!("WORKDIR {}: {m}", step.path));
-        let own = &step.layers[step.base_layers.min(step.layers.len())..];
-        self.fetch_layers(None, own)
-            .map_err(|m| fail(format!("reading the stage's layers: {m}")))?;
-        let store = self.layers.store();
-        let paths: Vec<_> = own
-            .iter()
-            .map(|l| store.blob_path(&l.descriptor.digest))
-            .collect();
-        let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
-        let index =
-            WindowsDirIndex::from_layers(&refs, ViewOptions::default().max_uncompressed_bytes)
-                .map_err(|e| fail(format!("reading the stage's layers: {e}")))?;
+        let what = format!("WORKDIR {}", step.path);
+        let index = self.windows_dirs(
+            step.layers,
+            step.base_layers,
+            step.base_reference,
+            line,
+            &what,
+        )?;
         let dir = container_path(step.path);
         if index.dir_meta(&dir).is_some() {
             return Ok(None);

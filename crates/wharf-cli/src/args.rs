@@ -272,6 +272,14 @@ pub struct BuildArgs {
     #[arg(long = "no-choco-translation")]
     pub no_choco_translation: bool,
 
+    /// Download the layers of Windows base images so that COPY, ADD and
+    /// WORKDIR layers re-declaring a directory the base has (for example
+    /// C:\Windows\System32) keep its security descriptor, attributes and
+    /// spelling. Without it the base is not downloaded and such
+    /// directories get default metadata, as in BuildKit.
+    #[arg(long = "read-windows-base")]
+    pub read_windows_base: bool,
+
     /// Add a line to the /etc/hosts of Linux RUN: HOST:IP or HOST=IP
     /// (IPv6 may be in brackets). May be repeated.
     #[arg(long = "add-host", value_name = "HOST:IP")]

@@ -174,6 +174,7 @@ pub fn run(a: &BuildArgs, loaded: Loaded, options: PlanOptions, outputs: &[Outpu
     })
     .with_secrets(secrets(&a.secrets)?)
     .with_choco_translation(!a.no_choco_translation)
+    .with_windows_base_read(a.read_windows_base)
     .with_annotations(annotations)
     .with_run_options(crate::run_options::run_options(a)?)
     .with_ssh_agents(ssh_agents)

@@ -562,3 +562,70 @@ fn add_checks_out_git_repositories() {
         "{stderr}"
     );
 }
+
+/// `--read-windows-base`: the base's layers are downloaded and a COPY
+/// re-declaring a directory of the base spells it as the base does
+/// (without the flag the base stays in the registry and the COPY's own
+/// spelling is written).
+#[test]
+fn windows_build_reading_its_base_spells_directories_as_the_base() {
+    let (reg, dir) = registry_with_bases();
+    let ctx = context(dir.path());
+    let host = reg.host();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {host}/base/multi:1\nCOPY config.txt C:/APP/\n"),
+    )
+    .unwrap();
+    let names = |read: bool| {
+        let store = dir.path().join(format!("store-{read}"));
+        let mut cmd = wharf();
+        cmd.args([
+            "build",
+            "--platform",
+            "windows/amd64:10.0.20348",
+            "-t",
+            "app:1",
+        ]);
+        if read {
+            cmd.arg("--read-windows-base");
+        }
+        ok(cmd.arg("--store").arg(&store).arg(&ctx));
+        let (inspect, _) = ok(wharf()
+            .arg("inspect")
+            .arg("--store")
+            .arg(&store)
+            .arg("app:1"));
+        let layers = json(&inspect)["manifests"][0]["layers"].clone();
+        let layers = layers.as_array().unwrap();
+        let base_present = layers[0]["present"] == true && layers[1]["present"] == true;
+        let s = Store::open(&store).unwrap();
+        let digest: wharf_oci::Digest = layers[2]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string()
+            .try_into()
+            .unwrap();
+        let f = std::fs::File::open(s.blob_path(&digest)).unwrap();
+        let mut a = tar::Archive::new(flate2::read::GzDecoder::new(f));
+        let names: Vec<String> = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
+            .collect();
+        (base_present, names)
+    };
+    let (present, plain) = names(false);
+    assert!(!present, "the base is not downloaded without the flag");
+    assert!(
+        plain.contains(&"Files/APP/config.txt".to_string()),
+        "{plain:?}"
+    );
+    let (present, read) = names(true);
+    assert!(present, "the flag downloads the base");
+    assert!(
+        read.contains(&"Files/app/config.txt".to_string()),
+        "{read:?}"
+    );
+    assert!(!read.iter().any(|n| n.starts_with("Files/APP")), "{read:?}");
+}
