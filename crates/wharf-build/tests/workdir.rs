@@ -195,3 +195,43 @@ fn windows_workdir_makes_its_directory_without_the_base() {
     assert_eq!(empty, [false, false, true, false]);
     assert_eq!(workdir_steps(&events), [false, false, false]);
 }
+
+/// A directory only WORKDIR made crosses OS with its stage, both ways.
+#[test]
+fn workdir_directories_cross_os_both_directions() {
+    let f = fixture();
+    let base = stored_base_layer(&f.store);
+    let resolver = WindowsBases { layers: vec![base] };
+    let df = concat!(
+        "# escape=`\n",
+        "FROM scratch AS linuxfiles\n",
+        "WORKDIR /srv/logs\n",
+        "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022 AS win\n",
+        "COPY --from=linuxfiles /srv/ C:\\srv\\\n",
+        "WORKDIR C:\\data\\cache\n",
+        "FROM scratch\n",
+        "COPY --from=win /data/ /data/\n",
+    );
+    // Linux → Windows: the empty directory is in the COPY's layer.
+    let mut req = request(&f.context, df);
+    req.options.target = Some("win".into());
+    let (out, _) = run_build(&config(&f.store, false), &req, &resolver);
+    let win = &out.images[0];
+    assert_eq!(win.layers.len(), 3, "base, COPY --from, WORKDIR");
+    let copied = layer_names(&f.store, &win.layers[1].descriptor);
+    assert!(copied.contains(&"Files/srv/logs".to_string()), "{copied:?}");
+    let made = layer_names(&f.store, &win.layers[2].descriptor);
+    assert!(made.contains(&"Files/data/cache".to_string()), "{made:?}");
+    check_windows_layer(&f.store, &win.layers[2].descriptor);
+
+    // Windows → Linux: the final stage copies what WORKDIR made.
+    let (out, _) = run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &resolver,
+    );
+    let lin = &out.images[0];
+    assert_eq!(lin.platform.os, "linux");
+    let names = layer_names(&f.store, &lin.layers[0].descriptor);
+    assert!(names.contains(&"data/cache".to_string()), "{names:?}");
+}
