@@ -27,6 +27,9 @@ use wharf_layer::windows::sddl::resolve_account;
 use wharf_layer::{LayerOs, NoBase, StageView, ViewOptions};
 use wharf_oci::{Digest, LayerRef, Reference};
 
+/// How much of `/etc/passwd` or `/etc/group` is read.
+pub(crate) const USER_DB_LIMIT: u64 = 8 << 20;
+
 /// What every COPY/ADD decides before it reads a source.
 struct CopyPrep<'a> {
     kw: &'static str,
@@ -514,13 +517,28 @@ impl StageExec<'_> {
         base: Option<&Reference>,
         line: usize,
     ) -> Result<(Option<String>, Option<String>), BuildError> {
+        let (view, _spool) = self.linux_view(layers, base, line, "--chown")?;
+        Ok((
+            view.read_text("etc/passwd", USER_DB_LIMIT),
+            view.read_text("etc/group", USER_DB_LIMIT),
+        ))
+    }
+
+    /// A view of a Linux stage whose layers are `layers` (base layers
+    /// fetched from `base` when the store lacks them), with its spool
+    /// directory; errors start with `what`.
+    pub(crate) fn linux_view(
+        &self,
+        layers: &[LayerRef],
+        base: Option<&Reference>,
+        line: usize,
+        what: &str,
+    ) -> Result<(StageView, tempfile::TempDir), BuildError> {
+        let fail =
+            |m: String| self.step_err(line, format!("{what}: reading the stage's layers: {m}"));
+        self.fetch_layers(base, layers)
+            .map_err(|m| fail(m.to_string()))?;
         let store = self.layers.store();
-        self.fetch_layers(base, layers).map_err(|m| {
-            self.step_err(
-                line,
-                format!("--chown: reading the users of the stage: {m}"),
-            )
-        })?;
         let paths: Vec<_> = layers
             .iter()
             .map(|l| store.blob_path(&l.descriptor.digest))
@@ -532,14 +550,7 @@ impl StageExec<'_> {
             spool.path(),
             &ViewOptions::default(),
         )
-        .map_err(|e| self.step_err(line, format!("--chown: reading the stage's files: {e}")))?;
-        let read = |path: &str| -> Option<String> {
-            let e = view.entry(path)?;
-            let mut text = String::new();
-            let r = view.open(e).ok()?;
-            std::io::Read::read_to_string(&mut std::io::Read::take(r, 4 << 20), &mut text).ok()?;
-            Some(text)
-        };
-        Ok((read("etc/passwd"), read("etc/group")))
+        .map_err(|e| fail(e.to_string()))?;
+        Ok((view, spool))
     }
 }

@@ -16,14 +16,15 @@
 
 use crate::api::{BuildError, BuildEvent};
 use crate::cache_key::{instruction_key, CacheKey};
+use crate::copy_step::USER_DB_LIMIT;
 use crate::layer_store::RunRecord;
 use crate::stage_exec::StageExec;
 use crate::users::{run_user_ids, UserIds};
 use wharf_frontend::plan::{PlannedInstruction, StagePlan};
 use wharf_layer::tarfmt::{EntryKind, TarEntry};
 use wharf_layer::{
-    LayerOs, LinuxLayerOptions, LinuxLayerWriter, StageView, Timestamp, ViewOptions, WindowsBase,
-    WindowsLayerOptions, WindowsLayerWriter,
+    LinuxLayerOptions, LinuxLayerWriter, Timestamp, WindowsBase, WindowsLayerOptions,
+    WindowsLayerWriter,
 };
 use wharf_oci::{Digest, ImageConfig, LayerRef, Reference};
 
@@ -101,22 +102,8 @@ impl StageExec<'_> {
     fn linux_workdir(&self, step: &WorkdirStep<'_>) -> Result<Option<LayerRef>, BuildError> {
         let line = step.ins.line;
         let fail = |m: String| self.step_err(line, format!("WORKDIR {}: {m}", step.path));
-        self.fetch_layers(step.base_reference, step.layers)
-            .map_err(|m| fail(format!("reading the stage's layers: {m}")))?;
-        let store = self.layers.store();
-        let paths: Vec<_> = step
-            .layers
-            .iter()
-            .map(|l| store.blob_path(&l.descriptor.digest))
-            .collect();
-        let spool = self.layers.temp_dir()?;
-        let view = StageView::from_layers(
-            LayerOs::Linux,
-            &paths,
-            spool.path(),
-            &ViewOptions::default(),
-        )
-        .map_err(|e| fail(format!("reading the stage's layers: {e}")))?;
+        let what = format!("WORKDIR {}", step.path);
+        let (view, _spool) = self.linux_view(step.layers, step.base_reference, line, &what)?;
         let missing = view
             .dirs_to_make(step.path)
             .map_err(|e| fail(format!("{e}; WORKDIR needs a directory there")))?;
@@ -131,14 +118,7 @@ impl StageExec<'_> {
         let ids = if user.is_empty() {
             UserIds::default()
         } else {
-            let read = |path: &str| -> Option<String> {
-                let e = view.entry(path)?;
-                let mut text = String::new();
-                let r = view.open(e).ok()?;
-                std::io::Read::read_to_string(&mut std::io::Read::take(r, 8 << 20), &mut text)
-                    .ok()?;
-                Some(text)
-            };
+            let read = |path: &str| view.read_text(path, USER_DB_LIMIT);
             run_user_ids(
                 &user,
                 read("etc/passwd").as_deref(),

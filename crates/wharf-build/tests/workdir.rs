@@ -32,16 +32,6 @@ fn owners(store: &Store, d: &Descriptor) -> Vec<(String, u64, u64, u32, u64)> {
         .collect()
 }
 
-fn workdir_steps(events: &[BuildEvent]) -> Vec<bool> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            BuildEvent::Step { text, cached, .. } if text.starts_with("WORKDIR") => Some(*cached),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn linux_workdir_makes_missing_directories_owned_by_the_user() {
     let f = fixture();
@@ -75,7 +65,7 @@ fn linux_workdir_makes_missing_directories_owned_by_the_user() {
             ("srv/app/logs/".to_string(), 1000, 1001, 0o755, EPOCH),
         ]
     );
-    assert_eq!(workdir_steps(&events), [false, false, false]);
+    assert_eq!(step_cache_hits(&events, "WORKDIR"), [false, false, false]);
 
     // Built again: every step from the cache, the same image.
     let (again, events) = run_build(
@@ -84,7 +74,7 @@ fn linux_workdir_makes_missing_directories_owned_by_the_user() {
         &NoRegistry,
     );
     assert_eq!(again.images[0].manifest.digest, img.manifest.digest);
-    assert_eq!(workdir_steps(&events), [true, true, true]);
+    assert_eq!(step_cache_hits(&events, "WORKDIR"), [true, true, true]);
 }
 
 #[test]
@@ -193,7 +183,7 @@ fn windows_workdir_makes_its_directory_without_the_base() {
         .map(|h| h.empty_layer)
         .collect();
     assert_eq!(empty, [false, false, true, false]);
-    assert_eq!(workdir_steps(&events), [false, false, false]);
+    assert_eq!(step_cache_hits(&events, "WORKDIR"), [false, false, false]);
 }
 
 /// A directory only WORKDIR made crosses OS with its stage, both ways.

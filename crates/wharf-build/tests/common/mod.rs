@@ -94,10 +94,16 @@ pub fn layer_names(store: &Store, d: &Descriptor) -> Vec<String> {
 
 /// For each COPY step, in order: whether it came from the cache.
 pub fn copy_cache_hits(events: &[BuildEvent]) -> Vec<bool> {
+    step_cache_hits(events, "COPY")
+}
+
+/// For each step whose text starts with `keyword`, in order: whether it
+/// came from the cache.
+pub fn step_cache_hits(events: &[BuildEvent], keyword: &str) -> Vec<bool> {
     events
         .iter()
         .filter_map(|e| match e {
-            BuildEvent::Step { text, cached, .. } if text.starts_with("COPY") => Some(*cached),
+            BuildEvent::Step { text, cached, .. } if text.starts_with(keyword) => Some(*cached),
             _ => None,
         })
         .collect()

@@ -197,6 +197,19 @@ impl StageView {
         &self.case_collisions
     }
 
+    /// The text of the regular file at `path`, at most `limit` bytes of
+    /// it; `None` when there is none or it is not UTF-8.
+    pub fn read_text(&self, path: &str, limit: u64) -> Option<String> {
+        let entry = self.entry(path)?;
+        let mut text = String::new();
+        self.open(entry)
+            .ok()?
+            .take(limit)
+            .read_to_string(&mut text)
+            .ok()?;
+        Some(text)
+    }
+
     /// Opens the content of a regular file entry.
     pub fn open(&self, entry: &ViewEntry) -> Result<Box<dyn Read + Send>> {
         let ViewKind::File { size } = entry.kind else {
