@@ -38,6 +38,17 @@ impl CacheKey {
         CacheKey(Digest::of_bytes(format!("scratch:{platform}").as_bytes()))
     }
 
+    /// This chain start for a build whose layers take their times from
+    /// `SOURCE_DATE_EPOCH` (`None`: unchanged). Every layer a step writes
+    /// holds that time, so a result made under another epoch (or none)
+    /// must not be taken for it.
+    pub fn with_source_date_epoch(self, epoch: Option<u64>) -> Self {
+        match epoch {
+            Some(e) => CacheKey(self.extend("source-date-epoch", e.to_string().as_bytes())),
+            None => self,
+        }
+    }
+
     /// A digest over this one, a name and some bytes (for content that is
     /// not a file of the context, such as a here-document).
     pub fn extend(&self, name: &str, bytes: &[u8]) -> Digest {

@@ -249,13 +249,20 @@ impl StageExec<'_> {
             "" => "/".to_string(),
             w => w.to_string(),
         };
+        // A stage on another stage inherits that chain, epoch included.
+        let epoch = self.config.source_date_epoch;
+        let chain = match &stage.base {
+            Base::Stage { .. } => chain,
+            _ => chain.with_source_date_epoch(epoch),
+        };
+        let local = CacheKey(Digest::of_bytes(
+            format!("stage-local:{}", stage.platform.os).as_bytes(),
+        ));
         Ok(StageState {
             cb: ConfigBuilder::new(config),
             layers,
             chain,
-            local: CacheKey(Digest::of_bytes(
-                format!("stage-local:{}", stage.platform.os).as_bytes(),
-            )),
+            local: local.with_source_date_epoch(epoch),
             workdir_before,
             base_reference,
             base_layers,

@@ -26,7 +26,7 @@ use wharf_layer::{
     LinuxLayerOptions, LinuxLayerWriter, Timestamp, WindowsBase, WindowsLayerOptions,
     WindowsLayerWriter,
 };
-use wharf_oci::{Digest, ImageConfig, LayerRef, Reference};
+use wharf_oci::{ImageConfig, LayerRef, Reference};
 
 /// One WORKDIR as the stage loop hands it over.
 pub(crate) struct WorkdirStep<'a> {
@@ -63,22 +63,17 @@ impl StageExec<'_> {
         step: &WorkdirStep<'_>,
         _events: &mut dyn FnMut(BuildEvent),
     ) -> Result<(RunRecord, bool, CacheKey), BuildError> {
-        // The directories' times are part of the layer.
-        let epoch = self
-            .config
-            .source_date_epoch
-            .map(|t| Digest::of_bytes(format!("source-date-epoch:{t}").as_bytes()));
+        // The chain holds SOURCE_DATE_EPOCH, the directories' times.
         let read_base = match step.stage.platform.is_windows() {
             true => self.windows_base_key(step.layers, step.base_layers),
             false => None,
         };
-        let sources: Vec<Digest> = epoch.into_iter().chain(read_base).collect();
         let key = instruction_key(
             step.chain,
             &step.stage.platform,
             step.workdir_before,
             step.ins,
-            &sources,
+            read_base.as_slice(),
         );
         let _claim = self.layers.claim(&key);
         if !self.config.no_cache {

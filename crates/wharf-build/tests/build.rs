@@ -633,3 +633,43 @@ fn windows_copies_keep_one_spelling_per_path_and_linux_sees_one_directory() {
         "{linux:?}"
     );
 }
+
+/// Layers hold SOURCE_DATE_EPOCH as their files' times: a result made
+/// under another epoch is not reused, and a store that built under one
+/// epoch gives the image a fresh store gives under another.
+#[test]
+fn source_date_epoch_is_part_of_every_key() {
+    let f = fixture();
+    let df = "FROM scratch\nCOPY app/ /app/\nWORKDIR /srv\nCOPY README.md /srv/\n";
+    let with_epoch = |store: &wharf_store::Store, epoch: Option<u64>| {
+        let mut cfg = config(store, false);
+        cfg.source_date_epoch = epoch;
+        run_build(&cfg, &request(&f.context, df), &NoRegistry)
+    };
+    let (first, _) = with_epoch(&f.store, Some(EPOCH));
+    let (later, events) = with_epoch(&f.store, Some(EPOCH + 100));
+    assert_eq!(copy_cache_hits(&events), [false, false]);
+    assert_eq!(step_cache_hits(&events, "WORKDIR"), [false]);
+    let fresh = wharf_store::Store::open(f._dir.path().join("fresh")).unwrap();
+    let (clean, _) = with_epoch(&fresh, Some(EPOCH + 100));
+    assert_eq!(
+        later.images[0].manifest.digest,
+        clean.images[0].manifest.digest
+    );
+    assert_ne!(
+        first.images[0].manifest.digest,
+        later.images[0].manifest.digest
+    );
+    // The first epoch again: all from the cache.
+    let (again, events) = with_epoch(&f.store, Some(EPOCH));
+    assert_eq!(copy_cache_hits(&events), [true, true]);
+    assert_eq!(
+        again.images[0].manifest.digest,
+        first.images[0].manifest.digest
+    );
+    // No epoch: keys without one, reused as before.
+    with_epoch(&f.store, None);
+    let (_, events) = with_epoch(&f.store, None);
+    assert_eq!(copy_cache_hits(&events), [true, true]);
+    assert_eq!(step_cache_hits(&events, "WORKDIR"), [true]);
+}
