@@ -33,6 +33,9 @@ pub struct RunRecord {
     /// The command actually run, when the executor changed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ran_instead: Option<String>,
+    /// What the step warned of when it ran (a hit tells them again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::api::StepWarning>,
     /// When the step ran (seconds since the epoch): the history time of
     /// its result, also when it is later taken from the cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -121,6 +121,7 @@ impl StageExec<'_> {
         let record = RunRecord {
             layer,
             ran_instead: planned.ran_instead,
+            warnings: Vec::new(),
             created: Some(self.config.time()),
         };
         self.layers.remember_run(&key, &record)?;

@@ -11,10 +11,12 @@
 //! own layers, and the base's only when the build reads the base
 //! ([`crate::windows_dirs`]): otherwise a directory the base alone has is
 //! declared again with default metadata (docs/dockerfile-conformance.md,
-//! "What depends on the layers below").
+//! "What depends on the layers below"). New Windows directories belong to
+//! the stage's USER when it names a built-in account or a SID (BuildKit
+//! resolves other names by running the image; Wharf warns instead).
 //! The result is cached like a RUN's: a layer or nothing.
 
-use crate::api::{BuildError, BuildEvent};
+use crate::api::{BuildError, BuildEvent, StepWarning};
 use crate::cache_key::{instruction_key, CacheKey};
 use crate::copy_step::USER_DB_LIMIT;
 use crate::layer_store::RunRecord;
@@ -22,8 +24,9 @@ use crate::stage_exec::StageExec;
 use crate::users::{run_user_ids, UserIds};
 use wharf_frontend::plan::{PlannedInstruction, StagePlan};
 use wharf_layer::tarfmt::{EntryKind, TarEntry};
+use wharf_layer::windows::sddl::{resolve_account, with_owner};
 use wharf_layer::{
-    LinuxLayerOptions, LinuxLayerWriter, Timestamp, WindowsBase, WindowsLayerOptions,
+    LinuxLayerOptions, LinuxLayerWriter, Timestamp, WinMeta, WindowsBase, WindowsLayerOptions,
     WindowsLayerWriter,
 };
 use wharf_oci::{ImageConfig, LayerRef, Reference};
@@ -61,7 +64,7 @@ impl StageExec<'_> {
     pub(crate) fn workdir_step(
         &self,
         step: &WorkdirStep<'_>,
-        _events: &mut dyn FnMut(BuildEvent),
+        events: &mut dyn FnMut(BuildEvent),
     ) -> Result<(RunRecord, bool, CacheKey), BuildError> {
         // The chain holds SOURCE_DATE_EPOCH, the directories' times.
         let read_base = match step.stage.platform.is_windows() {
@@ -78,16 +81,24 @@ impl StageExec<'_> {
         let _claim = self.layers.claim(&key);
         if !self.config.no_cache {
             if let Some(hit) = self.layers.cached_run(&key) {
+                for w in &hit.warnings {
+                    events(w.event(self.file, step.ins.line));
+                }
                 return Ok((hit, true, key));
             }
         }
+        let mut warnings = Vec::new();
         let layer = match step.stage.platform.is_windows() {
-            true => self.windows_workdir(step)?,
+            true => self.windows_workdir(step, &mut warnings)?,
             false => self.linux_workdir(step)?,
         };
+        for w in &warnings {
+            events(w.event(self.file, step.ins.line));
+        }
         let record = RunRecord {
             layer,
             ran_instead: None,
+            warnings,
             created: Some(self.config.time()),
         };
         self.layers.remember_run(&key, &record)?;
@@ -139,7 +150,11 @@ impl StageExec<'_> {
         Ok(Some(layer))
     }
 
-    fn windows_workdir(&self, step: &WorkdirStep<'_>) -> Result<Option<LayerRef>, BuildError> {
+    fn windows_workdir(
+        &self,
+        step: &WorkdirStep<'_>,
+        warnings: &mut Vec<StepWarning>,
+    ) -> Result<Option<LayerRef>, BuildError> {
         let line = step.ins.line;
         let fail = |m: String| self.step_err(line, format!("WORKDIR {}: {m}", step.path));
         let what = format!("WORKDIR {}", step.path);
@@ -154,7 +169,9 @@ impl StageExec<'_> {
         if index.dir_meta(&dir).is_some() {
             return Ok(None);
         }
-        // A file of that name (or above it) in the stage's own layers.
+        // The directories to make, parents first; a file of one of those
+        // names in the stage's layers is in the way.
+        let mut missing = Vec::new();
         let mut prefix = String::new();
         for name in dir.split('/') {
             prefix = if prefix.is_empty() {
@@ -162,16 +179,43 @@ impl StageExec<'_> {
             } else {
                 format!("{prefix}/{name}")
             };
-            let is_child = index.spelling(&prefix).is_some();
-            if is_child && index.dir_meta(&prefix).is_none() {
-                return Err(fail(format!(
-                    "C:\\{} is a file in the stage, not a directory",
-                    prefix.replace('/', "\\")
-                )));
+            match (index.dir_meta(&prefix), index.spelling(&prefix)) {
+                (Some(_), _) => {}
+                (None, Some(_)) => {
+                    return Err(fail(format!(
+                        "C:\\{} is a file in the stage, not a directory",
+                        prefix.replace('/', "\\")
+                    )))
+                }
+                (None, None) => missing.push(prefix.clone()),
+            }
+        }
+        let time = Timestamp::from_secs(self.config.time());
+        let mut meta = WinMeta::default_dir(time);
+        // The new directories belong to the stage's USER, as BuildKit's
+        // Windows Mkdir gives them (its SID, or a built-in account's).
+        let user = step
+            .ins
+            .user
+            .clone()
+            .unwrap_or_else(|| step.config.config.user.clone());
+        if !user.is_empty() {
+            match resolve_account(&user) {
+                Some(sid) => {
+                    meta.security_descriptor = with_owner(&meta.security_descriptor, &sid)
+                        .map_err(|e| fail(format!("USER {user}: {e}")))?;
+                }
+                None => warnings.push(StepWarning {
+                    message: format!(
+                        "WORKDIR {}: the account {user} is not one Wharf can name without running the image (ContainerUser, ContainerAdministrator or a SID); the directory keeps the default owner",
+                        step.path
+                    ),
+                    names: Vec::new(),
+                }),
             }
         }
         let options = WindowsLayerOptions {
-            timestamp: Timestamp::from_secs(self.config.time()),
+            timestamp: time,
             base_layer: false,
         };
         let layer = self
@@ -179,7 +223,9 @@ impl StageExec<'_> {
             .write_layer(|mut blob| -> Result<_, wharf_layer::Error> {
                 let out: &mut dyn std::io::Write = &mut blob;
                 let mut w = WindowsLayerWriter::new(out, &index, options)?;
-                w.add_dir(&dir, None)?;
+                for path in &missing {
+                    w.add_dir(path, Some(meta.clone()))?;
+                }
                 w.finish()?;
                 Ok(blob)
             })?

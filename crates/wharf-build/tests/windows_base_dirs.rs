@@ -6,12 +6,11 @@
 mod common;
 
 use common::*;
-use std::fs;
 use wharf_build::layer_store::LayerStore;
 use wharf_build::*;
 use wharf_layer::windows::sddl::sddl_to_binary;
 use wharf_layer::{Compression, Timestamp, WinMeta, WindowsLayerOptions, WindowsLayerWriter};
-use wharf_oci::{Descriptor, LayerRef};
+use wharf_oci::LayerRef;
 use wharf_store::Store;
 
 const SYSTEM_SDDL: &str = "O:SYG:SYD:P(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;BU)";
@@ -45,31 +44,6 @@ fn base_with_system_dirs(store: &Store) -> LayerRef {
     .unwrap()
 }
 
-/// `name → (security descriptor, attributes)` of a layer's directories.
-fn dirs(store: &Store, d: &Descriptor) -> Vec<(String, Vec<u8>, u32)> {
-    let f = fs::File::open(store.blob_path(&d.digest)).unwrap();
-    let r = wharf_layer::decompress(f, 1 << 30, "test layer").unwrap();
-    let mut a = tar::Archive::new(r);
-    let mut out = Vec::new();
-    for e in a.entries().unwrap() {
-        let mut e = e.unwrap();
-        if !e.header().entry_type().is_dir() {
-            continue;
-        }
-        let name = e.path().unwrap().to_string_lossy().to_string();
-        let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
-        if let Some(records) = e.pax_extensions().unwrap() {
-            for r in records {
-                let r = r.unwrap();
-                pax.push((r.key().unwrap().to_string(), r.value_bytes().to_vec()));
-            }
-        }
-        let meta = WinMeta::from_pax(&pax, true, 0);
-        out.push((name, meta.security_descriptor, meta.attributes));
-    }
-    out
-}
-
 fn find<'a>(dirs: &'a [(String, Vec<u8>, u32)], name: &str) -> &'a (String, Vec<u8>, u32) {
     dirs.iter().find(|d| d.0 == name).unwrap_or_else(|| {
         panic!(
@@ -100,7 +74,7 @@ fn the_base_directories_keep_their_metadata_only_when_the_build_reads_the_base()
     let (out, _) = build(false);
     let img = &out.images[0];
     assert_eq!(img.layers.len(), 3);
-    let copy = dirs(&f.store, &img.layers[1].descriptor);
+    let copy = windows_dir_meta(&f.store, &img.layers[1].descriptor);
     let (_, sd, attrs) = find(&copy, "Files/WINDOWS/system32");
     assert_ne!(sd, &system_sd);
     assert_eq!(*attrs, 16);
@@ -116,7 +90,7 @@ fn the_base_directories_keep_their_metadata_only_when_the_build_reads_the_base()
             .any(|e| matches!(e, BuildEvent::Step { cached: true, .. })),
         "a layer made without the base is not reused"
     );
-    let copy = dirs(&f.store, &img.layers[1].descriptor);
+    let copy = windows_dir_meta(&f.store, &img.layers[1].descriptor);
     for name in ["Files/Windows", "Files/Windows/System32"] {
         let (_, sd, attrs) = find(&copy, name);
         assert_eq!(sd, &system_sd, "{name}");
@@ -124,7 +98,7 @@ fn the_base_directories_keep_their_metadata_only_when_the_build_reads_the_base()
     }
     assert!(!copy.iter().any(|d| d.0.starts_with("Files/WINDOWS")));
     check_windows_layer(&f.store, &img.layers[1].descriptor);
-    let workdir = dirs(&f.store, &img.layers[2].descriptor);
+    let workdir = windows_dir_meta(&f.store, &img.layers[2].descriptor);
     assert_eq!(find(&workdir, "Files/Windows").1, system_sd);
     let (_, sd, _) = find(&workdir, "Files/Windows/Temp");
     assert_ne!(sd, &system_sd, "a new directory gets the default");

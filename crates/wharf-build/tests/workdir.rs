@@ -8,6 +8,8 @@ mod common;
 use common::*;
 use std::fs;
 use wharf_build::*;
+use wharf_layer::windows::sddl::with_owner;
+use wharf_layer::{Timestamp, WinMeta};
 use wharf_oci::Descriptor;
 use wharf_store::Store;
 
@@ -184,6 +186,64 @@ fn windows_workdir_makes_its_directory_without_the_base() {
         .collect();
     assert_eq!(empty, [false, false, true, false]);
     assert_eq!(step_cache_hits(&events, "WORKDIR"), [false, false, false]);
+    // The new directories belong to the base's USER (ContainerUser), as
+    // BuildKit's Windows Mkdir makes them; the COPY's `App` keeps its own.
+    let default = WinMeta::default_dir(Timestamp::from_secs(EPOCH)).security_descriptor;
+    let container_user = with_owner(&default, "S-1-5-93-2-2").unwrap();
+    let made = windows_dir_meta(&f.store, &img.layers[1].descriptor);
+    for name in ["Files/tools", "Files/tools/bin"] {
+        let d = made.iter().find(|d| d.0 == name).unwrap();
+        assert_eq!(d.1, container_user, "{name}");
+    }
+    let made = windows_dir_meta(&f.store, &img.layers[3].descriptor);
+    assert_eq!(
+        made.iter().find(|d| d.0 == "Files/App/logs").unwrap().1,
+        container_user
+    );
+    assert_ne!(
+        made.iter().find(|d| d.0 == "Files/App").unwrap().1,
+        container_user
+    );
+}
+
+#[test]
+fn windows_workdir_for_an_account_it_cannot_name_warns() {
+    let f = fixture();
+    let df = "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022
+USER builder
+WORKDIR C:/work
+";
+    let resolver = WindowsBases {
+        layers: vec![absent_base_layer()],
+    };
+    let (out, events) = run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &resolver,
+    );
+    let warned = events.iter().any(|e| {
+        matches!(e, BuildEvent::Warning { message, .. }
+            if message.contains("Dockerfile:3") && message.contains("account builder"))
+    });
+    assert!(warned, "{events:?}");
+    // A cached WORKDIR tells its warning again.
+    let (_, again) = run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &resolver,
+    );
+    assert_eq!(step_cache_hits(&again, "WORKDIR"), [true]);
+    assert!(again
+        .iter()
+        .any(|e| matches!(e, BuildEvent::Warning { message, .. }
+        if message.contains("account builder"))));
+    let img = &out.images[0];
+    let made = windows_dir_meta(&f.store, &img.layers[1].descriptor);
+    let default = WinMeta::default_dir(Timestamp::from_secs(EPOCH)).security_descriptor;
+    assert_eq!(
+        made.iter().find(|d| d.0 == "Files/work").unwrap().1,
+        default
+    );
 }
 
 /// A directory only WORKDIR made crosses OS with its stage, both ways.

@@ -159,6 +159,7 @@ fn wire(e: &CacheEntry) -> WireRecord {
             layer: r.layer.clone(),
             created: r.created,
             ran_instead: r.ran_instead.clone(),
+            warnings: r.warnings.clone(),
             ..base
         },
     }
@@ -188,6 +189,7 @@ fn entry(r: &WireRecord) -> Result<CacheEntry, String> {
         ("run", layer) => CacheRecord::Run(RunRecord {
             layer: layer.clone(),
             ran_instead: r.ran_instead.clone(),
+            warnings: r.warnings.clone(),
             created: r.created,
         }),
         (other, _) => return Err(format!("record {}: unknown kind {other:?}", r.key)),
@@ -229,6 +231,7 @@ mod tests {
                 record: CacheRecord::Run(RunRecord {
                     layer: None,
                     ran_instead: Some("choco install git".into()),
+                    warnings: Vec::new(),
                     created: Some(5),
                 }),
             },

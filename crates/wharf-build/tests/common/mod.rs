@@ -215,3 +215,28 @@ pub fn check_windows_layer(store: &Store, d: &Descriptor) {
         d.digest
     );
 }
+
+/// `name → (security descriptor, attributes)` of a layer's directories.
+pub fn windows_dir_meta(store: &Store, d: &Descriptor) -> Vec<(String, Vec<u8>, u32)> {
+    let f = fs::File::open(store.blob_path(&d.digest)).unwrap();
+    let r = wharf_layer::decompress(f, 1 << 30, "test layer").unwrap();
+    let mut a = tar::Archive::new(r);
+    let mut out = Vec::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        if !e.header().entry_type().is_dir() {
+            continue;
+        }
+        let name = e.path().unwrap().to_string_lossy().to_string();
+        let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
+        if let Some(records) = e.pax_extensions().unwrap() {
+            for r in records {
+                let r = r.unwrap();
+                pax.push((r.key().unwrap().to_string(), r.value_bytes().to_vec()));
+            }
+        }
+        let meta = WinMeta::from_pax(&pax, true, 0);
+        out.push((name, meta.security_descriptor, meta.attributes));
+    }
+    out
+}
