@@ -34,6 +34,22 @@ fn owners(store: &Store, d: &Descriptor) -> Vec<(String, u64, u64, u32, u64)> {
         .collect()
 }
 
+fn linux_build(f: &Fixture, df: &str) -> BuildOutput {
+    run_build(
+        &config(&f.store, false),
+        &request(&f.context, df),
+        &NoRegistry,
+    )
+    .0
+}
+
+fn build_error(f: &Fixture, df: &str) -> String {
+    Builder::new(config(&f.store, false))
+        .build(&request(&f.context, df), &NoRegistry, &mut |_| {})
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn linux_workdir_makes_missing_directories_owned_by_the_user() {
     let f = fixture();
@@ -83,20 +99,13 @@ fn linux_workdir_makes_missing_directories_owned_by_the_user() {
 fn linux_workdir_as_root_and_onto_a_file() {
     let f = fixture();
     let df = "FROM scratch\nCOPY README.md /data/\nWORKDIR /data/README.md/x\n";
-    let err = Builder::new(config(&f.store, false))
-        .build(&request(&f.context, df), &NoRegistry, &mut |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = build_error(&f, df);
     assert!(err.contains("Dockerfile:3"), "{err}");
     assert!(err.contains("/data/README.md is not a directory"), "{err}");
 
     // No USER: root's; no COPY before: every directory is new.
     let df = "FROM scratch\nWORKDIR /opt/tool\n";
-    let (out, _) = run_build(
-        &config(&f.store, false),
-        &request(&f.context, df),
-        &NoRegistry,
-    );
+    let out = linux_build(&f, df);
     let img = &out.images[0];
     assert_eq!(img.layers.len(), 1);
     assert_eq!(
@@ -109,20 +118,13 @@ fn linux_workdir_as_root_and_onto_a_file() {
 
     // A USER the stage does not know is refused, naming the fix.
     let df = "FROM scratch\nUSER nobody\nWORKDIR /opt/tool\n";
-    let err = Builder::new(config(&f.store, false))
-        .build(&request(&f.context, df), &NoRegistry, &mut |_| {})
-        .unwrap_err()
-        .to_string();
+    let err = build_error(&f, df);
     assert!(err.contains("Dockerfile:3"), "{err}");
     assert!(err.contains("no user nobody"), "{err}");
 
     // WORKDIR / makes nothing and has no layer.
     let df = "FROM scratch\nCOPY README.md /\nWORKDIR /\n";
-    let (out, _) = run_build(
-        &config(&f.store, false),
-        &request(&f.context, df),
-        &NoRegistry,
-    );
+    let out = linux_build(&f, df);
     assert_eq!(out.images[0].layers.len(), 1);
 }
 
@@ -136,11 +138,7 @@ fn linux_workdir_through_a_link() {
     fs::create_dir_all(f.context.join("var")).unwrap();
     std::os::unix::fs::symlink("/run", f.context.join("var/run")).unwrap();
     let df = "FROM scratch\nCOPY var/ /var/\nWORKDIR /var/run/app\n";
-    let (out, _) = run_build(
-        &config(&f.store, false),
-        &request(&f.context, df),
-        &NoRegistry,
-    );
+    let out = linux_build(&f, df);
     let img = &out.images[0];
     assert_eq!(img.config.config.working_dir, "/var/run/app");
     assert_eq!(
