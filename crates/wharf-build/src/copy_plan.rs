@@ -21,7 +21,7 @@
 
 use crate::context::{BuildContext, ContextError, EntryKind};
 use wharf_frontend::dockerignore::PathPattern;
-use wharf_frontend::plan::{resolve_linux_path, resolve_windows_path};
+use wharf_frontend::plan::{resolve_linux_path, resolve_windows_path, windows_path_as_posix};
 
 /// A COPY that cannot be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +146,7 @@ pub(crate) fn destination(req: &CopyRequest<'_>) -> Result<(String, bool), CopyE
                 dest: raw.to_string(),
                 reason,
             })?;
-        let posix = format!("/{}", resolved[3..].replace('\\', "/"));
+        let posix = windows_path_as_posix(&resolved);
         is_dir |= posix == "/" || raw.ends_with("/.") || raw == ".";
         Ok((posix.trim_end_matches('/').to_string(), is_dir))
     } else {

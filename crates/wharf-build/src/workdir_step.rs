@@ -22,7 +22,7 @@ use crate::copy_step::USER_DB_LIMIT;
 use crate::layer_store::RunRecord;
 use crate::stage_exec::StageExec;
 use crate::users::{run_user_ids, UserIds};
-use wharf_frontend::plan::{PlannedInstruction, StagePlan};
+use wharf_frontend::plan::{windows_path_as_posix, PlannedInstruction, StagePlan};
 use wharf_layer::tarfmt::{EntryKind, TarEntry};
 use wharf_layer::windows::sddl::{resolve_account, with_owner};
 use wharf_layer::{
@@ -48,13 +48,10 @@ pub(crate) struct WorkdirStep<'a> {
 }
 
 impl WorkdirStep<'_> {
-    /// Whether the step can make anything: the root always exists.
+    /// Whether the step can make anything: the root always exists. The
+    /// planner gives the path resolved (`/a/b`, or `C:\\a\\b`).
     pub fn makes_directories(path: &str) -> bool {
-        let rest = path
-            .strip_prefix("C:")
-            .or_else(|| path.strip_prefix("c:"))
-            .unwrap_or(path);
-        rest.chars().any(|c| c != '/' && c != '\\')
+        path != "/" && path != "C:\\"
     }
 }
 
@@ -165,15 +162,12 @@ impl StageExec<'_> {
             line,
             &what,
         )?;
-        let dir = container_path(step.path);
-        if index.dir_meta(&dir).is_some() {
-            return Ok(None);
-        }
+        let posix = windows_path_as_posix(step.path);
         // The directories to make, parents first; a file of one of those
         // names in the stage's layers is in the way.
         let mut missing = Vec::new();
         let mut prefix = String::new();
-        for name in dir.split('/') {
+        for name in posix.split('/').filter(|n| !n.is_empty()) {
             prefix = if prefix.is_empty() {
                 name.to_string()
             } else {
@@ -189,6 +183,9 @@ impl StageExec<'_> {
                 }
                 (None, None) => missing.push(prefix.clone()),
             }
+        }
+        if missing.is_empty() {
+            return Ok(None);
         }
         let time = Timestamp::from_secs(self.config.time());
         let mut meta = WinMeta::default_dir(time);
@@ -234,29 +231,16 @@ impl StageExec<'_> {
     }
 }
 
-/// `C:\a\b` as a path inside the layer's `Files/`: `a/b`.
-fn container_path(path: &str) -> String {
-    let rest = path
-        .strip_prefix("C:")
-        .or_else(|| path.strip_prefix("c:"))
-        .unwrap_or(path);
-    rest.split(['\\', '/'])
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn container_paths_drop_the_drive_and_separators() {
-        assert_eq!(container_path("C:\\app\\logs"), "app/logs");
-        assert_eq!(container_path("c:/app/./x/"), "app/x");
+    fn only_the_root_makes_nothing() {
         assert!(!WorkdirStep::makes_directories("C:\\"));
         assert!(!WorkdirStep::makes_directories("/"));
         assert!(WorkdirStep::makes_directories("/srv"));
         assert!(WorkdirStep::makes_directories("C:\\app"));
+        assert_eq!(windows_path_as_posix("C:\\app\\logs"), "/app/logs");
     }
 }

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use wharf_oci::Platform;
 
 pub use instruction::DEFAULT_LINUX_PATH;
-pub use paths::{resolve_linux_path, resolve_windows_path};
+pub use paths::{resolve_linux_path, resolve_windows_path, windows_path_as_posix};
 pub use secrets::looks_secret;
 
 /// Build options the plan depends on.

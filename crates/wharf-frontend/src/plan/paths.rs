@@ -64,6 +64,14 @@ pub fn resolve_windows_path(cwd: &str, path: &str) -> Result<String, String> {
     Ok(format!("C:\\{}", parts.join("\\")))
 }
 
+/// A path as [`resolve_windows_path`] gives it (`C:\\a\\b`) in POSIX form
+/// (`/a/b`; `C:\\` is `/`): the form the Windows layer format's `Files/`
+/// tree and the COPY planner use.
+pub fn windows_path_as_posix(resolved: &str) -> String {
+    let rest = resolved.get(2..).unwrap_or("").replace('\\', "/");
+    format!("/{}", rest.trim_matches('/'))
+}
+
 fn strip_drive(cwd: &str) -> String {
     let c = cwd.replace('/', "\\");
     if c.len() >= 2 && c.as_bytes()[1] == b':' {
@@ -105,6 +113,8 @@ mod tests {
             resolve_windows_path("C:\\app", "C:sub").unwrap(),
             "C:\\app\\sub"
         );
+        assert_eq!(windows_path_as_posix("C:\\"), "/");
+        assert_eq!(windows_path_as_posix("C:\\app\\bin"), "/app/bin");
         assert!(resolve_windows_path("C:\\", "D:\\data")
             .unwrap_err()
             .contains("drive D:"));
