@@ -517,7 +517,8 @@ impl StageExec<'_> {
         base: Option<&Reference>,
         line: usize,
     ) -> Result<(Option<String>, Option<String>), BuildError> {
-        let (view, _spool) = self.linux_view(layers, base, line, "--chown")?;
+        let opts = ViewOptions::default();
+        let (view, _spool) = self.linux_view(layers, base, line, "--chown", &opts)?;
         Ok((
             view.read_text("etc/passwd", USER_DB_LIMIT),
             view.read_text("etc/group", USER_DB_LIMIT),
@@ -533,6 +534,7 @@ impl StageExec<'_> {
         base: Option<&Reference>,
         line: usize,
         what: &str,
+        opts: &ViewOptions,
     ) -> Result<(StageView, tempfile::TempDir), BuildError> {
         let fail =
             |m: String| self.step_err(line, format!("{what}: reading the stage's layers: {m}"));
@@ -544,13 +546,8 @@ impl StageExec<'_> {
             .map(|l| store.blob_path(&l.descriptor.digest))
             .collect();
         let spool = self.layers.temp_dir()?;
-        let view = StageView::from_layers(
-            LayerOs::Linux,
-            &paths,
-            spool.path(),
-            &ViewOptions::default(),
-        )
-        .map_err(|e| fail(e.to_string()))?;
+        let view = StageView::from_layers(LayerOs::Linux, &paths, spool.path(), opts)
+            .map_err(|e| fail(e.to_string()))?;
         Ok((view, spool))
     }
 }

@@ -96,10 +96,7 @@ impl StageExec<'_> {
         } else {
             ins.workdir.clone()
         };
-        let user = ins
-            .user
-            .clone()
-            .unwrap_or_else(|| config.config.user.clone());
+        let user = crate::users::user_in_effect(ins, config);
         let mut notes = command.notes;
         if !self.run_options.is_default() {
             notes.push(
@@ -220,12 +217,8 @@ impl StageExec<'_> {
     #[cfg(target_os = "linux")]
     fn linux_user(&self, step: &RunStep<'_>, lowers: &[PathBuf]) -> Result<RunUser, String> {
         use wharf_sandbox::{LowerKind, LowerView};
-        let user = step
-            .ins
-            .user
-            .clone()
-            .unwrap_or_else(|| step.config.config.user.clone());
-        let ids = if user.is_empty() || user == "root" || user == "0" {
+        let user = crate::users::user_in_effect(step.ins, step.config);
+        let ids = if crate::users::is_root(&user) {
             crate::users::UserIds::default()
         } else {
             let view = LowerView::new(lowers);

@@ -13,6 +13,21 @@
 //! Windows stages name accounts or SIDs instead; see
 //! `wharf_layer::windows::sddl::resolve_account`.
 
+/// The USER a step runs as: the stage's `USER`, else the image's.
+pub fn user_in_effect(
+    ins: &wharf_frontend::plan::PlannedInstruction,
+    config: &wharf_oci::ImageConfig,
+) -> String {
+    ins.user
+        .clone()
+        .unwrap_or_else(|| config.config.user.clone())
+}
+
+/// Whether `user` is root without reading a user database.
+pub fn is_root(user: &str) -> bool {
+    matches!(user, "" | "root" | "0")
+}
+
 /// A user or group that cannot be resolved; the message says what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

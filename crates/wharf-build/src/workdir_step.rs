@@ -21,13 +21,13 @@ use crate::cache_key::{instruction_key, CacheKey};
 use crate::copy_step::USER_DB_LIMIT;
 use crate::layer_store::RunRecord;
 use crate::stage_exec::StageExec;
-use crate::users::{run_user_ids, UserIds};
+use crate::users::{is_root, run_user_ids, user_in_effect, UserIds};
 use wharf_frontend::plan::{windows_path_as_posix, PlannedInstruction, StagePlan};
 use wharf_layer::tarfmt::{EntryKind, TarEntry};
 use wharf_layer::windows::sddl::{resolve_account, with_owner};
 use wharf_layer::{
-    LinuxLayerOptions, LinuxLayerWriter, Timestamp, WinMeta, WindowsBase, WindowsLayerOptions,
-    WindowsLayerWriter,
+    LinuxLayerOptions, LinuxLayerWriter, Timestamp, ViewOptions, WinMeta, WindowsBase,
+    WindowsLayerOptions, WindowsLayerWriter,
 };
 use wharf_oci::{ImageConfig, LayerRef, Reference};
 
@@ -106,19 +106,23 @@ impl StageExec<'_> {
         let line = step.ins.line;
         let fail = |m: String| self.step_err(line, format!("WORKDIR {}: {m}", step.path));
         let what = format!("WORKDIR {}", step.path);
-        let (view, _spool) = self.linux_view(step.layers, step.base_reference, line, &what)?;
+        let user = user_in_effect(step.ins, step.config);
+        // What exists needs the tree only; file contents (spooled) only
+        // for a USER whose ids the stage's user database gives.
+        let root = is_root(&user);
+        let opts = match root {
+            true => ViewOptions::tree_only(),
+            false => ViewOptions::default(),
+        };
+        let (view, _spool) =
+            self.linux_view(step.layers, step.base_reference, line, &what, &opts)?;
         let missing = view
             .dirs_to_make(step.path)
             .map_err(|e| fail(format!("{e}; WORKDIR needs a directory there")))?;
         if missing.is_empty() {
             return Ok(None);
         }
-        let user = step
-            .ins
-            .user
-            .clone()
-            .unwrap_or_else(|| step.config.config.user.clone());
-        let ids = if user.is_empty() {
+        let ids = if root {
             UserIds::default()
         } else {
             let read = |path: &str| view.read_text(path, USER_DB_LIMIT);
@@ -191,11 +195,7 @@ impl StageExec<'_> {
         let mut meta = WinMeta::default_dir(time);
         // The new directories belong to the stage's USER, as BuildKit's
         // Windows Mkdir gives them (its SID, or a built-in account's).
-        let user = step
-            .ins
-            .user
-            .clone()
-            .unwrap_or_else(|| step.config.config.user.clone());
+        let user = user_in_effect(step.ins, step.config);
         if !user.is_empty() {
             match resolve_account(&user) {
                 Some(sid) => {

@@ -154,6 +154,59 @@ fn linux_view_applies_whiteouts_and_resolves_hardlinks() {
     );
 }
 
+/// A view without contents has the same entries, spools nothing, and
+/// says so when a file is opened; the size cap still holds.
+#[test]
+fn tree_only_view_has_the_same_entries_and_no_contents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layers = linux_chain(tmp.path());
+    let spool = tmp.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let full = StageView::from_layers(LayerOs::Linux, &layers, tmp.path(), &ViewOptions::default())
+        .unwrap();
+    let tree =
+        StageView::from_layers(LayerOs::Linux, &layers, &spool, &ViewOptions::tree_only()).unwrap();
+    let a: Vec<_> = full
+        .entries()
+        .map(|e| (&e.path, &e.kind, e.mode, &e.hardlink_to))
+        .collect();
+    let b: Vec<_> = tree
+        .entries()
+        .map(|e| (&e.path, &e.kind, e.mode, &e.hardlink_to))
+        .collect();
+    assert_eq!(a, b);
+    assert_eq!(
+        std::fs::read_dir(&spool).unwrap().count(),
+        0,
+        "nothing spooled"
+    );
+    let err = tree
+        .open(tree.entry("etc/passwd").unwrap())
+        .err()
+        .expect("no contents");
+    assert!(err.to_string().contains("without file contents"), "{err}");
+    assert_eq!(tree.read_text("etc/passwd", 1 << 20), None);
+    let zeros = vec![0u8; 3 << 20];
+    let bomb = write_tar(
+        &tmp.path().join("bomb.tgz"),
+        &[(
+            TarEntry::new("big", EntryKind::File { size: 3 << 20 }),
+            &zeros[..],
+        )],
+        Compression::default(),
+    );
+    let small = ViewOptions {
+        max_uncompressed_bytes: 1 << 20,
+        ..ViewOptions::tree_only()
+    };
+    let err = StageView::from_layers(LayerOs::Linux, &[bomb], &spool, &small)
+        .err()
+        .expect("the cap must hold");
+    // Read as a stream, the entry's declared size is refused before its
+    // bytes are decompressed.
+    assert!(err.to_string().contains("beyond the cap"), "{err}");
+}
+
 #[test]
 fn snapshot_view_matches_tar_view() {
     let tmp = tempfile::tempdir().unwrap();
@@ -585,6 +638,7 @@ fn views_refuse_hostile_names_and_dangling_hardlinks() {
     );
     let small = ViewOptions {
         max_uncompressed_bytes: 1 << 20,
+        ..ViewOptions::default()
     };
     let err = StageView::from_layers(LayerOs::Linux, &[bomb], tmp.path(), &small)
         .err()

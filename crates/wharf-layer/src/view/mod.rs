@@ -118,17 +118,33 @@ pub struct StageView {
     case_collisions: Vec<(String, String)>,
 }
 
-/// Limits for indexing layers.
+/// Limits for indexing layers, and whether file contents stay readable.
 #[derive(Clone, Debug)]
 pub struct ViewOptions {
     /// Cap on each layer's decompressed size. Default 64 GiB.
     pub max_uncompressed_bytes: u64,
+    /// Whether [`StageView::open`] can read files (compressed layers are
+    /// then decompressed into the spool directory). Without it the layers
+    /// are read once for their entries and nothing is spooled: for callers
+    /// that only look at the tree. Default true.
+    pub contents: bool,
 }
 
 impl Default for ViewOptions {
     fn default() -> Self {
         ViewOptions {
             max_uncompressed_bytes: 64 << 30,
+            contents: true,
+        }
+    }
+}
+
+impl ViewOptions {
+    /// The default limits, without file contents.
+    pub fn tree_only() -> Self {
+        ViewOptions {
+            contents: false,
+            ..ViewOptions::default()
         }
     }
 }
@@ -223,6 +239,12 @@ impl StageView {
                 let path = self.layer_tars.get(*layer).ok_or_else(|| Error::NotFound {
                     path: entry.path.clone(),
                 })?;
+                if path.as_os_str().is_empty() {
+                    return Err(Error::Unsupported(format!(
+                        "{:?}: this view of the layers was made without file contents",
+                        entry.path
+                    )));
+                }
                 let mut f = File::open(path).map_err(|e| Error::io("opening layer", path, e))?;
                 f.seek(SeekFrom::Start(*offset))
                     .map_err(|e| Error::io("seeking in layer", path, e))?;

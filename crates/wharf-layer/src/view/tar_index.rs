@@ -48,10 +48,24 @@ impl StageView {
         };
         let mut link_keys: HashMap<String, String> = HashMap::new();
         for (i, blob) in layers.iter().enumerate() {
-            let tar_path = spool_tar(blob, spool_dir, i, opts)?;
-            view.layer_tars.push(tar_path.clone());
-            let (pending, whiteouts, opaques) =
-                index_layer(os, &tar_path, i, &blob.display().to_string(), opts)?;
+            let name = blob.display().to_string();
+            let (pending, whiteouts, opaques) = if opts.contents {
+                let tar_path = spool_tar(blob, spool_dir, i, opts)?;
+                view.layer_tars.push(tar_path.clone());
+                let f = File::open(&tar_path).map_err(|e| Error::io("opening", &tar_path, e))?;
+                index_layer(os, BufReader::new(f), i, &name, opts)?
+            } else {
+                // Entries only: read once through the decompressor.
+                view.layer_tars.push(PathBuf::new());
+                let f = File::open(blob).map_err(|e| Error::io("opening layer", blob, e))?;
+                index_layer(
+                    os,
+                    decompress(f, opts.max_uncompressed_bytes, &name)?,
+                    i,
+                    &name,
+                    opts,
+                )?
+            };
             for dir in opaques {
                 remove_below(&mut view.entries, &dir);
             }
@@ -177,22 +191,25 @@ type Indexed = (Vec<Pending>, Vec<String>, Vec<String>);
 // share the cleaned name and the hostile-entry checks in one loop.
 fn index_layer(
     os: LayerOs,
-    tar_path: &Path,
+    tar: impl io::Read,
     layer: usize,
     name: &str,
     opts: &ViewOptions,
 ) -> Result<Indexed> {
-    let f = File::open(tar_path).map_err(|e| Error::io("opening", tar_path, e))?;
-    let mut archive = tar::Archive::new(BufReader::new(f));
+    let mut archive = tar::Archive::new(tar);
     let mut pending = Vec::new();
     let mut whiteouts = Vec::new();
     let mut opaques = Vec::new();
     // Every regular file of this layer by full tar name, including ones outside
     // the view (UtilityVM/), so hardlinks to them still find their content.
     let mut files: HashMap<String, (u64, u64, Option<String>)> = HashMap::new();
-    let malformed = |e: io::Error| Error::MalformedTar {
-        layer: name.to_string(),
-        reason: e.to_string(),
+    // A decompressor's own errors (the size cap) come through as they are.
+    let malformed = |e: io::Error| match unwrap_io(e, "reading", name) {
+        Error::Io { source, .. } => Error::MalformedTar {
+            layer: name.to_string(),
+            reason: source.to_string(),
+        },
+        other => other,
     };
     for entry in archive.entries().map_err(malformed)? {
         let mut entry = entry.map_err(malformed)?;
