@@ -17,6 +17,11 @@ Environment:
   WHARF_BENCH_QUICK  1: tiny fixtures, for developing the harness
   WHARF_BENCH_CASES  comma-separated case numbers to run (default all)
   WHARF_BENCH_WORK   scratch directory (default /var/tmp/wharf-bench)
+  WHARF_BENCH_DISK   where stores, registries and contexts live:
+                     "loop" (default) a fresh ext4 with a journal on a
+                     loop device, mounted at WORK/disk for the run;
+                     "direct" WORK/disk on WORK's own file system
+  WHARF_BENCH_DISK_GIB  size of the loop file system (default 64; sparse)
   WHARF_BENCH_CACHE  fixture cache (default /var/cache/wharf-test)
   WHARF_BENCH_OUT    where to write the Markdown results (default: the
                      section of BENCHMARKS.md between its bench markers for
@@ -49,6 +54,9 @@ WHARF = os.environ.get("WHARF_BIN", str(REPO / "target/release/wharf"))
 MINBASE = Path(os.environ.get("WHARF_DEBIAN_ROOT", str(CACHE / "bookworm-minbase")))
 WIN_VERSION = "10.0.20348.2113"
 LOGS = WORK / time.strftime("logs-%Y%m%dT%H%M%S")
+DISK = WORK / "disk"
+DISK_MODE = os.environ.get("WHARF_BENCH_DISK", "loop")
+DISK_NOTE = ""
 MARK_BEGIN = "<!-- bench/run.sh: begin -->"
 MARK_END = "<!-- bench/run.sh: end -->"
 
@@ -225,7 +233,7 @@ def busybox_layout():
     """An OCI layout holding a busybox image, made with umoci (not wharf)."""
     layout = CACHE / "bench-busybox"
     if not (layout / "index.json").exists():
-        tmp = fresh(WORK / "busybox-build")
+        tmp = fresh(DISK / "busybox-build")
         lay, bundle = tmp / "layout", tmp / "bundle"
         sh(["umoci", "init", "--layout", lay])
         sh(["umoci", "new", "--image", f"{lay}:1"])
@@ -378,7 +386,7 @@ def windows_app_context():
     differ in case from an earlier one (a Windows layer cannot hold both;
     Debian's usr/share/man/man7 has PAM.7.gz and pam.7.gz)."""
     src = Path(size("win_app"))
-    ctx = WORK / "ctx-windows"
+    ctx = DISK / "ctx-windows"
     if (ctx / ".ready").exists():
         return ctx, [d for d in (ctx / ".ready").read_text().splitlines() if d]
     rmtree(ctx)
@@ -531,7 +539,7 @@ CMD ["/bin/sh"]
 
 
 def multistage_context(reg):
-    ctx = WORK / "ctx-multistage"
+    ctx = DISK / "ctx-multistage"
     source_tree(ctx)
     (ctx / "Dockerfile").write_text(MULTISTAGE.format(reg=reg.host))
     return ctx
@@ -542,7 +550,7 @@ def case_cold(reg, ctx):
                "`buildah bud`", 0.45)
 
     def w(i):
-        store = fresh(WORK / "c1-wharf")
+        store = fresh(DISK / "c1-wharf")
         s = measure("c1-wharf", wharf("build", "--progress", "json", "--store", store,
                                       "-t", "bench/multistage:1", ctx), stamp_stderr=True)
         # busybox, COPY --from, COPY, RUN.
@@ -550,14 +558,14 @@ def case_cold(reg, ctx):
         return s
 
     def b(i):
-        root = fresh(WORK / "c1-buildah")
+        root = fresh(DISK / "c1-buildah")
         return measure("c1-buildah", bud(root, "-t", "bench/multistage:1", ctx))
 
     try:
         alternate(r, w, b)
     finally:
-        rmtree(WORK / "c1-wharf")
-        rmtree(WORK / "c1-buildah")
+        rmtree(DISK / "c1-wharf")
+        rmtree(DISK / "c1-buildah")
     note_steps(r)
     return r
 
@@ -565,7 +573,7 @@ def case_cold(reg, ctx):
 def case_warm(reg, ctx, which):
     """Cases 2 (nothing changed) and 3 (one source file changed), on a store
     and a buildah `--layers` storage that have built the context once."""
-    wstore, broot = WORK / "warm-wharf", WORK / "warm-buildah"
+    wstore, broot = DISK / "warm-wharf", DISK / "warm-buildah"
     if not (wstore / ".ready").exists():
         fresh(wstore)
         fresh(broot)
@@ -607,20 +615,20 @@ def case_copy_tree():
     nbytes, nfiles = tree_bytes(tree)
     r = Result(4, f"COPY of a {nbytes / 2**30:.2f} GiB tree of real files ({nfiles} files) into a new gzip layer",
                "`buildah bud` + `buildah push oci:` (gzip)", 0.2)
-    dockerfile = WORK / "copy-tree.Dockerfile"
+    dockerfile = DISK / "copy-tree.Dockerfile"
     dockerfile.write_text("FROM scratch\nCOPY . /data/\n")
     warm_page_cache(tree)
 
     def w(i):
-        store = fresh(WORK / "c4-wharf")
+        store = fresh(DISK / "c4-wharf")
         s = measure("c4-wharf", wharf("build", "--progress", "json", "--store", store,
                                       "-t", "bench/tree:1", "-f", dockerfile, tree), stamp_stderr=True)
         check_layers(store, "bench/tree:1", 1)
         return s
 
     def b(i):
-        root = fresh(WORK / "c4-buildah")
-        out = WORK / "c4-buildah-oci"
+        root = fresh(DISK / "c4-buildah")
+        out = DISK / "c4-buildah-oci"
         rmtree(out)
         built = measure("c4-buildah-bud", bud(root, "-t", "bench/tree:1", "-f", dockerfile, tree))
         pushed = measure("c4-buildah-push", buildah(root, "push", "--quiet", "bench/tree:1", f"oci:{out}:1"))
@@ -631,7 +639,7 @@ def case_copy_tree():
         alternate(r, w, b)
     finally:
         for d in ["c4-wharf", "c4-buildah", "c4-buildah-oci"]:
-            rmtree(WORK / d)
+            rmtree(DISK / d)
     note_steps(r)
     return r
 
@@ -646,7 +654,7 @@ def case_windows(reg):
     r = Result(5, f"Windows COPY-only build on the {base_bytes / 2**30:.2f} GiB Windows base "
                   f"(COPY of {nbytes / 2**20:.0f} MiB, {nfiles} files)",
                "packing the COPY layer alone (`pack_dir`, gzip 6)", 1.1)
-    dockerfile = WORK / "windows.Dockerfile"
+    dockerfile = DISK / "windows.Dockerfile"
     dockerfile.write_text(f"FROM {reg.host}/bench/windows-base:ltsc2022\nCOPY . C:/app/\n")
     if dropped:
         r.notes.append(f"dropped from the COPY source as case-only duplicates: {', '.join(dropped)}")
@@ -658,7 +666,7 @@ def case_windows(reg):
     copy_steps = []
 
     def w(i):
-        store = fresh(WORK / "c5-wharf")
+        store = fresh(DISK / "c5-wharf")
         since = reg.log_offset()
         s = measure("c5-wharf", wharf("build", "--progress", "json", "--platform",
                                       f"windows/amd64:{WIN_VERSION.rsplit('.', 1)[0]}",
@@ -673,7 +681,7 @@ def case_windows(reg):
         return s
 
     def p(i):
-        out = WORK / "c5-pack.tgz"
+        out = DISK / "c5-pack.tgz"
         s = measure("c5-pack_dir", [pack_dir, app, out, "gzip:6"])
         out.unlink(missing_ok=True)
         return s
@@ -681,7 +689,7 @@ def case_windows(reg):
     try:
         alternate(r, w, p)
     finally:
-        rmtree(WORK / "c5-wharf")
+        rmtree(DISK / "c5-wharf")
     r.downloaded = max(downloaded) if downloaded else None
     r.base_bytes = base_bytes
     if copy_steps:
@@ -695,7 +703,7 @@ def case_push_pull(reg):
     total = sum(s for _, s in layers)
     push_layout(layout, "1", reg, "bench/big:1")
     source = f"{reg.host}/bench/big:1"
-    wstore = fresh(WORK / "c6-wharf-src")
+    wstore = fresh(DISK / "c6-wharf-src")
     sh(wharf("pull", "--insecure-registry", reg.host, "--store", wstore, source))
     desc = f"{total / 2**30:.2f} GiB image ({len(layers)} layers)"
     push = Result(6, f"Push of a {desc} to an empty loopback registry", "`skopeo copy oci: docker://`", 0.5)
@@ -703,25 +711,25 @@ def case_push_pull(reg):
     push.sub, pull.sub = "a", "b"
 
     def push_w(i):
-        dest = Registry(WORK / "c6-dest")
+        dest = Registry(DISK / "c6-dest")
         try:
             return measure("c6-push-wharf", wharf("push", "--insecure-registry", dest.host, "--store", wstore,
                                                   source, f"{dest.host}/bench/big:1"))
         finally:
             dest.stop()
-            rmtree(WORK / "c6-dest")
+            rmtree(DISK / "c6-dest")
 
     def push_s(i):
-        dest = Registry(WORK / "c6-dest")
+        dest = Registry(DISK / "c6-dest")
         try:
             return measure("c6-push-skopeo", ["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
                                               f"oci:{layout}:1", f"docker://{dest.host}/bench/big:1"])
         finally:
             dest.stop()
-            rmtree(WORK / "c6-dest")
+            rmtree(DISK / "c6-dest")
 
     def pull_w(i):
-        store = fresh(WORK / "c6-pull-wharf")
+        store = fresh(DISK / "c6-pull-wharf")
         since = reg.log_offset()
         try:
             s = measure("c6-pull-wharf", wharf("pull", "--insecure-registry", reg.host, "--store", store, source))
@@ -735,7 +743,7 @@ def case_push_pull(reg):
         return s
 
     def pull_s(i):
-        out = fresh(WORK / "c6-pull-skopeo")
+        out = fresh(DISK / "c6-pull-skopeo")
         try:
             return measure("c6-pull-skopeo", ["skopeo", "copy", "--quiet", "--src-tls-verify=false",
                                               f"docker://{source}", f"oci:{out}:1"])
@@ -759,7 +767,7 @@ def case_cache_from(reg, ctx):
     r = Result(7, "Fresh runner, unchanged project, `--cache-from` a registry cache",
                "`buildah bud --layers --cache-from`", 0.3)
     wcache, bcache = f"{reg.host}/bench/cache-wharf:main", f"{reg.host}/bench/cache-buildah"
-    seed_w, seed_b = fresh(WORK / "c7-seed-wharf"), fresh(WORK / "c7-seed-buildah")
+    seed_w, seed_b = fresh(DISK / "c7-seed-wharf"), fresh(DISK / "c7-seed-buildah")
     try:
         sh(wharf("build", "--progress", "plain", "--insecure-registry", reg.host, "--store", seed_w,
                  "--cache-to", f"type=registry,ref={wcache},mode=max", ctx))
@@ -770,7 +778,7 @@ def case_cache_from(reg, ctx):
     ran = []
 
     def w(i):
-        store = fresh(WORK / "c7-wharf")
+        store = fresh(DISK / "c7-wharf")
         s = measure("c7-wharf", wharf("build", "--progress", "json", "--insecure-registry", reg.host,
                                       "--store", store, "--cache-from", wcache,
                                       "-t", "bench/multistage:1", ctx), stamp_stderr=True)
@@ -780,15 +788,15 @@ def case_cache_from(reg, ctx):
         return s
 
     def b(i):
-        root = fresh(WORK / "c7-buildah")
+        root = fresh(DISK / "c7-buildah")
         return measure("c7-buildah", bud(root, "--layers", "--cache-from", bcache,
                                          "-t", "bench/multistage:1", ctx))
 
     try:
         alternate(r, w, b)
     finally:
-        rmtree(WORK / "c7-wharf")
-        rmtree(WORK / "c7-buildah")
+        rmtree(DISK / "c7-wharf")
+        rmtree(DISK / "c7-buildah")
     r.notes.append(f"steps wharf did not take from the cache (configuration steps included): {ran}")
     note_steps(r)
     return r
@@ -808,23 +816,23 @@ COPY --from=right /right /
 def case_parallel(reg):
     """Two independent CPU-bound stages, two at a time."""
     r = Result(8, "Two independent CPU-bound stages, two jobs", "`buildah bud --jobs 2`", 0.6)
-    ctx = fresh(WORK / "ctx-parallel")
+    ctx = fresh(DISK / "ctx-parallel")
     (ctx / "Dockerfile").write_text(PARALLEL.format(reg=reg.host))
 
     def w(i):
-        store = fresh(WORK / "c8-wharf")
+        store = fresh(DISK / "c8-wharf")
         return measure("c8-wharf", wharf("build", "--progress", "json", "-j", "2", "--store", store,
                                          "-t", "bench/parallel:1", ctx), stamp_stderr=True)
 
     def b(i):
-        root = fresh(WORK / "c8-buildah")
+        root = fresh(DISK / "c8-buildah")
         return measure("c8-buildah", bud(root, "--jobs", "2", "-t", "bench/parallel:1", ctx))
 
     try:
         alternate(r, w, b)
     finally:
-        rmtree(WORK / "c8-wharf")
-        rmtree(WORK / "c8-buildah")
+        rmtree(DISK / "c8-wharf")
+        rmtree(DISK / "c8-buildah")
     note_steps(r)
     return r
 
@@ -886,19 +894,19 @@ def case_windows_versions(reg):
     app, _ = windows_app_context()
     r = Result(9, "Windows COPY-only build for 3 Windows versions (one index)",
                "the same build for 1 version", 1.15)
-    dockerfile = WORK / "windows-multi.Dockerfile"
+    dockerfile = DISK / "windows-multi.Dockerfile"
     dockerfile.write_text(f"FROM {reg.host}/bench/windows-multi:multi\nCOPY . C:/app/\n")
     warm_page_cache(app)
     three = ",".join(f"windows/amd64:{v.rsplit('.', 1)[0]}" for v in WIN_VERSIONS)
 
     def build(label, platforms):
-        store = fresh(WORK / f"c9-{label}")
+        store = fresh(DISK / f"c9-{label}")
         try:
             return measure(f"c9-{label}", wharf("build", "--progress", "json", "--platform", platforms,
                                                 "--store", store, "-t", "bench/windows-multi-app:1",
                                                 "-f", dockerfile, app), stamp_stderr=True)
         finally:
-            rmtree(WORK / f"c9-{label}")
+            rmtree(DISK / f"c9-{label}")
 
     alternate(r, lambda i: build("three", three),
               lambda i: build("one", f"windows/amd64:{WIN_VERSION.rsplit('.', 1)[0]}"))
@@ -1019,7 +1027,8 @@ FIXTURE_NOTE = (
     "with `os.version` {win_version}) and its COPY is `{win_app}`; the push/pull image is "
     "`bench/make_linux_image.py` (4 gzip layers of {big_mib} MiB in total). Every wharf "
     "build starts from an empty store and every buildah build from empty `--root`/`--runroot` "
-    "directories, except cases 2 and 3, which reuse one warmed store / `--layers` storage each."
+    "directories, except cases 2 and 3, which reuse one warmed store / `--layers` storage each; "
+    "{disk}."
 )
 
 
@@ -1041,20 +1050,68 @@ def write_report(text):
     log(f"results written to {target}")
 
 
+def mount_disk():
+    """Gives the run a file system of its own for stores and registries.
+
+    Every case starts its contenders from empty stores, so the harness
+    deletes tens of thousands of files between runs. On an ext4 without a
+    journal (the root file system of some CI and VM images, this project's
+    machines among them) the inode allocator passes over every inode freed
+    in the last minute (several, while its table block is dirty), reading
+    each one it passes (`recently_deleted` in fs/ext4/ialloc.c): files created
+    right after a deletion cost time in proportion to the files deleted,
+    and the harness's own cleanup dominated the cold builds. A fresh ext4
+    made with mkfs's defaults (journal on) is what a runner's disk looks
+    like; both contenders get the same one."""
+    global DISK_NOTE
+    unmount_disk()
+    image = WORK / "disk.img"
+    if DISK_MODE == "loop":
+        try:
+            image.unlink(missing_ok=True)
+            with open(image, "wb") as f:
+                f.truncate(int(os.environ.get("WHARF_BENCH_DISK_GIB", "64")) * 2**30)
+            sh(["mkfs.ext4", "-q", "-F", image])
+            DISK.mkdir(parents=True, exist_ok=True)
+            sh(["mount", "-o", "loop", image, DISK])
+            DISK_NOTE = ("stores, registries and contexts on a fresh ext4 (mkfs.ext4 defaults, "
+                         "journal on) on a loop device")
+            return
+        except (CaseFailed, OSError) as e:
+            log(f"no loop file system ({e}); using {DISK} on {WORK}'s own file system")
+            image.unlink(missing_ok=True)
+    fresh(DISK)
+    DISK_NOTE = f"stores, registries and contexts on {WORK}'s own file system"
+
+
+def unmount_disk():
+    """Unmounts the run's file system (buildah's leftover mounts first) and
+    removes it, or what the run left in WORK/disk without one."""
+    mounts = [
+        line.split()[1]
+        for line in Path("/proc/self/mounts").read_text().splitlines()
+        if line.split()[1] == str(DISK) or line.split()[1].startswith(str(DISK) + "/")
+    ]
+    for m in sorted(mounts, key=len, reverse=True):
+        subprocess.call(["umount", "-l", m], stderr=subprocess.DEVNULL)
+    (WORK / "disk.img").unlink(missing_ok=True)
+    rmtree(DISK)
+
+
 def main():
     global FIXTURE_NOTE
     for tool in ["buildah", "skopeo", "umoci", "/usr/bin/docker-registry", "/usr/bin/time", WHARF]:
         if not shutil.which(tool):
             sys.exit(f"bench.py: {tool} is missing; run bench/run.sh, which installs it")
     WORK.mkdir(parents=True, exist_ok=True)
-    rmtree(WORK / "ctx-windows")
-    rmtree(WORK / "warm-wharf")
-    rmtree(WORK / "warm-buildah")
-    FIXTURE_NOTE = FIXTURE_NOTE.format(win_version=WIN_VERSION, **{k: size(k) for k in SIZES})
+    mount_disk()
+    FIXTURE_NOTE = FIXTURE_NOTE.format(win_version=WIN_VERSION, disk=DISK_NOTE,
+                                       **{k: size(k) for k in SIZES})
     m = machine()
     results = []
-    reg = Registry(WORK / "registry")
+    reg = None
     try:
+        reg = Registry(DISK / "registry")
         ctx = None
         if {1, 2, 3, 7, 8} & set(CASES):
             try:
@@ -1089,10 +1146,9 @@ def main():
                 r.failed = str(e)
                 results.append(r)
     finally:
-        reg.stop()
-        rmtree(WORK / "registry")  # the pushed fixtures: 3 GiB on a full run
-        rmtree(WORK / "warm-wharf")
-        rmtree(WORK / "warm-buildah")
+        if reg:
+            reg.stop()
+        unmount_disk()
     results.sort(key=lambda r: (r.number, r.sub))
     text = report(results, m)
     print(text)
