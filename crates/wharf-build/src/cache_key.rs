@@ -20,7 +20,7 @@ use wharf_frontend::plan::PlannedInstruction;
 use wharf_oci::{Digest, Hasher, Platform};
 
 /// Bump when the key document changes shape: old entries then miss.
-const KEY_FORMAT: &str = "wharf-cache-v1";
+const KEY_FORMAT: &str = "wharf-cache-v2";
 
 /// A cache key: the digest of a key document, or of what a chain of
 /// steps starts from (a base image's manifest, `scratch`).
@@ -112,38 +112,107 @@ pub fn instruction_key(
 
 /// The content digest of a COPY's entries: destination paths, kinds,
 /// modes, link targets and file contents, in order.
+///
+/// Each entry becomes a record (its destination, mode and kind, and the
+/// SHA-256 of a file's contents or a link's target); the records are made
+/// on every core at once, since reading and hashing the files is most of
+/// a cold COPY's time besides compression, and then hashed in order.
 pub fn copy_sources_digest(ctx: &BuildContext, entries: &[CopyEntry]) -> io::Result<Digest> {
+    let records = in_parallel(entries, |e, buf| entry_record(ctx, e, buf))?;
     let mut h = Hasher::sha256();
-    let mut buf = vec![0u8; 1 << 16];
-    for e in entries {
-        h.update(e.dest.as_bytes());
-        h.update(&[0]);
-        let host = ctx.host_path(&e.source);
-        let meta = fs::symlink_metadata(&host)?;
-        h.update(&mode_bits(&meta).to_le_bytes());
-        match e.kind {
-            EntryKind::File => {
-                h.update(b"f");
-                h.update(&meta.len().to_le_bytes());
-                let mut f = File::open(&host)?;
-                loop {
-                    let n = f.read(&mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    h.update(&buf[..n]);
-                }
-            }
-            EntryKind::Symlink => {
-                h.update(b"l");
-                h.update(fs::read_link(&host)?.to_string_lossy().as_bytes());
-            }
-            EntryKind::Dir => h.update(b"d"),
-            EntryKind::Other => h.update(b"o"),
-        }
-        h.update(&[0]);
+    for r in &records {
+        h.update(r);
     }
     Ok(h.finish())
+}
+
+/// One entry's part of [`copy_sources_digest`].
+fn entry_record(ctx: &BuildContext, e: &CopyEntry, buf: &mut [u8]) -> io::Result<Vec<u8>> {
+    let mut r = Vec::with_capacity(e.dest.len() + 96);
+    r.extend_from_slice(e.dest.as_bytes());
+    r.push(0);
+    let host = ctx.host_path(&e.source);
+    let meta = fs::symlink_metadata(&host)?;
+    r.extend_from_slice(&mode_bits(&meta).to_le_bytes());
+    match e.kind {
+        EntryKind::File => {
+            r.push(b'f');
+            r.extend_from_slice(&meta.len().to_le_bytes());
+            let mut h = Hasher::sha256();
+            let mut f = File::open(&host)?;
+            loop {
+                let n = f.read(buf)?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+            r.extend_from_slice(h.finish().as_str().as_bytes());
+        }
+        EntryKind::Symlink => {
+            r.push(b'l');
+            r.extend_from_slice(fs::read_link(&host)?.to_string_lossy().as_bytes());
+        }
+        EntryKind::Dir => r.push(b'd'),
+        EntryKind::Other => r.push(b'o'),
+    }
+    r.push(0);
+    Ok(r)
+}
+
+/// `f` over `items` on up to as many threads as there are cores, results
+/// in the items' order; the first error stops the others. Each thread has
+/// its own read buffer.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T, &mut [u8]) -> io::Result<R> + Sync,
+) -> io::Result<Vec<R>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    const BUF: usize = 1 << 16;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
+        .min(items.len() / 16)
+        .max(1);
+    if threads == 1 {
+        let mut buf = vec![0u8; BUF];
+        return items.iter().map(|i| f(i, &mut buf)).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let parts: Vec<io::Result<Vec<(usize, R)>>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut buf = vec![0u8; BUF];
+                    let mut done = Vec::new();
+                    while !failed.load(Ordering::Relaxed) {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        match f(item, &mut buf) {
+                            Ok(r) => done.push((i, r)),
+                            Err(e) => {
+                                failed.store(true, Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    for part in parts {
+        for (i, r) in part? {
+            slots[i] = Some(r);
+        }
+    }
+    Ok(slots.into_iter().map(|r| r.expect("every item done")).collect())
 }
 
 #[cfg(unix)]
@@ -206,7 +275,7 @@ mod tests {
         );
         assert_eq!(
             k.0.as_str(),
-            "sha256:98a376b9773ac400cc400745ad7cebbdd34eb9a5c6d079ca63156ba6902311d6",
+            "sha256:764f15775701a84aee3e6db3735297b0f99e8323eadaf3fe857f5b7c73468490",
             "the key document changed: bump KEY_FORMAT and update this vector"
         );
         assert_ne!(
@@ -241,6 +310,46 @@ mod tests {
         assert_eq!(first, copy_sources_digest(&c, &e).unwrap());
         fs::write(d.path().join("a.txt"), "two").unwrap();
         assert_ne!(first, copy_sources_digest(&c, &e).unwrap());
+    }
+
+    /// Many entries (hashed on several threads) give the digest of their
+    /// records hashed one after another, in the entries' order; a file
+    /// that vanished is an error, not a digest.
+    #[test]
+    fn source_digest_on_many_threads_is_the_records_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("src");
+        fs::create_dir(&dir).unwrap();
+        for i in 0..300 {
+            fs::write(dir.join(format!("f{i:03}")), format!("{i}").repeat(i * 50)).unwrap();
+        }
+        std::os::unix::fs::symlink("f001", dir.join("link")).unwrap();
+        let c = BuildContext::new(d.path(), None);
+        let src = vec!["src".to_string()];
+        let req = CopyRequest {
+            sources: &src,
+            dest: "/app/",
+            workdir: "/",
+            windows: false,
+            parents: false,
+            exclude: &[],
+            dest_is_dir_in_image: false,
+        };
+        let e = plan_copy(&c, &req).unwrap();
+        assert!(e.len() > 300);
+        let mut buf = vec![0u8; 7];
+        let mut h = Hasher::sha256();
+        for entry in &e {
+            h.update(&entry_record(&c, entry, &mut buf).unwrap());
+        }
+        let one_by_one = h.finish();
+        assert_eq!(copy_sources_digest(&c, &e).unwrap(), one_by_one);
+        // The order of entries is part of the digest.
+        let mut swapped = e.clone();
+        swapped.swap(10, 20);
+        assert_ne!(copy_sources_digest(&c, &swapped).unwrap(), one_by_one);
+        fs::remove_file(dir.join("f150")).unwrap();
+        assert!(copy_sources_digest(&c, &e).is_err());
     }
 }
 
