@@ -212,7 +212,10 @@ fn in_parallel<T: Sync, R: Send>(
             slots[i] = Some(r);
         }
     }
-    Ok(slots.into_iter().map(|r| r.expect("every item done")).collect())
+    Ok(slots
+        .into_iter()
+        .map(|r| r.expect("every item done"))
+        .collect())
 }
 
 #[cfg(unix)]

@@ -99,7 +99,9 @@ fn windows_tree<W: std::io::Write>(
             windows_tree(w, &path, &name)?;
         } else if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&path)?.to_string_lossy().to_string();
-            let to_dir = std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
+            let to_dir = std::fs::metadata(&path)
+                .map(|m| m.is_dir())
+                .unwrap_or(false);
             let m = match to_dir {
                 true => WinMeta::default_dir(time),
                 false => WinMeta::default_file(time),
