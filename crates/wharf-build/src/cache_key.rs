@@ -126,8 +126,28 @@ pub fn copy_sources_digest(ctx: &BuildContext, entries: &[CopyEntry]) -> io::Res
     Ok(h.finish())
 }
 
-/// One entry's part of [`copy_sources_digest`].
+/// One entry's part of [`copy_sources_digest`], its file read with `buf`.
 fn entry_record(ctx: &BuildContext, e: &CopyEntry, buf: &mut [u8]) -> io::Result<Vec<u8>> {
+    entry_record_with(ctx, e, None, buf)
+}
+
+/// One entry's part of [`copy_sources_digest`] when a file's contents
+/// were hashed already (as a layer writer read them): `file_digest` is
+/// their SHA-256.
+pub(crate) fn entry_record_of_read(
+    ctx: &BuildContext,
+    e: &CopyEntry,
+    file_digest: Option<&Digest>,
+) -> io::Result<Vec<u8>> {
+    entry_record_with(ctx, e, file_digest, &mut [0u8; 1 << 13])
+}
+
+fn entry_record_with(
+    ctx: &BuildContext,
+    e: &CopyEntry,
+    file_digest: Option<&Digest>,
+    buf: &mut [u8],
+) -> io::Result<Vec<u8>> {
     let mut r = Vec::with_capacity(e.dest.len() + 96);
     r.extend_from_slice(e.dest.as_bytes());
     r.push(0);
@@ -138,16 +158,22 @@ fn entry_record(ctx: &BuildContext, e: &CopyEntry, buf: &mut [u8]) -> io::Result
         EntryKind::File => {
             r.push(b'f');
             r.extend_from_slice(&meta.len().to_le_bytes());
-            let mut h = Hasher::sha256();
-            let mut f = File::open(&host)?;
-            loop {
-                let n = f.read(buf)?;
-                if n == 0 {
-                    break;
+            let digest = match file_digest {
+                Some(d) => d.clone(),
+                None => {
+                    let mut h = Hasher::sha256();
+                    let mut f = File::open(&host)?;
+                    loop {
+                        let n = f.read(buf)?;
+                        if n == 0 {
+                            break;
+                        }
+                        h.update(&buf[..n]);
+                    }
+                    h.finish()
                 }
-                h.update(&buf[..n]);
-            }
-            r.extend_from_slice(h.finish().as_str().as_bytes());
+            };
+            r.extend_from_slice(digest.as_str().as_bytes());
         }
         EntryKind::Symlink => {
             r.push(b'l');

@@ -16,6 +16,7 @@
 //! 0755 by whoever unpacks the layer, which is what an entry would say.
 //! The base's directories are not known here (its layers are not read).
 
+use crate::cache_key::entry_record_of_read;
 use crate::context::{BuildContext, EntryKind};
 use crate::copy_plan::CopyEntry;
 use std::collections::BTreeSet;
@@ -27,6 +28,7 @@ use wharf_layer::{
     tarfmt, LinuxLayerOptions, LinuxLayerWriter, TarEntry, Timestamp, WinMeta, WindowsBase,
     WindowsLayerOptions, WindowsLayerWriter,
 };
+use wharf_oci::{Digest, Hasher};
 
 /// Writing the layer failed.
 #[derive(Debug, thiserror::Error)]
@@ -247,28 +249,50 @@ impl<'w> CopyWriter<'w> {
         ctx: &BuildContext,
         e: &CopyEntry,
     ) -> Result<(), CopyLayerError> {
+        self.context_entry_keyed(ctx, e, None)
+    }
+
+    /// As [`CopyWriter::context_entry`], adding the entry's part of the
+    /// COPY's content digest (`cache_key::copy_sources_digest`) to `key`
+    /// from the bytes the layer takes: the file is read once.
+    pub fn context_entry_keyed(
+        &mut self,
+        ctx: &BuildContext,
+        e: &CopyEntry,
+        key: Option<&mut Hasher>,
+    ) -> Result<(), CopyLayerError> {
         let name = e.dest.trim_start_matches('/').to_string();
-        if name.is_empty() {
-            return Ok(());
+        let mut file_digest = None;
+        if !name.is_empty() {
+            let host = ctx.host_path(&e.source);
+            let hash = key.is_some() && e.kind == EntryKind::File;
+            let (size, digest) = if matches!(self.layer, Layer::Linux(..)) {
+                self.linux_context_entry(&host, &name, e, hash)?
+            } else {
+                self.windows_context_entry(&host, &name, e, hash)?
+            };
+            file_digest = digest;
+            if e.kind == EntryKind::File {
+                self.packed(size);
+            }
         }
-        let host = ctx.host_path(&e.source);
-        let size = if matches!(self.layer, Layer::Linux(..)) {
-            self.linux_context_entry(&host, &name, e)?
-        } else {
-            self.windows_context_entry(&host, &name, e)?
-        };
-        if e.kind == EntryKind::File {
-            self.packed(size);
+        if let Some(key) = key {
+            let record =
+                entry_record_of_read(ctx, e, file_digest.as_ref()).map_err(read_err(&e.source))?;
+            key.update(&record);
         }
         Ok(())
     }
 
+    /// Writes one context entry; with `hash`, also the SHA-256 of a
+    /// file's bytes as written.
     fn linux_context_entry(
         &mut self,
         host: &std::path::Path,
         name: &str,
         e: &CopyEntry,
-    ) -> Result<u64, CopyLayerError> {
+        hash: bool,
+    ) -> Result<(u64, Option<Digest>), CopyLayerError> {
         let opts = self.opts;
         let Layer::Linux(w, dirs) = &mut self.layer else {
             unreachable!("called for Linux layers only")
@@ -281,7 +305,7 @@ impl<'w> CopyWriter<'w> {
         let (entry, mut data, size) = match e.kind {
             EntryKind::Dir => {
                 if !dirs.insert(name.to_string()) {
-                    return Ok(0);
+                    return Ok((0, None));
                 }
                 let entry = TarEntry::new(format!("{name}/"), tarfmt::EntryKind::Dir);
                 (entry, None, 0)
@@ -290,7 +314,7 @@ impl<'w> CopyWriter<'w> {
                 let f = File::open(host).map_err(read_err(&e.source))?;
                 let size = f.metadata().map_err(read_err(&e.source))?.len();
                 let entry = TarEntry::new(name.to_string(), tarfmt::EntryKind::File { size });
-                (entry, Some(f), size)
+                (entry, Some(HashingRead::new(f, hash)), size)
             }
             EntryKind::Symlink => {
                 let target = fs::read_link(host).map_err(read_err(&e.source))?;
@@ -299,14 +323,14 @@ impl<'w> CopyWriter<'w> {
                 let entry = TarEntry::new(name.to_string(), tarfmt::EntryKind::Symlink { target });
                 (entry, None, 0)
             }
-            EntryKind::Other => return Ok(0),
+            EntryKind::Other => return Ok((0, None)),
         };
         let mut entry = entry;
         entry.mode = mode;
         entry.mtime = mtime_of(&meta);
         w.append(entry, data.as_mut().map(|f| f as &mut dyn Read))
             .map_err(layer_err(&e.dest))?;
-        Ok(size)
+        Ok((size, data.and_then(HashingRead::finish)))
     }
 
     fn windows_context_entry(
@@ -314,7 +338,8 @@ impl<'w> CopyWriter<'w> {
         host: &std::path::Path,
         name: &str,
         e: &CopyEntry,
-    ) -> Result<u64, CopyLayerError> {
+        hash: bool,
+    ) -> Result<(u64, Option<Digest>), CopyLayerError> {
         let meta = fs::symlink_metadata(host).map_err(read_err(&e.source))?;
         let ts = self.opts.timestamp;
         let mut time = Timestamp::from_secs(mtime_of(&meta));
@@ -331,18 +356,19 @@ impl<'w> CopyWriter<'w> {
                 self.windows_meta(WinMeta::default_dir(time), false)?
             }
             EntryKind::Symlink => self.windows_meta(WinMeta::default_file(time), false)?,
-            EntryKind::Other => return Ok(0),
+            EntryKind::Other => return Ok((0, None)),
         };
         let Layer::Windows(w) = &mut self.layer else {
             unreachable!("called for Windows layers only")
         };
         match e.kind {
             EntryKind::File => {
-                let mut f = File::open(host).map_err(read_err(&e.source))?;
+                let f = File::open(host).map_err(read_err(&e.source))?;
                 let size = f.metadata().map_err(read_err(&e.source))?.len();
+                let mut f = HashingRead::new(f, hash);
                 w.add_file(name, size, Some(m), &mut f)
                     .map_err(layer_err(&e.dest))?;
-                return Ok(size);
+                return Ok((size, f.finish()));
             }
             EntryKind::Symlink => {
                 let target = fs::read_link(host).map_err(read_err(&e.source))?;
@@ -357,7 +383,7 @@ impl<'w> CopyWriter<'w> {
             }
             _ => w.add_dir(name, Some(m)).map_err(layer_err(&e.dest))?,
         }
-        Ok(0)
+        Ok((0, None))
     }
 
     /// Adds a file whose bytes are not in the context (a here-document, a
@@ -514,6 +540,46 @@ mod tests {
             .collect()
     }
 
+    /// A layer written with its content digest computed on the way gives
+    /// the same layer, and the digest the cache key's own pass gives, for
+    /// both layer formats and every kind of entry (an empty file too).
+    #[test]
+    fn content_digest_made_while_writing_is_the_key_pass_digest() {
+        let (d, c) = context();
+        fs::write(d.path().join("site/empty"), "").unwrap();
+        fs::write(d.path().join("site/css/big.bin"), vec![7u8; 300_000]).unwrap();
+        for windows in [false, true] {
+            let opts = CopyOptions {
+                linux_owner: None,
+                windows_owner: None,
+                chmod: None,
+                timestamp: 1_700_000_000,
+                clamp_mtimes: true,
+                progress: None,
+            };
+            let es = entries(&c, windows);
+            assert!(es.iter().any(|e| e.kind == EntryKind::Symlink));
+            let mut out = Vec::new();
+            let sink: &mut dyn Write = &mut out;
+            let mut w = if windows {
+                CopyWriter::windows(sink, &wharf_layer::NoBase, opts).unwrap()
+            } else {
+                CopyWriter::linux(sink, opts)
+            };
+            let mut key = Hasher::sha256();
+            for e in &es {
+                w.context_entry_keyed(&c, e, Some(&mut key)).unwrap();
+            }
+            w.finish().unwrap();
+            assert_eq!(out, write(&c, windows, opts), "windows: {windows}");
+            assert_eq!(
+                key.finish(),
+                crate::cache_key::copy_sources_digest(&c, &es).unwrap(),
+                "windows: {windows}"
+            );
+        }
+    }
+
     #[test]
     fn linux_layer_without_parents_with_owner_mode_and_clamped_times() {
         let (_d, c) = context();
@@ -608,5 +674,36 @@ mod tests {
             .position(|n| n == "Files/srv/www/css/a.css")
             .unwrap();
         assert!(srv < file, "ancestors come first");
+    }
+}
+
+/// A file read into a layer, hashed on the way when asked (the COPY's
+/// content digest then needs no pass of its own).
+struct HashingRead {
+    file: File,
+    hasher: Option<Hasher>,
+}
+
+impl HashingRead {
+    fn new(file: File, hash: bool) -> Self {
+        HashingRead {
+            file,
+            hasher: hash.then(Hasher::sha256),
+        }
+    }
+
+    /// The SHA-256 of what was read, when hashing.
+    fn finish(self) -> Option<Digest> {
+        self.hasher.map(Hasher::finish)
+    }
+}
+
+impl Read for HashingRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
     }
 }

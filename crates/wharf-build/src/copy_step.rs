@@ -256,6 +256,12 @@ impl StageExec<'_> {
 
     /// COPY/ADD from the build context (or what ADD fetched), or COPY
     /// --from a `--build-context` directory.
+    ///
+    /// The key holds the contents of every file copied, which costs a read
+    /// of them all. When no record of a step like this one (its key but
+    /// for those contents) was ever made, no lookup can hit: the layer is
+    /// written first and the contents hashed as it reads them, so a cold
+    /// build reads each file once.
     fn copy_from_context(
         &self,
         step: &CopyStep<'_>,
@@ -268,36 +274,61 @@ impl StageExec<'_> {
         let warnings =
             place_all(&mut sources, &prep.request, kw).map_err(|e| self.source_err(step, kw, e))?;
         self.warn(step, warnings, events);
-        let mut digests = sources
-            .iter()
-            .map(|s| s.content_digest())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.source_err(step, kw, e))?;
-        if prep.windows {
-            digests.extend(self.windows_base_key(step.layers, step.base_layers));
-        }
         // A layer of context files does not depend on the base image
         // (nothing of it is read), so its key follows this stage's own
         // steps but not the base or the Windows version, as `COPY --link`
         // does: the same Dockerfile makes the same layer on every Windows
         // version (built once), while a changed file still invalidates
         // every later step. (A Windows build that reads its base makes
-        // layers that depend on it: the base's layers are in `digests`.)
+        // layers that depend on it: the base's layers are in the digests.)
         let mut any_version = step.stage.platform.clone();
         any_version.os_version = None;
         any_version.os_features.clear();
-        let key = instruction_key(
-            step.local,
-            &any_version,
-            step.workdir_before,
-            step.ins,
-            &digests,
-        );
+        let key_of = |mut digests: Vec<Digest>| {
+            if prep.windows {
+                digests.extend(self.windows_base_key(step.layers, step.base_layers));
+            }
+            instruction_key(
+                step.local,
+                &any_version,
+                step.workdir_before,
+                step.ins,
+                &digests,
+            )
+        };
+        let prefix = CacheKey(key_of(Vec::new()).extend("sources-follow", b""));
+        if self.config.no_cache || !self.layers.may_hold(&prefix) {
+            // Equal steps of concurrent stages (one COPY for several
+            // Windows versions) wait here; the first one's record is then
+            // found through the full key below.
+            let _claim = self.layers.claim(&prefix);
+            if self.config.no_cache || !self.layers.may_hold(&prefix) {
+                let mut digests = Vec::with_capacity(sources.len());
+                let record = self.write_copy_layer(
+                    step,
+                    prep,
+                    &sources,
+                    Origin::Context,
+                    Some(&mut digests),
+                    events,
+                )?;
+                let key = key_of(digests);
+                self.layers.note_prefix(&prefix)?;
+                return self.remember(step, &key, record, events);
+            }
+        }
+        let digests = sources
+            .iter()
+            .map(|s| s.content_digest())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.source_err(step, kw, e))?;
+        let key = key_of(digests);
         let _claim = self.layers.claim(&key);
         if let Some(hit) = self.cached(step, &key, events) {
             return Ok((hit, true, key));
         }
-        let record = self.write_copy_layer(step, prep, &sources, Origin::Context, events)?;
+        let record = self.write_copy_layer(step, prep, &sources, Origin::Context, None, events)?;
+        self.layers.note_prefix(&prefix)?;
         self.remember(step, &key, record, events)
     }
 
@@ -348,7 +379,7 @@ impl StageExec<'_> {
         let warnings = place_all(&mut sources, &prep.request, prep.kw)
             .map_err(|e| self.source_err(step, &what, e))?;
         self.warn(step, warnings, events);
-        let record = self.write_copy_layer(step, prep, &sources, Origin::Stage, events)?;
+        let record = self.write_copy_layer(step, prep, &sources, Origin::Stage, None, events)?;
         self.remember(step, &key, record, events)
     }
 
@@ -393,13 +424,15 @@ impl StageExec<'_> {
     }
 
     /// Writes every source into one new layer of the stage's OS; returns
-    /// it with what the sources warned of while writing.
+    /// it with what the sources warned of while writing. With `digests`,
+    /// each source's content digest is pushed there, computed as written.
     fn write_copy_layer(
         &self,
         step: &CopyStep<'_>,
         prep: &CopyPrep<'_>,
         sources: &[Box<dyn CopySource>],
         origin: Origin,
+        mut digests: Option<&mut Vec<Digest>>,
         events: &mut dyn FnMut(BuildEvent),
     ) -> Result<LayerRecord, BuildError> {
         let (line, kw) = (step.ins.line, prep.kw);
@@ -462,7 +495,14 @@ impl StageExec<'_> {
                     }
                 };
                 for s in sources {
-                    warnings.extend(s.write(&mut writer)?);
+                    match digests.as_deref_mut() {
+                        Some(digests) => {
+                            let (w, digest) = s.write_with_digest(&mut writer)?;
+                            warnings.extend(w);
+                            digests.push(digest);
+                        }
+                        None => warnings.extend(s.write(&mut writer)?),
+                    }
                 }
                 writer.finish()?;
                 Ok(blob)

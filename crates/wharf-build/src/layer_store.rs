@@ -206,6 +206,18 @@ impl LayerStore {
         }
     }
 
+    /// Whether a lookup of a key under `prefix` could hit: a record of a
+    /// step with this prefix was made in the store, or shared caches are
+    /// read (whose records carry no prefixes).
+    pub fn may_hold(&self, prefix: &CacheKey) -> bool {
+        self.imported.is_some() || self.store.cache_prefix_seen(&prefix.0)
+    }
+
+    /// Notes `prefix` before a record under it is remembered.
+    pub fn note_prefix(&self, prefix: &CacheKey) -> Result<(), LayerStoreError> {
+        Ok(self.store.note_cache_prefix(&prefix.0)?)
+    }
+
     /// The shared build caches this build reads, if any.
     pub fn imported(&self) -> Option<&ImportedCache> {
         self.imported.as_deref()

@@ -176,6 +176,18 @@ fn cache_hits_and_misses_and_reproducible_digests() {
     assert!(events1
         .iter()
         .all(|e| !matches!(e, BuildEvent::Step { cached: true, .. })));
+    // On a store that never made such a step, each COPY hashed its files
+    // while writing them and marked its step's prefix; the keys it made
+    // are the ones the next build computes before looking them up.
+    let seen = fs::read_dir(f.store.root().join("wharf-cache"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("prefix-") && name.ends_with(".seen")
+        })
+        .count();
+    assert_eq!(seen, 3);
     let (second, events2) = run_build(&config(&f.store, false), &req, &NoRegistry);
     let cached: Vec<bool> = copy_cache_hits(&events2);
     assert_eq!(cached, vec![true, true, true]);

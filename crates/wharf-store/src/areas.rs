@@ -6,6 +6,7 @@
 //! <root>/ingest/                               files being written, before they become blobs
 //! <root>/wharf-tmp/<random>/                  temporary directories of running builds
 //! <root>/wharf-cache/[run-]<key hex>[-tar].json  instruction cache records
+//! <root>/wharf-cache/prefix-<hex>.seen          "a record was made for a step like this"
 //! <root>/wharf-snapshots/<diff_id hex>[-user]    Linux layers unpacked for RUN
 //! <root>/wharf-run-cache/<id hash>/              RUN --mount=type=cache directories
 //! <root>/wharf-windows-layers/<chain id hex>/    Windows layer folders for RUN
@@ -218,6 +219,32 @@ impl Store {
             .map_err(|e| StoreError::io("writing", &path, e))?;
         tmp.persist(&path)
             .map_err(|e| StoreError::io("replacing", &path, e.error))?;
+        Ok(())
+    }
+
+    fn prefix_path(&self, prefix: &Digest) -> PathBuf {
+        self.root()
+            .join(CACHE_RECORDS)
+            .join(format!("prefix-{}.seen", prefix.hex()))
+    }
+
+    /// Whether [`Store::note_cache_prefix`] was called for `prefix`: a
+    /// builder names with it everything of a step's key but what is costly
+    /// to compute (the contents a COPY reads), and skips computing that
+    /// when no record of such a step was ever made. Markers are never
+    /// collected: a stale one only means the cost is paid.
+    pub fn cache_prefix_seen(&self, prefix: &Digest) -> bool {
+        self.prefix_path(prefix).exists()
+    }
+
+    /// Marks `prefix` as seen, before a record under it is written.
+    pub fn note_cache_prefix(&self, prefix: &Digest) -> Result<(), StoreError> {
+        let path = self.prefix_path(prefix);
+        if path.exists() {
+            return Ok(());
+        }
+        self.area(CACHE_RECORDS)?;
+        File::create(&path).map_err(|e| StoreError::io("creating", &path, e))?;
         Ok(())
     }
 

@@ -83,4 +83,16 @@ impl CopySource for ContextFiles {
         }
         Ok(Vec::new())
     }
+
+    /// The records of `copy_sources_digest`, made as the files are written.
+    fn write_with_digest(
+        &self,
+        out: &mut CopyWriter<'_>,
+    ) -> Result<(Vec<crate::api::StepWarning>, Digest), SourceError> {
+        let mut key = wharf_oci::Hasher::sha256();
+        for e in &self.entries {
+            out.context_entry_keyed(&self.ctx, e, Some(&mut key))?;
+        }
+        Ok((Vec::new(), key.finish()))
+    }
 }

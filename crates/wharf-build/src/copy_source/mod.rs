@@ -65,6 +65,18 @@ pub(crate) trait CopySource {
 
     /// Adds what was planned to the layer; returns warnings.
     fn write(&self, out: &mut CopyWriter<'_>) -> Result<Vec<StepWarning>, SourceError>;
+
+    /// [`write`](Self::write), and the digest
+    /// [`content_digest`](Self::content_digest) gives, for a step that
+    /// only learns its cache key after writing its layer. Sources that
+    /// read many files compute it from the bytes they write.
+    fn write_with_digest(
+        &self,
+        out: &mut CopyWriter<'_>,
+    ) -> Result<(Vec<StepWarning>, Digest), SourceError> {
+        let warnings = self.write(out)?;
+        Ok((warnings, self.content_digest()?))
+    }
 }
 
 /// Counts the matches of every source, settles the destination once and
