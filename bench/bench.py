@@ -17,10 +17,14 @@ Environment:
   WHARF_BENCH_QUICK  1: tiny fixtures, for developing the harness
   WHARF_BENCH_CASES  comma-separated case numbers to run (default all)
   WHARF_BENCH_WORK   scratch directory (default /var/tmp/wharf-bench)
-  WHARF_BENCH_DISK   where stores, registries and contexts live:
-                     "loop" (default) a fresh ext4 with a journal on a
-                     loop device, mounted at WORK/disk for the run;
-                     "direct" WORK/disk on WORK's own file system
+  WHARF_BENCH_DISK   where stores, registries and contexts live, and how
+                     a run's directories go away (see mount_disk):
+                     "keep" (default) WORK/disk on WORK's own file system,
+                     nothing deleted until every case has run;
+                     "loop" a fresh ext4 with a journal on a loop device
+                     (direct I/O), mounted at WORK/disk for the run;
+                     "direct" WORK/disk, each run's directories deleted
+                     before the next run
   WHARF_BENCH_DISK_GIB  size of the loop file system (default 64; sparse)
   WHARF_BENCH_CACHE  fixture cache (default /var/cache/wharf-test)
   WHARF_BENCH_OUT    where to write the Markdown results (default: the
@@ -55,7 +59,9 @@ MINBASE = Path(os.environ.get("WHARF_DEBIAN_ROOT", str(CACHE / "bookworm-minbase
 WIN_VERSION = "10.0.20348.2113"
 LOGS = WORK / time.strftime("logs-%Y%m%dT%H%M%S")
 DISK = WORK / "disk"
-DISK_MODE = os.environ.get("WHARF_BENCH_DISK", "loop")
+DISK_MODE = os.environ.get("WHARF_BENCH_DISK", "keep")
+RETIRED = DISK / ".retired"
+_retired = [0]
 DISK_NOTE = ""
 MARK_BEGIN = "<!-- bench/run.sh: begin -->"
 MARK_END = "<!-- bench/run.sh: end -->"
@@ -159,6 +165,12 @@ def rmtree(path):
     ]
     for m in sorted(mounts, key=len, reverse=True):
         subprocess.call(["umount", "-l", m], stderr=subprocess.DEVNULL)
+    if DISK_MODE == "keep" and str(path).startswith(str(DISK) + "/") and path != RETIRED:
+        # Moved aside, deleted when every case has run (see mount_disk).
+        RETIRED.mkdir(parents=True, exist_ok=True)
+        _retired[0] += 1
+        path.rename(RETIRED / str(_retired[0]))
+        return
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -1053,20 +1065,22 @@ def write_report(text):
 
 
 def mount_disk():
-    """Gives the run a file system of its own for stores and registries.
+    """Gives the run a place for stores, registries and contexts.
 
-    Every case starts its contenders from empty stores, so the harness
-    deletes tens of thousands of files between runs. On an ext4 without a
-    journal (the root file system of some CI and VM images, this project's
-    machines among them) the inode allocator passes over every inode freed
-    in the last minute (several, while its table block is dirty), reading
-    each one it passes (`recently_deleted` in fs/ext4/ialloc.c): files created
-    right after a deletion cost time in proportion to the files deleted,
-    and the harness's own cleanup dominated the cold builds. A fresh ext4
-    made with mkfs's defaults (journal on) is what a runner's disk looks
-    like; both contenders get the same one. The loop device does direct
-    I/O, so written blobs are not cached twice (once above the loop device,
-    once in its backing file), which slowed every large write and fsync."""
+    Every case starts its contenders from empty stores, so a harness that
+    deletes the last run's store before the next run measures its own
+    cleanup: on an ext4 without a journal (the root file system of some CI
+    and VM images, this project's machines among them) the inode allocator
+    passes over every inode freed in the last minute (several, while its
+    table block is dirty), reading each one it passes (`recently_deleted`
+    in fs/ext4/ialloc.c), so files created right after a deletion cost time
+    in proportion to the files deleted. By default ("keep") nothing is
+    deleted while cases run: a run's directories are renamed aside and
+    removed after the last case, and a contender pays only for what it
+    deletes itself. "loop" gives the run a fresh ext4 with a journal on a
+    loop device (direct I/O, so blobs are not cached twice), which has no
+    such check but writes more slowly than the disk below it; "direct"
+    deletes between runs, as earlier versions of this harness did."""
     global DISK_NOTE
     unmount_disk()
     image = WORK / "disk.img"
@@ -1086,7 +1100,12 @@ def mount_disk():
             log(f"no loop file system ({e}); using {DISK} on {WORK}'s own file system")
             image.unlink(missing_ok=True)
     fresh(DISK)
-    DISK_NOTE = f"stores, registries and contexts on {WORK}'s own file system"
+    where = f"stores, registries and contexts in `{DISK}` on the machine's own file system"
+    if DISK_MODE == "keep":
+        DISK_NOTE = (f"{where}; nothing is deleted while cases run (a run's directories are "
+                     "moved aside and deleted after the last case)")
+    else:
+        DISK_NOTE = f"{where}; each run's directories deleted before the next run"
 
 
 def unmount_disk():

@@ -261,7 +261,8 @@ impl StageExec<'_> {
     /// of them all. When no record of a step like this one (its key but
     /// for those contents) was ever made, no lookup can hit: the layer is
     /// written first and the contents hashed as it reads them, so a cold
-    /// build reads each file once.
+    /// build reads each file once. Either way the digests are kept for the
+    /// build, and equal steps of other stages take them from there.
     fn copy_from_context(
         &self,
         step: &CopyStep<'_>,
@@ -312,16 +313,28 @@ impl StageExec<'_> {
                     Some(&mut digests),
                     events,
                 )?;
+                self.layers.keep_contents(&prefix, &digests);
                 let key = key_of(digests);
                 self.layers.note_prefix(&prefix)?;
                 return self.remember(step, &key, record, events);
             }
         }
-        let digests = sources
-            .iter()
-            .map(|s| s.content_digest())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.source_err(step, kw, e))?;
+        let digests = {
+            // One stage reads the files; equal steps of the others wait.
+            let _claim = self.layers.claim(&prefix);
+            match self.layers.contents_of(&prefix) {
+                Some(digests) => digests,
+                None => {
+                    let digests = sources
+                        .iter()
+                        .map(|s| s.content_digest())
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| self.source_err(step, kw, e))?;
+                    self.layers.keep_contents(&prefix, &digests);
+                    digests
+                }
+            }
+        };
         let key = key_of(digests);
         let _claim = self.layers.claim(&key);
         if let Some(hit) = self.cached(step, &key, events) {

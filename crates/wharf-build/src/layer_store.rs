@@ -17,7 +17,7 @@
 use crate::build_cache::{CacheEntry, CacheRecord, ImportedCache};
 use crate::cache_key::CacheKey;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::sync::{Arc, Condvar, Mutex};
@@ -114,6 +114,10 @@ pub struct LayerStore {
     imported: Option<Arc<ImportedCache>>,
     /// Every record this build hit or wrote, by kind, space and key.
     used: Arc<Mutex<Vec<CacheEntry>>>,
+    /// Content digests of the COPY sources this build hashed, by the
+    /// step's key prefix: equal steps of other stages (one COPY for several
+    /// Windows versions) take them instead of reading the files again.
+    contents: Arc<Mutex<HashMap<Digest, Vec<Digest>>>>,
 }
 
 fn io_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> LayerStoreError + '_ {
@@ -132,6 +136,7 @@ impl LayerStore {
             in_flight: Arc::default(),
             imported: None,
             used: Arc::default(),
+            contents: Arc::default(),
         }
     }
 
@@ -184,6 +189,7 @@ impl LayerStore {
             in_flight: self.in_flight.clone(),
             imported: self.imported.clone(),
             used: self.used.clone(),
+            contents: self.contents.clone(),
         }
     }
 
@@ -211,6 +217,18 @@ impl LayerStore {
     /// read (whose records carry no prefixes).
     pub fn may_hold(&self, prefix: &CacheKey) -> bool {
         self.imported.is_some() || self.store.cache_prefix_seen(&prefix.0)
+    }
+
+    /// The content digests this build computed for a step with `prefix`.
+    pub fn contents_of(&self, prefix: &CacheKey) -> Option<Vec<Digest>> {
+        let contents = self.contents.lock().unwrap_or_else(|e| e.into_inner());
+        contents.get(&prefix.0).cloned()
+    }
+
+    /// Keeps `digests`, computed for a step with `prefix`, for this build.
+    pub fn keep_contents(&self, prefix: &CacheKey, digests: &[Digest]) {
+        let mut contents = self.contents.lock().unwrap_or_else(|e| e.into_inner());
+        contents.insert(prefix.0.clone(), digests.to_vec());
     }
 
     /// Notes `prefix` before a record under it is remembered.
