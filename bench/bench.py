@@ -61,6 +61,7 @@ LOGS = WORK / time.strftime("logs-%Y%m%dT%H%M%S")
 DISK = WORK / "disk"
 DISK_MODE = os.environ.get("WHARF_BENCH_DISK", "keep")
 RETIRED = DISK / ".retired"
+CLEANED = WORK / ".cleaned"  # when the last run's cleanup ended
 _retired = [0]
 DISK_NOTE = ""
 MARK_BEGIN = "<!-- bench/run.sh: begin -->"
@@ -1076,8 +1077,9 @@ def mount_disk():
     in fs/ext4/ialloc.c), so files created right after a deletion cost time
     in proportion to the files deleted. By default ("keep") nothing is
     deleted while cases run: a run's directories are renamed aside and
-    removed after the last case, and a contender pays only for what it
-    deletes itself. "loop" gives the run a fresh ext4 with a journal on a
+    removed after the last case (then synced), the next run starts a
+    minute after that at the earliest, and a contender pays only for what
+    it deletes itself. "loop" gives the run a fresh ext4 with a journal on a
     loop device (direct I/O, so blobs are not cached twice), which has no
     such check but writes more slowly than the disk below it; "direct"
     deletes between runs, as earlier versions of this harness did."""
@@ -1099,7 +1101,9 @@ def mount_disk():
         except (CaseFailed, OSError) as e:
             log(f"no loop file system ({e}); using {DISK} on {WORK}'s own file system")
             image.unlink(missing_ok=True)
+    leftovers = DISK.exists()
     fresh(DISK)
+    settle(leftovers)
     where = f"stores, registries and contexts in `{DISK}` on the machine's own file system"
     if DISK_MODE == "keep":
         DISK_NOTE = (f"{where}; nothing is deleted while cases run (a run's directories are "
@@ -1124,7 +1128,27 @@ def unmount_disk():
         for line in attached.stdout.splitlines():
             subprocess.call(["losetup", "--detach", line.split(":")[0]], stderr=subprocess.DEVNULL)
         image.unlink()
-    rmtree(DISK)
+    if DISK.exists():
+        rmtree(DISK)
+        os.sync()
+        CLEANED.write_text(str(time.time()))
+
+
+def settle(deleted_now):
+    """Waits until the last deletions of this harness (the previous run's
+    cleanup, or leftovers deleted just now) are no longer "recent" to the
+    inode allocator: synced, so their inode table blocks are clean, and a
+    minute old (RECENTCY_MIN in fs/ext4/ialloc.c)."""
+    os.sync()
+    last = time.time() if deleted_now else 0.0
+    try:
+        last = max(last, float(CLEANED.read_text()))
+    except (OSError, ValueError):
+        pass
+    wait = last + 65 - time.time()
+    if wait > 0:
+        log(f"waiting {wait:.0f} s for the last deletions to age (see mount_disk)")
+        time.sleep(wait)
 
 
 def main():
