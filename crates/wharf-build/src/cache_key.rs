@@ -319,22 +319,27 @@ mod tests {
         );
     }
 
-    #[test]
-    fn source_digest_follows_content() {
-        let d = tempfile::tempdir().unwrap();
-        fs::write(d.path().join("a.txt"), "one").unwrap();
-        let c = BuildContext::new(d.path(), None);
-        let src = vec!["a.txt".to_string()];
+    /// The entries of `COPY <source> <dest>` in a Linux stage.
+    fn linux_entries(c: &BuildContext, source: &str, dest: &str) -> Vec<CopyEntry> {
+        let src = vec![source.to_string()];
         let req = CopyRequest {
             sources: &src,
-            dest: "/a.txt",
+            dest,
             workdir: "/",
             windows: false,
             parents: false,
             exclude: &[],
             dest_is_dir_in_image: false,
         };
-        let e = plan_copy(&c, &req).unwrap();
+        plan_copy(c, &req).unwrap()
+    }
+
+    #[test]
+    fn source_digest_follows_content() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("a.txt"), "one").unwrap();
+        let c = BuildContext::new(d.path(), None);
+        let e = linux_entries(&c, "a.txt", "/a.txt");
         let first = copy_sources_digest(&c, &e).unwrap();
         assert_eq!(first, copy_sources_digest(&c, &e).unwrap());
         fs::write(d.path().join("a.txt"), "two").unwrap();
@@ -354,17 +359,7 @@ mod tests {
         }
         std::os::unix::fs::symlink("f001", dir.join("link")).unwrap();
         let c = BuildContext::new(d.path(), None);
-        let src = vec!["src".to_string()];
-        let req = CopyRequest {
-            sources: &src,
-            dest: "/app/",
-            workdir: "/",
-            windows: false,
-            parents: false,
-            exclude: &[],
-            dest_is_dir_in_image: false,
-        };
-        let e = plan_copy(&c, &req).unwrap();
+        let e = linux_entries(&c, "src", "/app/");
         assert!(e.len() > 300);
         let mut buf = vec![0u8; 7];
         let mut h = Hasher::sha256();

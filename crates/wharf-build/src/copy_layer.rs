@@ -505,14 +505,17 @@ mod tests {
         .unwrap()
     }
 
-    fn write(c: &BuildContext, windows: bool, opts: CopyOptions<'_>) -> Vec<u8> {
-        let mut out = Vec::new();
-        let sink: &mut dyn Write = &mut out;
-        let mut w = if windows {
+    fn writer<'w>(sink: &'w mut dyn Write, windows: bool, opts: CopyOptions<'w>) -> CopyWriter<'w> {
+        if windows {
             CopyWriter::windows(sink, &wharf_layer::NoBase, opts).unwrap()
         } else {
             CopyWriter::linux(sink, opts)
-        };
+        }
+    }
+
+    fn write(c: &BuildContext, windows: bool, opts: CopyOptions<'_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = writer(&mut out, windows, opts);
         for e in entries(c, windows) {
             w.context_entry(c, &e).unwrap();
         }
@@ -560,12 +563,7 @@ mod tests {
             let es = entries(&c, windows);
             assert!(es.iter().any(|e| e.kind == EntryKind::Symlink));
             let mut out = Vec::new();
-            let sink: &mut dyn Write = &mut out;
-            let mut w = if windows {
-                CopyWriter::windows(sink, &wharf_layer::NoBase, opts).unwrap()
-            } else {
-                CopyWriter::linux(sink, opts)
-            };
+            let mut w = writer(&mut out, windows, opts);
             let mut key = Hasher::sha256();
             for e in &es {
                 w.context_entry_keyed(&c, e, Some(&mut key)).unwrap();
