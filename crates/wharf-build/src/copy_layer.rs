@@ -460,6 +460,37 @@ impl<'w> CopyWriter<'w> {
     }
 }
 
+/// A file read into a layer, hashed on the way when asked (the COPY's
+/// content digest then needs no pass of its own).
+struct HashingRead {
+    file: File,
+    hasher: Option<Hasher>,
+}
+
+impl HashingRead {
+    fn new(file: File, hash: bool) -> Self {
+        HashingRead {
+            file,
+            hasher: hash.then(Hasher::sha256),
+        }
+    }
+
+    /// The SHA-256 of what was read, when hashing.
+    fn finish(self) -> Option<Digest> {
+        self.hasher.map(Hasher::finish)
+    }
+}
+
+impl Read for HashingRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod mode_tests {
     #[test]
@@ -672,36 +703,5 @@ mod tests {
             .position(|n| n == "Files/srv/www/css/a.css")
             .unwrap();
         assert!(srv < file, "ancestors come first");
-    }
-}
-
-/// A file read into a layer, hashed on the way when asked (the COPY's
-/// content digest then needs no pass of its own).
-struct HashingRead {
-    file: File,
-    hasher: Option<Hasher>,
-}
-
-impl HashingRead {
-    fn new(file: File, hash: bool) -> Self {
-        HashingRead {
-            file,
-            hasher: hash.then(Hasher::sha256),
-        }
-    }
-
-    /// The SHA-256 of what was read, when hashing.
-    fn finish(self) -> Option<Digest> {
-        self.hasher.map(Hasher::finish)
-    }
-}
-
-impl Read for HashingRead {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.file.read(buf)?;
-        if let Some(h) = &mut self.hasher {
-            h.update(&buf[..n]);
-        }
-        Ok(n)
     }
 }
