@@ -14,10 +14,10 @@ use crate::copy_plan::CopyEntry;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use wharf_frontend::ast::Instruction;
 use wharf_frontend::plan::PlannedInstruction;
-use wharf_oci::{Digest, Hasher, Platform};
+use wharf_oci::{Digest, Hasher, HashingWriter, Platform};
 
 /// Bump when the key document changes shape: old entries then miss.
 const KEY_FORMAT: &str = "wharf-cache-v2";
@@ -118,7 +118,10 @@ pub fn instruction_key(
 /// on every core at once, since reading and hashing the files is most of
 /// a cold COPY's time besides compression, and then hashed in order.
 pub fn copy_sources_digest(ctx: &BuildContext, entries: &[CopyEntry]) -> io::Result<Digest> {
-    let records = in_parallel(entries, |e, buf| entry_record(ctx, e, buf))?;
+    let records = in_parallel(entries, |e| {
+        entry_record(ctx, e, None)
+            .map_err(|err| io::Error::new(err.kind(), format!("{}: {err}", e.source)))
+    })?;
     let mut h = Hasher::sha256();
     for r in &records {
         h.update(r);
@@ -126,27 +129,13 @@ pub fn copy_sources_digest(ctx: &BuildContext, entries: &[CopyEntry]) -> io::Res
     Ok(h.finish())
 }
 
-/// One entry's part of [`copy_sources_digest`], its file read with `buf`.
-fn entry_record(ctx: &BuildContext, e: &CopyEntry, buf: &mut [u8]) -> io::Result<Vec<u8>> {
-    entry_record_with(ctx, e, None, buf)
-}
-
-/// One entry's part of [`copy_sources_digest`] when a file's contents
-/// were hashed already (as a layer writer read them): `file_digest` is
-/// their SHA-256.
-pub(crate) fn entry_record_of_read(
+/// One entry's part of [`copy_sources_digest`]. `file_digest` is the
+/// SHA-256 of a file's contents when a layer writer hashed them as it read
+/// them; without it the file is read here.
+pub(crate) fn entry_record(
     ctx: &BuildContext,
     e: &CopyEntry,
     file_digest: Option<&Digest>,
-) -> io::Result<Vec<u8>> {
-    entry_record_with(ctx, e, file_digest, &mut [0u8; 1 << 13])
-}
-
-fn entry_record_with(
-    ctx: &BuildContext,
-    e: &CopyEntry,
-    file_digest: Option<&Digest>,
-    buf: &mut [u8],
 ) -> io::Result<Vec<u8>> {
     let mut r = Vec::with_capacity(e.dest.len() + 96);
     r.extend_from_slice(e.dest.as_bytes());
@@ -161,16 +150,9 @@ fn entry_record_with(
             let digest = match file_digest {
                 Some(d) => d.clone(),
                 None => {
-                    let mut h = Hasher::sha256();
-                    let mut f = File::open(&host)?;
-                    loop {
-                        let n = f.read(buf)?;
-                        if n == 0 {
-                            break;
-                        }
-                        h.update(&buf[..n]);
-                    }
-                    h.finish()
+                    let mut sink = HashingWriter::new(io::sink());
+                    io::copy(&mut File::open(&host)?, &mut sink)?;
+                    sink.finish().1
                 }
             };
             r.extend_from_slice(digest.as_str().as_bytes());
@@ -187,22 +169,19 @@ fn entry_record_with(
 }
 
 /// `f` over `items` on up to as many threads as there are cores, results
-/// in the items' order; the first error stops the others. Each thread has
-/// its own read buffer.
+/// in the items' order; the first error stops the others.
 fn in_parallel<T: Sync, R: Send>(
     items: &[T],
-    f: impl Fn(&T, &mut [u8]) -> io::Result<R> + Sync,
+    f: impl Fn(&T) -> io::Result<R> + Sync,
 ) -> io::Result<Vec<R>> {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    const BUF: usize = 1 << 16;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8)
         .min(items.len() / 16)
         .max(1);
     if threads == 1 {
-        let mut buf = vec![0u8; BUF];
-        return items.iter().map(|i| f(i, &mut buf)).collect();
+        return items.iter().map(&f).collect();
     }
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -210,12 +189,11 @@ fn in_parallel<T: Sync, R: Send>(
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
-                    let mut buf = vec![0u8; BUF];
                     let mut done = Vec::new();
                     while !failed.load(Ordering::Relaxed) {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(item) = items.get(i) else { break };
-                        match f(item, &mut buf) {
+                        match f(item) {
                             Ok(r) => done.push((i, r)),
                             Err(e) => {
                                 failed.store(true, Ordering::Relaxed);
@@ -361,10 +339,9 @@ mod tests {
         let c = BuildContext::new(d.path(), None);
         let e = linux_entries(&c, "src", "/app/");
         assert!(e.len() > 300);
-        let mut buf = vec![0u8; 7];
         let mut h = Hasher::sha256();
         for entry in &e {
-            h.update(&entry_record(&c, entry, &mut buf).unwrap());
+            h.update(&entry_record(&c, entry, None).unwrap());
         }
         let one_by_one = h.finish();
         assert_eq!(copy_sources_digest(&c, &e).unwrap(), one_by_one);
@@ -373,7 +350,8 @@ mod tests {
         swapped.swap(10, 20);
         assert_ne!(copy_sources_digest(&c, &swapped).unwrap(), one_by_one);
         fs::remove_file(dir.join("f150")).unwrap();
-        assert!(copy_sources_digest(&c, &e).is_err());
+        let err = copy_sources_digest(&c, &e).unwrap_err();
+        assert!(err.to_string().starts_with("src/f150: "), "{err}");
     }
 }
 

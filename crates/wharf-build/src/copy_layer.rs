@@ -16,7 +16,7 @@
 //! 0755 by whoever unpacks the layer, which is what an entry would say.
 //! The base's directories are not known here (its layers are not read).
 
-use crate::cache_key::entry_record_of_read;
+use crate::cache_key::entry_record;
 use crate::context::{BuildContext, EntryKind};
 use crate::copy_plan::CopyEntry;
 use std::collections::BTreeSet;
@@ -277,8 +277,7 @@ impl<'w> CopyWriter<'w> {
             }
         }
         if let Some(key) = key {
-            let record =
-                entry_record_of_read(ctx, e, file_digest.as_ref()).map_err(read_err(&e.source))?;
+            let record = entry_record(ctx, e, file_digest.as_ref()).map_err(read_err(&e.source))?;
             key.update(&record);
         }
         Ok(())

@@ -298,10 +298,10 @@ impl StageExec<'_> {
             )
         };
         let prefix = CacheKey(key_of(Vec::new()).extend("sources-follow", b""));
-        if self.config.no_cache || !self.layers.may_hold(&prefix) {
+        let digests = {
             // Equal steps of concurrent stages (one COPY for several
-            // Windows versions) wait here; the first one's record is then
-            // found through the full key below.
+            // Windows versions) wait here while the first reads the files,
+            // then take its digests and find its record by the full key.
             let _claim = self.layers.claim(&prefix);
             if self.config.no_cache || !self.layers.may_hold(&prefix) {
                 let mut digests = Vec::with_capacity(sources.len());
@@ -318,10 +318,6 @@ impl StageExec<'_> {
                 self.layers.note_prefix(&prefix)?;
                 return self.remember(step, &key, record, events);
             }
-        }
-        let digests = {
-            // One stage reads the files; equal steps of the others wait.
-            let _claim = self.layers.claim(&prefix);
             match self.layers.contents_of(&prefix) {
                 Some(digests) => digests,
                 None => {

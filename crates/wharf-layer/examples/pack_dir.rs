@@ -98,7 +98,12 @@ fn windows_tree<W: std::io::Write>(
         if meta.is_dir() {
             windows_tree(w, &path, &name)?;
         } else if meta.file_type().is_symlink() {
+            // An absolute Unix target as a COPY writes it: on drive C:.
             let target = std::fs::read_link(&path)?.to_string_lossy().to_string();
+            let target = match target.starts_with('/') {
+                true => format!("C:{}", target.replace('/', "\\")),
+                false => target,
+            };
             let to_dir = std::fs::metadata(&path)
                 .map(|m| m.is_dir())
                 .unwrap_or(false);

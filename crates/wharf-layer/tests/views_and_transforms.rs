@@ -16,6 +16,20 @@ use wharf_layer::{
     ViewOptions, WindowsBase, WindowsLayerOptions, WindowsLayerWriter,
 };
 
+/// A gzip layer of one 3 MiB file of zeros: a few KiB that expand far
+/// beyond a 1 MiB cap.
+fn three_mib_of_zeros(dir: &Path) -> PathBuf {
+    let zeros = vec![0u8; 3 << 20];
+    write_tar(
+        &dir.join("bomb.tgz"),
+        &[(
+            TarEntry::new("big", EntryKind::File { size: 3 << 20 }),
+            &zeros[..],
+        )],
+        Compression::default(),
+    )
+}
+
 fn write_tar(path: &Path, entries: &[(TarEntry, &[u8])], compression: Compression) -> PathBuf {
     let blob = LayerBlobWriter::create(path, compression).unwrap();
     let mut w = TarWriter::new(blob);
@@ -186,15 +200,7 @@ fn tree_only_view_has_the_same_entries_and_no_contents() {
         .expect("no contents");
     assert!(err.to_string().contains("without file contents"), "{err}");
     assert_eq!(tree.read_text("etc/passwd", 1 << 20), None);
-    let zeros = vec![0u8; 3 << 20];
-    let bomb = write_tar(
-        &tmp.path().join("bomb.tgz"),
-        &[(
-            TarEntry::new("big", EntryKind::File { size: 3 << 20 }),
-            &zeros[..],
-        )],
-        Compression::default(),
-    );
+    let bomb = three_mib_of_zeros(tmp.path());
     let small = ViewOptions {
         max_uncompressed_bytes: 1 << 20,
         ..ViewOptions::tree_only()
@@ -627,15 +633,7 @@ fn views_refuse_hostile_names_and_dangling_hardlinks() {
     .err()
     .expect("a hardlink to nothing must be refused");
     assert!(matches!(err, Error::MalformedTar { .. }), "{err}");
-    let zeros = vec![0u8; 3 << 20];
-    let bomb = write_tar(
-        &tmp.path().join("bomb.tgz"),
-        &[(
-            TarEntry::new("big", EntryKind::File { size: 3 << 20 }),
-            &zeros[..],
-        )],
-        Compression::default(),
-    );
+    let bomb = three_mib_of_zeros(tmp.path());
     let small = ViewOptions {
         max_uncompressed_bytes: 1 << 20,
         ..ViewOptions::default()
