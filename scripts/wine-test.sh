@@ -69,6 +69,13 @@ export WINEDEBUG=-all
 export WINEPATH="$(printf 'Z:%s' "$shim" | tr / '\\')"
 export WINEDLLOVERRIDES="mscoree,mshtml="
 
+# One wineserver for the whole run: each test binary and wharf.exe is a
+# new Wine client, and a client that connects while an idle server is
+# shutting down fails with "recvmsg: Connection reset by peer".
+wineserver=/usr/lib/wine/wineserver64
+"$wineserver" -p
+trap '"$wineserver" -k 2>/dev/null || true' EXIT
+
 # wharf.exe must start: a loader failure (a missing DLL) ends here.
 "$wine" "$exe" --help >"$target_dir/help.txt" 2>&1 || {
   cat "$target_dir/help.txt" >&2
