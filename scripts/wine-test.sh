@@ -69,20 +69,24 @@ export WINEDEBUG=-all
 export WINEPATH="$(printf 'Z:%s' "$shim" | tr / '\\')"
 export WINEDLLOVERRIDES="mscoree,mshtml="
 
-# One wineserver for the whole run: each test binary and wharf.exe is a
-# new Wine client, and a client that connects while an idle server is
-# shutting down fails with "recvmsg: Connection reset by peer".
-wineserver=/usr/lib/wine/wineserver64
-"$wineserver" -p
-trap '"$wineserver" -k 2>/dev/null || true' EXIT
-
-# wharf.exe must start: a loader failure (a missing DLL) ends here.
+# wharf.exe must start: a loader failure (a missing DLL) ends here. The
+# first start also creates the prefix.
 "$wine" "$exe" --help >"$target_dir/help.txt" 2>&1 || {
   cat "$target_dir/help.txt" >&2
   echo "wine-test: wharf.exe does not start under Wine" >&2
   exit 1
 }
 grep -q "build" "$target_dir/help.txt"
+
+# Then one wineserver for the rest of the run: each test binary and
+# wharf.exe is a new Wine client, and a client that connects while an
+# idle server is shutting down fails with "recvmsg: Connection reset by
+# peer". The first start's server is waited out, then a persistent one
+# started.
+wineserver=/usr/lib/wine/wineserver64
+"$wineserver" -w
+"$wineserver" -p
+trap '"$wineserver" -k 2>/dev/null || true' EXIT
 
 for step in $steps; do
   case $step in
