@@ -587,3 +587,52 @@ fn areas_with_unpacked_files_are_private() {
         assert_eq!(mode(&area), 0o700, "{}", area.display());
     }
 }
+
+/// Where the file system has the "top of directory hierarchy" flag (ext4
+/// here), the areas of unrelated trees carry it, an area an older version
+/// made without it included; where it has not, nothing fails.
+#[cfg(target_os = "linux")]
+#[test]
+fn areas_of_unrelated_trees_spread_their_children() {
+    use rustix::fs::{ioctl_getflags, ioctl_setflags, IFlags, Mode, OFlags};
+    let open = |p: &std::path::Path| {
+        rustix::fs::open(p, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap()
+    };
+    let (d, store) = store();
+    let probe = d.path().join("probe");
+    fs::create_dir(&probe).unwrap();
+    let fd = open(&probe);
+    let supported = ioctl_getflags(&fd)
+        .and_then(|f| ioctl_setflags(&fd, f | IFlags::TOPDIR))
+        .is_ok()
+        && ioctl_getflags(&fd).is_ok_and(|f| f.contains(IFlags::TOPDIR));
+    let old = store.root().join("wharf-snapshots");
+    fs::create_dir(&old).unwrap();
+    let (_, snapshots) = store
+        .snapshot_dir(&Digest::of_bytes(b"layer"), crate::SnapshotXattrs::Trusted)
+        .unwrap();
+    let temp = store.temp_dir().unwrap();
+    let cache = store.run_cache_dir("go").unwrap();
+    let blobs = store.root().join("blobs");
+    for (area, spread) in [
+        (snapshots, true),
+        (temp.path().parent().unwrap().to_path_buf(), true),
+        (cache.parent().unwrap().to_path_buf(), true),
+        (blobs, false),
+    ] {
+        let flags = ioctl_getflags(open(&area));
+        if supported {
+            assert_eq!(
+                flags.unwrap().contains(IFlags::TOPDIR),
+                spread,
+                "{}",
+                area.display()
+            );
+        } else {
+            eprintln!(
+                "no TOPDIR flag on this file system; {} unchecked",
+                area.display()
+            );
+        }
+    }
+}
