@@ -3,15 +3,24 @@
 //! connection, restarted when the server ignores the range. Foreign
 //! (non-distributable) layers are tried at the registry first, then at
 //! each of their `urls`.
+//!
+//! Hashing, writing and the final fsync of each download run on a
+//! blocking thread of its own ([`DiskSide`]), fed through a bounded
+//! channel: the task that reads the network never waits for the disk or
+//! the hash, so on a runtime with one thread (`wharf pull`) the downloads
+//! still use every core, and one blob's fsync does not stall the others.
 
 use crate::auth::{url_host_port, Scope};
 use crate::client::{RegistryClient, Request};
 use crate::error::RegistryError;
 use crate::progress::{Direction, Progress, ProgressSink};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_RANGE, RANGE};
 use reqwest::{Method, Response, StatusCode, Url};
 use std::io::Write;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use wharf_oci::Reference;
 use wharf_oci::{is_foreign_layer, Descriptor, Digest};
 
@@ -131,13 +140,17 @@ impl RegistryClient {
         expected: Option<Expected>,
         store: &Store,
     ) -> Result<CommittedBlob, RegistryError> {
-        let mut writer = store.blob_writer(expected)?;
+        let mut writer = DiskSide::start(store.blob_writer(expected)?);
         let policy = self.inner.options.retry.clone();
         let mut failures = 0u32;
         loop {
             match self.attempt(&source, &mut writer).await {
-                Ok(()) => return Ok(writer.commit()?),
-                Err(AttemptError::Fatal(e)) => return Err(e),
+                Ok(()) => return writer.commit().await,
+                Err(AttemptError::Fatal(e)) => {
+                    // The disk side's own failure, when it stopped first,
+                    // says more than "the channel closed".
+                    return Err(writer.failure().await.unwrap_or(e));
+                }
                 Err(AttemptError::Transient(reason)) => {
                     failures += 1;
                     if failures >= policy.max_attempts.max(1) {
@@ -158,9 +171,9 @@ impl RegistryClient {
     async fn attempt(
         &self,
         source: &Source<'_>,
-        writer: &mut BlobWriter,
+        writer: &mut DiskSide,
     ) -> Result<(), AttemptError> {
-        let offset = writer.written();
+        let offset = writer.sent;
         let mut headers = HeaderMap::new();
         if offset > 0 {
             if let Ok(v) = HeaderValue::from_str(&format!("bytes={offset}-")) {
@@ -220,7 +233,7 @@ impl RegistryClient {
         };
         if offset > 0 && !resumes_at(&resp, offset) {
             // The server sent the whole blob (or another range): start over.
-            writer.reset().map_err(|e| AttemptError::Fatal(e.into()))?;
+            writer.reset().await?;
         }
         stream_into(resp, writer, self.options().progress.as_ref()).await
     }
@@ -240,7 +253,7 @@ fn resumes_at(resp: &Response, offset: u64) -> bool {
 
 async fn stream_into(
     resp: Response,
-    writer: &mut BlobWriter,
+    writer: &mut DiskSide,
     progress: Option<&ProgressSink>,
 ) -> Result<(), AttemptError> {
     let mut body = resp.bytes_stream();
@@ -248,41 +261,139 @@ async fn stream_into(
         let chunk = chunk.map_err(|e| {
             AttemptError::Transient(format!("connection dropped: {}", e.without_url()))
         })?;
-        // Local disk writes of one network chunk are short; doing them
-        // inline keeps memory bounded to one chunk per download.
-        writer.write_all(&chunk).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::InvalidData {
+        if let Some(Expected {
+            size: Some(size),
+            digest,
+        }) = &writer.expected
+        {
+            if writer.sent + chunk.len() as u64 > *size {
                 // Longer than the descriptor says: the source is wrong, not flaky.
-                AttemptError::Fatal(RegistryError::Store(StoreError::SizeMismatch {
-                    digest: writer
-                        .expected()
-                        .map(|x| x.digest.to_string())
-                        .unwrap_or_default(),
-                    expected: writer.expected().and_then(|x| x.size).unwrap_or(0),
-                    actual: writer.written() + chunk.len() as u64,
-                }))
-            } else {
-                AttemptError::Fatal(RegistryError::Internal(format!("writing blob: {e}")))
+                return Err(AttemptError::Fatal(RegistryError::Store(
+                    StoreError::SizeMismatch {
+                        digest: digest.to_string(),
+                        expected: *size,
+                        actual: writer.sent + chunk.len() as u64,
+                    },
+                )));
             }
-        })?;
-        if let (Some(sink), Some(expected)) = (progress, writer.expected()) {
+        }
+        writer.send(chunk).await?;
+        if let (Some(sink), Some(expected)) = (progress, &writer.expected) {
             sink.report(&Progress {
                 direction: Direction::Download,
                 digest: expected.digest.clone(),
-                done: writer.written(),
+                done: writer.sent,
                 total: expected.size.unwrap_or(0),
             });
         }
     }
-    let expected = writer.expected().and_then(|x| x.size).unwrap_or(0);
-    if writer.written() < expected {
+    let expected = writer.expected.as_ref().and_then(|x| x.size).unwrap_or(0);
+    if writer.sent < expected {
         // A body that ended early (truncated without an error) is resumed.
         return Err(AttemptError::Transient(format!(
             "body ended after {} of {expected} bytes",
-            writer.written()
+            writer.sent
         )));
     }
     Ok(())
+}
+
+/// What the network side asks of the disk side.
+enum DiskOp {
+    Write(Bytes),
+    /// Start over: the server ignored a range request.
+    Reset,
+}
+
+/// Chunks of one download in flight to its writer thread: at most this
+/// many (hyper's chunks are at most a few tens of KiB), which bounds the
+/// memory of a download whose disk is slower than its network.
+const CHUNKS_IN_FLIGHT: usize = 64;
+
+/// The disk half of one download: a [`BlobWriter`] on a blocking thread,
+/// fed in order through a bounded channel. Everything sent is written
+/// unless the writer fails, so [`DiskSide::sent`] is the offset to resume
+/// from.
+struct DiskSide {
+    ops: Option<mpsc::Sender<DiskOp>>,
+    thread: Option<JoinHandle<Result<BlobWriter, StoreError>>>,
+    expected: Option<Expected>,
+    sent: u64,
+}
+
+impl DiskSide {
+    fn start(mut writer: BlobWriter) -> DiskSide {
+        let expected = writer.expected().cloned();
+        let (tx, mut rx) = mpsc::channel::<DiskOp>(CHUNKS_IN_FLIGHT);
+        let thread = tokio::task::spawn_blocking(move || {
+            while let Some(op) = rx.blocking_recv() {
+                match op {
+                    DiskOp::Write(chunk) => {
+                        writer.write_all(&chunk).map_err(|source| StoreError::Io {
+                            action: "writing blob",
+                            path: writer.path().to_path_buf(),
+                            source,
+                        })?
+                    }
+                    DiskOp::Reset => writer.reset()?,
+                }
+            }
+            Ok(writer)
+        });
+        DiskSide {
+            ops: Some(tx),
+            thread: Some(thread),
+            expected,
+            sent: 0,
+        }
+    }
+
+    async fn send(&mut self, chunk: Bytes) -> Result<(), AttemptError> {
+        let n = chunk.len() as u64;
+        self.op(DiskOp::Write(chunk)).await?;
+        self.sent += n;
+        Ok(())
+    }
+
+    async fn reset(&mut self) -> Result<(), AttemptError> {
+        self.op(DiskOp::Reset).await?;
+        self.sent = 0;
+        Ok(())
+    }
+
+    async fn op(&mut self, op: DiskOp) -> Result<(), AttemptError> {
+        let closed =
+            || AttemptError::Fatal(RegistryError::Internal("the blob's writer stopped".into()));
+        let tx = self.ops.as_ref().ok_or_else(closed)?;
+        tx.send(op).await.map_err(|_| closed())
+    }
+
+    /// Waits for the writer thread to write everything sent, then
+    /// verifies, syncs and moves the blob into place (on that thread).
+    async fn commit(mut self) -> Result<CommittedBlob, RegistryError> {
+        let writer = self.finish().await?;
+        let done = tokio::task::spawn_blocking(move || writer.commit())
+            .await
+            .map_err(|e| RegistryError::Internal(format!("blob writer thread: {e}")))?;
+        Ok(done?)
+    }
+
+    /// Why the writer thread stopped, if it did so with an error.
+    async fn failure(mut self) -> Option<RegistryError> {
+        self.finish().await.err()
+    }
+
+    async fn finish(&mut self) -> Result<BlobWriter, RegistryError> {
+        self.ops = None;
+        let thread = self
+            .thread
+            .take()
+            .ok_or_else(|| RegistryError::Internal("blob writer finished twice".into()))?;
+        let writer = thread
+            .await
+            .map_err(|e| RegistryError::Internal(format!("blob writer thread: {e}")))?;
+        Ok(writer?)
+    }
 }
 
 fn source_name(source: &Source<'_>) -> String {

@@ -83,10 +83,7 @@ impl Body {
                 len,
                 progress,
             } => {
-                use tokio::io::{AsyncReadExt, AsyncSeekExt};
-                let mut f = tokio::fs::File::open(path).await?;
-                f.seek(std::io::SeekFrom::Start(*offset)).await?;
-                let stream = tokio_util::io::ReaderStream::with_capacity(f.take(*len), 256 * 1024);
+                let stream = file_chunks(path, *offset, *len).await?;
                 let mut done = *offset;
                 let progress = progress.clone();
                 let stream = stream.inspect(move |chunk| {
@@ -104,6 +101,60 @@ impl Body {
             }
         }
     }
+}
+
+/// Chunks read from a file for an upload.
+const UPLOAD_READ_CHUNK: usize = 1 << 20;
+
+/// Chunks read ahead of the connection, per upload.
+const UPLOAD_CHUNKS_AHEAD: usize = 4;
+
+/// `len` bytes of `path` from `offset` as a stream of chunks, read ahead
+/// on a blocking thread: one copy out of the page cache into each chunk
+/// (tokio's file type copies twice and hops to a blocking thread for every
+/// read), and the connection never waits for the disk while chunks are
+/// ready. The thread stops when the stream is dropped.
+async fn file_chunks(
+    path: &std::path::Path,
+    offset: u64,
+    len: u64,
+) -> Result<impl futures_util::Stream<Item = std::io::Result<Bytes>>, std::io::Error> {
+    use std::io::{Read, Seek};
+    let path = path.to_path_buf();
+    let mut file = tokio::task::spawn_blocking(move || {
+        let mut f = std::fs::File::open(path)?;
+        f.seek(std::io::SeekFrom::Start(offset))?;
+        Ok::<_, std::io::Error>(f)
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(UPLOAD_CHUNKS_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut left = len;
+        while left > 0 {
+            let want = left.min(UPLOAD_READ_CHUNK as u64) as usize;
+            // `read_to_end` fills the spare capacity without zeroing it first.
+            let mut buf = Vec::with_capacity(want);
+            let chunk = match (&mut file).take(want as u64).read_to_end(&mut buf) {
+                Ok(0) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the file ends {left} bytes before the upload does"),
+                )),
+                Ok(n) => {
+                    left -= n as u64;
+                    Ok(Bytes::from(buf))
+                }
+                Err(e) => Err(e),
+            };
+            let failed = chunk.is_err();
+            if tx.blocking_send(chunk).is_err() || failed {
+                return;
+            }
+        }
+    });
+    Ok(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }))
 }
 
 /// One request to a registry.
@@ -387,5 +438,58 @@ pub(crate) fn format_error_codes(body: &[u8]) -> String {
             format!(": {}", parts.join("; "))
         }
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn collect(path: &std::path::Path, offset: u64, len: u64) -> Vec<std::io::Result<Bytes>> {
+        file_chunks(path, offset, len)
+            .await
+            .expect("open")
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn upload_chunks_are_the_range_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("blob");
+        let data: Vec<u8> = (0..3 * UPLOAD_READ_CHUNK + 12_345)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        std::fs::write(&path, &data).expect("write");
+        let offset = 1000u64;
+        let len = data.len() as u64 - offset - 7;
+        let chunks = collect(&path, offset, len).await;
+        assert!(chunks.len() >= 4, "{} chunks", chunks.len());
+        let got: Vec<u8> = chunks
+            .into_iter()
+            .flat_map(|c| c.expect("chunk").to_vec())
+            .collect();
+        assert_eq!(got, data[offset as usize..(offset + len) as usize]);
+    }
+
+    #[tokio::test]
+    async fn a_file_shorter_than_the_upload_ends_in_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("blob");
+        std::fs::write(&path, vec![7u8; 5000]).expect("write");
+        let chunks = collect(&path, 0, 9000).await;
+        let err = chunks
+            .last()
+            .expect("chunks")
+            .as_ref()
+            .expect_err("short file");
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(err.to_string().contains("4000 bytes"), "{err}");
+        let read: usize = chunks
+            .iter()
+            .filter_map(|c| c.as_ref().ok())
+            .map(Bytes::len)
+            .sum();
+        assert_eq!(read, 5000);
     }
 }

@@ -138,6 +138,41 @@ async fn wrong_digest_is_refused_and_nothing_is_stored() {
 }
 
 #[tokio::test]
+async fn body_longer_than_the_descriptor_is_refused_and_nothing_is_stored() {
+    let img = Arc::new(image());
+    let (server, seen) = fake_registry(
+        img.clone(),
+        Box::new(|_, _, layer| {
+            let mut long = layer.to_vec();
+            long.extend_from_slice(&[0u8; 70_000]);
+            Reply::ok("application/octet-stream", long)
+        }),
+    );
+    let (_d, store) = new_store();
+    let err = anonymous()
+        .pull(&reference(&server), &linux(), &store)
+        .await
+        .expect_err("oversized layer");
+    assert!(
+        matches!(err, RegistryError::Store(StoreError::SizeMismatch { .. })),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&img.layer_digest.to_string()),
+        "{err}"
+    );
+    // A source that is wrong, not flaky: asked for once.
+    let layer_gets = seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|r| r.path.ends_with(&img.layer_digest.to_string()))
+        .count();
+    assert_eq!(layer_gets, 1);
+    assert_no_layer(&store, &img);
+}
+
+#[tokio::test]
 async fn dropped_connection_resumes_with_range() {
     let img = Arc::new(image());
     let (server, seen) = fake_registry(

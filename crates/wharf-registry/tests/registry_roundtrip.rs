@@ -177,7 +177,8 @@ async fn progress_is_reported_for_uploads_and_downloads() {
     use wharf_registry::{Direction, Progress, ProgressSink};
     let reg = registry::start(Auth::None, None);
     let (_d1, src) = new_store();
-    store_linux_image(&src, "local/p:1", &noise(500_000, 9));
+    // Larger than one upload read (1 MiB), so that progress moves in steps.
+    store_linux_image(&src, "local/p:1", &noise(3_000_000, 9));
     let events: Arc<Mutex<Vec<Progress>>> = Arc::default();
     let sink = {
         let events = events.clone();
@@ -210,7 +211,7 @@ async fn progress_is_reported_for_uploads_and_downloads() {
             .collect();
         assert!(
             mine.len() > 1,
-            "{direction:?}: several reports for a 500 kB layer"
+            "{direction:?}: several reports for a 3 MB layer"
         );
         assert!(
             mine.windows(2).all(|w| w[0].done <= w[1].done),

@@ -85,6 +85,11 @@ impl BlobWriter {
         self.written
     }
 
+    /// The temporary file being written (to name it in errors).
+    pub fn path(&self) -> &std::path::Path {
+        &self.tmp_path
+    }
+
     /// The expected digest and size given at creation, if any.
     pub fn expected(&self) -> Option<&Expected> {
         self.expected.as_ref()
