@@ -8,7 +8,7 @@ use crate::pgzip::{ParallelGzipWriter, DEFAULT_BLOCK_SIZE};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use wharf_oci::{Digest, HashingWriter};
+use wharf_oci::{Digest, HashingWriter, WritebackFile};
 
 /// A layer blob staged on disk, with everything a manifest and config need.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub struct LayerBlob {
     pub media_type: String,
 }
 
-type FileSink = HashingWriter<BufWriter<File>>;
+type FileSink = HashingWriter<BufWriter<WritebackFile>>;
 
 enum Encoder {
     Plain(FileSink),
@@ -53,7 +53,7 @@ impl LayerBlobWriter {
     pub fn create(path: impl AsRef<Path>, compression: Compression) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let file = File::create(&path).map_err(|e| Error::io("creating", &path, e))?;
-        let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+        let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, WritebackFile::new(file)));
         let encoder = match compression {
             Compression::None => Encoder::Plain(sink),
             Compression::Gzip { level, threads } => Encoder::Gzip(ParallelGzipWriter::new(
@@ -104,7 +104,8 @@ impl LayerBlobWriter {
         let file = buffered
             .into_inner()
             .map_err(|e| Error::io("writing", &path, e.into_error()))?;
-        file.sync_all()
+        file.get_ref()
+            .sync_all()
             .map_err(|e| Error::io("syncing", &path, e))?;
         Ok(LayerBlob {
             path,

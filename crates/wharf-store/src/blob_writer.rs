@@ -8,12 +8,13 @@
 //! its temporary file.
 
 use crate::{Store, StoreError};
-use std::fs::{self, File};
-use std::io::{self, Seek, Write};
+use std::fs;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wharf_oci::Digest;
 use wharf_oci::Hasher;
+use wharf_oci::WritebackFile;
 
 /// What the caller knows about the blob being written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +38,7 @@ pub struct CommittedBlob {
 pub struct BlobWriter {
     store_root: PathBuf,
     tmp_path: PathBuf,
-    file: Option<File>,
+    file: Option<WritebackFile>,
     hasher: Hasher,
     written: u64,
     expected: Option<Expected>,
@@ -73,7 +74,7 @@ impl BlobWriter {
         Ok(BlobWriter {
             store_root: store.root().to_path_buf(),
             tmp_path,
-            file: Some(file),
+            file: Some(WritebackFile::new(file)),
             hasher,
             written: 0,
             expected,
@@ -99,8 +100,7 @@ impl BlobWriter {
     /// beginning (e.g. a server that ignored a Range request).
     pub fn reset(&mut self) -> Result<(), StoreError> {
         let file = self.file_mut()?;
-        file.set_len(0)
-            .and_then(|_| file.rewind())
+        file.truncate()
             .map_err(|e| StoreError::io("truncating temporary blob file", &self.tmp_path, e))?;
         self.hasher = match &self.expected {
             Some(e) => Hasher::for_digest(&e.digest),
@@ -140,6 +140,7 @@ impl BlobWriter {
                 });
             }
         }
+        let file = file.into_inner();
         file.sync_all()
             .map_err(|e| StoreError::io("syncing blob", &self.tmp_path, e))?;
         drop(file);
@@ -168,7 +169,7 @@ impl BlobWriter {
         })
     }
 
-    fn file_mut(&mut self) -> Result<&mut File, StoreError> {
+    fn file_mut(&mut self) -> Result<&mut WritebackFile, StoreError> {
         match self.file.as_mut() {
             Some(f) => Ok(f),
             None => Err(StoreError::io(
