@@ -104,10 +104,10 @@ impl Body {
 }
 
 /// Chunks read from a file for an upload.
-const UPLOAD_READ_CHUNK: usize = 1 << 20;
+const UPLOAD_READ_CHUNK: usize = 512 << 10;
 
 /// Chunks read ahead of the connection, per upload.
-const UPLOAD_CHUNKS_AHEAD: usize = 4;
+const UPLOAD_CHUNKS_AHEAD: usize = 2;
 
 /// `len` bytes of `path` from `offset` as a stream of chunks, read ahead
 /// on a blocking thread: one copy out of the page cache into each chunk

@@ -177,7 +177,7 @@ async fn progress_is_reported_for_uploads_and_downloads() {
     use wharf_registry::{Direction, Progress, ProgressSink};
     let reg = registry::start(Auth::None, None);
     let (_d1, src) = new_store();
-    // Larger than one upload read (1 MiB), so that progress moves in steps.
+    // Several upload reads (512 KiB each), so that progress moves in steps.
     store_linux_image(&src, "local/p:1", &noise(3_000_000, 9));
     let events: Arc<Mutex<Vec<Progress>>> = Arc::default();
     let sink = {
