@@ -143,18 +143,14 @@ impl RegistryClient {
         let mut writer = DiskSide::start(store.blob_writer(expected)?);
         let policy = self.inner.options.retry.clone();
         let mut failures = 0u32;
-        loop {
+        let outcome = loop {
             match self.attempt(&source, &mut writer).await {
-                Ok(()) => return writer.commit().await,
-                Err(AttemptError::Fatal(e)) => {
-                    // The disk side's own failure, when it stopped first,
-                    // says more than "the channel closed".
-                    return Err(writer.failure().await.unwrap_or(e));
-                }
+                Ok(()) => break Ok(()),
+                Err(AttemptError::Fatal(e)) => break Err(e),
                 Err(AttemptError::Transient(reason)) => {
                     failures += 1;
                     if failures >= policy.max_attempts.max(1) {
-                        return Err(RegistryError::RetriesExhausted {
+                        break Err(RegistryError::RetriesExhausted {
                             method: "GET".into(),
                             url: source_name(&source),
                             attempts: failures,
@@ -164,10 +160,17 @@ impl RegistryClient {
                     tokio::time::sleep(policy.delay(failures, None)).await;
                 }
             }
+        };
+        match outcome {
+            Ok(()) => writer.commit().await,
+            // Waiting for the disk side also removes the temporary file
+            // before the error is returned; its own failure, when it
+            // stopped first, says more than "the writer stopped".
+            Err(e) => Err(writer.failure().await.unwrap_or(e)),
         }
     }
 
-    /// One GET, resuming at `writer.written()`.
+    /// One GET, resuming at what was sent to the disk side.
     async fn attempt(
         &self,
         source: &Source<'_>,
@@ -316,6 +319,10 @@ const CHUNKS_IN_FLIGHT: usize = 8;
 /// unless the writer fails, so [`DiskSide::sent`] is the offset to resume
 /// from.
 struct DiskSide {
+    /// The writer's temporary file.
+    tmp_path: std::path::PathBuf,
+    /// Committed, or failed and cleaned up: nothing left for `drop`.
+    settled: bool,
     ops: Option<mpsc::Sender<DiskOp>>,
     thread: Option<JoinHandle<Result<BlobWriter, StoreError>>>,
     expected: Option<Expected>,
@@ -325,6 +332,7 @@ struct DiskSide {
 impl DiskSide {
     fn start(mut writer: BlobWriter) -> DiskSide {
         let expected = writer.expected().cloned();
+        let tmp_path = writer.path().to_path_buf();
         let (tx, mut rx) = mpsc::channel::<DiskOp>(CHUNKS_IN_FLIGHT);
         let thread = tokio::task::spawn_blocking(move || {
             while let Some(op) = rx.blocking_recv() {
@@ -342,6 +350,8 @@ impl DiskSide {
             Ok(writer)
         });
         DiskSide {
+            tmp_path,
+            settled: false,
             ops: Some(tx),
             thread: Some(thread),
             expected,
@@ -375,13 +385,17 @@ impl DiskSide {
         let writer = self.finish().await?;
         let done = tokio::task::spawn_blocking(move || writer.commit())
             .await
-            .map_err(|e| RegistryError::Internal(format!("blob writer thread: {e}")))?;
-        Ok(done?)
+            .map_err(|e| RegistryError::Internal(format!("blob writer thread: {e}")));
+        self.settled = true;
+        Ok(done??)
     }
 
-    /// Why the writer thread stopped, if it did so with an error.
+    /// Why the writer thread stopped, if it did so with an error; the
+    /// temporary file is gone when this returns.
     async fn failure(mut self) -> Option<RegistryError> {
-        self.finish().await.err()
+        let failure = self.finish().await.err();
+        self.settled = true;
+        failure
     }
 
     async fn finish(&mut self) -> Result<BlobWriter, RegistryError> {
@@ -394,6 +408,19 @@ impl DiskSide {
             .await
             .map_err(|e| RegistryError::Internal(format!("blob writer thread: {e}")))?;
         Ok(writer?)
+    }
+}
+
+impl Drop for DiskSide {
+    /// A download dropped midway (a sibling failed, the caller gave up)
+    /// leaves no file behind once it is gone: its thread, still writing
+    /// what is queued or committing, would remove it only later. A
+    /// commit that renames the file first has stored a verified blob.
+    fn drop(&mut self) {
+        if !self.settled {
+            self.ops = None;
+            let _ = std::fs::remove_file(&self.tmp_path);
+        }
     }
 }
 
