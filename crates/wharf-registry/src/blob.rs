@@ -380,7 +380,7 @@ impl DiskSide {
     }
 
     /// Waits for the writer thread to write everything sent, then
-    /// verifies, syncs and moves the blob into place (on that thread).
+    /// verifies, syncs and moves the blob into place on a blocking thread.
     async fn commit(mut self) -> Result<CommittedBlob, RegistryError> {
         let writer = self.finish().await?;
         let done = tokio::task::spawn_blocking(move || writer.commit())

@@ -31,10 +31,10 @@
 //! its siblings. Without it every snapshot lands in the groups where the
 //! last ones were deleted, and on an ext4 without a journal the inode
 //! allocator re-reads every inode freed there in the last minute before
-//! passing over it (`recently_deleted` in `fs/ext4/ialloc.c`): unpacking
-//! 2,000 files right after a deletion measured 1.4-1.6 s instead of
-//! 0.3 s (BENCHMARKS.md). Other file systems do not have the flag; setting
-//! it is best effort.
+//! passing over it (`recently_deleted` in `fs/ext4/ialloc.c`): a cold
+//! build whose RUN unpacks 2,000 files took 2.7-3.5 s right after such
+//! deletions, 1.4-1.6 s with the flag (BENCHMARKS.md, cases 1 and 3).
+//! Other file systems do not have the flag; setting it is best effort.
 
 use crate::{sync_dir, Store, StoreError};
 use serde::de::DeserializeOwned;
