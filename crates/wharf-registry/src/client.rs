@@ -120,6 +120,12 @@ async fn file_chunks(
     len: u64,
 ) -> Result<impl futures_util::Stream<Item = std::io::Result<Bytes>>, std::io::Error> {
     use std::io::{Read, Seek};
+    // Every error names the blob file: the request's own error names only
+    // the URL.
+    let named = {
+        let path = path.to_path_buf();
+        move |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    };
     let path = path.to_path_buf();
     let mut file = tokio::task::spawn_blocking(move || {
         let mut f = std::fs::File::open(path)?;
@@ -127,7 +133,8 @@ async fn file_chunks(
         Ok::<_, std::io::Error>(f)
     })
     .await
-    .map_err(std::io::Error::other)??;
+    .map_err(std::io::Error::other)?
+    .map_err(&named)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(UPLOAD_CHUNKS_AHEAD);
     tokio::task::spawn_blocking(move || {
         let mut left = len;
@@ -136,15 +143,15 @@ async fn file_chunks(
             // `read_to_end` fills the spare capacity without zeroing it first.
             let mut buf = Vec::with_capacity(want);
             let chunk = match (&mut file).take(want as u64).read_to_end(&mut buf) {
-                Ok(0) => Err(std::io::Error::new(
+                Ok(0) => Err(named(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     format!("the file ends {left} bytes before the upload does"),
-                )),
+                ))),
                 Ok(n) => {
                     left -= n as u64;
                     Ok(Bytes::from(buf))
                 }
-                Err(e) => Err(e),
+                Err(e) => Err(named(e)),
             };
             let failed = chunk.is_err();
             if tx.blocking_send(chunk).is_err() || failed {
@@ -473,6 +480,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_missing_file_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("gone");
+        let err = file_chunks(&path, 0, 10).await.err().expect("no file");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_file_shorter_than_the_upload_ends_in_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("blob");
@@ -485,6 +504,10 @@ mod tests {
             .expect_err("short file");
         assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
         assert!(err.to_string().contains("4000 bytes"), "{err}");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
         let read: usize = chunks
             .iter()
             .filter_map(|c| c.as_ref().ok())
