@@ -448,6 +448,13 @@ fn regex_translation_quirks_match_docker() {
     let di = ignore("*\n/!keep\n");
     assert!(di.patterns()[1].exclusion);
     assert_eq!(di.patterns()[1].pattern, "keep");
+    // `/!./keep` is cleaned while `!.` is still a name, and the `./keep`
+    // left once the matcher takes the `!` off is never cleaned again: it
+    // re-includes nothing (a walker's paths never start with `./`).
+    check("*\n/!./keep\n", &[("keep", true), ("other", true)]);
+    let di = ignore("*\n/!./keep\n");
+    assert!(di.patterns()[1].exclusion);
+    assert_eq!(di.patterns()[1].pattern, "./keep");
 }
 
 #[test]

@@ -32,8 +32,14 @@ proptest! {
                 // The normalised form parses back to the same pattern
                 // (except where Docker's own normal form is not stable: a
                 // name starting with `#`, `!` or `/`, or with outer spaces,
-                // which Docker's second cleaning pass can leave behind).
-                if p.pattern.starts_with(['#', '!', '/']) || p.pattern.trim() != p.pattern {
+                // which Docker's second cleaning pass can leave behind; and
+                // a re-include starting with `./`, from a `/!./…` line,
+                // which Docker cleans while `!.` is still a name and never
+                // again once the `!` is taken off).
+                if p.pattern.starts_with(['#', '!', '/'])
+                    || p.pattern.trim() != p.pattern
+                    || (p.exclusion && p.pattern.starts_with("./"))
+                {
                     continue;
                 }
                 let again = DockerIgnore::parse(".dockerignore", &p.to_string()).unwrap();
