@@ -243,30 +243,37 @@ fn unusable_caches_are_warnings_and_the_build_goes_on() {
     );
 }
 
+/// SHA-256 of `b` in hex, computed apart from the code under test.
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
 /// An OCI layout whose cache manifest carries `document` as its config.
 fn write_layout(dir: &Path, document: &[u8]) {
-    use sha2::Digest as _;
-    let hex = |b: &[u8]| format!("{:x}", sha2::Sha256::digest(b));
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
-    std::fs::write(blobs.join(hex(document)), document).unwrap();
+    std::fs::write(blobs.join(sha256_hex(document)), document).unwrap();
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {
             "mediaType": "application/vnd.wharf.build-cache.config.v1+json",
-            "digest": format!("sha256:{}", hex(document)),
+            "digest": format!("sha256:{}", sha256_hex(document)),
             "size": document.len()
         },
         "layers": []
     })
     .to_string();
-    std::fs::write(blobs.join(hex(manifest.as_bytes())), &manifest).unwrap();
+    std::fs::write(blobs.join(sha256_hex(manifest.as_bytes())), &manifest).unwrap();
     let index = serde_json::json!({
         "schemaVersion": 2,
         "manifests": [{
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": format!("sha256:{}", hex(manifest.as_bytes())),
+            "digest": format!("sha256:{}", sha256_hex(manifest.as_bytes())),
             "size": manifest.len()
         }]
     });
@@ -319,9 +326,8 @@ fn two_runners_pushing_one_cache_tag_leave_one_whole_cache() {
         .args(["inspect", "--raw", "--tls-verify=false"])
         .arg(format!("docker://{cache}")));
     assert!(out.status.success(), "{stderr}");
-    use sha2::Digest as _;
     let raw = stdout.trim_end_matches('\n');
-    let pushed = format!("sha256:{:x}", sha2::Sha256::digest(raw.as_bytes()));
+    let pushed = format!("sha256:{}", sha256_hex(raw.as_bytes()));
     assert!(
         pushed == manifest_of(&one_layout) || pushed == manifest_of(&two_layout),
         "the tag holds neither runner's cache"

@@ -400,7 +400,11 @@ fn add_downloads_urls_verified_by_checksum() {
             }
         }
     });
-    let sum = format!("sha256:{:x}", sha2::Sha256::digest(&body));
+    let hex: String = sha2::Sha256::digest(&body)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    let sum = format!("sha256:{hex}");
     let url = format!("http://{}/files/tool-1.2.3.txt", server.base());
     let dir = tempfile::tempdir().unwrap();
     let ctx = dir.path().join("ctx");
