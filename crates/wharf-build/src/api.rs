@@ -336,11 +336,13 @@ pub enum BuildError {
     /// failure is the one reported).
     #[error("the build stopped after another stage failed")]
     Stopped,
-    #[error("{file}:{line}: FROM {reference}: {message}")]
+    /// A base image (of a `FROM`, a `COPY --from` or a `RUN --mount
+    /// from=`) could not be resolved; `used_as` is how that line names it.
+    #[error("{file}:{line}: {used_as}: {message}")]
     Resolve {
         file: String,
         line: usize,
-        reference: String,
+        used_as: String,
         message: String,
     },
     #[error("{file}:{line}: {message}")]

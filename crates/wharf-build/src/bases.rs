@@ -31,7 +31,7 @@ impl ResolvedBases {
         // Each resolution is a step of the progress view (stage and line:
         // the first FROM that names the image).
         let step = |written: &str, platform: &wharf_oci::Platform| {
-            let (line, stage) = first_use_of(first, written);
+            let (line, stage, _) = first_use_of(first, written);
             (platform.to_string(), stage, line)
         };
         for (written, platform) in &wanted {
@@ -55,11 +55,14 @@ impl ResolvedBases {
         let mut known = KnownBaseImages::default();
         let mut bases = HashMap::new();
         for ((written, platform), outcome) in wanted.into_iter().zip(outcomes) {
-            let (reference, base) = outcome.map_err(|message| BuildError::Resolve {
-                file: file.to_string(),
-                line: first_line_of(first, &written),
-                reference: written.clone(),
-                message,
+            let (reference, base) = outcome.map_err(|message| {
+                let (line, _, used_as) = first_use_of(first, &written);
+                BuildError::Resolve {
+                    file: file.to_string(),
+                    line,
+                    used_as,
+                    message,
+                }
             })?;
             let (step_platform, stage, line) = step(&written, &platform);
             events(BuildEvent::Step {
@@ -161,10 +164,13 @@ fn in_parallel<T: Sync, R: Send>(
 
 /// The line and stage name of the first FROM, `COPY --from` or
 /// `--mount from=` naming `reference`.
-fn first_use_of(plan: &Plan, reference: &str) -> (usize, String) {
+/// Where `reference` is first used: the line, the stage, and how that
+/// line uses it (`FROM busybox`, `COPY reading image tools`), for the
+/// progress view and for the error when it cannot be resolved.
+fn first_use_of(plan: &Plan, reference: &str) -> (usize, String, String) {
     for s in plan.targets.iter().flat_map(|t| &t.stages) {
         if matches!(&s.base, Base::Image { reference: r, .. } if r == reference) {
-            return (s.line, s.display_name());
+            return (s.line, s.display_name(), format!("FROM {reference}"));
         }
         let read = s.instructions.iter().find(|i| {
             i.reads
@@ -172,12 +178,18 @@ fn first_use_of(plan: &Plan, reference: &str) -> (usize, String) {
                 .any(|r| matches!(r, Source::Image { reference: r } if r == reference))
         });
         if let Some(i) = read {
-            return (i.line, s.display_name());
+            // Named by `--from` (or `from=`), a build context, or an
+            // ONBUILD trigger: the image is what every one of them reads.
+            let how = match i.instruction.keyword() {
+                "RUN" => "RUN --mount",
+                keyword => keyword,
+            };
+            return (
+                i.line,
+                s.display_name(),
+                format!("{how} reading image {reference}"),
+            );
         }
     }
-    (0, String::new())
-}
-
-fn first_line_of(plan: &Plan, reference: &str) -> usize {
-    first_use_of(plan, reference).0
+    (0, String::new(), format!("FROM {reference}"))
 }

@@ -307,7 +307,7 @@ impl Builder {
                 Some(found.ok_or_else(|| BuildError::Resolve {
                     file: req.file.path.clone(),
                     line: stage.line,
-                    reference: reference.clone(),
+                    used_as: format!("FROM {reference}"),
                     message: "the base image was not resolved".into(),
                 })?)
             }

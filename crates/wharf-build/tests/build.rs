@@ -415,6 +415,14 @@ fn positioned_errors() {
             "Dockerfile:1: FROM busybox: cannot resolve busybox",
         ),
         (
+            "FROM scratch\nCOPY --from=tools:1 /bin/tool /tool\n",
+            "Dockerfile:2: COPY reading image tools:1: cannot resolve tools:1",
+        ),
+        (
+            "FROM scratch\nRUN --mount=from=tools:1,target=/t true\n",
+            "Dockerfile:2: RUN --mount reading image tools:1: cannot resolve tools:1",
+        ),
+        (
             "FROM scratch\nCOPY ../outside /x\n",
             "the path leaves the build context",
         ),
