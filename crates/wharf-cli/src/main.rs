@@ -40,8 +40,15 @@ fn main() -> ExitCode {
         Err(e) if e.is::<stdout::StdoutClosed>() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            // A message that already quotes its cause (`writing x: Is a
+            // directory`) does not print it again.
+            let mut said = e.to_string();
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let text = cause.to_string();
+                if !said.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                said = text;
             }
             ExitCode::FAILURE
         }
@@ -181,6 +188,12 @@ fn run_build(a: &BuildArgs) -> Result<()> {
     }
     if a.dry_run {
         return run_plan(a, true);
+    }
+    // A destination that cannot be written fails now, not after the build.
+    for out in &outputs {
+        if let output::Output::Export(spec) = out {
+            spec.check_destination()?;
+        }
     }
     let loaded = load_build(a)?;
     let options = plan_options(a, &loaded)?;

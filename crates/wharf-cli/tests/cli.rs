@@ -294,6 +294,47 @@ fn errors_name_the_file_line_and_what_to_do() {
 }
 
 #[test]
+fn an_output_that_cannot_be_written_fails_before_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY a.txt /\n").unwrap();
+    std::fs::write(dir.path().join("afile"), "x").unwrap();
+    std::fs::create_dir(dir.path().join("adir.tar")).unwrap();
+    let store = dir.path().join("store");
+    for (dest, says) in [
+        ("afile/img.tar", "is a file, not a directory"),
+        (
+            "adir.tar",
+            "is a directory, and an OCI archive is written as a file",
+        ),
+    ] {
+        let (out, _, stderr) = run(wharf()
+            .args(["build", "--progress", "plain", "--store"])
+            .arg(&store)
+            .arg("--output")
+            .arg(format!("type=oci,dest={}", dir.path().join(dest).display()))
+            .arg(&ctx));
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(stderr.contains("--output dest="), "{stderr}");
+        // Refused before any step ran.
+        assert!(!stderr.contains("COPY a.txt"), "{stderr}");
+    }
+    // A missing directory on the way is made.
+    let deep = dir.path().join("out/deep/img.tar");
+    let (out, _, stderr) = run(wharf()
+        .args(["build", "--store"])
+        .arg(&store)
+        .arg("--output")
+        .arg(format!("type=docker,dest={}", deep.display()))
+        .arg(&ctx));
+    assert!(out.status.success(), "{stderr}");
+    assert!(deep.is_file());
+}
+
+#[test]
 fn dockerignore_errors_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Dockerfile"), "FROM alpine\n").unwrap();

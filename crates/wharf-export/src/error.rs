@@ -34,6 +34,15 @@ pub enum ExportError {
         /// What is wrong.
         reason: String,
     },
+    /// The output's destination cannot take what the output writes (found
+    /// before the build, so no work is lost).
+    #[error("--output dest={path}: {reason}")]
+    BadDestination {
+        /// The destination as given.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
     /// A docker-archive holds one platform per image; none matches.
     #[error("cannot export {image} as docker-archive: {source}")]
     NoMatchingPlatform {

@@ -135,6 +135,79 @@ impl Output {
     }
 }
 
+impl Output {
+    /// The destination path.
+    pub fn dest(&self) -> &Path {
+        match self {
+            Output::OciDir(p) | Output::OciArchive(p) | Output::DockerArchive(p) => p,
+        }
+    }
+
+    /// Checks, before a build, that the destination can take this output:
+    /// an archive's path is not a directory, a layout's is not a file, a
+    /// layout directory that exists holds a readable `index.json` (the
+    /// export adds to it), and the nearest existing ancestor is a
+    /// directory (missing ones are created by the export). Writes nothing.
+    pub fn check_destination(&self) -> Result<(), ExportError> {
+        let dest = self.dest();
+        let bad = |reason: String| ExportError::BadDestination {
+            path: dest.to_path_buf(),
+            reason,
+        };
+        let meta = std::fs::metadata(dest).ok();
+        match (self, &meta) {
+            (Output::OciDir(_), Some(m)) if !m.is_dir() => {
+                return Err(bad(
+                    "is a file, and an OCI layout is a directory; give a directory path, or a dest ending in .tar for an OCI archive".into(),
+                ))
+            }
+            (Output::OciDir(_), Some(_)) => {
+                let index = dest.join("index.json");
+                match std::fs::read(&index) {
+                    Ok(bytes) => {
+                        if let Err(e) = serde_json::from_slice::<wharf_oci::ImageIndex>(&bytes) {
+                            return Err(bad(format!(
+                                "{} is not an OCI image index ({e}); the export adds to it: choose an empty or new directory",
+                                index.display()
+                            )));
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(bad(format!("cannot read {}: {e}", index.display()))),
+                }
+            }
+            (_, Some(m)) if m.is_dir() => {
+                return Err(bad(format!(
+                    "is a directory, and {} is written as a file; remove the directory or choose another path{}",
+                    match self {
+                        Output::DockerArchive(_) => "a docker-archive",
+                        _ => "an OCI archive",
+                    },
+                    match self {
+                        Output::OciArchive(_) => " (tar=false writes an OCI layout directory)",
+                        _ => "",
+                    }
+                )))
+            }
+            _ => {}
+        }
+        if meta.is_none() {
+            // The nearest ancestor that exists must be a directory.
+            let mut up = dest.parent();
+            while let Some(dir) = up.filter(|d| !d.as_os_str().is_empty()) {
+                match std::fs::metadata(dir) {
+                    Ok(m) if m.is_dir() => break,
+                    Ok(_) => {
+                        return Err(bad(format!("{} is a file, not a directory", dir.display())))
+                    }
+                    Err(_) => up = dir.parent(),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Writes `images` to `output`. Archives are written to a temporary file
 /// beside the destination and renamed into place when complete.
 pub fn export(
@@ -167,6 +240,9 @@ fn write_file(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "export".into());
     let tmp = dest.with_file_name(format!(".{name}.tmp"));
+    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
     let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     let mut out = std::io::BufWriter::new(file);
     let result = write(&mut out).and_then(|report| {
@@ -184,6 +260,51 @@ fn write_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn destinations_that_cannot_take_the_output_are_refused_up_front() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir(root.join("adir.tar")).expect("mkdir");
+        std::fs::write(root.join("afile"), b"x").expect("write");
+        std::fs::create_dir(root.join("junk")).expect("mkdir");
+        std::fs::write(root.join("junk/index.json"), b"not json").expect("write");
+        let refused = |out: Output, says: &str| {
+            let e = out.check_destination().expect_err(says).to_string();
+            assert!(e.contains(says), "{e}");
+            assert!(e.contains(&out.dest().display().to_string()), "{e}");
+        };
+        refused(Output::OciArchive(root.join("adir.tar")), "is a directory");
+        refused(
+            Output::DockerArchive(root.join("adir.tar")),
+            "a docker-archive",
+        );
+        refused(Output::OciDir(root.join("afile")), "is a file");
+        refused(
+            Output::OciArchive(root.join("afile/x.tar")),
+            "is a file, not a directory",
+        );
+        refused(
+            Output::OciDir(root.join("afile/a/b")),
+            "is a file, not a directory",
+        );
+        refused(
+            Output::OciDir(root.join("junk")),
+            "is not an OCI image index",
+        );
+        // New paths (their directories are made by the export), a file to
+        // replace, and a layout to add to are fine; nothing is written.
+        for ok in [
+            Output::OciArchive(root.join("new/deep/x.tar")),
+            Output::DockerArchive(root.join("afile")),
+            Output::OciDir(root.join("new/layout")),
+            Output::OciDir(root.join("adir.tar")),
+            Output::OciArchive("relative.tar".into()),
+        ] {
+            ok.check_destination().expect("accepted");
+        }
+        assert!(!root.join("new").exists());
+    }
 
     #[test]
     fn parses_output_specs() {
