@@ -82,7 +82,13 @@ pub fn push(a: &PushArgs) -> Result<()> {
             &source,
             &options,
         ))
-        .with_context(|| format!("pushing {source} to {target}"))?;
+        .with_context(|| {
+            if source == target.to_string() {
+                format!("pushing {target}")
+            } else {
+                format!("pushing {source} to {target}")
+            }
+        })?;
     eprintln!(
         "pushed {target}: {} uploaded, {} mounted, {} already there, {} foreign skipped",
         report.uploaded, report.mounted, report.existing, report.skipped_foreign
@@ -134,12 +140,9 @@ pub fn images(a: &StoreArgs) -> Result<()> {
 pub fn inspect(a: &InspectArgs) -> Result<()> {
     let store = open_store(&a.store)?;
     let name = store_name(&a.reference)?;
-    let d = store.inspect(&name).with_context(|| {
-        format!(
-            "{name} is not in the store at {}; list images with `wharf images`",
-            store.root().display()
-        )
-    })?;
+    let d = store
+        .inspect(&name)
+        .with_context(|| format!("inspecting {name}"))?;
     let manifests: Vec<serde_json::Value> = d
         .manifests
         .iter()

@@ -364,6 +364,20 @@ fn images_and_prune() {
     let (out, stdout, stderr) = run(wharf().args(["images", "--store"]).arg(store.path()));
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("example.test/a:1"), "{stdout}");
+    // A name the store does not hold: said once, with where to look.
+    for cmd in ["inspect", "push"] {
+        let (out, _, stderr) = run(wharf()
+            .args([cmd, "--store"])
+            .arg(store.path())
+            .arg("example.test/a:2"));
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("no image named example.test/a:2 in the store"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("`wharf images`"), "{stderr}");
+        assert_eq!(stderr.matches("example.test/a:2").count(), 2, "{stderr}");
+    }
     assert!(stdout.contains("linux/amd64"), "{stdout}");
     // The first build's layer, config and manifest are no longer tagged.
     let (out, _, stderr) = run(wharf().args(["prune", "--store"]).arg(store.path()));
