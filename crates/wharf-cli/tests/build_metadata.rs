@@ -3,16 +3,8 @@
 //! syntax), checked in an exported OCI layout.
 
 mod common;
-use common::{json, run, to_oci_layout, wharf};
+use common::{copy_context, json, run, to_oci_layout, wharf};
 use std::path::Path;
-
-fn context(dir: &Path) -> std::path::PathBuf {
-    let ctx = dir.join("ctx");
-    std::fs::create_dir(&ctx).unwrap();
-    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY a.txt /\n").unwrap();
-    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
-    ctx
-}
 
 fn blob(layout: &Path, digest: &str) -> serde_json::Value {
     let hex = digest.trim_start_matches("sha256:");
@@ -22,7 +14,7 @@ fn blob(layout: &Path, digest: &str) -> serde_json::Value {
 #[test]
 fn quiet_iidfile_metadata_and_manifest_annotations() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = context(dir.path());
+    let ctx = copy_context(dir.path());
     let layout = dir.path().join("layout");
     let (iid, meta) = (dir.path().join("iid"), dir.path().join("meta.json"));
     let (out, stdout, stderr) = run(to_oci_layout(
@@ -82,7 +74,7 @@ fn quiet_iidfile_metadata_and_manifest_annotations() {
 #[test]
 fn index_and_descriptor_annotations_on_a_multi_platform_build() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = context(dir.path());
+    let ctx = copy_context(dir.path());
     let layout = dir.path().join("layout");
     let (iid, meta) = (dir.path().join("iid"), dir.path().join("meta.json"));
     let (out, _, stderr) = run(to_oci_layout(
@@ -132,7 +124,7 @@ fn index_and_descriptor_annotations_on_a_multi_platform_build() {
 #[test]
 fn annotations_that_cannot_apply_are_refused_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = context(dir.path());
+    let ctx = copy_context(dir.path());
     let store = dir.path().join("store");
     for (spec, want) in [
         ("index:k=v", "need an image index"),

@@ -2,7 +2,7 @@
 //! exit codes.
 
 mod common;
-use common::{json, run, wharf};
+use common::{copy_context, json, run, wharf};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -296,10 +296,7 @@ fn errors_name_the_file_line_and_what_to_do() {
 #[test]
 fn an_output_that_cannot_be_written_fails_before_the_build() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = dir.path().join("ctx");
-    std::fs::create_dir(&ctx).unwrap();
-    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
-    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY a.txt /\n").unwrap();
+    let ctx = copy_context(dir.path());
     std::fs::write(dir.path().join("afile"), "x").unwrap();
     std::fs::create_dir(dir.path().join("adir.tar")).unwrap();
     let store = dir.path().join("store");
@@ -428,10 +425,7 @@ fn compression_choices() {
 #[test]
 fn an_untagged_build_exports_by_its_digest_and_leaves_no_tag() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx = dir.path().join("ctx");
-    std::fs::create_dir(&ctx).unwrap();
-    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY a.txt /\n").unwrap();
-    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    let ctx = copy_context(dir.path());
     let store = dir.path().join("store");
     let layout = dir.path().join("layout");
     let archive = dir.path().join("image.tar");

@@ -9,6 +9,16 @@ pub fn wharf() -> Command {
     Command::new(env!("CARGO_BIN_EXE_wharf"))
 }
 
+/// A build context `ctx` under `dir`: `a.txt` and a Dockerfile that
+/// copies it onto scratch.
+pub fn copy_context(dir: &std::path::Path) -> std::path::PathBuf {
+    let ctx = dir.join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY a.txt /\n").unwrap();
+    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    ctx
+}
+
 /// Runs `cmd`: its output, stdout and stderr as text.
 pub fn run(cmd: &mut Command) -> (Output, String, String) {
     let out = cmd.output().expect("the command runs");
