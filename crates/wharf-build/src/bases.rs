@@ -162,8 +162,6 @@ fn in_parallel<T: Sync, R: Send>(
         .collect()
 }
 
-/// The line and stage name of the first FROM, `COPY --from` or
-/// `--mount from=` naming `reference`.
 /// Where `reference` is first used: the line, the stage, and how that
 /// line uses it (`FROM busybox`, `COPY reading image tools`), for the
 /// progress view and for the error when it cannot be resolved.

@@ -133,9 +133,7 @@ impl Output {
             None => Err(bad("type= is missing")),
         }
     }
-}
 
-impl Output {
     /// The destination path.
     pub fn dest(&self) -> &Path {
         match self {
@@ -162,32 +160,28 @@ impl Output {
                 ))
             }
             (Output::OciDir(_), Some(_)) => {
-                let index = dest.join("index.json");
-                match std::fs::read(&index) {
-                    Ok(bytes) => {
-                        if let Err(e) = serde_json::from_slice::<wharf_oci::ImageIndex>(&bytes) {
-                            return Err(bad(format!(
-                                "{} is not an OCI image index ({e}); the export adds to it: choose an empty or new directory",
-                                index.display()
-                            )));
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(bad(format!("cannot read {}: {e}", index.display()))),
+                if let Err(e) = oci::existing_index(dest) {
+                    let detail = match e {
+                        ExportError::Io { path, source } => format!(
+                            "{} cannot be read as an OCI image index ({source})",
+                            path.display()
+                        ),
+                        other => other.to_string(),
+                    };
+                    return Err(bad(format!(
+                        "{detail}; the export adds to it: choose an empty or new directory"
+                    )));
                 }
             }
-            (_, Some(m)) if m.is_dir() => {
-                return Err(bad(format!(
-                    "is a directory, and {} is written as a file; remove the directory or choose another path{}",
-                    match self {
-                        Output::DockerArchive(_) => "a docker-archive",
-                        _ => "an OCI archive",
-                    },
-                    match self {
-                        Output::OciArchive(_) => " (tar=false writes an OCI layout directory)",
-                        _ => "",
-                    }
-                )))
+            (Output::OciArchive(_), Some(m)) if m.is_dir() => {
+                return Err(bad(
+                    "is a directory, and an OCI archive is written as a file; remove the directory or choose another path (tar=false writes an OCI layout directory)".into(),
+                ))
+            }
+            (Output::DockerArchive(_), Some(m)) if m.is_dir() => {
+                return Err(bad(
+                    "is a directory, and a docker-archive is written as a file; remove the directory or choose another path".into(),
+                ))
             }
             _ => {}
         }
@@ -290,7 +284,7 @@ mod tests {
         );
         refused(
             Output::OciDir(root.join("junk")),
-            "is not an OCI image index",
+            "cannot be read as an OCI image index",
         );
         // New paths (their directories are made by the export), a file to
         // replace, and a layout to add to are fine; nothing is written.

@@ -19,6 +19,22 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
     }
 }
 
+/// The `index.json` of the layout at `dest`, which an export adds to;
+/// `None` when there is none yet.
+pub(crate) fn existing_index(dest: &Path) -> Result<Option<ImageIndex>, ExportError> {
+    let path = dest.join("index.json");
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice::<ImageIndex>(&bytes)
+            .map(Some)
+            .map_err(|e| ExportError::Io {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
 /// Writes the images into the OCI image layout directory `dest`, creating
 /// it, or adding to it when it already is a layout (entries with the same
 /// `org.opencontainers.image.ref.name` are replaced).
@@ -30,14 +46,7 @@ pub fn write_oci_dir(
     let plan = plan_oci(store, images)?;
     fs::create_dir_all(dest).map_err(io(dest))?;
     let index_path = dest.join("index.json");
-    let mut index = match fs::read(&index_path) {
-        Ok(bytes) => serde_json::from_slice::<ImageIndex>(&bytes).map_err(|e| ExportError::Io {
-            path: index_path.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ImageIndex::empty(),
-        Err(e) => return Err(io(&index_path)(e)),
-    };
+    let mut index = existing_index(dest)?.unwrap_or_else(ImageIndex::empty);
     let mut report = ExportReport::default();
     for (digest, size) in plan.blobs.values() {
         let target = dest.join(blob_name(digest));
